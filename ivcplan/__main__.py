@@ -1,0 +1,3 @@
+from ivcplan.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""`ivcplan phantom` command."""
+
+from __future__ import annotations
+
+from ivcplan.cli import app  # noqa: F401
