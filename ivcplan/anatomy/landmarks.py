@@ -1,0 +1,306 @@
+"""IVC landmarks from a labelmap and the IVC centerline (definitions in docs/design.md).
+
+A landmark whose structure is not in the labelmap is reported with ``position_mm = None``: it is
+never extrapolated. Vein ostia are where that vein's label touches the IVC (the union of lumen,
+tumor and thrombus, because a tumor filling the IVC at an inflow touches the vein instead of the
+lumen).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, RENAL_VEIN_LABELS, Label
+from ivcplan.vessel import Centerline
+from ivcplan.volume import Labelmap
+
+log = logging.getLogger(__name__)
+
+#: A vein voxel within this many voxel spacings (largest spacing) of the IVC touches it.
+CONTACT_SPACINGS = 1.5
+#: A vein that does not touch but comes this close (mm) to the IVC still gives an ostium, with
+#: lower confidence (small segmentation gaps).
+NEAR_MM = 6.0
+#: Confidences: touching, near, and renal level estimated from the kidney hila only.
+CONFIDENCE_CONTACT = 0.9
+CONFIDENCE_NEAR = 0.6
+CONFIDENCE_KIDNEY_HILUM = 0.35
+CONFIDENCE_AREA_JUMP = 0.4
+#: Percentile of the atrium-contact arc lengths taken as the cavoatrial junction (robust low end:
+#: an intracardiac tumor touches the atrium far above the junction).
+JUNCTION_PERCENTILE = 5.0
+#: Sudden area jump (cavoatrial junction without an atrium label): ratio to the median area of the
+#: reference window below (mm), lasting from the jump to the cranial end of the centerline (the
+#: atrium is where the IVC ends), at least `AREA_JUMP_MIN_MM` long, reaching an atrium-sized area
+#: and lying in the cranial part of the centerline.
+AREA_JUMP_RATIO = 2.0
+AREA_JUMP_WINDOW_MM = (30.0, 10.0)
+AREA_JUMP_MIN_MM = 5.0
+ATRIUM_MIN_AREA_MM2 = 700.0
+AREA_JUMP_CRANIAL_FRACTION = 0.3
+#: Kidney hilum: slices whose hull-minus-kidney area reaches this fraction of the maximum.
+HILUM_FRACTION = 0.5
+
+NAMES = ("iliac_confluence", "renal_vein_right", "renal_vein_left", "renal_veins", "hepatic_vein_right",
+         "hepatic_vein_middle", "hepatic_vein_left", "hepatic_veins", "cavoatrial_junction")
+#: The four landmarks of the report contract.
+CONTRACT_NAMES = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
+
+_IVC = tuple(int(v) for v in IVC_LABELS)
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """A landmark: LPS position, arc length on the centerline, confidence 0..1 and why."""
+
+    position_mm: np.ndarray | None
+    s_mm: float | None
+    confidence: float
+    detail: str
+
+    @property
+    def found(self) -> bool:
+        return self.position_mm is not None
+
+    def to_dict(self) -> dict:
+        pos = None if self.position_mm is None else [round(float(v), 2) for v in self.position_mm]
+        return {"position_mm": pos, "s_mm": None if self.s_mm is None else round(float(self.s_mm), 2),
+                "confidence": round(float(self.confidence), 3), "detail": self.detail}
+
+
+def _missing(detail: str) -> Landmark:
+    return Landmark(None, None, 0.0, detail)
+
+
+class Landmarks(Mapping[str, Landmark]):
+    """Read-only mapping landmark name -> `Landmark` (every name in `NAMES` is present)."""
+
+    def __init__(self, items: Mapping[str, Landmark]) -> None:
+        self._items = {name: items.get(name, _missing("not computed")) for name in NAMES}
+
+    def __getitem__(self, key: str) -> Landmark:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def s(self, name: str) -> float | None:
+        return self._items[name].s_mm
+
+    def to_dict(self) -> dict[str, dict]:
+        return {name: lm.to_dict() for name, lm in self._items.items()}
+
+
+@dataclass(frozen=True)
+class _Contact:
+    points: np.ndarray  # LPS mm of the vein voxels at the IVC
+    s: np.ndarray
+    confidence: float
+    detail: str
+
+
+class _Context:
+    """Shared per-call data: the IVC mask and its distance map, computed once."""
+
+    def __init__(self, labelmap: Labelmap, centerline: Centerline) -> None:
+        self.labelmap = labelmap
+        self.centerline = centerline
+        self.grid = labelmap.grid
+        self.ivc = np.isin(labelmap.array, _IVC)
+        self._dist: np.ndarray | None = None
+
+    def dist_to_ivc(self, idx: np.ndarray) -> np.ndarray:
+        """Distance (mm) to the IVC of (K, 3) voxel indices; inf beyond the search range."""
+        if self._dist is None:
+            margin = np.ceil((NEAR_MM + CONTACT_SPACINGS * self.grid.spacing.max()) / self.grid.spacing) + 1
+            nz = np.nonzero(self.ivc)
+            lo = np.maximum([int(v.min() - m) for v, m in zip(nz, margin, strict=True)], 0)
+            hi = np.minimum([int(v.max() + m + 1) for v, m in zip(nz, margin, strict=True)], self.grid.shape)
+            box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+            self._lo, self._hi = lo, hi
+            self._dist = ndimage.distance_transform_edt(~self.ivc[box], sampling=self.grid.spacing)
+        inside = np.all((idx >= self._lo) & (idx < self._hi), axis=1)
+        out = np.full(len(idx), np.inf)
+        out[inside] = self._dist[tuple((idx[inside] - self._lo).T)]
+        return out
+
+    def contact(self, label: int) -> _Contact | None:
+        vein = self.labelmap.array == int(label)
+        if not vein.any():
+            return None
+        idx = np.argwhere(vein)
+        d = self.dist_to_ivc(idx)
+        tol = CONTACT_SPACINGS * float(self.grid.spacing.max())
+        touching = d <= tol
+        if touching.any():
+            conf, detail = CONFIDENCE_CONTACT, "touches the IVC"
+        else:
+            if d.min() > NEAR_MM:
+                return None
+            touching = d <= d.min() + tol
+            conf, detail = CONFIDENCE_NEAR, f"{d.min():.1f} mm from the IVC"
+        pts = self.grid.index_to_lps(idx[touching])
+        return _Contact(pts, self.centerline.project(pts), conf, detail)
+
+    def on_centerline(self, s: float, confidence: float, detail: str) -> Landmark:
+        cl = self.centerline
+        s_clamped = float(np.clip(s, cl.s[0], cl.s[-1]))
+        return Landmark(cl.point_at(s_clamped), s_clamped, confidence, detail)
+
+
+def find_landmarks(labelmap: Labelmap, centerline: Centerline) -> Landmarks:
+    """Landmarks of `NAMES` (see docs/design.md); absent structures give ``position_mm = None``."""
+    ctx = _Context(labelmap, centerline)
+    out: dict[str, Landmark] = {"iliac_confluence": _iliac_confluence(ctx)}
+    out.update(_renal(ctx))
+    out.update(_hepatic(ctx))
+    out["cavoatrial_junction"] = _cavoatrial(ctx)
+    for name, lm in out.items():
+        log.debug("landmark %s: s=%s conf=%.2f (%s)", name, lm.s_mm, lm.confidence, lm.detail)
+    return Landmarks(out)
+
+
+def _iliac_confluence(ctx: _Context) -> Landmark:
+    contacts = [c for c in (ctx.contact(Label.ILIAC_VEIN_RIGHT), ctx.contact(Label.ILIAC_VEIN_LEFT)) if c]
+    if not contacts:
+        return _missing("no common iliac vein (labels 18/19) meets the IVC in the labelmap")
+    s = float(np.median(np.concatenate([c.s for c in contacts])))
+    conf = min(c.confidence for c in contacts) * (1.0 if len(contacts) == 2 else 0.7)
+    return ctx.on_centerline(s, conf, f"{len(contacts)} common iliac vein(s) meet the IVC")
+
+
+def _ostium(contact: _Contact) -> Landmark:
+    centre = contact.points.mean(axis=0)
+    return Landmark(centre, float(np.median(contact.s)), contact.confidence, contact.detail)
+
+
+def _renal(ctx: _Context) -> dict[str, Landmark]:
+    out: dict[str, Landmark] = {}
+    edges: list[tuple[float, float]] = []
+    half_voxel = 0.5 * float(ctx.grid.spacing.max())
+    for side, label in RENAL_VEIN_LABELS.items():
+        c = ctx.contact(label)
+        if c is None:
+            present = bool((ctx.labelmap.array == int(label)).any())
+            out[f"renal_vein_{side}"] = _missing("renal vein does not reach the IVC" if present
+                                                 else f"no {side} renal vein (label {int(label)}) in the labelmap")
+            continue
+        out[f"renal_vein_{side}"] = _ostium(c)
+        # Cranial edge of the inflow: highest contact voxel centre + half a voxel.
+        edges.append((float(c.s.max()) + half_voxel, c.confidence))
+    if edges:
+        s, conf = max(edges)
+        out["renal_veins"] = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")
+        return out
+    level = _kidney_hilum_height(ctx)
+    if level is None:
+        out["renal_veins"] = _missing("no renal vein or kidney hilum in the labelmap")
+        return out
+    s = ctx.centerline.s_at_height(level)
+    if s is None:
+        out["renal_veins"] = _missing("kidney hilum level is outside the IVC centerline")
+        return out
+    out["renal_veins"] = ctx.on_centerline(s, CONFIDENCE_KIDNEY_HILUM,
+                                           "estimated at the highest kidney hilum (renal veins not labelled)")
+    return out
+
+
+def _kidney_hilum_height(ctx: _Context) -> float | None:
+    """LPS height of the cranial edge of the highest kidney hilum (where the renal vein leaves).
+
+    Per axial slice, the hilum's concavity is the convex-hull area minus the kidney area; the
+    hilum spans the slices reaching `HILUM_FRACTION` of the largest concavity, and its cranial
+    edge (matching the I/II boundary's definition) is the highest of them.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    grid = ctx.grid
+    axis = grid.axis_of(2)
+    plane_axes = [a for a in range(3) if a != axis]
+    corners = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
+    levels = []
+    for label in (Label.KIDNEY_RIGHT, Label.KIDNEY_LEFT):
+        kidney = ctx.labelmap.array == int(label)
+        if not kidney.any():
+            continue
+        heights, deficits = [], []
+        for k in np.nonzero(kidney.any(axis=tuple(plane_axes)))[0]:
+            pix = np.argwhere(np.take(kidney, k, axis=axis)).astype(float)
+            if len(pix) < 3:
+                continue
+            pts = (pix[:, None, :] + corners[None]).reshape(-1, 2) * grid.spacing[plane_axes]
+            try:
+                hull = ConvexHull(pts).volume
+            except QhullError:
+                continue
+            deficits.append(hull - len(pix) * float(np.prod(grid.spacing[plane_axes])))
+            centre = np.zeros(3)
+            centre[axis] = k
+            heights.append(float(grid.index_to_lps(centre)[2]))
+        if not deficits:
+            continue
+        d = np.asarray(deficits)
+        sel = d >= HILUM_FRACTION * d.max()
+        if d.max() <= 0:
+            continue
+        levels.append(float(np.max(np.asarray(heights)[sel])))
+    return max(levels) if levels else None
+
+
+def _hepatic(ctx: _Context) -> dict[str, Landmark]:
+    out: dict[str, Landmark] = {}
+    found: list[Landmark] = []
+    for side, label in HEPATIC_VEIN_LABELS.items():
+        c = ctx.contact(label)
+        if c is None:
+            present = bool((ctx.labelmap.array == int(label)).any())
+            out[f"hepatic_vein_{side}"] = _missing("hepatic vein does not reach the IVC" if present
+                                                   else f"no {side} hepatic vein (label {int(label)}) in the labelmap")
+            continue
+        lm = _ostium(c)
+        out[f"hepatic_vein_{side}"] = lm
+        found.append(lm)
+    if not found:
+        out["hepatic_veins"] = _missing("no hepatic vein ostium (labels 10/11/12) in the labelmap")
+        return out
+    lowest = min(found, key=lambda lm: lm.s_mm)
+    conf = max(lm.confidence for lm in found) * (0.7 + 0.1 * len(found))
+    out["hepatic_veins"] = ctx.on_centerline(lowest.s_mm, conf, f"lowest of {len(found)} hepatic vein ostia")
+    return out
+
+
+def _cavoatrial(ctx: _Context) -> Landmark:
+    c = ctx.contact(Label.RIGHT_ATRIUM)
+    if c is not None:
+        s = float(np.percentile(c.s, JUNCTION_PERCENTILE))
+        return ctx.on_centerline(s, c.confidence, "IVC meets the right atrium (label 13)")
+    cl = ctx.centerline
+    if cl.reaches_cranial_border:
+        return _missing("the IVC leaves the field of view cranially: junction not in view")
+    s = _area_jump(cl)
+    if s is None:
+        return _missing("no right atrium label and no sudden IVC area jump")
+    return ctx.on_centerline(s, CONFIDENCE_AREA_JUMP, "sudden IVC cross-section area jump (no atrium label)")
+
+
+def _area_jump(cl: Centerline) -> float | None:
+    area = cl.total_area_mm2
+    far, near = AREA_JUMP_WINDOW_MM
+    for i, s in enumerate(cl.s):
+        if s < cl.s[-1] - AREA_JUMP_CRANIAL_FRACTION * cl.length_mm or cl.s[-1] - s < AREA_JUMP_MIN_MM:
+            continue
+        ref = area[(cl.s >= s - far) & (cl.s <= s - near)]
+        if len(ref) < 3 or np.median(ref) <= 0:
+            continue
+        above = area[i:]
+        if np.all(above > AREA_JUMP_RATIO * np.median(ref)) and np.median(above) >= ATRIUM_MIN_AREA_MM2:
+            return float(s)
+    return None

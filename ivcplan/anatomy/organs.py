@@ -1,0 +1,522 @@
+"""Classical segmentation of body, spine, liver and kidneys (no deep learning, CPU only).
+
+Public API (all masks are boolean arrays on ``volume.grid``; inputs are never modified)::
+
+    body_mask(volume) -> ndarray[bool]                 # patient outline without table/air
+    spine_mask(volume, body) -> ndarray[bool]           # vertebral column (bone, posterior midline)
+    spine_centres(spine, grid) -> ndarray (nz, 3)       # per array slice: LPS centre of the
+                                                        # vertebral body, NaN where no spine
+    liver_mask(volume, body, spine, *, phase=None) -> OrganResult(mask, confidence, note)
+    kidney_masks(volume, body, spine, *, phase=None) -> {"left": OrganResult, "right": OrganResult}
+    segment_organs(volume, *, phase=None, progress=None) -> OrganSegmentation
+        # all of the above in one pass (the working copy is built once: use this from segment())
+
+``phase`` ("non_contrast" | "arterial" | "portal_venous" | "delayed" | "unknown" | None) is a hint
+only: the organ intensities are estimated from the image itself, so every function works without
+it. An organ outside the field of view gives an empty mask, confidence 0 and a note saying so.
+Confidence combines size, position and intensity plausibility (0..1; < 0.3 means "not found").
+
+Method (at ~3 mm, `organs_frame.WorkFrame`, axes ordered S, P, L): body = air threshold, 2D
+opening (detaches the table), largest components, slice-wise hole filling. Spine = the bone column
+found as the hot spot of the bone z-projection near the midline, then tracked slice by slice.
+Liver = the largest homogeneous soft-tissue region in the right upper abdomen: an intensity
+window around histogram peaks of the right-sided soft tissue (one hypothesis per peak, so it works
+on contrast and non-contrast CT), erosion to cut thin contacts, the best-scoring component,
+geodesic reconstruction, closing and hole filling. Kidneys = per side, the paraspinal soft-tissue
+blob of kidney size and shape, bounded by perirenal fat, outside the liver and the spine.
+Vessels adjacent to the liver with the same attenuation (e.g. the IVC) may be included: the
+orchestrator lets vessel labels override organ labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.anatomy.organs_frame import WorkFrame
+from ivcplan.errors import InputError
+from ivcplan.progress import ProgressCallback
+from ivcplan.volume import Grid, Volume
+
+log = logging.getLogger(__name__)
+
+#: Anything denser than this (HU) is patient or table, not air.
+BODY_THRESHOLD_HU = -400.0
+#: In-plane opening radius (mm) that separates the table and blankets from the patient.
+TABLE_OPENING_MM = 6.0
+#: Extra body components (arms) kept when at least this fraction of the largest component.
+BODY_MIN_COMPONENT_FRACTION = 0.05
+#: Bone threshold (HU, on the ~3 mm working copy).
+BONE_THRESHOLD_HU = 220.0
+#: Holes smaller than this (mm^2) inside a vertebra are marrow and get filled; the canal is larger.
+MARROW_HOLE_MM2 = 120.0
+#: Radius (mm) of the vertebral body around its centre, and the least marrow attenuation (HU).
+VERTEBRAL_BODY_RADIUS_MM = 22.0
+#: Largest distance (mm) of the spine hot spot from the body's left-right midline.
+SPINE_MIDLINE_MM = 30.0
+#: Largest cross-section (mm^2) of a vertebral body: bigger bone rings (pelvis) are not filled.
+VERTEBRA_AREA_MM2 = 2000.0
+MARROW_HU = 100.0
+#: Half-width (mm) of the box around the vertebral-body centre kept as spine (transverse processes).
+SPINE_HALF_WIDTH_MM = 45.0
+#: Soft-tissue range (HU) in which organ intensity peaks are searched.
+SOFT_TISSUE_HU = (-10.0, 260.0)
+#: Half-width (HU) of the intensity window around an organ's estimated attenuation.
+LIVER_WINDOW_HU = 32.0
+#: Erosion radius (mm) that breaks thin contacts between the liver and its neighbours.
+LIVER_EROSION_MM = 7.0
+#: Plausible liver volume range (ml) for confidence (partial coverage lowers it, not to zero).
+LIVER_TYPICAL_ML = (800.0, 2500.0)
+KIDNEY_WINDOW_HU = 20.0
+KIDNEY_EROSION_MM = 5.0
+#: Typical kidney volume (ml) and craniocaudal length (mm).
+KIDNEY_TYPICAL_ML = (90.0, 300.0)
+KIDNEY_LENGTH_MM = (60.0, 160.0)
+#: Lateral distance (mm) of a kidney centroid from the spine centre.
+KIDNEY_LATERAL_MM = (35.0, 130.0)
+#: A structure is reported as found at or above this confidence.
+FOUND_CONFIDENCE = 0.3
+
+
+@dataclass(frozen=True)
+class OrganResult:
+    """One organ: boolean mask on the volume grid, confidence 0..1 and a human-readable note."""
+
+    mask: np.ndarray
+    confidence: float
+    note: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.confidence >= FOUND_CONFIDENCE and bool(self.mask.any())
+
+
+@dataclass(frozen=True)
+class OrganSegmentation:
+    body: np.ndarray
+    spine: np.ndarray
+    spine_centres: np.ndarray  # (nz, 3) LPS mm per array slice, NaN where no spine
+    liver: OrganResult
+    kidneys: dict[str, OrganResult] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# public functions
+# ---------------------------------------------------------------------------------------------
+def body_mask(volume: Volume) -> np.ndarray:
+    """Patient outline (air, table and blankets excluded, internal air such as lungs included)."""
+    frame = WorkFrame.from_volume(volume)
+    return frame.to_full(_body_low(frame))
+
+
+def spine_mask(volume: Volume, body: np.ndarray) -> np.ndarray:
+    """Vertebral column (bone near the posterior midline); empty when no spine is in view."""
+    frame = WorkFrame.from_volume(volume)
+    _check_mask(body, volume, "body")
+    spine_low, _ = _spine_low(frame, frame.from_full(body))
+    return frame.to_full_smooth(spine_low)
+
+
+def spine_centres(spine: np.ndarray, grid: Grid) -> np.ndarray:
+    """Per array slice (axis 0), the LPS centre (mm) of the vertebral body; NaN rows without spine.
+
+    The vertebral body is taken as the anterior half of the spine mask of that slice (the
+    posterior elements would pull a plain centroid backwards).
+    """
+    spine = np.asarray(spine, dtype=bool)
+    if spine.shape != grid.shape:
+        raise InputError(f"spine mask shape {spine.shape} does not match the grid {grid.shape}", "spine")
+    out = np.full((grid.shape[0], 3), np.nan)
+    p_axis = grid.axis_of(1)  # array axis closest to LPS posterior
+    p_sign = np.sign(grid.direction[1, p_axis])
+    for z in np.nonzero(spine.reshape(grid.shape[0], -1).any(axis=1))[0]:
+        idx = np.argwhere(spine[z])  # (n, 2) in (y, x) of this slice
+        zyx = np.column_stack([np.full(len(idx), z), idx]).astype(float)
+        post = zyx[:, p_axis] * p_sign
+        front = zyx[post <= np.median(post)] if p_axis != 0 else zyx
+        out[z] = grid.index_to_lps(front.mean(axis=0))
+    return out
+
+
+def liver_mask(volume: Volume, body: np.ndarray, spine: np.ndarray, *, phase: str | None = None) -> OrganResult:
+    """Liver where it is in the field of view (see the module docstring for the method)."""
+    frame = WorkFrame.from_volume(volume)
+    _check_mask(body, volume, "body")
+    _check_mask(spine, volume, "spine")
+    body_low, spine_low = frame.from_full(body), frame.from_full(spine)
+    centres = _centres_low(spine_low, frame)
+    mask, conf, note = _liver_low(frame, body_low, spine_low, centres)
+    return OrganResult(frame.to_full_smooth(mask), conf, note)
+
+
+def kidney_masks(volume: Volume, body: np.ndarray, spine: np.ndarray, *,
+                 phase: str | None = None, liver: np.ndarray | None = None) -> dict[str, OrganResult]:
+    """Left and right kidney (keys "left", "right"); pass ``liver`` to keep them out of it."""
+    frame = WorkFrame.from_volume(volume)
+    _check_mask(body, volume, "body")
+    _check_mask(spine, volume, "spine")
+    body_low, spine_low = frame.from_full(body), frame.from_full(spine)
+    centres = _centres_low(spine_low, frame)
+    if liver is None:
+        liver_low = _liver_low(frame, body_low, spine_low, centres)[0]
+    else:
+        _check_mask(liver, volume, "liver")
+        liver_low = frame.from_full(liver)
+    found = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
+    return {side: OrganResult(frame.to_full_smooth(m), c, n) for side, (m, c, n) in found.items()}
+
+
+def segment_organs(volume: Volume, *, phase: str | None = None,
+                   progress: ProgressCallback | None = None) -> OrganSegmentation:
+    """Body, spine, liver and kidneys in one pass over a shared ~3 mm working copy."""
+    report = progress or (lambda stage, fraction: None)
+    report("organs: preparing", 0.0)
+    frame = WorkFrame.from_volume(volume)
+    body_low = _body_low(frame)
+    report("organs: spine", 0.2)
+    spine_low, centres = _spine_low(frame, body_low)
+    report("organs: liver", 0.4)
+    liver_low, liver_conf, liver_note = _liver_low(frame, body_low, spine_low, centres)
+    report("organs: kidneys", 0.7)
+    kidneys_low = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
+    spine = frame.to_full_smooth(spine_low)
+    liver = OrganResult(frame.to_full_smooth(liver_low), liver_conf, liver_note)
+    kidneys = {side: OrganResult(frame.to_full_smooth(m), c, n) for side, (m, c, n) in kidneys_low.items()}
+    notes = tuple(f"{name}: {res.note}" for name, res in [("liver", liver)] +
+                  [(f"kidney_{s}", r) for s, r in kidneys.items()] if res.note)
+    report("organs: done", 1.0)
+    return OrganSegmentation(frame.to_full(body_low), spine, spine_centres(spine, volume.grid), liver,
+                             kidneys, notes)
+
+
+def _check_mask(mask: np.ndarray, volume: Volume, name: str) -> None:
+    if np.shape(mask) != volume.shape:
+        raise InputError(f"mask shape {np.shape(mask)} does not match the volume {volume.shape}", name)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers on the working copy (axes S, P, L)
+# ---------------------------------------------------------------------------------------------
+def _ball(radius_mm: float, spacing: np.ndarray, planar: bool = False) -> np.ndarray:
+    r = np.maximum(np.floor(radius_mm / np.asarray(spacing)), 0).astype(int)
+    if planar:
+        r[0] = 0
+    grids = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
+    dist = sum((g * s / max(radius_mm, 1e-6)) ** 2 for g, s in zip(grids, spacing, strict=True))
+    return dist <= 1.0
+
+
+def _fill_slices(mask: np.ndarray) -> np.ndarray:
+    """Fill holes slice by slice (axis 0)."""
+    padded = np.pad(mask, ((1, 1), (0, 0), (0, 0)))
+    filled = ndimage.binary_fill_holes(padded, structure=np.ones((1, 3, 3), bool))
+    return filled[1:-1]
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    labels, n = ndimage.label(mask)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    return labels, n, sizes
+
+
+def _body_low(frame: WorkFrame) -> np.ndarray:
+    air = frame.array > BODY_THRESHOLD_HU
+    opened = ndimage.binary_opening(air, structure=_ball(TABLE_OPENING_MM, frame.spacing, planar=True))
+    labels, n, sizes = _components(opened)
+    if n == 0:
+        return np.zeros(frame.shape, bool)
+    keep = np.nonzero(sizes >= BODY_MIN_COMPONENT_FRACTION * sizes.max())[0]
+    body = np.isin(labels, keep)
+    # The opening shaves corners: take back the air-threshold voxels touching the opened body.
+    body = ndimage.binary_dilation(body, structure=_ball(TABLE_OPENING_MM, frame.spacing, planar=True)) & air
+    return _fill_slices(body)
+
+
+def _smoothed(frame: WorkFrame) -> np.ndarray:
+    return ndimage.gaussian_filter(frame.array, sigma=0.6)
+
+
+def _spine_low(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spine mask and per-slice vertebral-body centres (nz, 2) as (P, L) low-res indices."""
+    nz, ny, nx = frame.shape
+    sp = frame.spacing
+    centres = np.full((nz, 2), np.nan)
+    bone = (frame.array > BONE_THRESHOLD_HU) & ndimage.binary_dilation(body, iterations=2)
+    spine = np.zeros(frame.shape, bool)
+    if bone.sum() == 0 or not body.any():
+        return spine, centres
+    # Vertebral body per slice: dense bone closed across cortical gaps, filled, and opened so that
+    # thin posterior elements and ribs drop out; the largest such disc near the midline.
+    body_cols = np.nonzero(body.any(axis=(0, 1)))[0]
+    mid = 0.5 * (body_cols.min() + body_cols.max())
+    disc_open = _ball(VERTEBRAL_BODY_RADIUS_MM * 0.4, sp, planar=True)[0]
+    # Cortex and marrow averaged over a few mm: the vertebral body is a solid blob above soft tissue.
+    dense = ndimage.gaussian_filter(frame.array, sigma=(0.0, *(4.0 / sp[1:]))) > MARROW_HU - 5.0
+    found = np.full((nz, 2), np.nan)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    for z in range(nz):
+        if not dense[z].any():
+            continue
+        sl = _fill_small_holes(dense[z], VERTEBRA_AREA_MM2 / (sp[1] * sp[2]))
+        sl = ndimage.binary_opening(sl, structure=disc_open)
+        labels, n = ndimage.label(sl & body[z])
+        if n == 0:
+            continue
+        idx = np.arange(1, n + 1)
+        cx = np.asarray(ndimage.mean(xx, labels, idx))
+        area = np.asarray(ndimage.sum(sl, labels, idx))
+        area[np.abs(cx - mid) * sp[2] > SPINE_MIDLINE_MM] = 0
+        k = int(np.argmax(area))
+        if area[k] * sp[1] * sp[2] >= 200.0:
+            ys, xs = np.nonzero(labels == k + 1)
+            front = ys <= np.median(ys)  # the vertebral body, not the posterior elements
+            found[z] = (ys[front].mean(), xs[front].mean())
+    ok = ~np.isnan(found[:, 0])
+    if not ok.any():
+        return spine, centres
+    # z-consistency: drop detections far from the running median of their neighbours.
+    med = np.stack([ndimage.median_filter(np.where(ok, found[:, k], np.nanmedian(found[:, k])), size=7)
+                    for k in range(2)], axis=1)
+    ok &= np.hypot((found[:, 0] - med[:, 0]) * sp[1], (found[:, 1] - med[:, 1]) * sp[2]) <= 15.0
+    zs = np.arange(nz)
+    good = np.nonzero(ok)[0]
+    # Interpolate across short gaps only; never extrapolate beyond the detected column.
+    span = (zs >= good.min()) & (zs <= good.max())
+    for k in range(2):
+        centres[span, k] = np.interp(zs[span], good, found[good, k])
+    hole_px = MARROW_HOLE_MM2 / (sp[1] * sp[2])
+    for z in np.nonzero(span)[0]:
+        py, px = centres[z]
+        dy, dx = (yy - py) * sp[1], (xx - px) * sp[2]
+        box = (np.abs(dx) <= SPINE_HALF_WIDTH_MM) & (dy >= -VERTEBRAL_BODY_RADIUS_MM - 8.0) & (dy <= 75.0)
+        disc = (dy ** 2 + dx ** 2 <= VERTEBRAL_BODY_RADIUS_MM ** 2) & (dy <= 10.0)
+        cand = box & (bone[z] | (disc & (frame.array[z] > MARROW_HU)))
+        labels, n = ndimage.label(cand)
+        if n == 0:
+            continue
+        near = np.unique(labels[(dy ** 2 + dx ** 2 <= (VERTEBRAL_BODY_RADIUS_MM + 10.0) ** 2) & (labels > 0)])
+        spine[z] = _fill_small_holes(np.isin(labels, near), hole_px)
+    return spine, centres
+
+
+def _fill_small_holes(mask2d: np.ndarray, max_px: float) -> np.ndarray:
+    filled = ndimage.binary_fill_holes(mask2d)
+    holes, n = ndimage.label(filled & ~mask2d)
+    if n == 0:
+        return mask2d
+    sizes = np.bincount(holes.ravel())
+    small = np.nonzero(sizes <= max_px)[0]
+    small = small[small > 0]
+    return mask2d | np.isin(holes, small)
+
+
+def _centres_low(spine_low: np.ndarray, frame: WorkFrame) -> np.ndarray:
+    """Per-slice (P, L) centres from a given spine mask (front half = vertebral body)."""
+    centres = np.full((frame.shape[0], 2), np.nan)
+    for z in np.nonzero(spine_low.any(axis=(1, 2)))[0]:
+        yy, xx = np.nonzero(spine_low[z])
+        front = yy <= np.median(yy)
+        centres[z] = (yy[front].mean(), xx[front].mean())
+    return centres
+
+
+def _fill_centres(centres: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """Interpolate missing slice centres; without any spine fall back to the body centroid."""
+    out = centres.copy()
+    ok = ~np.isnan(out[:, 0])
+    z = np.arange(len(out))
+    if ok.any():
+        for k in range(2):
+            out[:, k] = np.interp(z, z[ok], out[ok, k])
+        return out
+    if body.any():
+        _, yy, xx = np.nonzero(body)
+        out[:] = (np.percentile(yy, 75), xx.mean())
+    return out
+
+
+def _peaks(values: np.ndarray, lo: float, hi: float, max_peaks: int = 3) -> list[float]:
+    """Main histogram peaks (HU) of ``values`` within [lo, hi], strongest first."""
+    if values.size < 50:
+        return []
+    bins = np.arange(lo, hi + 4.0, 4.0)
+    hist, edges = np.histogram(values, bins=bins)
+    hist = ndimage.gaussian_filter1d(hist.astype(float), 1.5)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    idx = [i for i in range(1, len(hist) - 1) if hist[i] >= hist[i - 1] and hist[i] > hist[i + 1]]
+    idx = [i for i in idx if hist[i] >= 0.15 * hist.max()]
+    idx.sort(key=lambda i: -hist[i])
+    return [float(centres[i]) for i in idx[:max_peaks]]
+
+
+def _coordinates(frame: WorkFrame, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-voxel signed offsets (mm) from the slice's spine centre: (posterior, left) as broadcastable."""
+    _nz, ny, nx = frame.shape
+    dy = (np.arange(ny)[None, :, None] - centres[:, 0][:, None, None]) * frame.spacing[1]
+    dx = (np.arange(nx)[None, None, :] - centres[:, 1][:, None, None]) * frame.spacing[2]
+    return dy, dx
+
+
+def _reconstruct(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
+    grown = seed
+    for _ in range(steps):
+        grown = ndimage.binary_dilation(grown) & allowed
+    return grown | seed
+
+
+def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
+               centres: np.ndarray) -> tuple[np.ndarray, float, str]:
+    empty = np.zeros(frame.shape, bool)
+    if not body.any():
+        return empty, 0.0, "no body in the field of view"
+    cen = _fill_centres(centres, body)
+    dy, dx = _coordinates(frame, cen)
+    sm = _smoothed(frame)
+    voxel_ml = float(np.prod(frame.spacing)) / 1000.0
+    inner = ndimage.binary_erosion(body, structure=_ball(12.0, frame.spacing, planar=True))
+    region = body & (dy <= 35.0) & ~ndimage.binary_dilation(spine, iterations=2)
+    right = region & (dx <= -15.0)
+    peaks = _peaks(sm[right & inner], *SOFT_TISSUE_HU)
+    if not peaks:
+        return empty, 0.0, "no soft tissue on the right side: liver not in the field of view"
+    erode = _ball(LIVER_EROSION_MM, frame.spacing)
+    best: tuple[float, np.ndarray, float] | None = None
+    for level in peaks:
+        window = region & (sm >= level - LIVER_WINDOW_HU) & (sm <= level + LIVER_WINDOW_HU)
+        core = ndimage.binary_erosion(window, structure=erode)
+        labels, n, _sizes = _components(core)
+        if n == 0:
+            continue
+        # Score: voxels on the right of the spine, minus those on the left beyond the left lobe.
+        lab_flat = labels.ravel()
+        on_right = np.bincount(lab_flat, weights=np.broadcast_to(dx <= 0.0, labels.shape).ravel(), minlength=n + 1)
+        far_left = np.bincount(lab_flat, weights=np.broadcast_to(dx >= 80.0, labels.shape).ravel(), minlength=n + 1)
+        score = on_right - 2.0 * far_left
+        score[0] = 0
+        k = int(np.argmax(score))
+        if score[k] <= 0:
+            continue
+        if best is None or score[k] > best[0]:
+            best = (float(score[k]), labels == k, level)
+    if best is None:
+        return empty, 0.0, "no liver-like region found"
+    _, core, level = best
+    window = region & (sm >= level - LIVER_WINDOW_HU) & (sm <= level + LIVER_WINDOW_HU)
+    steps = int(np.ceil(LIVER_EROSION_MM / float(frame.spacing.min()))) + 1
+    liver = _reconstruct(core, window, steps)
+    liver = ndimage.binary_closing(liver, structure=_ball(6.0, frame.spacing), border_value=0)
+    liver = _fill_slices(liver) & body
+    liver = _largest(liver)
+    ml = float(liver.sum()) * voxel_ml
+    conf, note = _liver_confidence(liver, ml, dx, frame, level)
+    return liver, conf, note
+
+
+def _largest(mask: np.ndarray) -> np.ndarray:
+    labels, n, sizes = _components(mask)
+    return labels == int(np.argmax(sizes)) if n else mask
+
+
+def _liver_confidence(liver: np.ndarray, ml: float, dx: np.ndarray, frame: WorkFrame,
+                      level: float) -> tuple[float, str]:
+    if ml <= 0:
+        return 0.0, "no liver-like region found"
+    right_frac = float(np.count_nonzero(liver & (dx <= 0.0))) / np.count_nonzero(liver)
+    size = min(1.0, ml / LIVER_TYPICAL_ML[0])
+    if ml > LIVER_TYPICAL_ML[1] * 1.6:
+        size *= 0.5
+    conf = float(np.clip(size * min(1.0, right_frac / 0.6), 0.0, 1.0))
+    top_cut = liver[-1].any()
+    bottom_cut = liver[0].any()
+    note = f"{ml:.0f} ml at about {level:.0f} HU"
+    if top_cut or bottom_cut:
+        note += "; cut by the field of view (" + ", ".join(
+            s for s, c in (("cranially", top_cut), ("caudally", bottom_cut)) if c) + ")"
+    if conf < FOUND_CONFIDENCE:
+        note = "liver not found (" + note + ")"
+    return conf, note
+
+
+def _kidneys_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray, centres: np.ndarray,
+                 liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str]]:
+    empty = np.zeros(frame.shape, bool)
+    out = {side: (empty, 0.0, "kidney not in the field of view") for side in ("right", "left")}
+    if not body.any() or np.isnan(centres[:, 0]).all():
+        return {s: (m, 0.0, "no spine found: kidneys not searched") for s, (m, _, _) in out.items()}
+    cen = _fill_centres(centres, body)
+    dy, dx = _coordinates(frame, cen)
+    sm = _smoothed(frame)
+    sp = frame.spacing
+    voxel_ml = float(np.prod(sp)) / 1000.0
+    blocked = ndimage.binary_dilation(spine, iterations=2) | liver
+    region = body & ~blocked & (dy >= -70.0) & (dy <= 60.0) & (np.abs(dx) >= 20.0) & (np.abs(dx) <= 140.0)
+    # Kidney attenuation is not known in advance (non-contrast ~30 HU, nephrographic ~200 HU):
+    # try a ladder of windows and let size, shape, position and the fat envelope decide.
+    peaks = list(np.arange(SOFT_TISSUE_HU[0] + KIDNEY_WINDOW_HU, SOFT_TISSUE_HU[1], KIDNEY_WINDOW_HU))
+    fat = sm < -30.0
+    erode = _ball(KIDNEY_EROSION_MM, sp)
+    best: dict[str, tuple[float, np.ndarray, float]] = {}
+    for level in peaks:
+        window = region & (sm >= level - KIDNEY_WINDOW_HU) & (sm <= level + KIDNEY_WINDOW_HU)
+        core = ndimage.binary_erosion(window, structure=erode)
+        labels, n, sizes = _components(core)
+        if n == 0:
+            continue
+        objs = ndimage.find_objects(labels)
+        for k in range(1, n + 1):
+            if sizes[k] * voxel_ml < 10.0:
+                continue
+            comp = labels[objs[k - 1]] == k
+            zz, yy, xx = np.nonzero(comp)
+            zz = zz + objs[k - 1][0].start
+            yy = yy + objs[k - 1][1].start
+            xx = xx + objs[k - 1][2].start
+            lat = float(np.mean((xx - cen[zz, 1]) * sp[2]))
+            ap = float(np.mean((yy - cen[zz, 0]) * sp[1]))
+            length = (zz.max() - zz.min() + 1) * sp[0]
+            side = "left" if lat > 0 else "right"
+            sl = objs[k - 1]
+            grown = tuple(slice(max(0, a.start - 3), a.stop + 3) for a in sl)
+            comp = labels[grown] == k
+            shell = ndimage.binary_dilation(comp, iterations=3) & ~comp
+            fat_frac = float(np.count_nonzero(shell & fat[grown])) / max(1, np.count_nonzero(shell))
+            score = _kidney_score(sizes[k] * voxel_ml, length, abs(lat), ap) * min(1.0, fat_frac / 0.35)
+            if score > best.get(side, (0.0,))[0]:
+                best[side] = (score, labels == k, level)
+    for side, (score, core, level) in best.items():
+        window = region & (sm >= level - KIDNEY_WINDOW_HU) & (sm <= level + KIDNEY_WINDOW_HU)
+        steps = int(np.ceil(KIDNEY_EROSION_MM / float(sp.min()))) + 1
+        kid = _reconstruct(core, window, steps)
+        kid = ndimage.binary_closing(kid, structure=_ball(4.0, sp), border_value=0)
+        kid = _largest(_fill_slices(kid) & body)
+        ml = float(kid.sum()) * voxel_ml
+        conf = float(np.clip(score, 0.0, 1.0))
+        note = f"{ml:.0f} ml at about {level:.0f} HU"
+        if kid[0].any() or kid[-1].any():
+            note += "; cut by the field of view"
+        if conf < FOUND_CONFIDENCE:
+            note = "kidney not found (" + note + ")"
+        out[side] = (kid, conf, note)
+    return out
+
+
+def _kidney_score(ml: float, length_mm: float, lateral_mm: float, ap_mm: float) -> float:
+    """0..1 plausibility of a kidney candidate from its size, length and position."""
+    def ramp(v: float, lo: float, hi: float, soft: float) -> float:
+        if v < lo:
+            return max(0.0, 1.0 - (lo - v) / soft)
+        if v > hi:
+            return max(0.0, 1.0 - (v - hi) / soft)
+        return 1.0
+
+    size = ramp(ml, KIDNEY_TYPICAL_ML[0], KIDNEY_TYPICAL_ML[1], 80.0)
+    size = max(size, 0.3 * min(1.0, ml / 30.0))  # a partially covered kidney is still a kidney
+    length = ramp(length_mm, 0.0, KIDNEY_LENGTH_MM[1], 60.0)
+    lateral = ramp(lateral_mm, *KIDNEY_LATERAL_MM, 30.0)
+    ap = ramp(ap_mm, -45.0, 45.0, 30.0)
+    return size * length * lateral * ap

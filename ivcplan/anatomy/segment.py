@@ -1,0 +1,221 @@
+"""`segment()`: the built-in, fully automatic segmentation of a CT volume, and `merge()`.
+
+Order: working frame -> vertebral anchor -> aorta -> IVC (optionally through user seeds) ->
+contrast phase -> organs (body, spine, liver, kidneys; `ivcplan.anatomy.organs`) -> tumor and
+bland thrombus inside the IVC -> branches (iliac, renal, hepatic veins, right atrium, portal vein)
+-> one labelmap on the volume's own grid. Vessel labels override organ labels where they overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ivcplan.anatomy.phase import PHASES, detect_phase
+from ivcplan.anatomy.tumor import split_ivc
+from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
+from ivcplan.anatomy.vessels_anchor import body_mask, find_spine
+from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
+from ivcplan.errors import InputError, SegmentationError
+from ivcplan.labels import Label
+from ivcplan.progress import ProgressCallback, no_progress
+from ivcplan.volume import Labelmap, Volume
+
+if TYPE_CHECKING:
+    from ivcplan.io.labels import ImportedLabels
+
+log = logging.getLogger(__name__)
+
+#: A structure is reported as found at or above this confidence.
+FOUND_CONFIDENCE = 0.3
+#: Fewer trunk slices than this (with a vertebral column) is "no abdomen in view".
+MIN_TRUNK_SLICES = 3
+#: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
+SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
+NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
+                        "priors only; tumor measurements are unreliable")
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Optional user points (LPS mm) inside the IVC lumen and inside the tumor."""
+
+    ivc: tuple[tuple[float, float, float], ...] = ()
+    tumor: tuple[tuple[float, float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("ivc", "tumor"):
+            pts = np.asarray(getattr(self, name), dtype=float).reshape(-1, 3) if len(getattr(self, name)) else \
+                np.zeros((0, 3))
+            if not np.all(np.isfinite(pts)):
+                raise InputError(f"seed points must be finite LPS mm, got {pts.tolist()}", f"seeds.{name}")
+            object.__setattr__(self, name, tuple(tuple(float(v) for v in p) for p in pts))
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    labelmap: Labelmap
+    confidence: Mapping[str, float]  # label key -> 0..1
+    phase: str
+    warnings: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def found(self, label: Label) -> bool:
+        return self.confidence.get(label.key, 0.0) >= FOUND_CONFIDENCE and bool(np.any(self.labelmap.array == label))
+
+
+def segment(volume: Volume, *, seeds: Seeds | None = None,
+            progress: ProgressCallback | None = None) -> Segmentation:
+    """Segment the IVC (lumen, tumor, thrombus), aorta, organs and branches of ``volume``."""
+    if not isinstance(volume, Volume):
+        raise InputError(f"expected an ivcplan Volume, got {type(volume).__name__}", "volume")
+    if seeds is not None and not isinstance(seeds, Seeds):
+        raise InputError(f"expected ivcplan.anatomy.Seeds, got {type(seeds).__name__}", "seeds")
+    report = progress or no_progress
+    report("segmentation: preparing", 0.0)
+    frame = to_work_frame(volume)
+    body = body_mask(frame.hu)
+    spine = find_spine(frame.hu, body, frame.spacing)
+    confidence = {lab.key: 0.0 for lab in Label if lab is not Label.BACKGROUND}
+    warnings: list[str] = []
+    labels = np.zeros(frame.hu.shape, dtype=np.uint8)
+    details: dict[str, Any] = {}
+
+    usable = spine.present & spine.trunk
+    if usable.sum() < MIN_TRUNK_SLICES:
+        # Head, neck, limb or phantom without a trunk: report cleanly, segment nothing.
+        warnings.append("no abdomen in view: no trunk with a vertebral column was found; "
+                        "no vessel or organ was segmented")
+        if body.any():
+            labels[body] = Label.BODY
+            confidence[Label.BODY.key] = 0.5
+        report("segmentation: done", 1.0)
+        return Segmentation(labels_to_source(labels, frame), confidence, "unknown", tuple(warnings), details)
+
+    report("segmentation: aorta", 0.1)
+    aorta = find_aorta(frame, body, spine)
+    report("segmentation: IVC", 0.25)
+    seed_vox = _seeds_to_frame(seeds.ivc, frame, "seeds.ivc") if seeds and seeds.ivc else None
+    tumor_vox = _seeds_to_frame(seeds.tumor, frame, "seeds.tumor") if seeds and seeds.tumor else None
+    if tumor_vox is not None:  # a tumor seed lies in the (expanded) IVC: the track must pass there
+        seed_vox = tumor_vox if seed_vox is None else np.vstack([seed_vox, tumor_vox])
+    ivc = find_ivc(frame, body, spine, aorta, exclude=aorta.mask if aorta else None, seeds_vox=seed_vox)
+
+    report("segmentation: organs", 0.4)
+    organs = _organs(volume, frame, phase_hint=None, warnings=warnings)
+
+    attenuation = {"aorta": aorta.inside_hu if aorta else None, "ivc": ivc.inside_hu if ivc else None}
+    if organs is not None:
+        attenuation.update(organs["kidney_hu"])
+    phase = detect_phase(attenuation)
+    details["phase_reason"] = phase.reason
+    details["attenuation_hu"] = {k: (None if v is None else round(float(v), 1)) for k, v in attenuation.items()}
+    if phase.phase == "non_contrast":
+        warnings.append(NON_CONTRAST_WARNING)
+    assert phase.phase in PHASES
+
+    report("segmentation: tumor", 0.7)
+    # Organ labels first; vessels override them where they overlap.
+    if organs is not None:
+        for lab, mask in organs["masks"].items():
+            labels[mask] = lab
+            confidence[lab.key] = organs["confidence"][lab]
+    else:
+        labels[body] = Label.BODY
+        confidence[Label.BODY.key] = 0.5
+    _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
+    _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
+    if ivc is not None and ivc.mask.any():
+        parts = split_ivc(frame.hu, ivc.mask, ivc.track, frame.spacing,
+                          contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox)
+        labels[parts.tumor] = Label.IVC_TUMOR
+        labels[parts.thrombus] = Label.IVC_THROMBUS
+        details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
+        for part, lab in ((parts.tumor, Label.IVC_TUMOR), (parts.thrombus, Label.IVC_THROMBUS)):
+            confidence[lab.key] = round(ivc.confidence * (0.5 if phase.phase == "non_contrast" else 0.9), 3) \
+                if part.any() else 0.0
+        if parts.note and phase.phase != "non_contrast":
+            warnings.append(f"IVC tumor: {parts.note}")
+
+    report("segmentation: resampling", 0.9)
+    labelmap = labels_to_source(labels, frame, tuple(int(v) for v in SMOOTH_LABELS))
+    report("segmentation: done", 1.0)
+    return Segmentation(labelmap, confidence, phase.phase, tuple(warnings), details)
+
+
+def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: VesselResult | None, label: Label,
+                  warnings: list[str], name: str) -> None:
+    if result is None or not result.mask.any():
+        warnings.append(f"{name} not found")
+        return
+    labels[result.mask] = label
+    confidence[label.key] = result.confidence
+    if result.confidence < FOUND_CONFIDENCE:
+        warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
+
+
+def _seeds_to_frame(points: Sequence[Sequence[float]], frame: WorkFrame, name: str) -> np.ndarray:
+    idx = frame.grid.lps_to_index(np.asarray(points, dtype=float).reshape(-1, 3))
+    inside = frame.grid.contains_index(idx)
+    if not np.all(inside):
+        bad = np.asarray(points, dtype=float).reshape(-1, 3)[~inside]
+        raise InputError(f"seed points outside the volume: {bad.round(1).tolist()}", name)
+    return idx
+
+
+def _organs(volume: Volume, frame: WorkFrame, phase_hint: str | None, warnings: list[str]) -> dict | None:
+    """Body, spine, liver and kidneys from the organs module, on the working grid."""
+    from ivcplan.anatomy import organs as organ_mod
+    from ivcplan.volume import resample_array
+
+    seg = organ_mod.segment_organs(volume, phase=phase_hint)
+
+    def to_frame(mask: np.ndarray) -> np.ndarray:
+        return resample_array(mask.astype(np.uint8), volume.grid, frame.grid, interpolation="nearest",
+                              fill=0).astype(bool)
+
+    masks = {Label.BODY: to_frame(seg.body), Label.SPINE: to_frame(seg.spine)}
+    conf = {Label.BODY: 0.9 if seg.body.any() else 0.0, Label.SPINE: 0.8 if seg.spine.any() else 0.0}
+    masks[Label.LIVER] = to_frame(seg.liver.mask)
+    conf[Label.LIVER] = float(seg.liver.confidence)
+    kidney_vals = []
+    for side, lab in (("right", Label.KIDNEY_RIGHT), ("left", Label.KIDNEY_LEFT)):
+        res = seg.kidneys.get(side)
+        if res is None:
+            continue
+        masks[lab] = to_frame(res.mask)
+        conf[lab] = float(res.confidence)
+        if res.found:
+            kidney_vals.append(volume.array[res.mask])
+    warnings.extend(f"{name}: {res.note}" for name, res in
+                    [("liver", seg.liver)] + [(f"kidney_{s}", r) for s, r in seg.kidneys.items()]
+                    if res.note and not res.found)
+    kidney_hu: dict[str, float] = {}
+    if kidney_vals:
+        vals = np.concatenate(kidney_vals).astype(np.float32)
+        kidney_hu = {"kidney": float(np.median(vals)), "kidney_p99": float(np.percentile(vals, 99))}
+    return {"masks": masks, "confidence": conf, "kidney_hu": kidney_hu}
+
+
+def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:
+    """Put the imported structures in place of the built-in ones (the rest is kept)."""
+    lm = imported.labelmap
+    if not lm.grid.is_same(segmentation.labelmap.grid):
+        lm = lm.resample_to(segmentation.labelmap.grid)
+    out = segmentation.labelmap.array.copy()
+    if out.dtype != lm.array.dtype:
+        out = out.astype(np.promote_types(out.dtype, lm.array.dtype))
+    confidence = dict(segmentation.confidence)
+    for lab in imported.imported:
+        value = int(lab)
+        out[out == value] = 0
+        out[lm.array == value] = value
+        confidence[Label(value).key] = 1.0 if np.any(lm.array == value) else 0.0
+    warnings = (*segmentation.warnings, f"imported from {imported.source}: "
+                + ", ".join(Label(int(v)).key for v in imported.imported))
+    return replace(segmentation, labelmap=segmentation.labelmap.with_array(out), confidence=confidence,
+                   warnings=warnings)

@@ -1,0 +1,236 @@
+"""Aorta and IVC: tracked slice to slice from the vertebral column, then delineated per slice.
+
+Positions are priors relative to the vertebral body (aorta: anterior-left; IVC: anterior-right,
+right of the aorta). All distances in mm; the working frame has axes (S, P, L).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.anatomy.vessels_anchor import SpineAnchor
+from ivcplan.anatomy.vessels_frame import WorkFrame
+from ivcplan.anatomy.vessels_track import Candidate, Track, dynamic_track, slice_candidates, template_scores
+
+#: Aorta cross-section templates (semi-axes ry, rx in mm).
+AORTA_TEMPLATES: tuple[tuple[float, float], ...] = ((6.0, 6.0), (8.0, 8.0), (10.0, 10.0), (12.5, 12.5), (15.0, 15.0))
+#: IVC templates: flatter than the aorta (transverse > AP) and up to a tumor-distended size.
+IVC_TEMPLATES: tuple[tuple[float, float], ...] = (
+    (6.0, 8.0), (7.0, 13.0), (8.0, 11.0), (9.0, 9.0), (9.0, 17.0), (10.0, 14.0), (12.0, 12.0),
+    (13.0, 17.0), (16.0, 16.0), (18.0, 22.0), (22.0, 26.0),
+)
+#: Where a vessel centre may lie relative to the vertebral body's anterior edge (dx > 0: left;
+#: dy < 0: anterior), mm.
+AORTA_BOX_MM = ((-15.0, 50.0), (-60.0, 35.0))
+AORTA_TYPICAL_MM = (12.0, -15.0)
+IVC_BOX_MM = ((-85.0, 0.0), (-80.0, 25.0))
+#: Vessel centres are never over the vertebral body: |dx| below this and posterior to its front.
+VERTEBRA_HALF_WIDTH_MM = 18.0
+#: IVC centre relative to the aorta centre (dx < 0: right of it), mm.
+IVC_FROM_AORTA_MM = ((-80.0, -12.0), (-45.0, 30.0))
+IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -5.0)
+#: Spread (mm) of the Gaussian position priors.
+PRIOR_SIGMA_MM = 22.0
+#: Inside a vessel, voxels within this many noise SDs of the lumen value belong to it.
+REGION_TOL_SD = 2.5
+MIN_REGION_TOL_HU = 25.0
+#: Below this inside-vs-ring contrast (HU) the vessel boundary is taken from its template.
+LOW_CONTRAST_HU = 30.0
+#: The delineated cross-section may extend this much beyond its template (factor, mm).
+REGION_GROWTH = 1.35
+REGION_MARGIN_MM = 3.0
+#: Search region margins around the spine (mm) for the template filters.
+ROI_LATERAL_MM = 100.0
+ROI_ANTERIOR_MM = 120.0
+ROI_POSTERIOR_MM = 45.0
+
+
+@dataclass(frozen=True)
+class VesselResult:
+    track: Track
+    mask: np.ndarray  # bool on the working grid
+    inside_hu: float  # median attenuation of the delineated vessel
+    confidence: float
+
+
+def _roi(frame: WorkFrame, spine: SpineAnchor) -> tuple[slice, slice]:
+    ok = spine.present
+    sp = frame.spacing
+    ny, nx = frame.hu.shape[1:]
+    x0 = int(max(np.nanmin(spine.cx[ok]) - ROI_LATERAL_MM / sp[2], 0))
+    x1 = int(min(np.nanmax(spine.cx[ok]) + ROI_LATERAL_MM / sp[2] + 1, nx))
+    y0 = int(max(np.nanmin(spine.y_anterior[ok]) - ROI_ANTERIOR_MM / sp[1], 0))
+    y1 = int(min(np.nanmax(spine.y_anterior[ok]) + ROI_POSTERIOR_MM / sp[1] + 1, ny))
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _box_mask(shape: tuple[int, int], centre_yx: tuple[float, float], box_mm: Sequence[Sequence[float]],
+              spacing: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    dy = (yy + offset[0] - centre_yx[0]) * spacing[1]
+    dx = (xx + offset[1] - centre_yx[1]) * spacing[2]
+    (x_lo, x_hi), (y_lo, y_hi) = box_mm
+    return (dx >= x_lo) & (dx <= x_hi) & (dy >= y_lo) & (dy <= y_hi)
+
+
+def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> VesselResult | None:
+    zs = np.nonzero(spine.present)[0]
+    if zs.size == 0:
+        return None
+    ys, xs = _roi(frame, spine)
+    sp = frame.spacing
+    sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
+    score, which, inside, ring = template_scores(sub, sp, AORTA_TEMPLATES, (-20.0, 650.0), polarity="any")
+    cands: dict[int, list[Candidate]] = {}
+    for i, z in enumerate(range(zs[0], zs[-1] + 1)):
+        if not spine.present[z]:
+            continue
+        anchor = (spine.y_anterior[z], spine.cx[z])
+        allowed = _box_mask(sub.shape[1:], anchor, AORTA_BOX_MM, sp, (ys.start, xs.start))
+        # Not the vertebral body itself: centred on the midline and posterior to its front edge.
+        yy, xx = np.mgrid[0:sub.shape[1], 0:sub.shape[2]]
+        dy = (yy + ys.start - anchor[0]) * sp[1]
+        dx = (xx + xs.start - anchor[1]) * sp[2]
+        allowed &= ~((np.abs(dx) < VERTEBRA_HALF_WIDTH_MM) & (dy > -6.0))
+        allowed &= body[z, ys, xs]
+        cands[z] = slice_candidates(score[i], which[i], inside[i], ring[i], AORTA_TEMPLATES, allowed,
+                                    (ys.start, xs.start))
+
+    def prior(z: int, c: Candidate) -> float:
+        dy = (c.y - spine.y_anterior[z]) * sp[1] - AORTA_TYPICAL_MM[1]
+        dx = (c.x - spine.cx[z]) * sp[2] - AORTA_TYPICAL_MM[0]
+        return -0.5 * (dx * dx + dy * dy) / PRIOR_SIGMA_MM**2
+
+    track = dynamic_track(cands, sp, prior, range(zs[0], zs[-1] + 1), size_weight=0.08, hu_weight=1.0)
+    if track.z.size == 0:
+        return None
+    mask = delineate(frame.hu, track, sp, body)
+    conf = _confidence(track)
+    return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan, conf)
+
+
+def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: VesselResult | None,
+             exclude: np.ndarray | None = None, seeds_vox: np.ndarray | None = None) -> VesselResult | None:
+    """Track the IVC; ``seeds_vox`` (N, 3) working-grid indices force the track through them."""
+    zs = np.nonzero(spine.present)[0]
+    if zs.size == 0:
+        return None
+    ys, xs = _roi(frame, spine)
+    sp = frame.spacing
+    sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
+    score, which, inside, ring = template_scores(sub, sp, IVC_TEMPLATES, (-30.0, 450.0), polarity="any")
+    seeds_by_z: dict[int, list[np.ndarray]] = {}
+    if seeds_vox is not None:
+        for s in np.asarray(seeds_vox, dtype=float).reshape(-1, 3):
+            seeds_by_z.setdefault(int(round(s[0])), []).append(s)
+    cands: dict[int, list[Candidate]] = {}
+    yy, xx = np.mgrid[0:sub.shape[1], 0:sub.shape[2]]
+    for i, z in enumerate(range(zs[0], zs[-1] + 1)):
+        if not spine.present[z]:
+            continue
+        allowed = _box_mask(sub.shape[1:], (spine.y_anterior[z], spine.cx[z]), IVC_BOX_MM, sp,
+                            (ys.start, xs.start))
+        allowed &= body[z, ys, xs]
+        dy = (yy + ys.start - spine.y_anterior[z]) * sp[1]
+        dx = (xx + xs.start - spine.cx[z]) * sp[2]
+        allowed &= ~((np.abs(dx) < VERTEBRA_HALF_WIDTH_MM) & (dy > -6.0))
+        a_idx = aorta.track.at(z) if aorta is not None else None
+        if a_idx is not None:
+            ay, ax = aorta.track.y[a_idx], aorta.track.x[a_idx]
+            allowed &= _box_mask(sub.shape[1:], (ay, ax), IVC_FROM_AORTA_MM, sp, (ys.start, xs.start))
+            dist = np.hypot((yy + ys.start - ay) * sp[1], (xx + xs.start - ax) * sp[2])
+            allowed &= dist > aorta.track.rx[a_idx] + 6.0
+        if exclude is not None:
+            allowed &= ~exclude[z, ys, xs]
+        found = slice_candidates(score[i], which[i], inside[i], ring[i], IVC_TEMPLATES, allowed,
+                                 (ys.start, xs.start))
+        for s in seeds_by_z.get(z, []):
+            # A user seed is a certain candidate: put it in with a dominant score.
+            iy, ix = int(round(s[1])) - ys.start, int(round(s[2])) - xs.start
+            if 0 <= iy < sub.shape[1] and 0 <= ix < sub.shape[2]:
+                ry, rx = IVC_TEMPLATES[int(which[i, iy, ix])]
+                found = [Candidate(float(s[1]), float(s[2]), ry, rx, 50.0, float(inside[i, iy, ix]),
+                                   float(ring[i, iy, ix]))]
+        cands[z] = found
+
+    def prior(z: int, c: Candidate) -> float:
+        a_idx = aorta.track.at(z) if aorta is not None else None
+        if a_idx is None:
+            dy = (c.y - spine.y_anterior[z]) * sp[1] + 10.0
+            dx = (c.x - spine.cx[z]) * sp[2] + 25.0
+        else:
+            dy = (c.y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
+            dx = (c.x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
+        return -0.5 * (dx * dx + dy * dy) / PRIOR_SIGMA_MM**2
+
+    track = dynamic_track(cands, sp, prior, range(zs[0], zs[-1] + 1), size_weight=0.05, hu_weight=0.3)
+    if track.z.size == 0:
+        return None
+    mask = delineate(frame.hu, track, sp, body, exclude=exclude)
+    return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
+                        _confidence(track))
+
+
+def _confidence(track: Track) -> float:
+    if track.z.size == 0:
+        return 0.0
+    # Mean template score ~3 or more is a clearly delineated tube; short tracks are less certain.
+    strength = float(np.clip(np.median(track.score) / 3.0, 0.0, 1.0))
+    length = float(np.clip(track.z.size / 10.0, 0.0, 1.0))
+    return round(strength * length, 3)
+
+
+def ellipse_mask(shape: tuple[int, int], cy: float, cx: float, ry_px: float, rx_px: float) -> np.ndarray:
+    yy, xx = np.ogrid[0:shape[0], 0:shape[1]]
+    return ((yy - cy) / max(ry_px, 0.5)) ** 2 + ((xx - cx) / max(rx_px, 0.5)) ** 2 <= 1.0
+
+
+def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarray,
+              exclude: np.ndarray | None = None) -> np.ndarray:
+    """Per-slice vessel region: voxels like the lumen, connected to the centre, near the template."""
+    mask = np.zeros(hu.shape, dtype=bool)
+    shape2 = hu.shape[1:]
+    # A single slice's template may underestimate the vessel: never go below the track's median.
+    ry_typ, rx_typ = float(np.median(track.ry)), float(np.median(track.rx))
+    for k, z in enumerate(track.z):
+        cy, cx = track.y[k], track.x[k]
+        ry, rx = max(track.ry[k], ry_typ) / spacing[1], max(track.rx[k], rx_typ) / spacing[2]
+        template = ellipse_mask(shape2, cy, cx, ry, rx)
+        core = ellipse_mask(shape2, cy, cx, 0.6 * ry, 0.6 * rx)
+        vals = hu[z][core]
+        if vals.size == 0:
+            continue
+        m = float(np.median(vals))
+        sd = float(1.4826 * np.median(np.abs(vals - m)))
+        ring = ellipse_mask(shape2, cy, cx, ry + 6 / spacing[1], rx + 6 / spacing[2]) & \
+            ~ellipse_mask(shape2, cy, cx, ry + 2 / spacing[1], rx + 2 / spacing[2])
+        ring_m = float(np.median(hu[z][ring])) if ring.any() else m
+        contrast = abs(m - ring_m)
+        if contrast < LOW_CONTRAST_HU:
+            region = template
+        else:
+            # Half-way between lumen and surroundings is where a blurred wall edge lies.
+            tol = max(REGION_TOL_SD * sd, MIN_REGION_TOL_HU, 0.5 * contrast)
+            limit = ellipse_mask(shape2, cy, cx, REGION_GROWTH * ry + REGION_MARGIN_MM / spacing[1],
+                                 REGION_GROWTH * rx + REGION_MARGIN_MM / spacing[2])
+            sl = ndimage.median_filter(hu[z], size=3)
+            if m > ring_m:
+                cand = (sl >= m - 0.5 * contrast) & (sl <= m + tol) & limit
+            else:
+                cand = (sl <= m + 0.5 * contrast) & (sl >= m - tol) & limit
+            lab, _ = ndimage.label(cand)
+            hits = np.unique(lab[core & cand])
+            hits = hits[hits > 0]
+            region = np.isin(lab, hits) if hits.size else template
+            region = ndimage.binary_fill_holes(ndimage.binary_opening(region, iterations=1))
+            if not region.any():
+                region = template
+        region &= body[z]
+        if exclude is not None:
+            region &= ~exclude[z]
+        mask[z] = region
+    return mask

@@ -1,0 +1,186 @@
+"""Slice-to-slice tracking of a tubular vessel (aorta, IVC) on the canonical working frame.
+
+Each axial slice gets candidate cross-sections: elliptical templates whose inside is homogeneous
+and differs from a surrounding ring (a vessel surrounded by fat, or an enhanced lumen). A dynamic
+programme then picks, slice by slice, the chain of candidates that is both vessel-like and
+anatomically plausible (smooth path, expected position relative to the spine and the aorta).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, signal
+
+#: Width (mm) of the ring around a template, compared with its inside.
+RING_MM = 4.0
+#: Noise floor (HU) added to the inside standard deviation (avoids dividing by ~0).
+NOISE_FLOOR_HU = 15.0
+#: Scores are capped: one very sharp feature must not outweigh a long, fair tube.
+MAX_SCORE = 6.0
+#: Inside statistics use the template shrunk by this factor (the wall's partial volume is excluded).
+INNER_FRACTION = 0.8
+#: Candidates kept per slice for the dynamic programme.
+CANDIDATES_PER_SLICE = 12
+#: A tracked centre moves at most this far (mm) between slices 1 mm apart, plus a constant.
+MAX_SLOPE = 1.2
+MAX_JUMP_MM = 8.0
+#: Gain subtracted per slice: a chain extends only through slices scoring above it.
+STEP_BIAS = 1.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    y: float
+    x: float
+    ry: float  # template semi-axes in mm
+    rx: float
+    score: float
+    inside_hu: float
+    ring_hu: float
+
+
+@dataclass(frozen=True)
+class Track:
+    """Per-slice centre and template of a vessel (NaN where absent), working-grid voxels."""
+
+    z: np.ndarray  # slice indices covered
+    y: np.ndarray
+    x: np.ndarray
+    ry: np.ndarray  # mm
+    rx: np.ndarray
+    score: np.ndarray
+    inside_hu: np.ndarray
+
+    def at(self, z: int) -> int | None:
+        hit = np.nonzero(self.z == z)[0]
+        return int(hit[0]) if hit.size else None
+
+
+def _ellipse_kernel(ry_px: float, rx_px: float) -> np.ndarray:
+    hy, hx = int(np.ceil(ry_px)), int(np.ceil(rx_px))
+    yy, xx = np.mgrid[-hy:hy + 1, -hx:hx + 1]
+    return ((yy / max(ry_px, 0.5)) ** 2 + (xx / max(rx_px, 0.5)) ** 2 <= 1.0).astype(np.float32)
+
+
+def _ring_kernel(ry_px: float, rx_px: float, ring_px: float) -> np.ndarray:
+    outer = _ellipse_kernel(ry_px + ring_px, rx_px + ring_px)
+    inner = _ellipse_kernel(ry_px + 1.0, rx_px + 1.0)
+    py = (outer.shape[0] - inner.shape[0]) // 2
+    px = (outer.shape[1] - inner.shape[1]) // 2
+    inner = np.pad(inner, ((py, py), (px, px)))
+    return np.clip(outer - inner, 0, 1)
+
+
+def _mean_filter(stack: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    k = kernel[None] / kernel.sum()
+    return signal.fftconvolve(stack, k, mode="same", axes=(1, 2))
+
+
+def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tuple[float, float]],
+                    hu_range: tuple[float, float], polarity: str = "any") -> tuple[np.ndarray, ...]:
+    """Best template score per voxel of a (z, y, x) stack; returns (score, template index, inside, ring).
+
+    ``polarity``: "bright" (inside brighter than its ring), "any" (either way).
+    """
+    best = np.full(hu.shape, -np.inf, dtype=np.float32)
+    which = np.zeros(hu.shape, dtype=np.int8)
+    inside_best = np.zeros(hu.shape, dtype=np.float32)
+    ring_best = np.zeros(hu.shape, dtype=np.float32)
+    hu = np.clip(hu, -200.0, 700.0)  # air and dense bone would dominate the means
+    sq = hu * hu
+    ring_px = RING_MM / spacing[1]
+    for i, (ry, rx) in enumerate(templates):
+        # The inside is measured on a slightly shrunken template and the ring starts just outside
+        # the template, so partial-volume voxels at the wall count for neither.
+        k = _ellipse_kernel(INNER_FRACTION * ry / spacing[1], INNER_FRACTION * rx / spacing[2])
+        m = _mean_filter(hu, k)
+        v = np.maximum(_mean_filter(sq, k) - m * m, 0.0)
+        ring = _mean_filter(hu, _ring_kernel(ry / spacing[1], rx / spacing[2], ring_px))
+        diff = m - ring
+        if polarity == "any":
+            diff = np.abs(diff)
+        # Contrast beyond ~250 HU says nothing more about being a vessel.
+        raw = np.minimum(diff, 250.0) / (np.sqrt(v) + NOISE_FLOOR_HU)
+        score = MAX_SCORE * np.tanh(raw / MAX_SCORE)  # saturating, but never tied
+        score[(m < hu_range[0]) | (m > hu_range[1])] = 0.0
+        better = score > best
+        best[better] = score[better]
+        which[better] = i
+        inside_best[better] = m[better]
+        ring_best[better] = ring[better]
+    return best, which, inside_best, ring_best
+
+
+def slice_candidates(score: np.ndarray, which: np.ndarray, inside: np.ndarray, ring: np.ndarray,
+                     templates: Sequence[tuple[float, float]], allowed: np.ndarray,
+                     offset: tuple[int, int], k: int = CANDIDATES_PER_SLICE) -> list[Candidate]:
+    """Top-k local maxima of a 2D score map inside ``allowed``."""
+    s = np.where(allowed, score, 0.0)
+    peaks = (s == ndimage.maximum_filter(s, size=5)) & (s > 0)
+    ys, xs = np.nonzero(peaks)
+    if ys.size == 0:
+        return []
+    order = np.argsort(s[ys, xs])[::-1][:k]
+    out = []
+    for j in order:
+        y, x = ys[j], xs[j]
+        ry, rx = templates[int(which[y, x])]
+        out.append(Candidate(float(y + offset[0]), float(x + offset[1]), ry, rx, float(s[y, x]),
+                             float(inside[y, x]), float(ring[y, x])))
+    return out
+
+
+def dynamic_track(cands: dict[int, list[Candidate]], spacing: np.ndarray,
+                  prior: Callable[[int, Candidate], float], z_range: Sequence[int],
+                  size_weight: float = 0.05, hu_weight: float = 0.0, bias: float = STEP_BIAS) -> Track:
+    """Best chain of candidates over consecutive slices (local alignment: starts and ends anywhere).
+
+    Each slice adds the candidate's score plus ``prior`` (log-like plausibility) minus ``bias``,
+    minus a penalty for moving, changing size and (optionally) changing inside HU. Slices where
+    nothing is vessel-like add a negative gain, so the chain stops where the vessel ends.
+    """
+    zs = [z for z in z_range if cands.get(z)]
+    if not zs:
+        empty = np.array([])
+        return Track(empty.astype(int), empty, empty, empty, empty, empty, empty)
+    max_move = MAX_SLOPE * spacing[0] + MAX_JUMP_MM
+
+    def feats(cs: list[Candidate]) -> np.ndarray:
+        return np.array([[c.y * spacing[1], c.x * spacing[2], c.ry + c.rx, c.inside_hu] for c in cs])
+
+    gains = {z: np.array([c.score + prior(z, c) - bias for c in cands[z]]) for z in zs}
+    value = {zs[0]: gains[zs[0]].copy()}
+    back: dict[int, np.ndarray] = {zs[0]: np.full(len(cands[zs[0]]), -1)}
+    for a, b in zip(zs[:-1], zs[1:], strict=True):
+        own = gains[b]
+        if b - a > 1:  # a slice without candidates breaks the chain
+            value[b], back[b] = own.copy(), np.full(own.size, -1)
+            continue
+        pa, pb = feats(cands[a]), feats(cands[b])
+        d = np.hypot(pa[:, None, 0] - pb[None, :, 0], pa[:, None, 1] - pb[None, :, 1])
+        trans = -2.0 * (d / max_move) ** 2 - size_weight * np.abs(pa[:, None, 2] - pb[None, :, 2])
+        trans = trans - hu_weight * np.abs(pa[:, None, 3] - pb[None, :, 3]) / 50.0
+        trans[d > max_move] = -np.inf
+        total = value[a][:, None] + trans
+        arg = np.argmax(total, axis=0)
+        cont = total[arg, np.arange(own.size)]
+        fresh = ~(cont > 0)  # starting here beats any chain leading here
+        value[b] = np.where(fresh, own, cont + own)
+        back[b] = np.where(fresh, -1, arg)
+    z_end = max(zs, key=lambda z: float(np.max(value[z])))
+    idx = int(np.argmax(value[z_end]))
+    chain = [(z_end, idx)]
+    z = z_end
+    while back[z][idx] >= 0:
+        idx = int(back[z][idx])
+        z -= 1
+        chain.append((z, idx))
+    chain.reverse()
+    chosen = [(z, cands[z][i]) for z, i in chain]
+    return Track(np.array([z for z, _ in chosen], dtype=int), np.array([c.y for _, c in chosen]),
+                 np.array([c.x for _, c in chosen]), np.array([c.ry for _, c in chosen]),
+                 np.array([c.rx for _, c in chosen]), np.array([c.score for _, c in chosen]),
+                 np.array([c.inside_hu for _, c in chosen]))

@@ -1,0 +1,338 @@
+"""Tumor and liver measurements from a labelmap, the IVC centerline, landmarks and segments.
+
+Size conventions (voxel-based, stated so the tolerances are clear):
+
+Every linear size is measured between voxel *centres* plus half a voxel (the voxel box's width
+projected on the measured direction): the surface lies on average half a voxel beyond the
+outermost centres. Measured on random spheres / ellipsoids at voxels up to 2.5 mm: within 1.4 mm.
+
+* ``max_diameter_mm`` (Feret) and ``axial_longest_diameter_mm`` (per axial slice): largest
+  distance between surface voxel centres (exact, through their convex hull).
+* ``axes_mm``: extent of the voxel centres along each principal axis (PCA of their positions).
+* Poles: the voxel centres with the largest / smallest arc length, moved half a voxel outward
+  along the centerline; ``craniocaudal_length_mm`` is the arc-length distance between them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.anatomy.landmarks import Landmarks
+from ivcplan.classify import SegmentMap
+from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
+from ivcplan.vessel import Centerline
+from ivcplan.volume import Grid, Labelmap, Volume
+
+log = logging.getLogger(__name__)
+
+#: A vein with at least this much contact surface (mm2) with the tumor is invaded / involved.
+VEIN_INVASION_MIN_CONTACT_MM2 = 10.0
+#: A vein within this distance (mm) of the tumor, not invaded, is abutting.
+VEIN_ABUTTING_MM = 5.0
+#: An organ within this distance (mm) of the tumor is adjacent.
+ADJACENT_MM = 3.0
+#: A section with at least this occlusion counts as complete occlusion.
+COMPLETE_OCCLUSION_PCT = 99.0
+#: Tumor above the cavoatrial junction by more than this (mm) is intracardiac.
+INTRACARDIAC_MIN_MM = 1.0
+#: IVC diameters above / below the tumor: sections this far (mm) beyond the pole.
+DIAMETER_WINDOW_MM = (5.0, 25.0)
+#: Growth pattern: tumor farther than this factor x the normal IVC radius (+ margin) from the
+#: centerline is extraluminal; a pattern needs this share of the tumor volume.
+EXTRALUMINAL_RADIUS_FACTOR = 1.5
+EXTRALUMINAL_MARGIN_MM = 2.0
+GROWTH_PATTERN_SHARE = 0.1
+#: RECIST 1.1: a lesion is measurable from this longest axial diameter (mm).
+RECIST_MEASURABLE_MM = 10.0
+#: Hull-vertex count above which pairwise distances are computed in chunks.
+_PAIRWISE_CHUNK = 4000
+
+ADJACENT_LABELS: tuple[Label, ...] = (Label.AORTA, Label.LIVER, Label.KIDNEY_RIGHT, Label.KIDNEY_LEFT,
+                                      Label.RIGHT_ATRIUM, Label.PORTAL_VEIN, Label.SPINE)
+
+
+# -- shape measurements on masks --------------------------------------------------------------------
+def surface_voxels(mask: np.ndarray) -> np.ndarray:
+    """Voxels of ``mask`` with a 6-neighbour outside it (the volume border counts as outside)."""
+    return mask & ~ndimage.binary_erosion(mask, border_value=0)
+
+
+def feret(points: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Largest distance between two of ``points`` (K, D) and the two points (exact, via the hull)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.asarray(points, dtype=float)
+    if len(pts) == 0:
+        raise ValueError("feret: no points")
+    if len(pts) == 1:
+        return 0.0, pts[0], pts[0]
+    cand = pts
+    if len(pts) > pts.shape[1] + 1:
+        try:
+            cand = pts[ConvexHull(pts).vertices]
+        except QhullError:  # flat or collinear: every point is a candidate
+            cand = np.unique(pts, axis=0)
+    best = (-1.0, 0, 0)
+    for start in range(0, len(cand), _PAIRWISE_CHUNK):
+        block = cand[start:start + _PAIRWISE_CHUNK]
+        d2 = np.sum((block[:, None, :] - cand[None, :, :]) ** 2, axis=-1)
+        i, j = np.unravel_index(int(np.argmax(d2)), d2.shape)
+        if d2[i, j] > best[0]:
+            best = (float(d2[i, j]), start + int(i), int(j))
+    return float(np.sqrt(best[0])), cand[best[1]], cand[best[2]]
+
+
+def _projected_voxel_extent(grid: Grid, unit: np.ndarray) -> float:
+    """Width of one voxel box along the LPS unit vector ``unit``."""
+    return float(np.sum(np.abs(unit @ grid.direction) * grid.spacing))
+
+
+def _with_half_voxel(dist: float, a: np.ndarray, b: np.ndarray, spacing: np.ndarray) -> float:
+    """``dist`` between centres ``a``, ``b`` (axis-aligned mm) plus half a voxel along a->b."""
+    if dist <= 0:
+        return 0.5 * float(np.min(spacing))
+    unit = (b - a) / dist
+    return dist + 0.5 * float(np.sum(np.abs(unit) * spacing))
+
+
+def max_diameter_mm(mask: np.ndarray, grid: Grid) -> float:
+    """Feret diameter (mm): surface voxel centres + half a voxel; 0 for an empty mask."""
+    surf = np.argwhere(surface_voxels(mask))
+    if len(surf) == 0:
+        return 0.0
+    # Measured in voxel-aligned mm (index * spacing): distances equal LPS distances.
+    dist, a, b = feret(surf * grid.spacing)
+    return _with_half_voxel(dist, a, b, grid.spacing)
+
+
+def principal_axes_mm(mask: np.ndarray, grid: Grid) -> tuple[list[float], np.ndarray]:
+    """Extents (mm, largest first) along the principal axes of the voxel centres, and the axes (3, 3).
+
+    Columns of the returned matrix are the LPS unit axes in the same order.
+    """
+    pts = grid.index_to_lps(np.argwhere(mask))
+    if len(pts) == 0:
+        return [0.0, 0.0, 0.0], np.eye(3)
+    centred = pts - pts.mean(axis=0)
+    vecs = np.linalg.eigh(centred.T @ centred)[1] if len(pts) > 1 else np.eye(3)
+    extents = []
+    for k in range(3):
+        proj = centred @ vecs[:, k]
+        extents.append(float(np.ptp(proj)) + 0.5 * _projected_voxel_extent(grid, vecs[:, k]))
+    order = np.argsort(extents)[::-1]
+    return [extents[k] for k in order], vecs[:, order]
+
+
+def axial_longest_diameter_mm(mask: np.ndarray, grid: Grid) -> float:
+    """RECIST longest diameter: largest in-slice Feret (pixel centres + half a pixel) over axial slices."""
+    axis = grid.axis_of(2)
+    plane_axes = [a for a in range(3) if a != axis]
+    best = 0.0
+    for k in np.nonzero(mask.any(axis=tuple(plane_axes)))[0]:
+        sl = np.take(mask, k, axis=axis)
+        edge = sl & ~ndimage.binary_erosion(sl, border_value=0)
+        pix = np.argwhere(edge)
+        if len(pix):
+            spacing = grid.spacing[plane_axes]
+            dist, a, b = feret(pix * spacing)
+            best = max(best, _with_half_voxel(dist, a, b, spacing))
+    return best
+
+
+# -- results -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TumorMeasurements:
+    """The report's ``tumor`` section (contract fields + planner fields of docs/design.md)."""
+
+    present: bool
+    volume_ml: float | None = None
+    max_diameter_mm: float | None = None
+    axes_mm: list[float] | None = None
+    axial_longest_diameter_mm: float | None = None
+    craniocaudal_length_mm: float | None = None
+    upper_pole_mm: list[float] | None = None
+    lower_pole_mm: list[float] | None = None
+    upper_pole_s_mm: float | None = None
+    lower_pole_s_mm: float | None = None
+    segments: list[str] = field(default_factory=list)
+    distance_upper_pole_to_hepatic_veins_mm: float | None = None
+    distance_upper_pole_to_cavoatrial_junction_mm: float | None = None
+    distance_lower_pole_to_renal_veins_mm: float | None = None
+    max_lumen_occlusion_pct: float | None = None
+    complete_occlusion: bool | None = None
+    max_circumferential_involvement_deg: float | None = None
+    hepatic_veins_invaded: list[str] = field(default_factory=list)
+    hepatic_veins_abutting: list[str] = field(default_factory=list)
+    renal_veins_involved: list[str] = field(default_factory=list)
+    intracardiac: bool | None = None
+    intracardiac_length_mm: float | None = None
+    ivc_diameter_above_mm: float | None = None
+    ivc_diameter_below_mm: float | None = None
+    growth_pattern: str | None = None
+    adjacent_organs: list[str] = field(default_factory=list)
+    measurable_recist: bool | None = None
+    collateral_return: bool | None = None  # not assessed from a labelmap
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, float):
+                out[key] = round(value, 2)
+            elif isinstance(value, list) and value and isinstance(value[0], float):
+                out[key] = [round(v, 2) for v in value]
+        return out
+
+
+def tumor(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segment_map: SegmentMap,
+          volume: Volume | None = None) -> TumorMeasurements:
+    """Measure the IVC tumor (label 2). ``volume`` (the CT) is accepted for future HU statistics."""
+    grid = labelmap.grid
+    mask = labelmap.array == Label.IVC_TUMOR
+    if not mask.any():
+        return TumorMeasurements(present=False, segments=[])
+    idx = np.argwhere(mask)
+    pts = grid.index_to_lps(idx)
+    axes, _ = principal_axes_mm(mask, grid)
+    axial = axial_longest_diameter_mm(mask, grid)
+
+    s = centerline.project(pts)
+    hi, lo = int(np.argmax(s)), int(np.argmin(s))
+    t_hi = _tangent_at(centerline, s[hi])
+    t_lo = _tangent_at(centerline, s[lo])
+    half_hi = 0.5 * _projected_voxel_extent(grid, t_hi)
+    half_lo = 0.5 * _projected_voxel_extent(grid, t_lo)
+    s_hi, s_lo = float(s[hi]) + half_hi, float(s[lo]) - half_lo
+    upper, lower = pts[hi] + half_hi * t_hi, pts[lo] - half_lo * t_lo
+
+    def dist(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a - b
+
+    caj = landmarks.s("cavoatrial_junction")
+    sec = centerline.in_range(s_lo, s_hi)
+    occl = centerline.occlusion_pct[sec] if sec.any() else None
+    intracardiac_len = None if caj is None else max(0.0, s_hi - caj)
+    veins = _vein_involvement(labelmap, mask)
+    return TumorMeasurements(
+        present=True,
+        volume_ml=float(len(idx)) * grid.voxel_volume_mm3 / 1000.0,
+        max_diameter_mm=max_diameter_mm(mask, grid),
+        axes_mm=axes,
+        axial_longest_diameter_mm=axial,
+        craniocaudal_length_mm=s_hi - s_lo,
+        upper_pole_mm=[float(v) for v in upper],
+        lower_pole_mm=[float(v) for v in lower],
+        upper_pole_s_mm=s_hi,
+        lower_pole_s_mm=s_lo,
+        segments=segment_map.overlapping(s_lo, s_hi),
+        distance_upper_pole_to_hepatic_veins_mm=dist(landmarks.s("hepatic_veins"), s_hi),
+        distance_upper_pole_to_cavoatrial_junction_mm=dist(caj, s_hi),
+        distance_lower_pole_to_renal_veins_mm=dist(s_lo, landmarks.s("renal_veins")),
+        max_lumen_occlusion_pct=None if occl is None else float(occl.max()),
+        complete_occlusion=None if occl is None else bool(occl.max() >= COMPLETE_OCCLUSION_PCT),
+        max_circumferential_involvement_deg=float(centerline.wall_involvement_deg[sec].max()) if sec.any() else None,
+        hepatic_veins_invaded=[k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"],
+        hepatic_veins_abutting=[k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "abutting"],
+        renal_veins_involved=[k for k, lab in RENAL_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"],
+        intracardiac=None if intracardiac_len is None else intracardiac_len > INTRACARDIAC_MIN_MM,
+        intracardiac_length_mm=intracardiac_len,
+        ivc_diameter_above_mm=_diameter_near(centerline, s_hi + DIAMETER_WINDOW_MM[0], s_hi + DIAMETER_WINDOW_MM[1]),
+        ivc_diameter_below_mm=_diameter_near(centerline, s_lo - DIAMETER_WINDOW_MM[1], s_lo - DIAMETER_WINDOW_MM[0]),
+        growth_pattern=_growth_pattern(centerline, pts),
+        adjacent_organs=[lab.key for lab in ADJACENT_LABELS if int(lab) in veins.get("adjacent", ())],
+        measurable_recist=axial >= RECIST_MEASURABLE_MM,
+        collateral_return=None,
+    )
+
+
+def _tangent_at(centerline: Centerline, s: float) -> np.ndarray:
+    i = int(np.clip(np.searchsorted(centerline.s, s), 0, len(centerline.s) - 1))
+    return centerline.tangents[i]
+
+
+def _diameter_near(centerline: Centerline, s_a: float, s_b: float) -> float | None:
+    """Median equivalent diameter of tumor-free sections with ``s_a <= s <= s_b`` (None if none)."""
+    sel = centerline.in_range(s_a, s_b) & (centerline.tumor_area_mm2 == 0) & (centerline.total_area_mm2 > 0)
+    return float(np.median(centerline.eq_diameter_mm[sel])) if sel.any() else None
+
+
+def _growth_pattern(centerline: Centerline, pts: np.ndarray) -> str | None:
+    normal = (centerline.tumor_area_mm2 == 0) & (centerline.total_area_mm2 > 0)
+    if not normal.any():
+        return None
+    radius = 0.5 * float(np.median(centerline.eq_diameter_mm[normal]))
+    dist = centerline.distance_to(pts)
+    outside = float(np.mean(dist > EXTRALUMINAL_RADIUS_FACTOR * radius + EXTRALUMINAL_MARGIN_MM))
+    if outside < GROWTH_PATTERN_SHARE:
+        return "intraluminal"
+    if outside > 1.0 - GROWTH_PATTERN_SHARE:
+        return "extraluminal"
+    return "both"
+
+
+def contact_area_mm2(a: np.ndarray, b: np.ndarray, spacing: np.ndarray) -> float:
+    """Area (mm2) of the voxel faces shared by masks ``a`` and ``b``."""
+    total = 0.0
+    for axis in range(3):
+        face = float(np.prod(np.delete(spacing, axis)))
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        lo_t, hi_t = tuple(lo), tuple(hi)
+        n = np.count_nonzero(a[lo_t] & b[hi_t]) + np.count_nonzero(b[lo_t] & a[hi_t])
+        total += n * face
+    return total
+
+
+def _vein_involvement(labelmap: Labelmap, tumor_mask: np.ndarray) -> dict[Any, Any]:
+    """Per vein label: "invaded" / "abutting" / absent; key "adjacent": organ labels near the tumor."""
+    grid = labelmap.grid
+    reach = max(VEIN_ABUTTING_MM, ADJACENT_MM) + float(grid.spacing.max())
+    margin = np.ceil(reach / grid.spacing).astype(int) + 1
+    nz = np.nonzero(tumor_mask)
+    lo = np.maximum([int(v.min()) - m for v, m in zip(nz, margin, strict=True)], 0)
+    hi = np.minimum([int(v.max()) + m + 1 for v, m in zip(nz, margin, strict=True)], grid.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    labels = labelmap.array[box]
+    tumor_box = tumor_mask[box]
+    dist = ndimage.distance_transform_edt(~tumor_box, sampling=grid.spacing)
+    out: dict[Any, Any] = {}
+    for lab in (*HEPATIC_VEIN_LABELS.values(), *RENAL_VEIN_LABELS.values()):
+        vein = labels == lab
+        if not vein.any():
+            continue
+        if contact_area_mm2(tumor_box, vein, grid.spacing) >= VEIN_INVASION_MIN_CONTACT_MM2:
+            out[int(lab)] = "invaded"
+        elif dist[vein].min() <= VEIN_ABUTTING_MM:
+            out[int(lab)] = "abutting"
+    out["adjacent"] = tuple(int(lab) for lab in ADJACENT_LABELS
+                            if np.any(dist[labels == lab] <= ADJACENT_MM + 0.5 * float(grid.spacing.min())))
+    return out
+
+
+# -- liver ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiverMeasurements:
+    """The report's ``liver`` section: total volume and the FLR estimate (``ivcplan.liver``)."""
+
+    volume_ml: float | None
+    flr_ml: float | None = None
+    flr_ratio: float | None = None
+    flr_method: str | None = None
+    flr_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def liver(labelmap: Labelmap) -> LiverMeasurements:
+    """Liver volume and future liver remnant, from ``ivcplan.liver.liver_volumes``."""
+    from ivcplan.liver import liver_volumes
+
+    res = liver_volumes(labelmap)
+    return LiverMeasurements(volume_ml=res["volume_ml"], flr_ml=res["flr_ml"], flr_ratio=res["flr_ratio"],
+                             flr_method=res["flr_method"], flr_reason=res.get("flr_reason"))

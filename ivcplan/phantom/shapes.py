@@ -1,0 +1,283 @@
+"""Geometric primitives of the phantom: a painting canvas, smooth random fields, blobs and tubes.
+
+Everything is evaluated on bounding boxes of the canvas (never on the whole volume) and in LPS
+millimetres of the canonical head-first grid (array axes z=S, y=P, x=L).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import interpolate
+from scipy.spatial import cKDTree
+
+#: Spacing of the dense samples along a tube's centreline (mm): well under a voxel.
+TUBE_STEP_MM = 0.5
+#: Length of curve handled per bounding box when painting a tube (mm).
+TUBE_CHUNK_MM = 24.0
+
+
+class Canvas:
+    """Tissue and label arrays on an axis-aligned LPS grid, painted structure by structure.
+
+    ``records`` keeps, per recorded name, the flat indices of a structure's full geometric region
+    (before later structures overwrite parts of it): truth uses them for ostia and invasion.
+    """
+
+    def __init__(self, zc: np.ndarray, yc: np.ndarray, xc: np.ndarray) -> None:
+        self.zc, self.yc, self.xc = (np.asarray(v, dtype=np.float32) for v in (zc, yc, xc))
+        self.shape = (len(self.zc), len(self.yc), len(self.xc))
+        self.tissue = np.zeros(self.shape, dtype=np.uint8)
+        self.label = np.zeros(self.shape, dtype=np.uint8)
+        self.records: dict[str, list[np.ndarray]] = {}
+
+    def box(self, lo: Sequence[float], hi: Sequence[float]) -> tuple[slice, slice, slice] | None:
+        """Index slices (z, y, x) of the voxels whose centres lie in the LPS box [lo, hi] (x, y, z)."""
+        out = []
+        for axis, coords in ((2, self.zc), (1, self.yc), (0, self.xc)):
+            step = float(coords[1] - coords[0]) if len(coords) > 1 else 1.0
+            a = int(np.ceil((lo[axis] - coords[0]) / step - 1e-6))
+            b = int(np.floor((hi[axis] - coords[0]) / step + 1e-6)) + 1
+            a, b = max(a, 0), min(b, len(coords))
+            if b <= a:
+                return None
+            out.append(slice(a, b))
+        return out[0], out[1], out[2]
+
+    def grids(self, sl: tuple[slice, slice, slice]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Broadcastable coordinate arrays X (1,1,nx), Y (1,ny,1), Z (nz,1,1) of a box."""
+        z = self.zc[sl[0]][:, None, None]
+        y = self.yc[sl[1]][None, :, None]
+        x = self.xc[sl[2]][None, None, :]
+        return x, y, z
+
+    def points(self, sl: tuple[slice, slice, slice]) -> np.ndarray:
+        """(nz, ny, nx, 3) LPS coordinates (x, y, z) of a box's voxel centres."""
+        x, y, z = self.grids(sl)
+        shape = (z.shape[0], y.shape[1], x.shape[2])
+        pts = np.empty((*shape, 3), dtype=np.float32)
+        pts[..., 0] = x
+        pts[..., 1] = y
+        pts[..., 2] = z
+        return pts
+
+    def paint(self, sl: tuple[slice, slice, slice], mask: np.ndarray, tissue: int, label: int | None = None, *,
+              only: Sequence[int] | None = None, protect: Sequence[int] | None = None,
+              record: str | None = None) -> None:
+        """Set tissue (and label) where ``mask``; ``only``/``protect`` restrict by the current tissue."""
+        mask = np.broadcast_to(mask, tuple(s.stop - s.start for s in sl))
+        if record is not None:
+            self._record(sl, mask, record)
+        current = self.tissue[sl]
+        if only is not None:
+            mask = mask & np.isin(current, list(only))
+        if protect is not None:
+            mask = mask & ~np.isin(current, list(protect))
+        current[mask] = tissue
+        if label is not None:
+            self.label[sl][mask] = label
+
+    def _record(self, sl: tuple[slice, slice, slice], mask: np.ndarray, name: str) -> None:
+        local = np.nonzero(mask)
+        if local[0].size == 0:
+            return
+        flat = np.ravel_multi_index(tuple(idx + s.start for idx, s in zip(local, sl, strict=True)), self.shape)
+        self.records.setdefault(name, []).append(flat.astype(np.int64))
+
+    def record_mask(self, name: str) -> np.ndarray:
+        """Boolean mask of a recorded region (empty if never recorded)."""
+        out = np.zeros(self.shape, dtype=bool)
+        for flat in self.records.get(name, []):
+            out.reshape(-1)[flat] = True
+        return out
+
+
+class SmoothNoise:
+    """A smooth random field in [-1, 1]-ish: a few random plane waves (cheap, deterministic)."""
+
+    def __init__(self, rng: np.random.Generator, wavelength_mm: tuple[float, float] = (25.0, 70.0),
+                 waves: int = 7) -> None:
+        dirs = rng.normal(size=(waves, 3))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        lengths = rng.uniform(*wavelength_mm, size=waves)
+        self.k = (2 * np.pi * dirs / lengths[:, None]).astype(np.float32)
+        self.phase = rng.uniform(0, 2 * np.pi, size=waves).astype(np.float32)
+        self.norm = np.float32(np.sqrt(2.0 / waves))
+
+    def __call__(self, pts: np.ndarray) -> np.ndarray:
+        out = np.zeros(pts.shape[:-1], dtype=np.float32)
+        for k, ph in zip(self.k, self.phase, strict=True):
+            out += np.sin(pts @ k + ph)
+        return out * self.norm
+
+
+def rotation(yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
+    """Rotation matrix (columns = the body's local axes in LPS): about z, then y, then x."""
+    a, b, c = np.radians([yaw_deg, pitch_deg, roll_deg])
+    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(c), -np.sin(c)], [0, np.sin(c), np.cos(c)]])
+    return rz @ ry @ rx
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A rotated ellipsoid whose surface is perturbed by a smooth random field."""
+
+    center: np.ndarray
+    axes: np.ndarray
+    rot: np.ndarray
+    bumps: SmoothNoise | None = None
+    bump_amp: float = 0.0
+
+    @classmethod
+    def make(cls, center: Sequence[float], axes: Sequence[float], rot: np.ndarray | None = None,
+             bumps: SmoothNoise | None = None, bump_amp: float = 0.0) -> Blob:
+        return cls(np.asarray(center, float), np.asarray(axes, float),
+                   np.eye(3) if rot is None else np.asarray(rot, float), bumps, bump_amp)
+
+    def bounds(self, pad: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        half = np.abs(self.rot) @ self.axes * (1 + self.bump_amp) + pad
+        return self.center - half, self.center + half
+
+    def field(self, pts: np.ndarray) -> np.ndarray:
+        """Normalised radius: < 1 inside (1 on the perturbed surface)."""
+        local = (pts - self.center.astype(np.float32)) @ self.rot.astype(np.float32)
+        r = np.sqrt(np.sum((local / self.axes.astype(np.float32)) ** 2, axis=-1))
+        if self.bumps is not None and self.bump_amp:
+            r = r / (1 + self.bump_amp * self.bumps(pts))
+        return r
+
+
+def paint_blob(canvas: Canvas, blob: Blob, tissue: int, label: int | None = None, *, shell: float = 0.0,
+               inner: float = 0.0, **kw) -> None:
+    """Paint ``inner <= field < 1 + shell`` (shell/inner in normalised units)."""
+    lo, hi = blob.bounds(pad=max(shell, 0) * float(np.max(blob.axes)) + 1)
+    sl = canvas.box(lo, hi)
+    if sl is None:
+        return
+    f = blob.field(canvas.points(sl))
+    canvas.paint(sl, (f < 1 + shell) & (f >= inner), tissue, label, **kw)
+
+
+@dataclass
+class TubeFields:
+    """Per-voxel coordinates of a box relative to a tube (arrays of the box shape)."""
+
+    rho: np.ndarray       # normalised elliptic radius (1 on the wall)
+    s: np.ndarray         # arc length of the nearest centreline sample (mm) + along-tangent offset
+    theta: np.ndarray     # angle in the cross-section: 0 along n1, 90 deg along n2
+    radial_mm: np.ndarray  # distance from the centreline perpendicular to it (mm)
+    index: np.ndarray     # nearest sample index
+
+
+class Tube:
+    """A tube around a smooth centreline with an elliptic cross-section varying along it.
+
+    ``radii`` gives per control point either r or (a, b): a along n1 (the reference direction
+    projected perpendicular to the tangent), b along n2 = t x n1.
+    """
+
+    def __init__(self, control: Sequence[Sequence[float]], radii: Sequence[float | Sequence[float]], *,
+                 ref: Sequence[float] = (1.0, 0.0, 0.0), step: float = TUBE_STEP_MM) -> None:
+        ctrl = np.asarray(control, dtype=float)
+        rad = np.asarray(radii, dtype=float)
+        if rad.ndim == 1:
+            rad = np.stack([rad, rad], axis=1)
+        chord = np.r_[0, np.cumsum(np.linalg.norm(np.diff(ctrl, axis=0), axis=1))]
+        k = min(3, len(ctrl) - 1)
+        spline = interpolate.make_interp_spline(chord, ctrl, k=k)
+        fine_u = np.linspace(0, chord[-1], max(int(chord[-1] / (step / 4)), 8))
+        fine = spline(fine_u)
+        fine_s = np.r_[0, np.cumsum(np.linalg.norm(np.diff(fine, axis=0), axis=1))]
+        n = max(int(np.ceil(fine_s[-1] / step)) + 1, 2)
+        s = np.linspace(0, fine_s[-1], n)
+        u = np.interp(s, fine_s, fine_u)
+        self.points = spline(u)
+        self.s = s
+        tangents = spline.derivative()(u)
+        self.tangents = tangents / np.linalg.norm(tangents, axis=1, keepdims=True)
+        ref_v = np.asarray(ref, dtype=float)
+        n1 = ref_v[None, :] - (self.tangents @ ref_v)[:, None] * self.tangents
+        bad = np.linalg.norm(n1, axis=1) < 1e-3
+        if np.any(bad):  # tangent parallel to ref: fall back to another axis
+            alt = np.roll(ref_v, 1)
+            n1[bad] = alt - (self.tangents[bad] @ alt)[:, None] * self.tangents[bad]
+        self.n1 = n1 / np.linalg.norm(n1, axis=1, keepdims=True)
+        self.n2 = np.cross(self.tangents, self.n1)
+        self.a = np.interp(u, chord, rad[:, 0])
+        self.b = np.interp(u, chord, rad[:, 1])
+        self.length = float(s[-1])
+        self._tree = cKDTree(self.points)
+
+    def point_at(self, s: float) -> np.ndarray:
+        """Centreline point at arc length ``s`` (extended along the end tangents beyond the ends)."""
+        if s <= 0:
+            return self.points[0] + s * self.tangents[0]
+        if s >= self.length:
+            return self.points[-1] + (s - self.length) * self.tangents[-1]
+        return np.array([np.interp(s, self.s, self.points[:, i]) for i in range(3)])
+
+    def project(self, pts: np.ndarray) -> np.ndarray:
+        """Arc length of the nearest centreline point, extended along the tangent at the ends."""
+        pts = np.asarray(pts, dtype=float)
+        _, idx = self._tree.query(pts.reshape(-1, 3))
+        d = pts.reshape(-1, 3) - self.points[idx]
+        along = np.einsum("ij,ij->i", d, self.tangents[idx])
+        interior = (idx > 0) & (idx < len(self.s) - 1)
+        along = np.where(interior, np.clip(along, -TUBE_STEP_MM, TUBE_STEP_MM), along)
+        return (self.s[idx] + along).reshape(pts.shape[:-1])
+
+    def fields(self, pts: np.ndarray, max_dist: float = np.inf) -> TubeFields:
+        shape = pts.shape[:-1]
+        flat = pts.reshape(-1, 3).astype(np.float64)
+        dist, idx = self._tree.query(flat, distance_upper_bound=max_dist)
+        far = ~np.isfinite(dist)
+        idx = np.where(far, 0, idx)
+        d = flat - self.points[idx]
+        along = np.einsum("ij,ij->i", d, self.tangents[idx])
+        u1 = np.einsum("ij,ij->i", d, self.n1[idx])
+        u2 = np.einsum("ij,ij->i", d, self.n2[idx])
+        a, b = self.a[idx], self.b[idx]
+        # The along-tangent term rounds off the two ends (it is ~0 at interior samples).
+        rho = np.sqrt((u1 / a) ** 2 + (u2 / b) ** 2 + (along / a) ** 2)
+        rho[far] = np.inf
+        return TubeFields(rho.reshape(shape).astype(np.float32), (self.s[idx] + along).reshape(shape),
+                          np.degrees(np.arctan2(u2, u1)).reshape(shape) % 360.0,
+                          np.hypot(u1, u2).reshape(shape), idx.reshape(shape))
+
+    def chunks(self, canvas: Canvas, pad: float, s_range: tuple[float, float] | None = None
+               ) -> Iterator[tuple[tuple[slice, slice, slice], TubeFields]]:
+        """Boxes along the tube (each covering a piece of curve, padded) with their fields."""
+        s0, s1 = (0.0, self.length) if s_range is None else (max(s_range[0], 0.0), min(s_range[1], self.length))
+        if s1 < s0:
+            return
+        reach = float(max(self.a.max(), self.b.max())) + pad
+        edges = np.arange(s0, s1 + TUBE_CHUNK_MM, TUBE_CHUNK_MM)
+        for e0 in edges:
+            sel = (self.s >= e0 - TUBE_STEP_MM) & (self.s <= min(e0 + TUBE_CHUNK_MM, s1) + TUBE_STEP_MM)
+            if not np.any(sel):
+                continue
+            pts = self.points[sel]
+            r = np.maximum(self.a[sel], self.b[sel]).max() + pad
+            sl = canvas.box(pts.min(axis=0) - r, pts.max(axis=0) + r)
+            if sl is None:
+                continue
+            yield sl, self.fields(canvas.points(sl), max_dist=reach * 1.5)
+
+
+def paint_tube(canvas: Canvas, tube: Tube, tissue: int, label: int | None = None, *, wall_mm: float = 0.0,
+               wall_tissue: int | None = None, wall_label: int | None = None,
+               s_range: tuple[float, float] | None = None, **kw) -> None:
+    """Paint a tube's lumen (rho < 1), and optionally a wall of ``wall_mm`` around it."""
+    r_ref = float(np.mean(tube.a))
+    for sl, f in tube.chunks(canvas, pad=wall_mm + 1.0, s_range=s_range):
+        inside = f.rho < 1
+        if s_range is not None:
+            inside &= (f.s >= s_range[0]) & (f.s <= s_range[1])
+        if wall_mm and wall_tissue is not None:
+            wall = (f.rho < 1 + wall_mm / r_ref) & ~inside
+            canvas.paint(sl, wall, wall_tissue, wall_label, **{k: v for k, v in kw.items() if k != "record"})
+        canvas.paint(sl, inside, tissue, label, **kw)

@@ -1,0 +1,84 @@
+"""Profiles along the IVC centerline: lumen and tumor cross-section areas, diameters, landmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ivcplan.errors import InputError
+from ivcplan.labels import Label
+from ivcplan.render.cpr import segment_spans
+from ivcplan.render.figure import Picture, capture_figure, new_figure
+
+_SEGMENT_SHADES = ("#f2f2f2", "#e0e7f0")
+
+
+def _series(name: str, values, n: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (n,):
+        raise InputError(f"{name} must have one value per centerline point ({n}), got shape {arr.shape}")
+    return arr
+
+
+def profile_picture(s, lumen_area, tumor_area=None, diameters: Mapping[str, object] | None = None,
+                    landmarks_s: Mapping[str, float | None] | None = None, *, width_px: int = 1000) -> Picture:
+    """Areas (top panel "area") and diameters (bottom panel "diameter") against s (mm)."""
+    arc = np.asarray(s, dtype=float)
+    if arc.ndim != 1 or len(arc) < 2 or np.any(np.diff(arc) <= 0):
+        raise InputError("s must be a strictly increasing 1D array of at least two arc lengths")
+    lumen = _series("lumen_area", lumen_area, len(arc))
+    tumor = _series("tumor_area", tumor_area, len(arc))
+    diam = {k: _series(f"diameters[{k!r}]", v, len(arc)) for k, v in (diameters or {}).items()}
+    landmarks = {k: float(v) for k, v in (landmarks_s or {}).items() if v is not None and np.isfinite(v)}
+    fig = new_figure(width_px / 100.0, width_px / 100.0 * 0.55, 100.0)
+    top = fig.add_axes((0.08, 0.53, 0.78, 0.4))
+    bottom = fig.add_axes((0.08, 0.1, 0.78, 0.38), sharex=top)
+    lumen_color = np.asarray(Label.IVC_LUMEN.color) / 255.0
+    tumor_color = np.asarray(Label.IVC_TUMOR.color) / 255.0
+    base = np.zeros_like(arc)
+    if lumen is not None:
+        top.fill_between(arc, 0, lumen, color=lumen_color, alpha=0.8, label="lumen", linewidth=0)
+        base = lumen
+    if tumor is not None:
+        top.fill_between(arc, base, base + tumor, color=tumor_color, alpha=0.9, label="tumor", linewidth=0)
+    top.set_ylabel("area (mm²)")
+    total = (lumen if lumen is not None else 0) + (tumor if tumor is not None else 0)
+    top.set_ylim(0, max(float(np.nanmax(total)) if np.ndim(total) else 1.0, 1.0) * 1.15)
+    styles = {"eq_diameter_mm": "-", "max_diameter_mm": "--", "min_diameter_mm": ":"}
+    for name, values in diam.items():
+        bottom.plot(arc, values, styles.get(name, "-"), color="black", linewidth=1.2,
+                    label=name.replace("_mm", "").replace("_", " "))
+    bottom.set_ylabel("diameter (mm)")
+    bottom.set_xlabel("s along the IVC centerline (mm): caudal -> cranial")
+    highest = max([float(np.nanmax(v)) for v in diam.values() if np.isfinite(v).any()] or [1.0])
+    bottom.set_ylim(0, highest * 1.3)
+    # Segments shaded, landmarks as labelled vertical lines.
+    spans = segment_spans(landmarks, float(arc[0]), float(arc[-1]))
+    for ax in (top, bottom):
+        for i, (lo, hi, _) in enumerate(spans):
+            ax.axvspan(lo, hi, color=_SEGMENT_SHADES[i % 2], zorder=0)
+        for value in landmarks.values():
+            ax.axvline(value, color="gray", linewidth=0.8, linestyle="--")
+        ax.set_xlim(arc[0], arc[-1])
+        ax.grid(alpha=0.3)
+    for name, value in landmarks.items():
+        top.text(value, 0.97, name.replace("_", " ") + " ", transform=top.get_xaxis_transform(), rotation=90,
+                 fontsize=7, ha="right", va="top", color="#333333")
+    for lo, hi, name in spans:
+        bottom.text((lo + hi) / 2, 0.92, name, transform=bottom.get_xaxis_transform(), ha="center",
+                    fontsize=11, weight="bold", color="#555555")
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    if diam:
+        bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    top.tick_params(labelbottom=False)
+    return capture_figure(fig, {"area": top, "diameter": bottom})
+
+
+def area_profile(s, lumen_area, tumor_area, diameters: Mapping[str, object] | None,
+                 landmarks_s: Mapping[str, float | None] | None, path: str | Path) -> Path:
+    """Write the area / diameter profile along the centerline to ``path`` (PNG)."""
+    return profile_picture(s, lumen_area, tumor_area, diameters, landmarks_s).save(path)

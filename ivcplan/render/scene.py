@@ -1,0 +1,182 @@
+"""3D surface scene of the segmented anatomy (VTK offscreen): anatomical views, legend, orientation.
+
+Camera conventions (patient LPS): the anterior view looks from -y (the patient's right appears on
+the image left, as when facing the patient), the right lateral view from -x (anterior on the image
+right), the posterior view from +y. Head (+z) is always up. Parallel projection, so sizes compare.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ivcplan.errors import InputError
+from ivcplan.labels import Label
+from ivcplan.render._vtk import Snapshot, capture, offscreen_window, save_png, world_to_pixel_matrix
+from ivcplan.render.mesh import Surface, extract_surfaces
+from ivcplan.volume import Labelmap
+
+log = logging.getLogger(__name__)
+
+#: view name -> (direction from the focal point to the camera, view-up), LPS.
+VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "anterior": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
+    "posterior": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    "right": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
+    "left": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
+}
+#: Default opacities: the liver is see-through so the retrohepatic IVC and hepatic veins show.
+DEFAULT_OPACITY: dict[int, float] = {int(Label.LIVER): 0.22, int(Label.RIGHT_ATRIUM): 0.7, int(Label.SPINE): 0.9}
+#: Not drawn by default: the body outline hides everything.
+DEFAULT_EXCLUDED: tuple[int, ...] = (int(Label.BODY),)
+#: Empty border around the anatomy, as a fraction of its size.
+_MARGIN = 0.08
+_BACKGROUND = (0.08, 0.09, 0.11)
+_LPS_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))
+
+
+def orientation_letter(vector: np.ndarray) -> str:
+    """Anatomical letter (R/L, A/P, I/S) of the LPS axis closest to ``vector``."""
+    v = np.asarray(vector, dtype=float)
+    axis = int(np.argmax(np.abs(v)))
+    return _LPS_LETTERS[axis][int(v[axis] > 0)]
+
+
+def _surface_actor(surface: Surface, opacity: float):
+    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(surface.polydata)
+    mapper.ScalarVisibilityOff()
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    prop = actor.GetProperty()
+    prop.SetColor(*(c / 255.0 for c in surface.color))
+    prop.SetOpacity(float(opacity))
+    prop.SetInterpolationToPhong()
+    prop.SetAmbient(0.15)
+    prop.SetDiffuse(0.8)
+    prop.SetSpecular(0.25)
+    prop.SetSpecularPower(20)
+    return actor
+
+
+def _legend(surfaces: list[Surface], size: tuple[int, int]):
+    from vtkmodules.vtkFiltersSources import vtkCubeSource
+    from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
+
+    cube = vtkCubeSource()
+    cube.Update()
+    legend = vtkLegendBoxActor()
+    legend.SetNumberOfEntries(len(surfaces))
+    for i, surf in enumerate(surfaces):
+        legend.SetEntry(i, cube.GetOutput(), surf.name.replace("_", " "), [c / 255.0 for c in surf.color])
+    legend.UseBackgroundOn()
+    legend.SetBackgroundColor(*_BACKGROUND)
+    legend.SetBackgroundOpacity(0.8)
+    legend.BorderOff()
+    legend.GetEntryTextProperty().SetColor(1.0, 1.0, 1.0)
+    legend.GetEntryTextProperty().SetFontSize(14)
+    height = min(0.032 * len(surfaces), 0.42)
+    legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPositionCoordinate().SetValue(0.79, 0.98 - height)
+    legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPosition2Coordinate().SetValue(0.2, height)
+    legend.SetPadding(3)
+    return legend
+
+
+def _text(text: str, x: float, y: float, *, size: int = 22, justify: str = "center", bold: bool = True,
+          color=(1.0, 1.0, 1.0)):
+    from vtkmodules.vtkRenderingCore import vtkTextActor
+
+    actor = vtkTextActor()
+    actor.SetInput(text)
+    prop = actor.GetTextProperty()
+    prop.SetFontSize(size)
+    prop.SetBold(bold)
+    prop.SetColor(*color)
+    prop.SetShadow(True)
+    getattr(prop, {"center": "SetJustificationToCentered", "left": "SetJustificationToLeft",
+                   "right": "SetJustificationToRight"}[justify])()
+    prop.SetVerticalJustificationToCentered()
+    actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    actor.GetPositionCoordinate().SetValue(x, y)
+    return actor
+
+
+def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[int, int] = (800, 800),
+                   opacity: Mapping[int, float] | None = None, labels: Iterable[int] | None = None,
+                   surfaces: list[Surface] | None = None, title: str | None = None) -> Snapshot:
+    """Render the labelled structures as shaded surfaces; return the image and its camera.
+
+    ``labels`` restricts the structures (default: all present but the body); ``surfaces`` reuses
+    already extracted ones (several views of one case). Raises InputError on an empty scene.
+    """
+    from vtkmodules.vtkRenderingCore import vtkLightKit, vtkRenderer
+
+    if view not in VIEWS:
+        raise InputError(f"view must be one of {sorted(VIEWS)}, got {view!r}")
+    if surfaces is None:
+        wanted = None if labels is None else list(labels)
+        if wanted is None:
+            wanted = [v for v in labelmap.present() if v not in DEFAULT_EXCLUDED]
+        surfaces = extract_surfaces(labelmap, wanted)
+    if not surfaces:
+        raise InputError("labelmap: nothing to render: no labelled structure of at least a few voxels "
+                         f"(labels present: {labelmap.present() or 'none'})")
+    opacities = {**DEFAULT_OPACITY, **{int(k): float(v) for k, v in (opacity or {}).items()}}
+
+    renderer = vtkRenderer()
+    renderer.SetBackground(*_BACKGROUND)
+    renderer.SetUseDepthPeeling(1)
+    renderer.SetMaximumNumberOfPeels(8)
+    for surf in surfaces:
+        renderer.AddActor(_surface_actor(surf, opacities.get(surf.label, 1.0)))
+    kit = vtkLightKit()
+    kit.AddLightsToRenderer(renderer)
+
+    # Camera: parallel projection centred on the anatomy's bounds, fitted with a margin.
+    pts = np.concatenate([s.points for s in surfaces])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    centre = (lo + hi) / 2.0
+    to_camera, up = (np.asarray(v) for v in VIEWS[view])
+    right = np.cross(-to_camera, up)
+    half_w = float(np.abs(right) @ (hi - lo)) / 2.0
+    half_h = float(np.abs(up) @ (hi - lo)) / 2.0
+    aspect = size[0] / size[1]
+    camera = renderer.GetActiveCamera()
+    camera.ParallelProjectionOn()
+    camera.SetFocalPoint(*centre)
+    distance = float(np.linalg.norm(hi - lo)) * 2.0 + 100.0
+    camera.SetPosition(*(centre + to_camera * distance))
+    camera.SetViewUp(*up)
+    camera.SetParallelScale(max(half_h, half_w / aspect) * (1.0 + 2 * _MARGIN) + 1.0)
+    renderer.ResetCameraClippingRange()
+
+    # Orientation letters on the four edges and the legend.
+    renderer.AddViewProp(_text(orientation_letter(-right), 0.03, 0.5))
+    renderer.AddViewProp(_text(orientation_letter(right), 0.97, 0.5))
+    renderer.AddViewProp(_text(orientation_letter(up), 0.5, 0.97))
+    renderer.AddViewProp(_text(orientation_letter(-up), 0.5, 0.03))
+    label = title or f"{view} view"
+    renderer.AddViewProp(_text(label, 0.02, 0.08, size=16, justify="left", bold=False))
+    renderer.AddViewProp(_legend(surfaces, size))
+
+    window = offscreen_window(renderer, size)
+    window.SetAlphaBitPlanes(1)
+    rgb = capture(window)
+    matrix = world_to_pixel_matrix(renderer, size)
+    window.Finalize()
+    return Snapshot(rgb, matrix)
+
+
+def render_surfaces(labelmap: Labelmap, path: str | Path, *, view: str = "anterior",
+                    size: tuple[int, int] = (800, 800), opacity: Mapping[int, float] | None = None,
+                    labels: Iterable[int] | None = None, surfaces: list[Surface] | None = None) -> Path:
+    """Render the 3D surface scene from ``view`` to a PNG at ``path``; returns the path."""
+    snap = scene_snapshot(labelmap, view=view, size=size, opacity=opacity, labels=labels, surfaces=surfaces)
+    return save_png(snap.rgb, Path(path))

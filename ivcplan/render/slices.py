@@ -1,0 +1,183 @@
+"""Orthogonal slices (axial, coronal, sagittal) with colored label overlays.
+
+Display conventions (radiological): axial seen from the feet (patient right on the image left,
+anterior up); coronal seen from the front (patient right on the left, head up); sagittal seen from
+the patient's left (anterior on the left, head up). Every image carries its orientation letters,
+a scale bar, the window and the plane position.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ivcplan.errors import InputError
+from ivcplan.labels import Label
+from ivcplan.render.figure import (
+    Picture,
+    capture_figure,
+    label_rgba,
+    new_figure,
+    nice_length,
+    outline_text,
+    window_range,
+)
+from ivcplan.volume import Labelmap, Volume
+
+log = logging.getLogger(__name__)
+
+PLANES = ("axial", "coronal", "sagittal")
+#: Fill opacity of the label overlay (outlines are opaque).
+OVERLAY_ALPHA = 0.35
+#: Not overlaid: the body would tint the whole image.
+OVERLAY_EXCLUDED = (int(Label.BODY),)
+# plane -> (LPS axis across the image, LPS axis down the image, axis normal to the plane,
+#           whether the down axis is flipped (head up), letters left/right/top/bottom)
+_PLANES = {
+    "axial": (0, 1, 2, False, ("R", "L", "A", "P")),
+    "coronal": (0, 2, 1, True, ("R", "L", "S", "I")),
+    "sagittal": (1, 2, 0, True, ("A", "P", "S", "I")),
+}
+_AXIS_NAMES = ("x", "y", "z")
+
+
+class _Canonical:
+    """The volume seen with array axes along +L, +P, +S (nearest axes; flips and transposes only)."""
+
+    def __init__(self, grid) -> None:
+        self.grid = grid
+        self.axes = [grid.axis_of(a) for a in range(3)]  # array axis of L, P, S
+        if len(set(self.axes)) != 3:
+            raise InputError("volume: direction matrix is too oblique to show orthogonal planes")
+        self.signs = [float(np.sign(grid.direction[a, self.axes[a]])) for a in range(3)]
+        self.shape = [grid.shape[ax] for ax in self.axes]
+        self.spacing = [float(grid.spacing[ax]) for ax in self.axes]
+
+    def view(self, array: np.ndarray) -> np.ndarray:
+        """``array`` (z, y, x) as (L, P, S) with indices increasing along +L, +P, +S."""
+        out = np.transpose(array, self.axes)
+        flips = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in self.signs)
+        return out[flips]
+
+    def index(self, lps) -> np.ndarray:
+        """Fractional canonical (L, P, S) indices of (..., 3) LPS points."""
+        idx = self.grid.lps_to_index(lps)
+        out = np.stack([idx[..., ax] for ax in self.axes], axis=-1)
+        for a in range(3):
+            if self.signs[a] < 0:
+                out[..., a] = self.shape[a] - 1 - out[..., a]
+        return out
+
+    def lps(self, index) -> np.ndarray:
+        """LPS of fractional canonical (L, P, S) indices (inverse of `index`)."""
+        can = np.asarray(index, dtype=float).copy()
+        idx = np.zeros_like(can)
+        for a in range(3):
+            value = self.shape[a] - 1 - can[..., a] if self.signs[a] < 0 else can[..., a]
+            idx[..., self.axes[a]] = value
+        return self.grid.index_to_lps(idx)
+
+
+def plane_xy(volume: Volume, plane: str, points_lps) -> np.ndarray:
+    """Data coordinates (mm across, mm down the image) of LPS points in a plane's picture panel."""
+    across, down, _, flip, _ = _PLANES[plane]
+    can = _Canonical(volume.grid)
+    idx = can.index(np.asarray(points_lps, dtype=float))
+    x = (idx[..., across] + 0.5) * can.spacing[across]
+    d = idx[..., down]
+    if flip:
+        d = can.shape[down] - 1 - d
+    y = (d + 0.5) * can.spacing[down]
+    return np.stack([x, y], axis=-1)
+
+
+def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_lps, *,
+                  window: str | tuple[float, float] = "abdomen", width_px: int = 512,
+                  title: str | None = None) -> Picture:
+    """One plane through ``center_lps`` as a Picture (panel name = plane)."""
+    if plane not in _PLANES:
+        raise InputError(f"plane must be one of {PLANES}, got {plane!r}")
+    if labelmap is not None and not labelmap.grid.is_same(volume.grid):
+        labelmap = labelmap.resample_to(volume.grid)
+    vmin, vmax = window_range(window)
+    across, down, normal, flip, letters = _PLANES[plane]
+    can = _Canonical(volume.grid)
+    centre = can.index(np.asarray(center_lps, dtype=float))
+    k = int(np.clip(np.rint(centre[normal]), 0, can.shape[normal] - 1))
+
+    def cut(array: np.ndarray) -> np.ndarray:
+        image = np.take(can.view(array), k, axis=normal)  # remaining axes in (L, P, S) order
+        if min(a for a in range(3) if a != normal) != down:
+            image = image.T  # rows run along the down axis
+        return image[::-1] if flip else image
+
+    ct = cut(volume.array).astype(np.float32)
+    width_mm = can.shape[across] * can.spacing[across]
+    height_mm = can.shape[down] * can.spacing[down]
+    dpi = 100.0
+    fig = new_figure(width_px / dpi, width_px / dpi * height_mm / width_mm, dpi)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_axis_off()
+    extent = (0.0, width_mm, height_mm, 0.0)
+    ax.imshow(ct, cmap="gray", vmin=vmin, vmax=vmax, extent=extent, interpolation="bilinear")
+    names = []
+    if labelmap is not None:
+        lab = cut(labelmap.array)
+        ax.imshow(label_rgba(lab, labelmap.table, alpha=OVERLAY_ALPHA, exclude=OVERLAY_EXCLUDED), extent=extent,
+                  interpolation="nearest")
+        names = [(labelmap.name(v), labelmap.color(v)) for v in np.unique(lab) if v and v not in OVERLAY_EXCLUDED]
+    ax.set_xlim(0, width_mm)
+    ax.set_ylim(height_mm, 0)
+    # Orientation letters, title, scale bar, legend of the structures cut by this plane.
+    left, right, top, bottom = letters
+    outline_text(ax, 0.015, 0.5, left, size=16, weight="bold", transform=ax.transAxes, va="center")
+    outline_text(ax, 0.985, 0.5, right, size=16, weight="bold", transform=ax.transAxes, va="center", ha="right")
+    outline_text(ax, 0.5, 0.985, top, size=16, weight="bold", transform=ax.transAxes, va="top", ha="center")
+    outline_text(ax, 0.5, 0.015, bottom, size=16, weight="bold", transform=ax.transAxes, va="bottom", ha="center")
+    plane_idx = centre.copy()
+    plane_idx[normal] = k
+    position = float(can.lps(plane_idx)[normal])
+    head = title or f"{plane.capitalize()}  {_AXIS_NAMES[normal]} = {position:.1f} mm"
+    outline_text(ax, 0.02, 0.93, f"{head}\nW {vmax - vmin:.0f} / L {(vmax + vmin) / 2:.0f}", size=9,
+                 transform=ax.transAxes, va="top")
+    bar = nice_length(width_mm)
+    x1 = width_mm * 0.96
+    y1 = height_mm * 0.95
+    ax.plot([x1 - bar, x1], [y1, y1], color="white", linewidth=3, solid_capstyle="butt")
+    outline_text(ax, x1 - bar / 2, y1 - height_mm * 0.015, f"{bar:.0f} mm", size=9, ha="center", va="bottom")
+    for i, (name, color) in enumerate(names[:8]):
+        outline_text(ax, 0.02, 0.04 + 0.04 * i, name.replace("_", " "), size=8,
+                     color=np.asarray(color) / 255.0, transform=ax.transAxes, va="bottom")
+    return capture_figure(fig, {plane: ax})
+
+
+def orthogonal(volume: Volume, labelmap: Labelmap | None, center_lps, path_prefix: str | Path, *,
+               window: str | tuple[float, float] = "abdomen", width_px: int = 512) -> dict[str, Path]:
+    """Axial, coronal and sagittal PNGs through ``center_lps``: ``<prefix>_<plane>.png``."""
+    center = np.asarray(center_lps, dtype=float)
+    if center.shape != (3,) or not np.all(np.isfinite(center)):
+        raise InputError(f"center_lps must be 3 finite LPS coordinates, got {center_lps!r}")
+    if not volume.grid.contains_index(volume.grid.lps_to_index(center)):
+        raise InputError(f"center_lps {center.round(1).tolist()} lies outside the volume")
+    prefix = Path(path_prefix)
+    out = {}
+    for plane in PLANES:
+        pic = plane_picture(volume, labelmap, plane, center, window=window, width_px=width_px)
+        out[plane] = pic.save(prefix.parent / f"{prefix.name}_{plane}.png")
+    return out
+
+
+def tumor_center(labelmap: Labelmap) -> np.ndarray | None:
+    """LPS centre of the tumor's largest axial cross-section (None without tumor)."""
+    mask = labelmap.mask(Label.IVC_TUMOR)
+    if not mask.any():
+        return None
+    axis = labelmap.grid.axis_of(2)
+    other = tuple(a for a in range(3) if a != axis)
+    areas = mask.sum(axis=other)
+    k = int(np.argmax(areas))
+    idx = np.argwhere(np.take(mask, k, axis=axis))
+    centre = np.insert(idx.mean(axis=0), axis, k)
+    return labelmap.grid.index_to_lps(centre)

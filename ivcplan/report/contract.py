@@ -1,0 +1,117 @@
+"""The report contract: build report.json's sections, validate them against ``schema.json``,
+flatten them into one CSV row.
+
+Field names follow shared/design/architecture.md (fixed) plus the planner fields of docs/design.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ivcplan.errors import AnalysisError
+
+SCHEMA_VERSION = "ivcplan.report/1"
+#: Landmark names of the contract (more are reported: each vein's ostium).
+CONTRACT_LANDMARKS = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The JSON Schema of report.json (shipped as ``ivcplan/report/schema.json``)."""
+    return json.loads(resources.files("ivcplan.report").joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+def validate(report: Mapping[str, Any]) -> None:
+    """Raise `AnalysisError` naming the first offending field when ``report`` breaks the schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(report), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise AnalysisError(f"report.json does not satisfy {SCHEMA_VERSION} at {where}: {err.message}"
+                            + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+
+def input_section(grid_shape: Sequence[int], spacing: Sequence[float], meta: Mapping[str, Any],
+                  warnings: Sequence[str], phase: str) -> dict[str, Any]:
+    uid = meta.get("series_instance_uid") or None
+    return {
+        "series_instance_uid": None if uid is None else str(uid),
+        "size": [int(v) for v in grid_shape],
+        "spacing_mm": [round(float(v), 4) for v in spacing],
+        "warnings": [str(w) for w in warnings],
+        "contrast_phase": phase,
+        "source_path": str(meta.get("source_path", "")) or None,
+        "modality": meta.get("modality") or None,
+        "series_description": meta.get("series_description") or None,
+    }
+
+
+def assemble(*, input: Mapping[str, Any], ivc: Mapping[str, Any], landmarks: Mapping[str, Any],
+             segments_in_view: Sequence[str], tumor: Mapping[str, Any], liver: Mapping[str, Any],
+             plan: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report dict in contract order (``plan`` may be added later)."""
+    report: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "input": dict(input),
+        "ivc": dict(ivc),
+        "landmarks": {name: dict(value) for name, value in landmarks.items()},
+        "segments_in_view": list(segments_in_view),
+        "tumor": dict(tumor),
+        "liver": dict(liver),
+    }
+    if plan is not None:
+        report["plan"] = dict(plan)
+    report.update(extra or {})
+    return report
+
+
+def facts(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The sections the planner reads (``ivcplan.plan.suggest``)."""
+    return {k: report[k] for k in ("ivc", "landmarks", "tumor", "liver", "input") if k in report}
+
+
+_POINT_KEYS = ("position_mm", "pole_mm")
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, Mapping):
+        for key, sub in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), sub, out)
+    elif isinstance(value, list | tuple):
+        if value and len(value) <= 3 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            names = "xyz" if prefix.endswith(_POINT_KEYS) else "012"
+            for axis, v in zip(names, value, strict=False):
+                out[f"{prefix}.{axis}"] = _cell(v)
+        else:
+            out[prefix] = ";".join(_cell(v) if not isinstance(v, Mapping) else str(v.get("id", v)) for v in value)
+    else:
+        out[prefix] = _cell(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+#: Sections in the CSV row (long free text such as rule texts stays in report.json).
+CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "plan")
+_CSV_SKIP = ("input.warnings", "plan.disclaimer", "plan.rules_not_fired", ".detail")
+
+
+def csv_row(report: Mapping[str, Any]) -> dict[str, str]:
+    """One flat row: ``section.field[.x|y|z]`` -> text; lists joined by ``;``, null as empty."""
+    out: dict[str, str] = {}
+    for section in CSV_SECTIONS:
+        if section in report:
+            _flatten(section, report[section], out)
+    return {k: v for k, v in out.items() if not any(k.startswith(s) or k.endswith(s) for s in _CSV_SKIP)}

@@ -1,0 +1,331 @@
+"""IVC centerline and its perpendicular cross-sections.
+
+The centerline runs through the union of the IVC labels (lumen, tumor, bland thrombus), so a tumor
+filling the lumen does not break it. It is the minimal-cost path between the caudal and cranial
+ends of that union, with a cost that keeps the path central (inverse distance to the wall) and
+lets it bridge small gaps at a high price; the path is resampled at ~1 mm and smoothed.
+Each centerline point has a cross-section on the plane perpendicular to the tangent, sampled from
+the labelmap by nearest neighbour.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.errors import AnalysisError
+from ivcplan.labels import IVC_LABELS, Label
+from ivcplan.progress import ProgressCallback
+from ivcplan.volume import Labelmap
+
+log = logging.getLogger(__name__)
+
+#: Centerline sample spacing (mm).
+STEP_MM = 1.0
+#: Gaussian smoothing of the raw voxel path (sigma, mm): removes the voxel staircase.
+SMOOTH_SIGMA_MM = 3.0
+#: Cost per mm of the path outside the IVC mask, relative to ~1 at the centre: gaps are bridged
+#: only where the mask is interrupted, never as a shortcut.
+GAP_COST = 1000.0
+#: Thickness of the end slabs (mm) in which the caudal / cranial end points are chosen.
+END_SLAB_MM = 2.0
+#: Cross-section sampling: pixel size bounds (mm) and half-width bounds (mm).
+SECTION_PIXEL_MM = (0.3, 1.0)
+SECTION_RADIUS_MM = (20.0, 60.0)
+#: Angular resolution of Feret diameters (degrees) and of the wall-involvement bins (degrees).
+FERET_ANGLE_STEP_DEG = 2.0
+WALL_BIN_DEG = 5.0
+
+_IVC = tuple(int(v) for v in IVC_LABELS)
+
+
+@dataclass(frozen=True)
+class Centerline:
+    """IVC centerline, caudal -> cranial, with one perpendicular cross-section per point.
+
+    Areas in mm2, diameters in mm, ``occlusion_pct = 100 * (1 - lumen / total)``;
+    ``wall_involvement_deg`` is the angle of IVC wall in contact with tumor in each section.
+    ``reaches_caudal_border`` / ``reaches_cranial_border`` say whether the IVC is cut by the
+    field of view at that end.
+    """
+
+    points: np.ndarray
+    s: np.ndarray
+    tangents: np.ndarray
+    lumen_area_mm2: np.ndarray
+    tumor_area_mm2: np.ndarray
+    thrombus_area_mm2: np.ndarray
+    total_area_mm2: np.ndarray
+    eq_diameter_mm: np.ndarray
+    max_diameter_mm: np.ndarray
+    min_diameter_mm: np.ndarray
+    occlusion_pct: np.ndarray
+    wall_involvement_deg: np.ndarray
+    reaches_caudal_border: bool = False
+    reaches_cranial_border: bool = False
+    _tree: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from scipy.spatial import cKDTree
+
+        for name in ("points", "s", "tangents", "lumen_area_mm2", "tumor_area_mm2", "thrombus_area_mm2",
+                     "total_area_mm2", "eq_diameter_mm", "max_diameter_mm", "min_diameter_mm", "occlusion_pct",
+                     "wall_involvement_deg"):
+            arr = np.array(getattr(self, name), dtype=float)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        if self.points.ndim != 2 or self.points.shape[1] != 3 or len(self.points) < 1:
+            raise AnalysisError(f"centerline points must be (N>=1, 3), got {self.points.shape}")
+        object.__setattr__(self, "_tree", cKDTree(self.points))
+
+    @property
+    def length_mm(self) -> float:
+        return float(self.s[-1] - self.s[0])
+
+    def __len__(self) -> int:
+        return len(self.s)
+
+    # -- arc length <-> position -----------------------------------------------------------------
+    def project(self, points_lps: Any) -> np.ndarray:
+        """Arc length ``s`` of the nearest centerline point for (..., 3) LPS points.
+
+        Beyond either end ``s`` continues along the end tangent (negative below the caudal end,
+        above ``length_mm`` beyond the cranial end).
+        """
+        pts = np.asarray(points_lps, dtype=float)
+        flat = pts.reshape(-1, 3)
+        n = len(self.s)
+        if flat.shape[0] == 0:
+            return np.zeros(pts.shape[:-1])
+        if n == 1:
+            return ((flat - self.points[0]) @ self.tangents[0]).reshape(pts.shape[:-1]) + self.s[0]
+        _, idx = self._tree.query(flat)
+        best_d = np.full(len(flat), np.inf)
+        best_s = np.zeros(len(flat))
+        for offset in (-1, 0):
+            j = np.clip(idx + offset, 0, n - 2)
+            a, b = self.points[j], self.points[j + 1]
+            ab = b - a
+            seg_len2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+            t = np.clip(np.einsum("ij,ij->i", flat - a, ab) / seg_len2, 0.0, 1.0)
+            d = np.linalg.norm(a + t[:, None] * ab - flat, axis=1)
+            better = d < best_d
+            best_d[better] = d[better]
+            best_s[better] = self.s[j[better]] + t[better] * np.sqrt(seg_len2[better])
+        below = (idx == 0) & ((flat - self.points[0]) @ self.tangents[0] < 0)
+        best_s[below] = self.s[0] + (flat[below] - self.points[0]) @ self.tangents[0]
+        above = (idx == n - 1) & ((flat - self.points[-1]) @ self.tangents[-1] > 0)
+        best_s[above] = self.s[-1] + (flat[above] - self.points[-1]) @ self.tangents[-1]
+        return best_s.reshape(pts.shape[:-1])
+
+    def distance_to(self, points_lps: Any) -> np.ndarray:
+        """Distance (mm) from (K, 3) LPS points to the nearest centerline sample."""
+        return self._tree.query(np.asarray(points_lps, dtype=float).reshape(-1, 3))[0]
+
+    def point_at(self, s: float) -> np.ndarray:
+        """LPS position at arc length ``s`` (extended along the end tangents beyond the ends)."""
+        s = float(s)
+        if s <= self.s[0]:
+            return self.points[0] + (s - self.s[0]) * self.tangents[0]
+        if s >= self.s[-1]:
+            return self.points[-1] + (s - self.s[-1]) * self.tangents[-1]
+        return np.array([np.interp(s, self.s, self.points[:, k]) for k in range(3)])
+
+    def s_at_height(self, z_mm: float) -> float | None:
+        """Lowest arc length where the centerline reaches LPS height ``z_mm`` (None if never)."""
+        z = self.points[:, 2]
+        for i in range(len(z) - 1):
+            if (z[i] - z_mm) * (z[i + 1] - z_mm) <= 0 and z[i] != z[i + 1]:
+                frac = (z_mm - z[i]) / (z[i + 1] - z[i])
+                return float(self.s[i] + frac * (self.s[i + 1] - self.s[i]))
+        return None
+
+    def in_range(self, s_lo: float, s_hi: float) -> np.ndarray:
+        """Boolean mask of the sections with ``s_lo <= s <= s_hi``."""
+        return (self.s >= s_lo) & (self.s <= s_hi)
+
+
+# -- centerline extraction ---------------------------------------------------------------------------
+def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) -> Centerline:
+    """IVC centerline of ``labelmap`` (union of labels 1, 2, 17), caudal -> cranial, ~1 mm steps.
+
+    Raises `AnalysisError` when the labelmap holds no IVC voxels.
+    """
+    grid = labelmap.grid
+    mask_full = np.isin(labelmap.array, _IVC)
+    if not mask_full.any():
+        raise AnalysisError("labelmap has no IVC voxels (labels ivc_lumen=1, ivc_tumor=2, ivc_thrombus=17)")
+    s_axis = grid.axis_of(2)
+    caudal_first = grid.direction[2, s_axis] > 0
+    lo_plane = np.take(mask_full, 0, axis=s_axis).any()
+    hi_plane = np.take(mask_full, grid.shape[s_axis] - 1, axis=s_axis).any()
+    reaches_caudal, reaches_cranial = (lo_plane, hi_plane) if caudal_first else (hi_plane, lo_plane)
+
+    # Work inside the bounding box (+ margin) of the IVC.
+    nz = np.nonzero(mask_full)
+    start = np.maximum([int(v.min()) - 2 for v in nz], 0)
+    stop = np.minimum([int(v.max()) + 3 for v in nz], grid.shape)
+    box = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
+    mask = mask_full[box]
+    spacing = grid.spacing
+    raw = _path_voxels(mask, spacing, grid.direction)
+    raw_lps = grid.index_to_lps(raw + start)
+    points = _resample(_smooth(_resample(raw_lps, STEP_MM), SMOOTH_SIGMA_MM / STEP_MM), STEP_MM)
+    if progress:
+        progress("centerline", 0.3)
+    tangents = _tangents(points, grid.direction[:, s_axis] * (1 if caudal_first else -1))
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    dt_max = float(ndimage.distance_transform_edt(np.pad(mask, 1), sampling=spacing).max())
+    sections = cross_sections(labelmap, points, tangents, radius_mm=2.5 * dt_max + 10.0, progress=progress)
+    log.debug("centerline: %d points, %.1f mm", len(points), s[-1])
+    return Centerline(points=points, s=s, tangents=tangents, reaches_caudal_border=bool(reaches_caudal),
+                      reaches_cranial_border=bool(reaches_cranial), **sections)
+
+
+def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Minimal-cost voxel path (array indices) from the caudal to the cranial end of ``mask``."""
+    from skimage.graph import MCP_Geometric
+
+    # No padding: where the field of view cuts the IVC, the cut is not a wall.
+    dt = ndimage.distance_transform_edt(mask, sampling=spacing)
+    rel = dt / max(float(dt.max()), 1e-6)
+    cost = np.where(mask, 1.0 / (0.1 + rel) ** 2, GAP_COST)
+    idx = np.argwhere(mask)
+    height = (idx * spacing) @ direction[2, :]  # LPS z up to a constant
+    slab = END_SLAB_MM / 2.0
+
+    def end_point(sel: np.ndarray, sign: float) -> tuple[int, ...]:
+        # The voxel nearest the centroid of the end slab; ties go to the outermost one.
+        cand = idx[sel]
+        off = np.sum(((cand - cand.mean(axis=0)) * spacing) ** 2, axis=1)
+        return tuple(int(v) for v in cand[np.lexsort((-sign * height[sel], np.round(off, 6)))[0]])
+
+    start = end_point(height <= height.min() + slab, -1.0)
+    end = end_point(height >= height.max() - slab, 1.0)
+    if start == end:
+        return np.array([start], dtype=float)
+    mcp = MCP_Geometric(cost, fully_connected=True, sampling=tuple(float(v) for v in spacing))
+    mcp.find_costs([start], [end])
+    return np.asarray(mcp.traceback(end), dtype=float)
+
+
+def _resample(points: np.ndarray, step: float) -> np.ndarray:
+    if len(points) < 2:
+        return points.copy()
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    keep = np.concatenate([[True], seg > 1e-9])
+    points = points[keep]
+    if len(points) < 2:
+        return points.copy()
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    n = max(round(float(s[-1]) / step), 1)
+    s_new = np.linspace(0.0, s[-1], n + 1)
+    return np.stack([np.interp(s_new, s, points[:, k]) for k in range(3)], axis=1)
+
+
+def _smooth(points: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing along the path that keeps both end points fixed (odd reflection)."""
+    if len(points) < 3 or sigma <= 0:
+        return points.copy()
+    pad = min(len(points) - 1, int(np.ceil(3 * sigma)))
+    padded = np.pad(points, ((pad, pad), (0, 0)), mode="reflect", reflect_type="odd")
+    out = ndimage.gaussian_filter1d(padded, sigma, axis=0, mode="nearest")[pad:-pad]
+    out[0], out[-1] = points[0], points[-1]
+    return out
+
+
+def _tangents(points: np.ndarray, default: np.ndarray) -> np.ndarray:
+    if len(points) < 2:
+        return np.asarray(default, dtype=float)[None, :] / np.linalg.norm(default)
+    t = np.gradient(points, axis=0)
+    norm = np.linalg.norm(t, axis=1, keepdims=True)
+    return t / np.maximum(norm, 1e-12)
+
+
+# -- cross-sections --------------------------------------------------------------------------------
+def section_basis(tangent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors spanning the plane perpendicular to ``tangent`` (u close to patient left)."""
+    t = tangent / np.linalg.norm(tangent)
+    ref = np.array([1.0, 0.0, 0.0]) if abs(t[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = ref - (ref @ t) * t
+    u /= np.linalg.norm(u)
+    return u, np.cross(t, u)
+
+
+def cross_sections(labelmap: Labelmap, points: np.ndarray, tangents: np.ndarray, *, radius_mm: float = 40.0,
+                   progress: ProgressCallback | None = None) -> dict[str, np.ndarray]:
+    """Measure the IVC on the plane perpendicular to each tangent (labels resampled on that plane).
+
+    Only the connected IVC region containing (or nearest to) the centerline point is measured.
+    """
+    grid = labelmap.grid
+    pix = float(np.clip(grid.spacing.min() / 2.0, *SECTION_PIXEL_MM))
+    radius = float(np.clip(radius_mm, *SECTION_RADIUS_MM))
+    offsets = np.arange(-radius, radius + pix / 2, pix)
+    gu, gv = np.meshgrid(offsets, offsets, indexing="ij")
+    inv = np.linalg.inv(grid.direction * grid.spacing[None, :])
+    arr = labelmap.array
+    out = {k: np.zeros(len(points)) for k in ("lumen_area_mm2", "tumor_area_mm2", "thrombus_area_mm2",
+                                                 "total_area_mm2", "eq_diameter_mm", "max_diameter_mm",
+                                                 "min_diameter_mm", "occlusion_pct", "wall_involvement_deg")}
+    angles = np.deg2rad(np.arange(0.0, 180.0, FERET_ANGLE_STEP_DEG))
+    dirs = np.stack([np.cos(angles), np.sin(angles)])
+    centre = len(offsets) // 2
+    for i, (p, t) in enumerate(zip(points, tangents, strict=True)):
+        u, v = section_basis(t)
+        plane = p + gu[..., None] * u + gv[..., None] * v
+        idx = (plane - grid.origin) @ inv.T
+        labels2d = ndimage.map_coordinates(arr, np.moveaxis(idx, -1, 0), order=0, mode="constant", cval=0)
+        region = _central_region(np.isin(labels2d, _IVC), centre)
+        if region is None:
+            continue
+        lab = labels2d[region]
+        px_area = pix * pix
+        lumen = np.count_nonzero(lab == Label.IVC_LUMEN) * px_area
+        tumor = np.count_nonzero(lab == Label.IVC_TUMOR) * px_area
+        total = lab.size * px_area
+        out["lumen_area_mm2"][i] = lumen
+        out["tumor_area_mm2"][i] = tumor
+        out["thrombus_area_mm2"][i] = np.count_nonzero(lab == Label.IVC_THROMBUS) * px_area
+        out["total_area_mm2"][i] = total
+        out["eq_diameter_mm"][i] = 2.0 * np.sqrt(total / np.pi)
+        coords = np.stack([gu[region], gv[region]], axis=1)
+        widths = np.ptp(coords @ dirs, axis=0) + pix
+        out["max_diameter_mm"][i] = widths.max()
+        out["min_diameter_mm"][i] = widths.min()
+        out["occlusion_pct"][i] = 100.0 * (1.0 - lumen / total)
+        out["wall_involvement_deg"][i] = _wall_involvement(coords, lab == Label.IVC_TUMOR)
+        if progress and i % 50 == 0:
+            progress("cross-sections", 0.3 + 0.7 * i / len(points))
+    return out
+
+
+def _central_region(ivc2d: np.ndarray, centre: int) -> np.ndarray | None:
+    """The connected IVC region at (or nearest to) the plane centre."""
+    if not ivc2d.any():
+        return None
+    comps, _ = ndimage.label(ivc2d)
+    lab = comps[centre, centre]
+    if lab == 0:
+        pts = np.argwhere(ivc2d)
+        nearest = pts[np.argmin(np.sum((pts - centre) ** 2, axis=1))]
+        lab = comps[tuple(nearest)]
+    return comps == lab
+
+
+def _wall_involvement(coords: np.ndarray, is_tumor: np.ndarray) -> float:
+    """Degrees of the region's outline (seen from its centroid) whose outermost pixel is tumor."""
+    if not is_tumor.any():
+        return 0.0
+    rel = coords - coords.mean(axis=0)
+    radius = np.hypot(rel[:, 0], rel[:, 1])
+    bins = (np.degrees(np.arctan2(rel[:, 1], rel[:, 0])) % 360.0 // WALL_BIN_DEG).astype(int)
+    order = np.lexsort((radius, bins))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = bins[order][1:] != bins[order][:-1]
+    outer = order[last]
+    return float(np.count_nonzero(is_tumor[outer]) * 360.0 / max(len(outer), 1))

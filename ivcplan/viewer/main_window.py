@@ -1,0 +1,571 @@
+"""The viewer's main window: open a study, four linked views + CPR, side panel, tools, export.
+
+Loading and analysis run as background `Job`s (progress bar + Cancel in the status bar); the GUI
+thread only draws. The window talks to the library only through `ivcplan.io` (scan, load),
+`ivcplan.pipeline` (run, write_outputs), `ivcplan.render` (surfaces, CPR sampling).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QActionGroup, QImage, QPainter
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ivcplan.labels import Label
+from ivcplan.viewer.cpr_view import CprView
+from ivcplan.viewer.jobs import Job, start
+from ivcplan.viewer.panel import SidePanel
+from ivcplan.viewer.schematic import schematic_from_report
+from ivcplan.viewer.slice_view import SliceView
+from ivcplan.viewer.slicing import PRESETS, VIEW_NAMES, distance_mm, plane_for
+from ivcplan.viewer.view3d import View3D
+from ivcplan.volume import Volume
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRESET = "abdomen"
+#: Structures hidden in the slice overlays by default (the body outline covers everything).
+OVERLAY_HIDDEN: tuple[int, ...] = (int(Label.BODY),)
+#: The CPR strip spans the patient's left-right axis (a coronal-like straightened view).
+CPR_REFERENCE = (1.0, 0.0, 0.0)
+
+
+@dataclass
+class AnalysisResult:
+    """What the analysis job hands to the GUI: the pipeline's Analysis plus display data."""
+
+    analysis: Any
+    surfaces: list
+    cpr: Any  # (hu, labels, (along, across) spacing) or None
+
+
+class SeriesDialog(QDialog):
+    """Pick one of several series found in a folder (non-blocking: connect to `accepted`)."""
+
+    def __init__(self, series: list[Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose a series")
+        self.series = series
+        self.list = QListWidget()
+        for info in series:
+            self.list.addItem(_describe_series(info))
+        chosen = [i for i, info in enumerate(series) if info.chosen]
+        self.list.setCurrentRow(chosen[0] if chosen else 0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Several series were found. Which one should be opened?"))
+        layout.addWidget(self.list)
+        layout.addWidget(buttons)
+        self.list.itemDoubleClicked.connect(lambda *_: self.accept())
+
+    def selected(self) -> Any:
+        return self.series[max(self.list.currentRow(), 0)]
+
+
+def _describe_series(info: Any) -> str:
+    """One line per series in the picker: number, modality, description, size, orientation."""
+    text = (f"#{info.number}  {info.modality}  {info.description or '(no description)'}  "
+            f"{info.n_slices} slices {info.cols}x{info.rows}  {info.orientation}")
+    if info.chosen:
+        text += f"  [suggested: {info.reason}]" if info.reason else "  [suggested]"
+    if info.problems:
+        text += "  problems: " + "; ".join(info.problems)
+    return text
+
+
+class MainWindow(QMainWindow):
+    """ivcplan desktop viewer."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("ivcplan viewer")
+        self.setAcceptDrops(True)
+        self.resize(1500, 950)
+        self.volume: Volume | None = None
+        self.source: Path | None = None
+        self.result: AnalysisResult | None = None
+        self.seeds: dict[str, list[np.ndarray]] = {"ivc": [], "tumor": []}
+        self.hidden: set[int] = set(OVERLAY_HIDDEN)
+        self.job: Job | None = None
+        self.last_error: str | None = None
+        self.error_dialog: QMessageBox | None = None
+        self.series_dialog: SeriesDialog | None = None
+        self.last_distance_mm: float | None = None
+        self.exported: dict[str, Path] = {}
+        #: Run the analysis as soon as a study is loaded (off: only the slices are shown).
+        self.analyse_on_open = True
+
+        self.slice_views = {name: SliceView(name) for name in VIEW_NAMES}
+        self.view3d = View3D()
+        self.cpr_view = CprView()
+        central = QWidget()
+        grid = QGridLayout(central)
+        grid.setContentsMargins(2, 2, 2, 2)
+        grid.setSpacing(3)
+        grid.addWidget(self.slice_views["axial"], 0, 0)
+        grid.addWidget(self.slice_views["coronal"], 0, 1)
+        grid.addWidget(self.slice_views["sagittal"], 0, 2)
+        grid.addWidget(self.view3d, 1, 0, 1, 2)
+        grid.addWidget(self.cpr_view, 1, 2)
+        for r in range(2):
+            grid.setRowStretch(r, 1)
+        for c in range(3):
+            grid.setColumnStretch(c, 1)
+        self.setCentralWidget(central)
+
+        self.panel = SidePanel()
+        dock = QDockWidget("Analysis", self)
+        dock.setObjectName("analysis_dock")
+        dock.setWidget(self.panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.resizeDocks([dock], [380], Qt.Orientation.Horizontal)
+
+        self._build_actions()
+        self._build_status()
+        for view in self.slice_views.values():
+            view.cursorMoved.connect(self._on_cursor)
+            view.windowLevelChanged.connect(self._on_window_level)
+            view.seedPlaced.connect(self.add_seed)
+            view.measured.connect(self._on_measured)
+        self.panel.structures.visibilityChanged.connect(self.set_structure_visible)
+        self.panel.structures.opacityChanged.connect(self.view3d.set_opacity)
+        self.apply_preset(DEFAULT_PRESET)
+
+    # -- UI construction -------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        bar = QToolBar("Main")
+        bar.setObjectName("main_toolbar")
+        self.addToolBar(bar)
+        menu = self.menuBar().addMenu("&File")
+        self.open_dir_action = QAction("Open &folder...", self, shortcut="Ctrl+O", triggered=self._ask_open_dir)
+        self.open_file_action = QAction("Open f&ile...", self, shortcut="Ctrl+Shift+O", triggered=self._ask_open_file)
+        self.export_action = QAction("&Export...", self, shortcut="Ctrl+E", triggered=self._ask_export)
+        self.screenshot_action = QAction("&Screenshots...", self, shortcut="Ctrl+P", triggered=self._ask_screenshots)
+        quit_action = QAction("&Quit", self, shortcut="Ctrl+Q", triggered=self.close)
+        for action in (self.open_dir_action, self.open_file_action, self.export_action, self.screenshot_action):
+            menu.addAction(action)
+            bar.addAction(action)
+        menu.addSeparator()
+        menu.addAction(quit_action)
+        bar.addSeparator()
+
+        bar.addWidget(QLabel(" W/L "))
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(list(PRESETS))
+        self.preset_box.currentTextChanged.connect(self.apply_preset)
+        bar.addWidget(self.preset_box)
+        bar.addSeparator()
+
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for tool, caption in (("navigate", "Navigate"), ("seed_ivc", "IVC seed"), ("seed_tumor", "Tumor seed"),
+                              ("measure", "Measure")):
+            action = QAction(caption, self, checkable=True)
+            action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
+            self.tool_group.addAction(action)
+            bar.addAction(action)
+            self.tool_actions[tool] = action
+        self.tool_actions["navigate"].setChecked(True)
+        self.clear_seeds_action = QAction("Clear seeds", self, triggered=self.clear_seeds)
+        self.rerun_action = QAction("Re-run segmentation", self, triggered=self.start_analysis)
+        bar.addAction(self.clear_seeds_action)
+        bar.addAction(self.rerun_action)
+        self.auto_rerun = QCheckBox("re-run on seed")
+        self.auto_rerun.setChecked(True)
+        bar.addWidget(self.auto_rerun)
+        bar.addSeparator()
+        self.volume_rendering_box = QCheckBox("volume rendering")
+        self.volume_rendering_box.toggled.connect(self.set_volume_rendering)
+        bar.addWidget(self.volume_rendering_box)
+
+    def _build_status(self) -> None:
+        self.status_label = QLabel("Open a DICOM folder or file (or drop it here).")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setMaximumWidth(260)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        status = self.statusBar()
+        status.addWidget(self.status_label, 1)
+        status.addPermanentWidget(self.progress_bar)
+        status.addPermanentWidget(self.cancel_button)
+        self._set_busy(False)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.progress_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if not busy:
+            self.progress_bar.setValue(0)
+
+    # -- opening -------------------------------------------------------------------------------------
+    def _ask_open_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a DICOM folder")
+        if path:
+            self.open_path(path)
+
+    def _ask_open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a DICOM file or image",
+                                              filter="Images (*.dcm DICOMDIR *.nii *.nii.gz *.nrrd *.mha);;All (*)")
+        if path:
+            self.open_path(path)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a study: NIfTI/NRRD/MHA load at once; DICOM is scanned once, and when several
+        series are found the series picker asks which one (the scan's suggestion preselected)."""
+        from ivcplan import io
+        from ivcplan.io.formats import image_kind
+
+        path = Path(path)
+        self.source = path
+        if path.is_file() and image_kind(path):
+            self._run(Job("loading", lambda progress: io.load(path, progress=progress)), self._on_loaded)
+        else:
+            self._run(Job("scanning", lambda progress: io.scan(path, progress=progress)), self._on_scanned)
+
+    def _on_scanned(self, series: list[Any]) -> None:
+        if len(series) > 1:
+            dialog = self.series_dialog = SeriesDialog(series, self)
+            dialog.accepted.connect(lambda: self.load_series(dialog.selected()))
+            dialog.open()
+        else:
+            self.load_series(series[0])
+
+    def load_series(self, info: Any) -> None:
+        """Load one scanned series (`ivcplan.io.SeriesInfo`) in the background, then analyse it."""
+        from ivcplan.io.dicom import load_series
+
+        self._run(Job("loading", lambda progress: load_series(info, progress=progress)), self._on_loaded)
+
+    def _on_loaded(self, volume: Volume) -> None:
+        self.set_volume(volume)
+        if self.analyse_on_open:
+            self.start_analysis()
+
+    def set_volume(self, volume: Volume) -> None:
+        """Show a volume's slices (no analysis yet)."""
+        self.volume = volume
+        self.result = None
+        self.seeds = {"ivc": [], "tumor": []}
+        planes = {name: plane_for(volume.grid, name) for name in VIEW_NAMES}
+        for view in self.slice_views.values():
+            view.set_volume(volume.array, planes)
+        self.view3d.set_surfaces([])
+        self.view3d.set_centerline(None)
+        self.cpr_view.set_image(None, None, (1.0, 1.0), {})
+        if self.volume_rendering_box.isChecked():
+            self.view3d.set_volume_rendering(volume, True)
+        desc = volume.meta.get("series_description") or volume.meta.get("source_path") or ""
+        self.setWindowTitle(f"ivcplan viewer - {desc}")
+        self.status_label.setText(f"{desc}  {volume.shape[2]}x{volume.shape[1]}x{volume.shape[0]} voxels, "
+                                  f"spacing {', '.join(f'{s:.2f}' for s in volume.spacing[::-1])} mm")
+        for message in volume.warnings:
+            log.warning("%s", message)
+
+    # -- analysis ------------------------------------------------------------------------------------
+    def start_analysis(self) -> None:
+        """Run the pipeline (segmentation with the current seeds) in the background."""
+        if self.volume is None:
+            return
+        volume, seeds = self.volume, self._seeds_object()
+
+        def work(progress):
+            from ivcplan import pipeline
+            from ivcplan.render.mesh import extract_surfaces
+
+            analysis = pipeline.run(volume, seeds=seeds, progress=progress)
+            progress("surfaces", 0.0)
+            labelmap = analysis.segmentation.labelmap
+            surfaces = extract_surfaces(labelmap, [v for v in labelmap.present() if v not in OVERLAY_HIDDEN])
+            progress("curved reformation", 0.0)
+            return AnalysisResult(analysis, surfaces, _cpr(analysis))
+
+        self._run(Job("analysis", work), self.set_result)
+
+    def _seeds_object(self) -> Any:
+        if not any(self.seeds.values()):
+            return None
+        from ivcplan.anatomy import Seeds
+
+        return Seeds(ivc=[tuple(map(float, p)) for p in self.seeds["ivc"]],
+                     tumor=[tuple(map(float, p)) for p in self.seeds["tumor"]])
+
+    def set_result(self, result: AnalysisResult) -> None:
+        self.result = result
+        labelmap = result.analysis.segmentation.labelmap
+        colors = self.overlay_colors()
+        for view in self.slice_views.values():
+            view.set_labels(labelmap.array, colors)
+        self.view3d.set_surfaces(result.surfaces)
+        centerline = getattr(result.analysis, "centerline", None)
+        self.view3d.set_centerline(None if centerline is None else centerline.points)
+        if result.cpr is not None:
+            hu, labels, spacing = result.cpr
+            self.cpr_view.set_image(hu, labels, spacing, colors)
+        else:
+            self.cpr_view.set_image(None, None, (1.0, 1.0), {})
+        report = self.report
+        project = None if centerline is None else centerline.project
+        self.panel.set_report(report, schematic_from_report(report, project))
+        rows = []
+        for surf in result.surfaces:
+            rows.append((surf.label, surf.name, surf.color, self.view3d.is_visible(surf.label),
+                         self.view3d.opacity(surf.label)))
+        self.panel.structures.set_structures(rows)
+        plan = report.get("plan") or {}
+        self.status_label.setText(f"Analysis done: approach {plan.get('approach', 'n/a')}")
+        self.view3d.render()
+
+    @property
+    def report(self) -> dict[str, Any]:
+        if self.result is None:
+            return {}
+        return dict(self.result.analysis.report)
+
+    def overlay_colors(self) -> dict[int, tuple[int, int, int]]:
+        if self.result is None:
+            return {}
+        labelmap = self.result.analysis.segmentation.labelmap
+        return {v: labelmap.color(v) for v in labelmap.present() if v not in self.hidden}
+
+    def set_structure_visible(self, label: int, visible: bool) -> None:
+        """Toggle a structure in the 3D view and in the slice overlays."""
+        (self.hidden.discard if visible else self.hidden.add)(int(label))
+        self.view3d.set_visible(label, visible)
+        colors = self.overlay_colors()
+        for view in self.slice_views.values():
+            view.set_labels(view.labels, colors)
+        self.cpr_view.set_colors(colors)
+
+    # -- seeds ---------------------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        for view in self.slice_views.values():
+            view.tool = tool
+        self.tool_actions[tool].setChecked(True)
+
+    def add_seed(self, kind: str, index: np.ndarray) -> None:
+        """Add an IVC or tumor seed at array index (z, y, x); re-run the analysis if asked to."""
+        if self.volume is None:
+            return
+        lps = self.volume.grid.index_to_lps(np.asarray(index, dtype=float))
+        self.seeds[kind].append(lps)
+        self._show_seeds()
+        self.status_label.setText(f"{kind} seed at LPS ({', '.join(f'{v:.1f}' for v in lps)}) mm")
+        if self.auto_rerun.isChecked():
+            self.start_analysis()
+
+    def clear_seeds(self) -> None:
+        self.seeds = {"ivc": [], "tumor": []}
+        self._show_seeds()
+
+    def _show_seeds(self) -> None:
+        assert self.volume is not None
+        marks = [(kind, self.volume.grid.lps_to_index(p)) for kind, pts in self.seeds.items() for p in pts]
+        for view in self.slice_views.values():
+            view.set_seeds(marks)
+
+    # -- linked navigation ---------------------------------------------------------------------------
+    def _on_cursor(self, index: np.ndarray) -> None:
+        for view in self.slice_views.values():
+            if not np.allclose(view.cursor, index):
+                view.set_cursor(index)
+
+    def _on_window_level(self, window: float, level: float) -> None:
+        for view in self.slice_views.values():
+            if (view.window, view.level) != (window, level):
+                view.set_window_level(window, level)
+        self.cpr_view.set_window_level(window, level)
+
+    def apply_preset(self, name: str) -> None:
+        window, level = PRESETS[name]
+        if self.preset_box.currentText() != name:
+            self.preset_box.setCurrentText(name)
+        self._on_window_level(window, level)
+
+    def _on_measured(self, a: np.ndarray, b: np.ndarray) -> None:
+        assert self.volume is not None
+        self.last_distance_mm = distance_mm(self.volume.grid, a, b)
+        text = f"distance {self.last_distance_mm:.1f} mm"
+        for view in self.slice_views.values():
+            view.measurement_text = text if view is self.sender() else ""
+            if view is not self.sender():
+                view.measurement = None
+            view.update_slice()
+        self.status_label.setText(text)
+
+    def set_volume_rendering(self, enabled: bool) -> None:
+        self.view3d.set_volume_rendering(self.volume, enabled)
+
+    # -- screenshots and export ----------------------------------------------------------------------
+    def views(self) -> dict[str, Any]:
+        return {**self.slice_views, "3d": self.view3d, "cpr": self.cpr_view}
+
+    def screenshot_views(self, outdir: str | Path) -> dict[str, Path]:
+        """One PNG per view in ``outdir`` (view name.png)."""
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        return {name: view.save_png(outdir / f"{name}.png") for name, view in self.views().items()}
+
+    def grab_window(self) -> QImage:
+        """The whole window as an image, with the GL views painted in from their render windows."""
+        image = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        painter = QPainter(image)
+        ratio = image.devicePixelRatio()
+        for view in self.views().values():
+            pixels = view.capture()
+            h, w, _ = pixels.shape
+            frame = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            frame.setDevicePixelRatio(ratio)
+            top_left = view.mapTo(self, QPoint(0, 0))
+            painter.drawImage(top_left, frame)
+        painter.end()
+        return image
+
+    def save_window_png(self, path: str | Path) -> Path:
+        path = Path(path)
+        if not self.grab_window().save(str(path)):
+            raise OSError(f"could not write screenshot {path}")
+        return path
+
+    def _ask_screenshots(self) -> None:
+        outdir = QFileDialog.getExistingDirectory(self, "Folder for the screenshots")
+        if outdir:
+            paths = self.screenshot_views(outdir)
+            paths["window"] = self.save_window_png(Path(outdir) / "window.png")
+            self.status_label.setText(f"{len(paths)} screenshots written to {outdir}")
+
+    def _ask_export(self) -> None:
+        outdir = QFileDialog.getExistingDirectory(self, "Export report, meshes and DICOM SEG to")
+        if outdir:
+            self.export(outdir)
+
+    def export(self, outdir: str | Path, kinds: Any = None) -> None:
+        """Write the outputs through `pipeline.write_outputs` (the same code as `ivcplan analyze`)."""
+        if self.result is None:
+            self.show_error("Nothing to export yet: open a study and wait for the analysis.")
+            return
+        from ivcplan import pipeline
+
+        analysis, outdir = self.result.analysis, Path(outdir)
+
+        def work(progress):
+            if kinds is None:
+                return pipeline.write_outputs(analysis, outdir)
+            return pipeline.write_outputs(analysis, outdir, kinds)
+
+        self._run(Job("export", work), self._on_exported)
+
+    def _on_exported(self, written: dict[str, Path]) -> None:
+        self.exported = dict(written)
+        self.status_label.setText(f"Exported {len(written)} files")
+
+    # -- jobs ----------------------------------------------------------------------------------------
+    def _run(self, job: Job, on_done) -> None:
+        if self.job is not None and not self.job.done.is_set():
+            self.job.cancel()
+        self.job = job
+        job.signals.progress.connect(lambda stage, fraction, j=job: self._on_progress(j, stage, fraction))
+        job.signals.finished.connect(lambda result, j=job: self._finish(j, on_done, result))
+        job.signals.failed.connect(lambda message, j=job: self._failed(j, message))
+        job.signals.cancelled.connect(lambda j=job: self._cancelled(j))
+        self._set_busy(True)
+        self.progress_bar.setFormat(f"{job.name} %p%")
+        self.status_label.setText(f"{job.name}...")
+        start(job)
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and not self.job.done.is_set()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.status_label.setText(f"cancelling {self.job.name}...")
+
+    def _on_progress(self, job: Job, stage: str, fraction: float) -> None:
+        if job is self.job:
+            self.progress_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+            self.progress_bar.setFormat(f"{stage} %p%")
+
+    def _finish(self, job: Job, on_done, result: Any) -> None:
+        if job is not self.job:
+            return  # a newer job replaced this one
+        self._set_busy(False)
+        on_done(result)
+        if self.job is job:
+            self.job = None
+
+    def _failed(self, job: Job, message: str) -> None:
+        if job is self.job:
+            self._set_busy(False)
+            self.job = None
+            self.show_error(f"{job.name.capitalize()} failed:\n{message}")
+
+    def _cancelled(self, job: Job) -> None:
+        if job is self.job:
+            self._set_busy(False)
+            self.job = None
+            self.status_label.setText(f"{job.name} cancelled")
+
+    def show_error(self, message: str) -> None:
+        """A clear, non-blocking error dialog (never a traceback)."""
+        self.last_error = message
+        self.status_label.setText(message.splitlines()[0])
+        box = QMessageBox(QMessageBox.Icon.Critical, "ivcplan", message, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.error_dialog = box
+
+    def closeEvent(self, event) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        for view in self.views().values():
+            view.finalize()
+        super().closeEvent(event)
+
+
+def _cpr(analysis: Any) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float]] | None:
+    """Coronal CPR strip along the IVC centerline (render's sampler): rows from caudal, patient right first."""
+    from ivcplan.render.cpr import CPR_STEP_MM, sample_strip
+
+    centerline = getattr(analysis, "centerline", None)
+    if centerline is None or len(centerline.points) < 2:
+        return None
+    _, _, hu, labels = sample_strip(analysis.volume, analysis.segmentation.labelmap, centerline.points,
+                                    centerline.s, CPR_REFERENCE)
+    return hu, labels, (CPR_STEP_MM, CPR_STEP_MM)

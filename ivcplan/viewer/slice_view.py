@@ -1,0 +1,325 @@
+"""One 2D slice view (axial, coronal or sagittal): image + label overlay + crosshair + tools.
+
+Mouse: wheel = next/previous slice; left click = move the crosshair (or place a seed / measure,
+depending on the tool); left drag = window/level; right drag = zoom; middle drag = pan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonDataModel import vtkImageData
+from vtkmodules.vtkFiltersSources import vtkLineSource, vtkRegularPolygonSource
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
+from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
+from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper
+
+from ivcplan.viewer.slicing import MIN_WINDOW_HU, SlicePlane, compose_rgb, window_to_gray
+from ivcplan.viewer.vtkwidget import VtkView
+
+#: A press-release shorter than this (pixels) is a click, longer a drag.
+CLICK_TOLERANCE_PX = 3
+#: HU of window/level change per pixel of mouse drag.
+WL_HU_PER_PIXEL = 2.0
+SEED_RADIUS_MM = 3.0
+CROSSHAIR_COLORS = {"axial": (0.9, 0.3, 0.3), "coronal": (0.3, 0.9, 0.3), "sagittal": (0.3, 0.5, 1.0)}
+SEED_COLORS = {"ivc": (0.24, 0.43, 0.9), "tumor": (0.94, 0.78, 0.08)}
+MEASURE_COLOR = (1.0, 0.55, 0.0)
+TOOLS = ("navigate", "seed_ivc", "seed_tumor", "measure")
+
+
+def _line_actor(color: tuple[float, float, float], width: float = 1.5) -> tuple[vtkLineSource, vtkActor]:
+    source = vtkLineSource()
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputConnection(source.GetOutputPort())
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*color)
+    actor.GetProperty().SetLineWidth(width)
+    actor.PickableOff()
+    return source, actor
+
+
+class SliceView(VtkView):
+    """Shows ``volume`` (z, y, x) along ``plane`` at the shared cursor, with overlays and tools."""
+
+    cursorMoved = Signal(object)        # (3,) fractional array index (z, y, x)
+    seedPlaced = Signal(str, object)    # kind ("ivc" | "tumor"), (3,) array index
+    measured = Signal(object, object)   # two (3,) array indices
+    windowLevelChanged = Signal(float, float)
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(name, parent)
+        self.name = name
+        self.plane: SlicePlane | None = None
+        self.array: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
+        self.colors: dict[int, tuple[int, int, int]] = {}
+        self.overlay_opacity = 0.45
+        self.window, self.level = 400.0, 40.0
+        self.cursor = np.zeros(3)
+        self.tool = "navigate"
+        self.seeds: list[tuple[str, np.ndarray]] = []
+        self.measurement: tuple[np.ndarray, np.ndarray] | None = None
+        self.measurement_text = ""
+        self._line_colors: dict[int, tuple[float, float, float]] = {}
+
+        self._image = vtkImageData()
+        self.image_actor = vtkImageActor()
+        self.image_actor.GetMapper().SetInputData(self._image)
+        self.image_actor.InterpolateOff()
+        self.renderer.AddActor(self.image_actor)
+        self._cross = [_line_actor(c) for c in ((1, 1, 1), (1, 1, 1))]
+        for _, actor in self._cross:
+            self.renderer.AddActor(actor)
+        self._measure_source, self._measure_actor = _line_actor(MEASURE_COLOR, 2.5)
+        self._measure_actor.VisibilityOff()
+        self.renderer.AddActor(self._measure_actor)
+        self._seed_actors: list[vtkActor] = []
+        self.annotation = vtkCornerAnnotation()
+        self.annotation.SetMaximumFontSize(14)
+        self.annotation.GetTextProperty().SetColor(0.9, 0.9, 0.9)
+        self.renderer.AddViewProp(self.annotation)
+        self.renderer.GetActiveCamera().ParallelProjectionOn()
+
+        self.style = vtkInteractorStyleImage()
+        self.interactor.SetInteractorStyle(self.style)
+        self.style.AddObserver("MouseWheelForwardEvent", lambda *_: self.step(+1))
+        self.style.AddObserver("MouseWheelBackwardEvent", lambda *_: self.step(-1))
+        self.style.AddObserver("LeftButtonPressEvent", self._on_press)
+        self.style.AddObserver("MouseMoveEvent", self._on_move)
+        self.style.AddObserver("LeftButtonReleaseEvent", self._on_release)
+        self._press: tuple[int, int] | None = None
+        self._press_wl = (self.window, self.level)
+        self._dragging = False
+
+    # -- data ---------------------------------------------------------------------------------
+    def set_volume(self, array: np.ndarray, planes: dict[str, SlicePlane]) -> None:
+        """Show ``array`` along this view's plane; ``planes`` (all views) colour the crosshair."""
+        plane = planes[self.name]
+        self.array, self.plane = array, plane
+        # The crosshair line along which array axis a is constant is the plane of the view whose
+        # normal is a: draw it in that view's colour.
+        self._line_colors = {p.normal_axis: CROSSHAIR_COLORS.get(n, (1.0, 1.0, 1.0)) for n, p in planes.items()}
+        self.labels = None
+        self.seeds = []
+        self.measurement = None
+        self.cursor = (np.asarray(array.shape, dtype=float) - 1) / 2.0
+        ncol, nrow = plane.size
+        sc, sr = plane.pixel_spacing
+        self._image.SetDimensions(ncol, nrow, 1)
+        self._image.SetSpacing(sc, sr, 1.0)
+        self._image.SetOrigin(0.0, 0.0, 0.0)
+        self.update_slice()
+        self.reset_camera()
+
+    def set_labels(self, labels: np.ndarray | None, colors: dict[int, tuple[int, int, int]]) -> None:
+        self.labels, self.colors = labels, dict(colors)
+        self.update_slice()
+
+    def set_window_level(self, window: float, level: float) -> None:
+        self.window, self.level = max(float(window), MIN_WINDOW_HU), float(level)
+        self.update_slice()
+
+    def set_cursor(self, index: np.ndarray) -> None:
+        self.cursor = np.asarray(index, dtype=float)
+        self.update_slice()
+
+    def set_seeds(self, seeds: list[tuple[str, np.ndarray]]) -> None:
+        self.seeds = list(seeds)
+        self.update_slice()
+
+    @property
+    def slice_index(self) -> int:
+        assert self.plane is not None
+        return int(np.clip(round(float(self.cursor[self.plane.normal_axis])), 0, self.plane.depth - 1))
+
+    def step(self, delta: int) -> None:
+        if self.plane is None:
+            return
+        cursor = self.cursor.copy()
+        cursor[self.plane.normal_axis] = np.clip(self.slice_index + delta, 0, self.plane.depth - 1)
+        self.cursor = cursor
+        self.update_slice()
+        self.cursorMoved.emit(cursor)
+
+    # -- drawing ------------------------------------------------------------------------------
+    def current_rgb(self) -> np.ndarray:
+        """The displayed slice as (rows, cols, 3) uint8, row 0 at the bottom."""
+        assert self.plane is not None and self.array is not None
+        gray = window_to_gray(self.plane.extract(self.array, self.slice_index), self.window, self.level)
+        labels = None if self.labels is None else self.plane.extract(self.labels, self.slice_index)
+        return compose_rgb(gray, labels, self.colors, self.overlay_opacity)
+
+    def update_slice(self) -> None:
+        if self.plane is None or self.array is None:
+            return
+        rgb = self.current_rgb()
+        scalars = numpy_to_vtk(rgb.reshape(-1, 3), deep=True)
+        scalars.SetName("rgb")
+        self._image.GetPointData().SetScalars(scalars)
+        self._image.Modified()
+        self._update_crosshair()
+        self._update_seeds()
+        self._update_measurement()
+        self.annotation.SetText(0, f"{self.name}  {self.slice_index + 1}/{self.plane.depth}")
+        self.annotation.SetText(1, f"W {self.window:.0f}  L {self.level:.0f}")
+        self.annotation.SetText(2, self.measurement_text)
+        self.render()
+
+    def _world(self, index: np.ndarray) -> tuple[float, float]:
+        assert self.plane is not None
+        col, row = self.plane.to_pixel(index)
+        sc, sr = self.plane.pixel_spacing
+        return col * sc, row * sr
+
+    def _update_crosshair(self) -> None:
+        assert self.plane is not None
+        ncol, nrow = self.plane.size
+        sc, sr = self.plane.pixel_spacing
+        x, y = self._world(self.cursor)
+        (vsrc, vact), (hsrc, hact) = self._cross
+        vsrc.SetPoint1(x, -0.5 * sr, 0.5)
+        vsrc.SetPoint2(x, (nrow - 0.5) * sr, 0.5)
+        hsrc.SetPoint1(-0.5 * sc, y, 0.5)
+        hsrc.SetPoint2((ncol - 0.5) * sc, y, 0.5)
+        vact.GetProperty().SetColor(*self._line_colors.get(self.plane.col_axis, (1.0, 1.0, 1.0)))
+        hact.GetProperty().SetColor(*self._line_colors.get(self.plane.row_axis, (1.0, 1.0, 1.0)))
+
+    def _update_seeds(self) -> None:
+        assert self.plane is not None
+        for actor in self._seed_actors:
+            self.renderer.RemoveActor(actor)
+        self._seed_actors = []
+        for kind, index in self.seeds:
+            if abs(float(index[self.plane.normal_axis]) - self.slice_index) > 0.5:
+                continue
+            circle = vtkRegularPolygonSource()
+            circle.SetNumberOfSides(24)
+            circle.SetRadius(SEED_RADIUS_MM)
+            x, y = self._world(index)
+            circle.SetCenter(x, y, 0.6)
+            mapper = vtkPolyDataMapper()
+            mapper.SetInputConnection(circle.GetOutputPort())
+            actor = vtkActor()
+            actor.SetMapper(mapper)
+            actor.GetProperty().SetColor(*SEED_COLORS[kind])
+            self.renderer.AddActor(actor)
+            self._seed_actors.append(actor)
+
+    def _update_measurement(self) -> None:
+        if self.measurement is None:
+            self._measure_actor.VisibilityOff()
+            return
+        a, b = self.measurement
+        xa, ya = self._world(a)
+        xb, yb = self._world(b)
+        self._measure_source.SetPoint1(xa, ya, 0.7)
+        self._measure_source.SetPoint2(xb, yb, 0.7)
+        self._measure_actor.VisibilityOn()
+
+    def reset_camera(self) -> None:
+        assert self.plane is not None
+        ncol, nrow = self.plane.size
+        sc, sr = self.plane.pixel_spacing
+        camera = self.renderer.GetActiveCamera()
+        cx, cy = (ncol - 1) * sc / 2.0, (nrow - 1) * sr / 2.0
+        camera.SetFocalPoint(cx, cy, 0.0)
+        camera.SetPosition(cx, cy, 1000.0)
+        camera.SetViewUp(0.0, 1.0, 0.0)
+        camera.SetParallelScale(max(nrow * sr, ncol * sc * self._aspect()) / 2.0 * 1.02)
+        self.renderer.ResetCameraClippingRange()
+        self.render()
+
+    def _aspect(self) -> float:
+        w, h = self.render_window.GetSize()
+        return h / w if w > 0 and h > 0 else 1.0
+
+    def zoom(self, factor: float) -> None:
+        self.renderer.GetActiveCamera().Zoom(factor)
+        self.render()
+
+    # -- picking and mouse --------------------------------------------------------------------
+    def display_to_index(self, x: float, y: float) -> np.ndarray:
+        """Display pixel (VTK convention, origin bottom-left) -> fractional array index on this slice."""
+        assert self.plane is not None
+        self.renderer.SetDisplayPoint(float(x), float(y), 0.0)
+        self.renderer.DisplayToWorld()
+        wx, wy, _, w = self.renderer.GetWorldPoint()
+        if w:
+            wx, wy = wx / w, wy / w
+        sc, sr = self.plane.pixel_spacing
+        return self.plane.to_index(wx / sc, wy / sr, self.slice_index)
+
+    def index_to_display(self, index: np.ndarray) -> tuple[float, float]:
+        """Array index -> display pixel (origin bottom-left): what a click there would hit."""
+        x, y = self._world(np.asarray(index, dtype=float))
+        self.renderer.SetWorldPoint(x, y, 0.0, 1.0)
+        self.renderer.WorldToDisplay()
+        dx, dy, _ = self.renderer.GetDisplayPoint()
+        return dx, dy
+
+    def _inside(self, index: np.ndarray) -> bool:
+        assert self.array is not None
+        return bool(np.all(index >= -0.5) and np.all(index <= np.asarray(self.array.shape) - 0.5))
+
+    def _on_press(self, *_: object) -> None:
+        if self.plane is None:
+            return
+        self._press = self.interactor.GetEventPosition()
+        self._press_wl = (self.window, self.level)
+        self._dragging = False
+        if self.tool == "measure":
+            start = self.display_to_index(*self._press)
+            if self._inside(start):
+                self.measurement = (start, start.copy())
+                self.update_slice()
+
+    def _on_move(self, *_: object) -> None:
+        if self._press is None:
+            self.style.OnMouseMove()  # keep the built-in zoom (right) and pan (middle) drags
+            return
+        x, y = self.interactor.GetEventPosition()
+        dx, dy = x - self._press[0], y - self._press[1]
+        if abs(dx) + abs(dy) > CLICK_TOLERANCE_PX:
+            self._dragging = True
+        if not self._dragging:
+            return
+        if self.tool == "measure" and self.measurement is not None:
+            end = self.display_to_index(x, y)
+            self.measurement = (self.measurement[0], end)
+            self.update_slice()
+        elif self.tool == "navigate":
+            window = self._press_wl[0] + dx * WL_HU_PER_PIXEL
+            level = self._press_wl[1] - dy * WL_HU_PER_PIXEL
+            self.set_window_level(window, level)
+            self.windowLevelChanged.emit(self.window, self.level)
+
+    def _on_release(self, *_: object) -> None:
+        if self._press is None:
+            return
+        x, y = self.interactor.GetEventPosition()
+        dragging, self._press = self._dragging, None
+        self.click(x, y, dragging=dragging)
+
+    def click(self, x: float, y: float, *, dragging: bool = False) -> None:
+        """Act on a left click (or the end of a drag) at display pixel (x, y) with the current tool."""
+        if self.plane is None:
+            return
+        index = self.display_to_index(x, y)
+        if self.tool == "measure":
+            if self.measurement is not None and dragging:
+                self.measurement = (self.measurement[0], index)
+                self.measured.emit(self.measurement[0], self.measurement[1])
+            return
+        if dragging or not self._inside(index):
+            return
+        if self.tool in ("seed_ivc", "seed_tumor"):
+            self.seedPlaced.emit(self.tool.removeprefix("seed_"), index)
+        else:
+            self.cursor = index
+            self.update_slice()
+            self.cursorMoved.emit(index)
+

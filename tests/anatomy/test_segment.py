@@ -1,0 +1,224 @@
+"""segment(): real CT against TotalSegmentator references, a synthetic abdomen with known truth,
+a head-like volume without an abdomen, seeds and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ivcplan.anatomy import Seeds, Segmentation, segment
+from ivcplan.anatomy.segment import NON_CONTRAST_WARNING
+from ivcplan.errors import InputError
+from ivcplan.labels import Label
+from ivcplan.volume import Labelmap, Volume
+
+# Thresholds measured on the data (see BENCHMARKS.md `## segmentation`), each a little below the
+# measured value so that a regression fails.
+NC_IVC_DICE = 0.70
+NC_AORTA_DICE = 0.65
+DICOM_AORTA_DICE = 0.80
+TOY_IVC_DICE = 0.85
+TOY_AORTA_DICE = 0.85
+TOY_TUMOR_DICE = 0.75
+TOY_SEEDED_TUMOR_DICE = 0.60
+
+TS_IVC, TS_AORTA = 63, 52
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2 * np.count_nonzero(a & b) / max(np.count_nonzero(a) + np.count_nonzero(b), 1))
+
+
+def _reference(path: Path, volume: Volume) -> np.ndarray:
+    ref = Volume.from_nifti(nib.load(str(path)))
+    return Labelmap(ref.array.astype(np.int16), ref.grid).resample_to(volume.grid).array
+
+
+def _covered(ref: np.ndarray) -> np.ndarray:
+    return np.nonzero((ref > 0).reshape(ref.shape[0], -1).any(axis=1))[0]
+
+
+@pytest.fixture(scope="module")
+def noncontrast(totalseg_dir: Path) -> tuple[Volume, np.ndarray, Segmentation]:
+    volume = Volume.from_nifti(nib.load(str(totalseg_dir / "example_ct.nii.gz")))
+    before = volume.array.copy()
+    seg = segment(volume)
+    assert np.array_equal(volume.array, before), "segment() modified its input"
+    return volume, _reference(totalseg_dir / "example_seg_top30.nii.gz", volume), seg
+
+
+@pytest.fixture(scope="module")
+def contrast_dicom(totalseg_dir: Path) -> tuple[Volume, np.ndarray, Segmentation]:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(totalseg_dir / "example_ct_dicom")))
+    volume = Volume.from_sitk(reader.Execute())
+    return volume, _reference(totalseg_dir / "example_seg_dicom.nii.gz", volume), segment(volume)
+
+
+def test_noncontrast_real_ct(noncontrast: tuple[Volume, np.ndarray, Segmentation]) -> None:
+    volume, ref, seg = noncontrast
+    assert seg.phase == "non_contrast"
+    assert NON_CONTRAST_WARNING in seg.warnings
+    assert seg.labelmap.grid.is_same(volume.grid)
+    zs = _covered(ref)
+    out = seg.labelmap.array[zs]
+    assert dice(out == Label.IVC_LUMEN, ref[zs] == TS_IVC) >= NC_IVC_DICE
+    assert dice(out == Label.AORTA, ref[zs] == TS_AORTA) >= NC_AORTA_DICE
+    assert seg.found(Label.IVC_LUMEN) and seg.found(Label.AORTA)
+    # Without enhancement no tumor is claimed.
+    assert not np.any(seg.labelmap.array == Label.IVC_TUMOR)
+
+
+def test_contrast_real_dicom(contrast_dicom: tuple[Volume, np.ndarray, Segmentation]) -> None:
+    volume, ref, seg = contrast_dicom
+    assert seg.phase == "portal_venous"
+    assert not any("non-contrast" in w for w in seg.warnings)
+    out = seg.labelmap.array
+    assert dice(out == Label.AORTA, ref == TS_AORTA) >= DICOM_AORTA_DICE
+    # The aorta is the enhanced blood pool: the phase detection saw it.
+    assert seg.details["attenuation_hu"]["aorta"] > 120
+
+
+# ---------------------------------------------------------------------------------------------
+# A synthetic abdomen with known truth (independent of the phantom package): vertebra, aorta,
+# IVC and optionally an expanding, less enhancing tumor with a residual lumen.
+# ---------------------------------------------------------------------------------------------
+def toy_abdomen(*, contrast: bool = True, tumor: bool = True, seed: int = 0,
+                flip_lr: bool = False) -> tuple[Volume, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    nz, ny, nx = 36, 170, 220
+    sp = np.array([3.0, 1.5, 1.5])
+    z, y, x = np.meshgrid(np.arange(nz) * sp[0], np.arange(ny) * sp[1], np.arange(nx) * sp[2], indexing="ij")
+    hu = np.full((nz, ny, nx), -1000.0)
+    body = ((x - 165) / 150) ** 2 + ((y - 125) / 105) ** 2 <= 1
+    hu[body] = -100.0  # fat
+    hu[((x - 165) / 140) ** 2 + ((y - 125) / 95) ** 2 <= 1] = 45.0  # muscle wall / viscera
+    retro = ((x - 160) / 75) ** 2 + ((y - 170) / 45) ** 2 <= 1
+    hu[retro] = -95.0  # retroperitoneal fat around the great vessels
+    liver = ((x - 95) / 60) ** 2 + ((y - 95) / 45) ** 2 <= 1
+    hu[liver] = 105.0 if contrast else 55.0
+    vert = ((x - 165) / 20) ** 2 + ((y - 190) / 17) ** 2 <= 1
+    hu[vert] = 700.0
+    hu[((x - 165) / 16) ** 2 + ((y - 190) / 13) ** 2 <= 1] = 230.0
+    hu[((x - 165) / 9) ** 2 + ((y - 218) / 8) ** 2 <= 1] = 15.0  # spinal canal
+    hu[(((x - 165) / 22) ** 2 + ((y - 222) / 14) ** 2 <= 1) & ~(((x - 165) / 9) ** 2 + ((y - 218) / 8) ** 2 <= 1)] = 700
+    blood = 160.0 if contrast else 40.0
+    aorta = ((x - 180) / 11) ** 2 + ((y - 155) / 11) ** 2 <= 1
+    hu[aorta] = blood
+    ivc_cx, ivc_cy = 145 - 0.2 * z, 152.0
+    ivc = ((x - ivc_cx) / 12) ** 2 + ((y - ivc_cy) / 8.5) ** 2 <= 1
+    truth_tumor = np.zeros_like(ivc)
+    if tumor:
+        zc, half = 54.0, 21.0
+        prof = np.clip(1 - ((z - zc) / half) ** 2, 0, None)  # spindle along z
+        mass = ((x - ivc_cx + 4 * prof) / (12 + 12 * prof)) ** 2 + ((y - ivc_cy + 3 * prof) / (8.5 + 10 * prof)) ** 2 <= 1
+        mass &= prof > 0
+        residual = ((x - ivc_cx) / 4) ** 2 + ((y - ivc_cy) / 3) ** 2 <= 1
+        truth_tumor = mass & ~residual
+        ivc = ivc | mass
+    hu[ivc] = blood
+    hu[truth_tumor] = 65.0 if contrast else 40.0
+    hu = ndimage.gaussian_filter(hu, sigma=(0.3, 0.8, 0.8)) + rng.normal(0, 10.0, hu.shape)
+    truth = {"ivc": ivc, "tumor": truth_tumor, "aorta": aorta}
+    direction = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    if flip_lr:  # the same patient stored with columns running right-to-left
+        hu = hu[:, :, ::-1]
+        truth = {k: v[:, :, ::-1] for k, v in truth.items()}
+        direction = direction.copy()
+        direction[:, 2] *= -1
+        origin = (-(nx - 1) * sp[2], 0.0, 0.0)
+    else:
+        origin = (0.0, 0.0, 0.0)
+    vol = Volume.from_array(np.ascontiguousarray(hu).astype(np.int16), spacing=sp, origin=origin,
+                            direction=direction)
+    return vol, {k: np.ascontiguousarray(v) for k, v in truth.items()}
+
+
+@pytest.fixture(scope="module")
+def toy_tumor() -> tuple[Volume, dict[str, np.ndarray], Segmentation]:
+    vol, truth = toy_abdomen()
+    return vol, truth, segment(vol)
+
+
+def test_toy_vessels_and_tumor(toy_tumor: tuple[Volume, dict[str, np.ndarray], Segmentation]) -> None:
+    vol, truth, seg = toy_tumor
+    out = seg.labelmap.array
+    assert seg.phase == "portal_venous"
+    ivc_all = np.isin(out, [Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS])
+    assert dice(ivc_all, truth["ivc"]) >= TOY_IVC_DICE
+    assert dice(out == Label.AORTA, truth["aorta"]) >= TOY_AORTA_DICE
+    assert dice(out == Label.IVC_TUMOR, truth["tumor"]) >= TOY_TUMOR_DICE
+    assert not np.any(out == Label.IVC_THROMBUS)  # the defect expands the vein: tumor, not thrombus
+    assert seg.confidence["ivc_tumor"] > 0
+
+
+def test_toy_orientation_independent() -> None:
+    vol, truth = toy_abdomen(flip_lr=True, tumor=False, seed=1)
+    out = segment(vol).labelmap.array
+    assert dice(out == Label.IVC_LUMEN, truth["ivc"]) >= TOY_IVC_DICE
+    assert dice(out == Label.AORTA, truth["aorta"]) >= TOY_AORTA_DICE
+    # The aorta is on the patient's left of the IVC (+x in LPS), whatever the storage order.
+    lps_aorta = vol.grid.index_to_lps(np.argwhere(out == Label.AORTA).mean(axis=0))
+    lps_ivc = vol.grid.index_to_lps(np.argwhere(out == Label.IVC_LUMEN).mean(axis=0))
+    assert lps_aorta[0] > lps_ivc[0] + 20
+
+
+def test_tumor_seeds_change_noncontrast_result() -> None:
+    vol, truth = toy_abdomen(contrast=False, seed=2)
+    plain = segment(vol)
+    assert plain.phase == "non_contrast"
+    assert not np.any(plain.labelmap.array == Label.IVC_TUMOR)
+    centre = np.argwhere(truth["tumor"]).mean(axis=0)
+    # A point in the tumor bulk (off the residual lumen, towards its anterior-right bulge).
+    idx = np.argwhere(truth["tumor"])
+    point = vol.grid.index_to_lps(idx[np.argmin(np.abs(idx - centre).sum(axis=1))])
+    seeded = segment(vol, seeds=Seeds(tumor=(tuple(point),)))
+    tumor = seeded.labelmap.array == Label.IVC_TUMOR
+    assert tumor.any()
+    assert dice(tumor, truth["tumor"]) >= TOY_SEEDED_TUMOR_DICE
+
+
+def test_ivc_seed_moves_the_track(noncontrast: tuple[Volume, np.ndarray, Segmentation]) -> None:
+    volume, ref, seg = noncontrast
+    # Seed at a reference IVC voxel on a slice the automatic track does not cover well.
+    zs = _covered(ref)
+    per_slice = [dice(seg.labelmap.array[z] == Label.IVC_LUMEN, ref[z] == TS_IVC) for z in zs]
+    z = int(zs[int(np.argmin(per_slice))])
+    yx = np.argwhere(ref[z] == TS_IVC).mean(axis=0)
+    point = volume.grid.index_to_lps([z, *yx])
+    seeded = segment(volume, seeds=Seeds(ivc=(tuple(point),)))
+    before = dice(seg.labelmap.array[z] == Label.IVC_LUMEN, ref[z] == TS_IVC)
+    after = dice(seeded.labelmap.array[z] == Label.IVC_LUMEN, ref[z] == TS_IVC)
+    assert after > before + 0.2
+
+
+def test_head_like_volume_reports_no_abdomen() -> None:
+    # A 180 mm wide skull: brain-like tissue inside a bone ring, no trunk, no vertebral column.
+    zz, yy, xx = np.mgrid[0:20, 0:140, 0:140]
+    r = np.hypot((yy - 70) / 60.0, (xx - 70) / 50.0)
+    hu = np.where(r <= 1.0, 35.0, -1000.0)
+    hu[(r > 0.92) & (r <= 1.0)] = 900.0
+    vol = Volume.from_array(hu.astype(np.int16), spacing=(3.0, 1.5, 1.5))
+    seg = segment(vol)
+    assert any("no abdomen in view" in w for w in seg.warnings)
+    vessel_labels = [Label.IVC_LUMEN, Label.IVC_TUMOR, Label.AORTA, Label.LIVER, Label.KIDNEY_LEFT,
+                     Label.KIDNEY_RIGHT]
+    assert not np.any(np.isin(seg.labelmap.array, vessel_labels))
+    assert all(seg.confidence[lab.key] == 0.0 for lab in vessel_labels)
+    assert seg.phase == "unknown"
+
+
+def test_bad_input_is_named() -> None:
+    vol, _ = toy_abdomen(tumor=False)
+    with pytest.raises(InputError, match="volume"):
+        segment(vol.array)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"seeds\.ivc"):
+        segment(vol, seeds=Seeds(ivc=((1e4, 1e4, 1e4),)))
+    with pytest.raises(InputError, match=r"seeds\.tumor"):
+        Seeds(tumor=((0.0, float("nan"), 0.0),))

@@ -1,0 +1,83 @@
+"""A small synthetic case for the render/export tests: CT volume, labelmap, centerline, landmarks.
+
+Geometry (LPS, axial head-first): 72 x 64 x 64 voxels at 2.0 x 1.5 x 1.5 mm. The IVC is a tube on
+the patient's right of the midline (low x index), the aorta on the left, a tumor expands the IVC in
+its upper half, the liver is a box to the right and in front of the upper IVC, a right kidney sits
+low on the right, the spine behind. Everything is built from analytic shapes, so the truth is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ivcplan.labels import Label
+from ivcplan.volume import Labelmap, Volume
+
+SHAPE = (72, 64, 64)
+SPACING = (2.0, 1.5, 1.5)
+ORIGIN = (-48.0, -48.0, -72.0)
+IVC_XY = (22.0, 34.0)  # (x, y) voxel index of the IVC axis
+AORTA_XY = (40.0, 34.0)
+IVC_RADIUS_VOX = 5.0
+TUMOR_CENTRE_ZYX = (44.0, 34.0, 22.0)
+TUMOR_RADII_VOX = (7.0, 8.0, 8.0)
+
+
+@dataclass(frozen=True)
+class SyntheticCase:
+    volume: Volume
+    labelmap: Labelmap
+    centerline_points: np.ndarray
+    s: np.ndarray
+    landmarks_s: dict[str, float]
+
+
+def build_case(direction: np.ndarray | None = None) -> SyntheticCase:
+    z, y, x = np.indices(SHAPE, dtype=float)
+    lab = np.zeros(SHAPE, dtype=np.uint8)
+    body = ((x - 32) / 30) ** 2 + ((y - 32) / 28) ** 2 <= 1
+    lab[body] = Label.BODY
+    lab[(np.abs(x - 32) <= 5) & (y >= 48) & (y <= 58)] = Label.SPINE
+    liver = (x >= 4) & (x <= 27) & (y >= 8) & (y <= 30) & (z >= 50) & (z <= 68)
+    lab[liver] = Label.LIVER
+    kidney = ((x - 10) / 5) ** 2 + ((y - 42) / 5) ** 2 + ((z - 18) / 8) ** 2 <= 1
+    lab[kidney] = Label.KIDNEY_RIGHT
+    lab[((x - AORTA_XY[0]) ** 2 + (y - AORTA_XY[1]) ** 2 <= 4.0**2) & (z >= 4) & (z <= 66)] = Label.AORTA
+    ivc = ((x - IVC_XY[0]) ** 2 + (y - IVC_XY[1]) ** 2 <= IVC_RADIUS_VOX**2) & (z >= 4) & (z <= 66)
+    lab[ivc] = Label.IVC_LUMEN
+    lab[(z >= 67) & (z <= 70) & ((x - IVC_XY[0]) ** 2 + (y - IVC_XY[1]) ** 2 <= 7.0**2)] = Label.RIGHT_ATRIUM
+    cz, cy, cx = TUMOR_CENTRE_ZYX
+    rz, ry, rx = TUMOR_RADII_VOX
+    tumor = ((z - cz) / rz) ** 2 + ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1
+    lab[tumor] = Label.IVC_TUMOR
+    hu = np.full(SHAPE, -1000.0, dtype=np.float32)
+    values = {Label.BODY: 40, Label.SPINE: 600, Label.LIVER: 100, Label.KIDNEY_RIGHT: 170, Label.AORTA: 220,
+              Label.IVC_LUMEN: 170, Label.RIGHT_ATRIUM: 170, Label.IVC_TUMOR: 60}
+    for label, value in values.items():
+        hu[lab == label] = value
+    rng = np.random.default_rng(7)
+    hu = (hu + rng.normal(0, 8, SHAPE)).astype(np.int16)
+    volume = Volume.from_array(hu, spacing=SPACING, origin=ORIGIN, direction=direction,
+                               meta={"series_instance_uid": "1.2.3", "series_description": "synthetic"})
+    labelmap = Labelmap(lab, volume.grid)
+    zs = np.arange(4, 67, dtype=float)
+    idx = np.c_[zs, np.full_like(zs, IVC_XY[1]), np.full_like(zs, IVC_XY[0])]
+    points = volume.grid.index_to_lps(idx)
+    s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
+    landmarks_s = {"iliac_confluence": 0.0, "renal_veins": 30.0, "hepatic_veins": 96.0,
+                   "cavoatrial_junction": float(s[-1])}
+    return SyntheticCase(volume, labelmap, points, s, landmarks_s)
+
+
+@pytest.fixture(scope="session")
+def case() -> SyntheticCase:
+    return build_case()
+
+
+@pytest.fixture(scope="session")
+def out_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("render")
