@@ -31,8 +31,11 @@ SMOOTH_SIGMA_MM = 3.0
 #: Cost per mm of the path outside the IVC mask, relative to ~1 at the centre: gaps are bridged
 #: only where the mask is interrupted, never as a shortcut.
 GAP_COST = 1000.0
-#: Thickness of the end slabs (mm) in which the caudal / cranial end points are chosen.
-END_SLAB_MM = 2.0
+#: The path's ends are prolonged up to this far (mm) along the last `END_DIRECTION_MM` samples' direction.
+EXTEND_MAX_MM = 40.0
+END_DIRECTION_MM = 5
+#: IVC pieces smaller than this fraction of the largest are stray blobs, ignored by the path.
+MIN_COMPONENT_FRACTION = 0.05
 #: Cross-section sampling: pixel size bounds (mm) and half-width bounds (mm).
 SECTION_PIXEL_MM = (0.3, 1.0)
 SECTION_RADIUS_MM = (20.0, 60.0)
@@ -175,6 +178,12 @@ def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) 
     raw = _path_voxels(mask, spacing, grid.direction)
     raw_lps = grid.index_to_lps(raw + start)
     points = _resample(_smooth(_resample(raw_lps, STEP_MM), SMOOTH_SIGMA_MM / STEP_MM), STEP_MM)
+    # The path's last radius bends towards its end voxels, which need not be central: cut it and
+    # prolong the well-centred part straight to the end walls.
+    trim = int(round(float(ndimage.distance_transform_edt(mask, sampling=spacing).max()) / STEP_MM))
+    if len(points) > 4 * trim + 2 * END_DIRECTION_MM:
+        points = points[trim:len(points) - trim]
+    points = _resample(_extend_to_wall(points, mask_full, grid), STEP_MM)
     if progress:
         progress("centerline", 0.3)
     tangents = _tangents(points, grid.direction[:, s_axis] * (1 if caudal_first else -1))
@@ -187,30 +196,77 @@ def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) 
 
 
 def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    """Minimal-cost voxel path (array indices) from the caudal to the cranial end of ``mask``."""
+    """Minimal-cost voxel path (array indices) from the caudal to the cranial end of ``mask``.
+
+    The ends are found by a double geodesic sweep (farthest region from the lowest voxel, then the
+    farthest from that), so a curving or obliquely cut IVC still gets its true ends; they lie about
+    one radius inside the end faces (`_extend_to_wall` adds the rest).
+    """
     from skimage.graph import MCP_Geometric
 
+    mask = _main_components(mask)
     # No padding: where the field of view cuts the IVC, the cut is not a wall.
     dt = ndimage.distance_transform_edt(mask, sampling=spacing)
     rel = dt / max(float(dt.max()), 1e-6)
-    cost = np.where(mask, 1.0 / (0.1 + rel) ** 2, GAP_COST)
+    sampling = tuple(float(v) for v in spacing)
     idx = np.argwhere(mask)
     height = (idx * spacing) @ direction[2, :]  # LPS z up to a constant
-    slab = END_SLAB_MM / 2.0
+    walk = np.where(mask, 1.0, GAP_COST)
 
-    def end_point(sel: np.ndarray, sign: float) -> tuple[int, ...]:
-        # The voxel nearest the centroid of the end slab; ties go to the outermost one.
-        cand = idx[sel]
-        off = np.sum(((cand - cand.mean(axis=0)) * spacing) ** 2, axis=1)
-        return tuple(int(v) for v in cand[np.lexsort((-sign * height[sel], np.round(off, 6)))[0]])
+    reach = max(float(dt.max()), 2.0)
 
-    start = end_point(height <= height.min() + slab, -1.0)
-    end = end_point(height >= height.max() - slab, 1.0)
+    def farthest_end(seed: tuple[int, ...]) -> tuple[int, ...]:
+        # The central voxel of the region farthest from the seed (centre of the end, ~1 radius in).
+        mcp = MCP_Geometric(walk, fully_connected=True, sampling=sampling)
+        costs = mcp.find_costs([seed])[0][tuple(idx.T)]
+        region = idx[costs >= costs.max() - reach]
+        off = np.sum(((region - region.mean(axis=0)) * spacing) ** 2, axis=1)
+        return tuple(int(v) for v in region[np.argmin(off)])
+
+    lowest = tuple(int(v) for v in idx[np.argmin(height)])
+    end = farthest_end(lowest)
+    start = farthest_end(end)
+    h = {k: float(np.asarray(k) * spacing @ direction[2, :]) for k in (start, end)}
+    if h[start] > h[end]:
+        start, end = end, start
     if start == end:
         return np.array([start], dtype=float)
-    mcp = MCP_Geometric(cost, fully_connected=True, sampling=tuple(float(v) for v in spacing))
+    mcp = MCP_Geometric(np.where(mask, 1.0 / (0.1 + rel) ** 2, GAP_COST), fully_connected=True, sampling=sampling)
     mcp.find_costs([start], [end])
     return np.asarray(mcp.traceback(end), dtype=float)
+
+
+def _extend_to_wall(points: np.ndarray, mask: np.ndarray, grid: Any) -> np.ndarray:
+    """Prolong both ends along their end direction until they leave the IVC mask (or the grid)."""
+    if len(points) < 2:
+        return points
+    step = 0.25 * float(grid.spacing.min())
+    limit = EXTEND_MAX_MM
+    out = [points]
+    for end, inner, at_start in ((points[0], points[min(len(points) - 1, END_DIRECTION_MM)], True),
+                                 (points[-1], points[max(0, len(points) - 1 - END_DIRECTION_MM)], False)):
+        direction = end - inner
+        direction /= max(np.linalg.norm(direction), 1e-9)
+        travelled = 0.0
+        while travelled + step <= limit:
+            idx = np.rint(grid.lps_to_index(end + (travelled + step) * direction)).astype(int)
+            if np.any(idx < 0) or np.any(idx >= grid.shape) or not mask[tuple(idx)]:
+                break
+            travelled += step
+        if travelled > 0:
+            tip = end + travelled * direction
+            out = [tip[None, :], *out] if at_start else [*out, tip[None, :]]
+    return np.concatenate(out)
+
+
+def _main_components(mask: np.ndarray) -> np.ndarray:
+    """Drop stray blobs: keep components of at least `MIN_COMPONENT_FRACTION` of the largest."""
+    comps, n = ndimage.label(mask, structure=np.ones((3, 3, 3)))
+    if n <= 1:
+        return mask
+    sizes = np.bincount(comps.ravel())[1:]
+    keep = np.flatnonzero(sizes >= MIN_COMPONENT_FRACTION * sizes.max()) + 1
+    return np.isin(comps, keep)
 
 
 def _resample(points: np.ndarray, step: float) -> np.ndarray:

@@ -65,7 +65,7 @@ SPINE_HALF_WIDTH_MM = 45.0
 #: Soft-tissue range (HU) in which organ intensity peaks are searched.
 SOFT_TISSUE_HU = (-10.0, 260.0)
 #: Half-width (HU) of the intensity window around an organ's estimated attenuation.
-LIVER_WINDOW_HU = 32.0
+LIVER_WINDOW_HU = 35.0
 #: Erosion radius (mm) that breaks thin contacts between the liver and its neighbours.
 LIVER_EROSION_MM = 7.0
 #: Plausible liver volume range (ml) for confidence (partial coverage lowers it, not to zero).
@@ -124,21 +124,20 @@ def spine_mask(volume: Volume, body: np.ndarray) -> np.ndarray:
 def spine_centres(spine: np.ndarray, grid: Grid) -> np.ndarray:
     """Per array slice (axis 0), the LPS centre (mm) of the vertebral body; NaN rows without spine.
 
-    The vertebral body is taken as the anterior half of the spine mask of that slice (the
-    posterior elements would pull a plain centroid backwards).
+    The vertebral body is the thickest part of the vertebra: its centre is taken as the point of
+    the (hole-filled) slice mask farthest from the mask's edge (posterior elements are thin).
     """
     spine = np.asarray(spine, dtype=bool)
     if spine.shape != grid.shape:
         raise InputError(f"spine mask shape {spine.shape} does not match the grid {grid.shape}", "spine")
     out = np.full((grid.shape[0], 3), np.nan)
-    p_axis = grid.axis_of(1)  # array axis closest to LPS posterior
-    p_sign = np.sign(grid.direction[1, p_axis])
     for z in np.nonzero(spine.reshape(grid.shape[0], -1).any(axis=1))[0]:
-        idx = np.argwhere(spine[z])  # (n, 2) in (y, x) of this slice
-        zyx = np.column_stack([np.full(len(idx), z), idx]).astype(float)
-        post = zyx[:, p_axis] * p_sign
-        front = zyx[post <= np.median(post)] if p_axis != 0 else zyx
-        out[z] = grid.index_to_lps(front.mean(axis=0))
+        rows, cols = np.nonzero(spine[z])
+        r0, c0 = rows.min(), cols.min()
+        crop = np.pad(spine[z, r0:rows.max() + 1, c0:cols.max() + 1], 1)
+        depth = ndimage.distance_transform_edt(ndimage.binary_fill_holes(crop), sampling=grid.spacing[1:])
+        r, c = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        out[z] = grid.index_to_lps([z, r0 + r - 1, c0 + c - 1])
     return out
 
 

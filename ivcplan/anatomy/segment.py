@@ -20,7 +20,7 @@ from ivcplan.anatomy.tumor import split_ivc
 from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import body_mask, find_spine
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
-from ivcplan.errors import InputError, SegmentationError
+from ivcplan.errors import InputError
 from ivcplan.labels import Label
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Labelmap, Volume
@@ -130,7 +130,7 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
-        parts = split_ivc(frame.hu, ivc.mask, ivc.track, frame.spacing,
+        parts = split_ivc(frame.hu, ivc.mask, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox)
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS

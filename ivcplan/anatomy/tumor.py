@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.anatomy.vessels_track import Track
-
 #: A filling defect is at least this much darker (HU) than the enhanced lumen.
 DEFECT_MARGIN_HU = 45.0
 #: Enhanced lumen must exceed this (HU) for a defect to be measurable at all.
@@ -37,7 +35,7 @@ class IvcParts:
     note: str = ""
 
 
-def split_ivc(hu: np.ndarray, ivc: np.ndarray, track: Track, spacing: np.ndarray, *, contrast: bool,
+def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast: bool,
               tumor_seeds: np.ndarray | None = None) -> IvcParts:
     """Split the IVC mask (working grid) into lumen, tumor and thrombus."""
     empty = np.zeros_like(ivc)
@@ -54,7 +52,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, track: Track, spacing: np.ndarray
             return IvcParts(ivc, empty, empty, lumen_hu, "lumen not enhanced: tumor not separable")
         # Seeded, non-enhanced: the expanded stretch around the seeds is tumor.
         tumor = np.zeros_like(ivc)
-        seed_z = {int(round(s[0])) for s in tumor_seeds}
+        seed_z = {int(np.rint(s[0])) for s in tumor_seeds}
         expanded = area > EXPANSION_FACTOR * normal_area
         for z0 in seed_z:
             z_lo = z_hi = z0

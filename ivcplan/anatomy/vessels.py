@@ -126,7 +126,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     seeds_by_z: dict[int, list[np.ndarray]] = {}
     if seeds_vox is not None:
         for s in np.asarray(seeds_vox, dtype=float).reshape(-1, 3):
-            seeds_by_z.setdefault(int(round(s[0])), []).append(s)
+            seeds_by_z.setdefault(int(np.rint(s[0])), []).append(s)
     cands: dict[int, list[Candidate]] = {}
     yy, xx = np.mgrid[0:sub.shape[1], 0:sub.shape[2]]
     for i, z in enumerate(range(zs[0], zs[-1] + 1)):
@@ -150,7 +150,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
                                  (ys.start, xs.start))
         for s in seeds_by_z.get(z, []):
             # A user seed is a certain candidate: put it in with a dominant score.
-            iy, ix = int(round(s[1])) - ys.start, int(round(s[2])) - xs.start
+            iy, ix = int(np.rint(s[1])) - ys.start, int(np.rint(s[2])) - xs.start
             if 0 <= iy < sub.shape[1] and 0 <= ix < sub.shape[2]:
                 ry, rx = IVC_TEMPLATES[int(which[i, iy, ix])]
                 found = [Candidate(float(s[1]), float(s[2]), ry, rx, 50.0, float(inside[i, iy, ix]),
@@ -193,44 +193,57 @@ def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarra
               exclude: np.ndarray | None = None) -> np.ndarray:
     """Per-slice vessel region: voxels like the lumen, connected to the centre, near the template."""
     mask = np.zeros(hu.shape, dtype=bool)
-    shape2 = hu.shape[1:]
+    ny, nx = hu.shape[1:]
     # A single slice's template may underestimate the vessel: never go below the track's median.
     ry_typ, rx_typ = float(np.median(track.ry)), float(np.median(track.rx))
     for k, z in enumerate(track.z):
-        cy, cx = track.y[k], track.x[k]
         ry, rx = max(track.ry[k], ry_typ) / spacing[1], max(track.rx[k], rx_typ) / spacing[2]
-        template = ellipse_mask(shape2, cy, cx, ry, rx)
-        core = ellipse_mask(shape2, cy, cx, 0.6 * ry, 0.6 * rx)
-        vals = hu[z][core]
-        if vals.size == 0:
+        # Work in a window around the vessel (speed): the limit ellipse plus the ring.
+        hy = int(np.ceil(REGION_GROWTH * ry + (REGION_MARGIN_MM + 8.0) / spacing[1]))
+        hx = int(np.ceil(REGION_GROWTH * rx + (REGION_MARGIN_MM + 8.0) / spacing[2]))
+        y0, y1 = max(int(track.y[k]) - hy, 0), min(int(track.y[k]) + hy + 1, ny)
+        x0, x1 = max(int(track.x[k]) - hx, 0), min(int(track.x[k]) + hx + 1, nx)
+        if y1 <= y0 or x1 <= x0:
             continue
-        m = float(np.median(vals))
-        sd = float(1.4826 * np.median(np.abs(vals - m)))
-        ring = ellipse_mask(shape2, cy, cx, ry + 6 / spacing[1], rx + 6 / spacing[2]) & \
-            ~ellipse_mask(shape2, cy, cx, ry + 2 / spacing[1], rx + 2 / spacing[2])
-        ring_m = float(np.median(hu[z][ring])) if ring.any() else m
-        contrast = abs(m - ring_m)
-        if contrast < LOW_CONTRAST_HU:
-            region = template
-        else:
-            # Half-way between lumen and surroundings is where a blurred wall edge lies.
-            tol = max(REGION_TOL_SD * sd, MIN_REGION_TOL_HU, 0.5 * contrast)
-            limit = ellipse_mask(shape2, cy, cx, REGION_GROWTH * ry + REGION_MARGIN_MM / spacing[1],
-                                 REGION_GROWTH * rx + REGION_MARGIN_MM / spacing[2])
-            sl = ndimage.median_filter(hu[z], size=3)
-            if m > ring_m:
-                cand = (sl >= m - 0.5 * contrast) & (sl <= m + tol) & limit
-            else:
-                cand = (sl <= m + 0.5 * contrast) & (sl >= m - tol) & limit
-            lab, _ = ndimage.label(cand)
-            hits = np.unique(lab[core & cand])
-            hits = hits[hits > 0]
-            region = np.isin(lab, hits) if hits.size else template
-            region = ndimage.binary_fill_holes(ndimage.binary_opening(region, iterations=1))
-            if not region.any():
-                region = template
-        region &= body[z]
+        win = hu[z, y0:y1, x0:x1]
+        region = _delineate_slice(win, track.y[k] - y0, track.x[k] - x0, ry, rx, spacing)
+        if region is None:
+            continue
+        region &= body[z, y0:y1, x0:x1]
         if exclude is not None:
-            region &= ~exclude[z]
-        mask[z] = region
+            region &= ~exclude[z, y0:y1, x0:x1]
+        mask[z, y0:y1, x0:x1] = region
     return mask
+
+
+def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float,
+                     spacing: np.ndarray) -> np.ndarray | None:
+    shape2 = win.shape
+    template = ellipse_mask(shape2, cy, cx, ry, rx)
+    core = ellipse_mask(shape2, cy, cx, 0.6 * ry, 0.6 * rx)
+    vals = win[core]
+    if vals.size == 0:
+        return None
+    m = float(np.median(vals))
+    sd = float(1.4826 * np.median(np.abs(vals - m)))
+    ring = ellipse_mask(shape2, cy, cx, ry + 6 / spacing[1], rx + 6 / spacing[2]) & \
+        ~ellipse_mask(shape2, cy, cx, ry + 2 / spacing[1], rx + 2 / spacing[2])
+    ring_m = float(np.median(win[ring])) if ring.any() else m
+    contrast = abs(m - ring_m)
+    if contrast < LOW_CONTRAST_HU:
+        return template
+    # Half-way between lumen and surroundings is where a blurred wall edge lies.
+    tol = max(REGION_TOL_SD * sd, MIN_REGION_TOL_HU, 0.5 * contrast)
+    limit = ellipse_mask(shape2, cy, cx, REGION_GROWTH * ry + REGION_MARGIN_MM / spacing[1],
+                         REGION_GROWTH * rx + REGION_MARGIN_MM / spacing[2])
+    sl = ndimage.median_filter(win, size=3)
+    if m > ring_m:
+        cand = (sl >= m - 0.5 * contrast) & (sl <= m + tol) & limit
+    else:
+        cand = (sl <= m + 0.5 * contrast) & (sl >= m - tol) & limit
+    lab, _ = ndimage.label(cand)
+    hits = np.unique(lab[core & cand])
+    hits = hits[hits > 0]
+    region = np.isin(lab, hits) if hits.size else template
+    region = ndimage.binary_fill_holes(ndimage.binary_opening(region, iterations=1))
+    return region if region.any() else template

@@ -8,6 +8,7 @@ anatomically plausible (smooth path, expected position relative to the spine and
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -154,7 +155,7 @@ def dynamic_track(cands: dict[int, list[Candidate]], spacing: np.ndarray,
     gains = {z: np.array([c.score + prior(z, c) - bias for c in cands[z]]) for z in zs}
     value = {zs[0]: gains[zs[0]].copy()}
     back: dict[int, np.ndarray] = {zs[0]: np.full(len(cands[zs[0]]), -1)}
-    for a, b in zip(zs[:-1], zs[1:], strict=True):
+    for a, b in itertools.pairwise(zs):
         own = gains[b]
         if b - a > 1:  # a slice without candidates breaks the chain
             value[b], back[b] = own.copy(), np.full(own.size, -1)

@@ -1,4 +1,6 @@
-"""Exports of the segmentation: meshes (STL, OBJ, GLB), DICOM SEG (highdicom) and NIfTI labelmap.
+"""Exports of the segmentation: meshes (STL, OBJ, GLB) and DICOM SEG (highdicom).
+
+The NIfTI labelmap is `ivcplan.io.save_nifti` (the pipeline's ``segmentation`` output).
 
 Meshes are in LPS patient millimetres, so they superimpose on the CT in any DICOM-aware tool; the
 GLB adds one root transform to glTF's convention (Y up, metres) so web viewers show the patient
@@ -28,8 +30,6 @@ MESH_FORMATS = ("stl", "obj", "glb")
 MAX_FILENAME = 64
 #: A source slice and a labelmap slice coincide when their positions differ by less than this (mm).
 SLICE_MATCH_TOLERANCE_MM = 0.01
-#: Not exported as meshes by default (the skin surface is large and useless for planning).
-DEFAULT_MESH_EXCLUDED: tuple[int, ...] = (int(Label.BODY),)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -151,7 +151,7 @@ def write_meshes(labelmap: Labelmap, outdir: str | Path, formats: Iterable[str] 
     node per structure. Returns ``{"<key>.<ext>" or "anatomy.glb": path}``. ``surfaces`` reuses
     meshes already extracted by `ivcplan.render.mesh.extract_surfaces`.
     """
-    from ivcplan.render.mesh import extract_surfaces
+    from ivcplan.render.mesh import default_surfaces, extract_surfaces
     from ivcplan.render.scene import DEFAULT_OPACITY
 
     formats = tuple(str(f).lower().lstrip(".") for f in formats)
@@ -159,9 +159,7 @@ def write_meshes(labelmap: Labelmap, outdir: str | Path, formats: Iterable[str] 
     if unknown:
         raise InputError(f"formats: unknown mesh format(s) {unknown}; use some of {list(MESH_FORMATS)}")
     if surfaces is None:
-        wanted = list(labels) if labels is not None else [
-            v for v in labelmap.present() if v not in DEFAULT_MESH_EXCLUDED]
-        surfaces = extract_surfaces(labelmap, wanted)
+        surfaces = default_surfaces(labelmap) if labels is None else extract_surfaces(labelmap, list(labels))
     if not surfaces:
         raise InputError(f"labelmap: no structure to export as a mesh (labels present: {labelmap.present() or 'none'})")
     outdir = Path(outdir)
@@ -180,18 +178,6 @@ def write_meshes(labelmap: Labelmap, outdir: str | Path, formats: Iterable[str] 
         written["anatomy.glb"] = outdir / "anatomy.glb"
     log.info("wrote %d mesh files to %s", len(written), outdir)
     return written
-
-
-# -- NIfTI -----------------------------------------------------------------------------------------
-def write_nifti_labelmap(labelmap: Labelmap, path: str | Path) -> Path:
-    """The labelmap as NIfTI (RAS affine from the grid), values of `ivcplan.labels.Label`."""
-    import nibabel
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = labelmap.with_array(labelmap.array.astype(np.uint8 if labelmap.array.max() < 256 else np.int16))
-    nibabel.save(image.to_nifti(), str(path))
-    return path
 
 
 # -- DICOM SEG ---------------------------------------------------------------------------------------
@@ -345,3 +331,28 @@ def read_dicom_seg(path: str | Path, source_files: Sequence[str | Path], referen
             raise InputError(f"source image {ds.SOPInstanceUID} lies outside the reference grid", path)
         out[k] = frame
     return reference.with_array(out)
+
+
+# -- output writers of ivcplan.pipeline.write_outputs ---------------------------------------------
+def _meshes_writer(analysis, outdir: Path) -> Path:
+    write_meshes(analysis.segmentation.labelmap, Path(outdir) / "meshes")
+    return Path(outdir) / "meshes"
+
+
+def _dicom_seg_writer(analysis, outdir: Path) -> Path | None:
+    """segmentation.seg.dcm when the CT came from DICOM; None (logged) for NIfTI/NRRD input."""
+    files = analysis.volume.meta.get("source_files") or ()
+    if not files:
+        log.warning("no DICOM source files (input was not DICOM): DICOM SEG not written")
+        return None
+    return write_dicom_seg(analysis.segmentation.labelmap, files, Path(outdir) / "segmentation.seg.dcm")
+
+
+def _register() -> None:
+    from ivcplan.pipeline import register_writer
+
+    register_writer("meshes", _meshes_writer)
+    register_writer("dicom_seg", _dicom_seg_writer)
+
+
+_register()

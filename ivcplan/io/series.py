@@ -146,7 +146,7 @@ def _pixel_location(fp, ds) -> tuple[int | None, int | None, bool]:
     """(offset, length, present) of the PixelData value right after the header that pydicom read."""
     pos = fp.tell()
     head = fp.read(12)
-    if len(head) < 8 or head[:4] != b"\xe0\x7f\x10\x00":
+    if len(head) < 8 or head[:4] not in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):  # LE or BE tag
         return None, None, False
     if ds.file_meta.get("TransferSyntaxUID") == "1.2.840.10008.1.2":  # implicit VR: tag + 4-byte length
         length = int.from_bytes(head[4:8], "little")

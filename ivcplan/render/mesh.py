@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.labels import Label
 from ivcplan.render._vtk import image_data, polydata_points, set_points
 from ivcplan.volume import Labelmap
 
@@ -26,6 +27,8 @@ SMOOTH_ITERATIONS = 25
 DECIMATE_REDUCTION = 0.5
 #: Structures smaller than this many voxels are noise, not anatomy: no surface.
 MIN_VOXELS = 8
+#: Not meshed by default (scene, export): the body outline hides everything and is large.
+DEFAULT_EXCLUDED: tuple[int, ...] = (int(Label.BODY),)
 #: Padding (voxels) around a structure's bounding box so its surface closes inside the crop.
 _PAD = 2
 
@@ -130,3 +133,16 @@ def extract_surfaces(labelmap: Labelmap, labels: Iterable[int] | None = None, *,
             out.append(surf)
     log.debug("extracted %d surfaces", len(out))
     return out
+
+
+# The last default_surfaces result, so the scene views and the mesh export of one analysis share
+# one extraction (labelmaps are immutable; identity is the key).
+_last: tuple[Labelmap, list[Surface]] | None = None
+
+
+def default_surfaces(labelmap: Labelmap) -> list[Surface]:
+    """Surfaces of every structure present but `DEFAULT_EXCLUDED` (memoised for the last labelmap)."""
+    global _last
+    if _last is None or _last[0] is not labelmap:
+        _last = (labelmap, extract_surfaces(labelmap, [v for v in labelmap.present() if v not in DEFAULT_EXCLUDED]))
+    return list(_last[1])

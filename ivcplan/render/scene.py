@@ -16,10 +16,12 @@ import numpy as np
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
 from ivcplan.render._vtk import Snapshot, capture, offscreen_window, save_png, world_to_pixel_matrix
-from ivcplan.render.mesh import Surface, extract_surfaces
+from ivcplan.render.mesh import DEFAULT_EXCLUDED, Surface, default_surfaces, extract_surfaces
 from ivcplan.volume import Labelmap
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_EXCLUDED", "DEFAULT_OPACITY", "VIEWS", "orientation_letter", "render_surfaces", "scene_snapshot"]
 
 #: view name -> (direction from the focal point to the camera, view-up), LPS.
 VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -30,8 +32,6 @@ VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] 
 }
 #: Default opacities: the liver is see-through so the retrohepatic IVC and hepatic veins show.
 DEFAULT_OPACITY: dict[int, float] = {int(Label.LIVER): 0.22, int(Label.RIGHT_ATRIUM): 0.7, int(Label.SPINE): 0.9}
-#: Not drawn by default: the body outline hides everything.
-DEFAULT_EXCLUDED: tuple[int, ...] = (int(Label.BODY),)
 #: Empty border around the anatomy, as a fraction of its size.
 _MARGIN = 0.08
 _BACKGROUND = (0.08, 0.09, 0.11)
@@ -121,10 +121,7 @@ def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[in
     if view not in VIEWS:
         raise InputError(f"view must be one of {sorted(VIEWS)}, got {view!r}")
     if surfaces is None:
-        wanted = None if labels is None else list(labels)
-        if wanted is None:
-            wanted = [v for v in labelmap.present() if v not in DEFAULT_EXCLUDED]
-        surfaces = extract_surfaces(labelmap, wanted)
+        surfaces = default_surfaces(labelmap) if labels is None else extract_surfaces(labelmap, list(labels))
     if not surfaces:
         raise InputError("labelmap: nothing to render: no labelled structure of at least a few voxels "
                          f"(labels present: {labelmap.present() or 'none'})")

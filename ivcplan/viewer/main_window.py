@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         self.exported: dict[str, Path] = {}
         #: Run the analysis as soon as a study is loaded (off: only the slices are shown).
         self.analyse_on_open = True
+        #: External segmentation merged over the automatic one (pipeline.run(labels=...)).
+        self.labels_path: Path | None = None
+        self.analysed_seeds: Any = None
 
         self.slice_views = {name: SliceView(name) for name in VIEW_NAMES}
         self.view3d = View3D()
@@ -165,10 +168,12 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         self.open_dir_action = QAction("Open &folder...", self, shortcut="Ctrl+O", triggered=self._ask_open_dir)
         self.open_file_action = QAction("Open f&ile...", self, shortcut="Ctrl+Shift+O", triggered=self._ask_open_file)
+        self.labels_action = QAction("Import se&gmentation...", self, triggered=self._ask_labels)
         self.export_action = QAction("&Export...", self, shortcut="Ctrl+E", triggered=self._ask_export)
         self.screenshot_action = QAction("&Screenshots...", self, shortcut="Ctrl+P", triggered=self._ask_screenshots)
         quit_action = QAction("&Quit", self, shortcut="Ctrl+Q", triggered=self.close)
-        for action in (self.open_dir_action, self.open_file_action, self.export_action, self.screenshot_action):
+        for action in (self.open_dir_action, self.open_file_action, self.labels_action, self.export_action,
+                       self.screenshot_action):
             menu.addAction(action)
             bar.addAction(action)
         menu.addSeparator()
@@ -234,6 +239,17 @@ class MainWindow(QMainWindow):
                                               filter="Images (*.dcm DICOMDIR *.nii *.nii.gz *.nrrd *.mha);;All (*)")
         if path:
             self.open_path(path)
+
+    def _ask_labels(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a segmentation (NIfTI, NRRD, DICOM SEG)")
+        if path:
+            self.import_labels(path)
+
+    def import_labels(self, path: str | Path | None) -> None:
+        """Use an external segmentation (merged over the automatic one); re-analyse if a study is open."""
+        self.labels_path = None if path is None else Path(path)
+        if self.volume is not None:
+            self.start_analysis()
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -302,13 +318,14 @@ class MainWindow(QMainWindow):
         """Run the pipeline (segmentation with the current seeds) in the background."""
         if self.volume is None:
             return
-        volume, seeds = self.volume, self._seeds_object()
+        volume, seeds, labels = self.volume, self._seeds_object(), self.labels_path
+        self.analysed_seeds = seeds
 
         def work(progress):
             from ivcplan import pipeline
             from ivcplan.render.mesh import extract_surfaces
 
-            analysis = pipeline.run(volume, seeds=seeds, progress=progress)
+            analysis = pipeline.run(volume, labels=labels, seeds=seeds, progress=progress)
             progress("surfaces", 0.0)
             labelmap = analysis.segmentation.labelmap
             surfaces = extract_surfaces(labelmap, [v for v in labelmap.present() if v not in OVERLAY_HIDDEN])

@@ -76,7 +76,7 @@ def test_noncontrast_real_ct(noncontrast: tuple[Volume, np.ndarray, Segmentation
 
 
 def test_contrast_real_dicom(contrast_dicom: tuple[Volume, np.ndarray, Segmentation]) -> None:
-    volume, ref, seg = contrast_dicom
+    _volume, ref, seg = contrast_dicom
     assert seg.phase == "portal_venous"
     assert not any("non-contrast" in w for w in seg.warnings)
     out = seg.labelmap.array
@@ -117,7 +117,8 @@ def toy_abdomen(*, contrast: bool = True, tumor: bool = True, seed: int = 0,
     if tumor:
         zc, half = 54.0, 21.0
         prof = np.clip(1 - ((z - zc) / half) ** 2, 0, None)  # spindle along z
-        mass = ((x - ivc_cx + 4 * prof) / (12 + 12 * prof)) ** 2 + ((y - ivc_cy + 3 * prof) / (8.5 + 10 * prof)) ** 2 <= 1
+        mass = (((x - ivc_cx + 4 * prof) / (12 + 12 * prof)) ** 2
+                + ((y - ivc_cy + 3 * prof) / (8.5 + 10 * prof)) ** 2 <= 1)
         mass &= prof > 0
         residual = ((x - ivc_cx) / 4) ** 2 + ((y - ivc_cy) / 3) ** 2 <= 1
         truth_tumor = mass & ~residual
@@ -147,7 +148,7 @@ def toy_tumor() -> tuple[Volume, dict[str, np.ndarray], Segmentation]:
 
 
 def test_toy_vessels_and_tumor(toy_tumor: tuple[Volume, dict[str, np.ndarray], Segmentation]) -> None:
-    vol, truth, seg = toy_tumor
+    _vol, truth, seg = toy_tumor
     out = seg.labelmap.array
     assert seg.phase == "portal_venous"
     ivc_all = np.isin(out, [Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS])
@@ -200,7 +201,7 @@ def test_ivc_seed_moves_the_track(noncontrast: tuple[Volume, np.ndarray, Segment
 
 def test_head_like_volume_reports_no_abdomen() -> None:
     # A 180 mm wide skull: brain-like tissue inside a bone ring, no trunk, no vertebral column.
-    zz, yy, xx = np.mgrid[0:20, 0:140, 0:140]
+    _zz, yy, xx = np.mgrid[0:20, 0:140, 0:140]
     r = np.hypot((yy - 70) / 60.0, (xx - 70) / 50.0)
     hu = np.where(r <= 1.0, 35.0, -1000.0)
     hu[(r > 0.92) & (r <= 1.0)] = 900.0

@@ -91,11 +91,11 @@ def test_split_ivc_tumor_versus_bland_thrombus() -> None:
     hu[thrombus] = 45.0
     hu[tumor] = 60.0
     sp = np.array([2.0, 1.5, 1.5])
-    parts = split_ivc(hu, ivc, track=None, spacing=sp, contrast=True)  # type: ignore[arg-type]
+    parts = split_ivc(hu, ivc, spacing=sp, contrast=True)
     d_t = 2 * np.count_nonzero(parts.tumor & tumor) / (parts.tumor.sum() + tumor.sum())
     d_b = 2 * np.count_nonzero(parts.thrombus & thrombus) / (parts.thrombus.sum() + thrombus.sum())
     assert d_t >= 0.85 and d_b >= 0.7
     assert not np.any(parts.tumor[:20]) and not np.any(parts.thrombus[20:])
     # Without enhancement nothing is split.
-    plain = split_ivc(hu, ivc, track=None, spacing=sp, contrast=False)  # type: ignore[arg-type]
+    plain = split_ivc(hu, ivc, spacing=sp, contrast=False)
     assert not plain.tumor.any() and not plain.thrombus.any()

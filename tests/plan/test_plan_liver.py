@@ -19,9 +19,9 @@ from ivcplan.volume import Grid, Labelmap
 RADIUS = 40.0  # mm
 IVC_RADIUS = 9.0
 VEIN_RADIUS = 3.0
-# Voxelising a 40 mm sphere at 1-1.5 mm changes volumes by well under 2 %.
-VOLUME_RTOL = 0.02
-RATIO_ATOL = 0.01
+# Voxelising a 40 mm sphere at 1-1.5 mm changes volumes by about 0.1 % (measured): 1 % leaves room.
+VOLUME_RTOL = 0.01
+RATIO_ATOL = 0.005
 
 
 def cap_ml(height: float) -> float:

@@ -28,9 +28,10 @@ def synthetic_ct(shape=(40, 96, 112)) -> np.ndarray:
     return arr
 
 
-def write_series(outdir: Path, array: np.ndarray, spacing=(2.5, 0.9, 0.9), *, modality="CT",
-                 description="synthetic", series_number=1) -> Path:
-    """A real axial DICOM series (one file per slice, pydicom) of ``array`` (z, y, x) in HU."""
+def write_series(outdir: Path, array: np.ndarray, spacing=(2.5, 0.9, 0.9), *, origin=(-50.0, -40.0, 0.0),
+                 modality="CT", description="synthetic", series_number=1) -> Path:
+    """A real axial head-first DICOM series (one file per slice, pydicom) of ``array`` (z, y, x) in HU;
+    ``origin`` is the LPS centre of voxel (0, 0, 0)."""
     outdir.mkdir(parents=True, exist_ok=True)
     series_uid, study_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
     for k in range(array.shape[0]):
@@ -44,7 +45,7 @@ def write_series(outdir: Path, array: np.ndarray, spacing=(2.5, 0.9, 0.9), *, mo
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
         ds.PatientID, ds.PatientName, ds.PatientPosition = "TEST", "Test^Viewer", "HFS"
         ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = [-50.0, -40.0, float(k * spacing[0])]
+        ds.ImagePositionPatient = [float(origin[0]), float(origin[1]), float(origin[2] + k * spacing[0])]
         ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
         ds.PixelSpacing = [spacing[1], spacing[2]]
         ds.SliceThickness = spacing[0]

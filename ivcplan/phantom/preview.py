@@ -1,0 +1,68 @@
+"""PNG previews of a case (axial, coronal, sagittal) in a soft-tissue CT window, for the docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ivcplan.volume import Grid, Volume
+
+#: Abdominal soft-tissue window (HU): level 40, width 400.
+WINDOW = (40.0, 400.0)
+
+
+def _resample_canonical(volume: Volume) -> tuple[np.ndarray, Grid]:
+    """Array reordered so that axes are (z up, y posterior, x left) whatever the stored orientation."""
+    arr, grid = volume.array, volume.grid
+    order = [grid.axis_of(2), grid.axis_of(1), grid.axis_of(0)]
+    arr = np.transpose(arr, order)
+    flips = [grid.direction[lps, ax] < 0 for lps, ax in zip((2, 1, 0), order, strict=True)]
+    for axis, flip in enumerate(flips):
+        if flip:
+            arr = np.flip(arr, axis=axis)
+    return arr, grid
+
+
+def write_previews(volume: Volume, outdir: Path, stem: str, centre_lps: np.ndarray,
+                   window: tuple[float, float] = WINDOW) -> dict[str, Path]:
+    """Write ``<stem>_axial|coronal|sagittal.png`` through ``centre_lps``; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    arr, grid = _resample_canonical(volume)
+    sz = grid.spacing[grid.axis_of(2)]
+    sy = grid.spacing[grid.axis_of(1)]
+    sx = grid.spacing[grid.axis_of(0)]
+    # Canonical indices of the centre point.
+    idx = grid.lps_to_index(np.asarray(centre_lps, float))
+    canon = []
+    for lps, n in zip((2, 1, 0), arr.shape, strict=True):
+        ax = grid.axis_of(lps)
+        i = float(idx[ax])
+        canon.append(int(round(n - 1 - i if grid.direction[lps, ax] < 0 else i)))
+    kz, ky, kx = (int(np.clip(c, 0, n - 1)) for c, n in zip(canon, arr.shape, strict=True))
+    level, width = window
+    lo, hi = level - width / 2, level + width / 2
+    views = {
+        # Radiological convention: patient right on the image left, anterior up, head up.
+        "axial": (arr[kz], (0, arr.shape[2] * sx, arr.shape[1] * sy, 0)),
+        "coronal": (arr[::-1, ky, :], (0, arr.shape[2] * sx, 0, arr.shape[0] * sz)),
+        "sagittal": (arr[::-1, :, kx], (0, arr.shape[1] * sy, 0, arr.shape[0] * sz)),
+    }
+    out = {}
+    for name, (img, extent) in views.items():
+        h_mm, w_mm = abs(extent[3] - extent[2]), abs(extent[1] - extent[0])
+        fig = plt.figure(figsize=(6, 6 * h_mm / w_mm), dpi=110)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, extent=extent, aspect="equal", interpolation="bilinear")
+        ax.set_axis_off()
+        path = outdir / f"{stem}_{name}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        out[name] = path
+    return out

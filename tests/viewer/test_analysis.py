@@ -1,0 +1,165 @@
+"""End to end in a real window: open a phantom CT (DICOM written to disk) with its segmentation,
+wait for the pipeline, compare the panel with report.json, toggle a structure, place a seed
+(re-running the analysis), screenshot each view and find the tumor colour in it, export."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
+
+from ivcplan import io
+from ivcplan.labels import Label
+from ivcplan.phantom.config import PhantomConfig, TumorSpec
+from ivcplan.phantom.generate import generate
+from ivcplan.viewer.panel import RAW_ROLE
+from ivcplan.viewer.schematic import format_value
+from tests.viewer.conftest import write_series
+
+ANALYSIS_TIMEOUT_S = 180
+#: A pixel shows the tumor colour (240, 200, 20), shaded or blended over gray: red and green well
+#: above blue and close to each other (no other structure's colour passes this).
+def tumor_pixels(rgb: np.ndarray) -> int:
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    return int(np.count_nonzero((r - b > 60) & (g - b > 45) & (np.abs(r - g) < 0.45 * r)))
+
+
+MIN_TUMOR_PIXELS = 30
+#: A click on the axial view lands within this distance (mm) of the aimed point (one pixel ~ 1 mm).
+SEED_TOLERANCE_MM = 4.0
+
+
+def _wait(predicate, timeout_s: float = ANALYSIS_TIMEOUT_S) -> None:
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        QApplication.processEvents()
+        assert time.monotonic() < end, "timed out waiting for the viewer"
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    """A small phantom with a tumor: DICOM series + its truth segmentation as NIfTI."""
+    phantom = generate(PhantomConfig(seed=3, matrix=128, pixel_mm=3.0, slice_spacing_mm=4.0, tumor=TumorSpec()))
+    root = tmp_path_factory.mktemp("case")
+    vol = phantom.volume
+    folder = write_series(root / "dicom", vol.array, tuple(vol.spacing), origin=tuple(vol.origin))
+    labels = io.save_nifti(phantom.truth, root / "truth.nii.gz")
+    return phantom, folder, labels
+
+
+@pytest.fixture(scope="module")
+def analysed(qapp, case):
+    from ivcplan.viewer.main_window import MainWindow
+
+    _, folder, labels = case
+    window = MainWindow()
+    window.show()
+    window.import_labels(labels)
+    window.open_path(folder)
+    _wait(lambda: window.result is not None or window.last_error is not None)
+    assert window.last_error is None, window.last_error
+    yield window
+    if window.job is not None:
+        window.job.cancel()
+        window.job.done.wait(60)
+    window.close()
+
+
+def _tumor_centre(window) -> np.ndarray:
+    labelmap = window.result.analysis.segmentation.labelmap
+    return np.argwhere(labelmap.array == Label.IVC_TUMOR).mean(axis=0)
+
+
+def test_panel_shows_the_report_values(analysed, tmp_path):
+    written = analysed.result.analysis and __import__("ivcplan.pipeline", fromlist=["x"]).write_outputs(
+        analysed.result.analysis, tmp_path, ["json"])
+    report = json.loads(written["json"].read_text())
+    shown = analysed.panel.displayed(analysed.panel.tumor_table)
+    assert report["tumor"]["present"] is True
+    for key, value in report["tumor"].items():
+        text, raw = shown[f"tumor.{key}"]
+        assert text == format_value(value), key
+        assert raw == value, key
+    for key, value in report["liver"].items():
+        assert shown[f"liver.{key}"][0] == format_value(value)
+    landmarks = analysed.panel.displayed(analysed.panel.landmark_table)
+    for name, mark in report["landmarks"].items():
+        assert landmarks[name][1] == mark["position_mm"]
+    plan_text = analysed.panel.plan_view.toPlainText()
+    assert report["plan"]["disclaimer"] in plan_text
+    for rule in report["plan"]["rules"]:
+        assert rule["id"] in plan_text
+    assert report["plan"]["approach"] in plan_text
+    # the schematic places the tumor between its poles along the centerline
+    schematic = analysed.panel.schematic.schematic
+    lo, hi = schematic.tumor
+    assert lo == pytest.approx(report["tumor"]["lower_pole_s_mm"], abs=3.0)
+    assert hi == pytest.approx(report["tumor"]["upper_pole_s_mm"], abs=3.0)
+
+
+def test_every_view_shows_the_tumor_and_screenshots_are_written(analysed, tmp_path):
+    analysed._on_cursor(_tumor_centre(analysed))
+    QApplication.processEvents()
+    paths = analysed.screenshot_views(tmp_path)
+    for name, view in analysed.views().items():
+        pixels = view.capture()
+        assert pixels.std() > 10, f"{name} is blank"
+        assert tumor_pixels(pixels) >= MIN_TUMOR_PIXELS, f"{name} does not show the tumor colour"
+        assert paths[name].stat().st_size > 1000
+    analysed.save_window_png(tmp_path / "window.png")
+
+
+def test_toggling_the_tumor_hides_it_in_3d_and_overlays(analysed):
+    tumor = int(Label.IVC_TUMOR)
+    box = analysed.panel.structures.checkboxes[tumor]
+    analysed._on_cursor(_tumor_centre(analysed))
+    box.setChecked(False)
+    QApplication.processEvents()
+    assert not analysed.view3d.is_visible(tumor)
+    assert tumor_pixels(analysed.view3d.capture()) < MIN_TUMOR_PIXELS
+    assert tumor_pixels(analysed.slice_views["axial"].capture()) < MIN_TUMOR_PIXELS
+    box.setChecked(True)
+    QApplication.processEvents()
+    assert analysed.view3d.is_visible(tumor)
+    assert tumor_pixels(analysed.view3d.capture()) >= MIN_TUMOR_PIXELS
+    slider = analysed.panel.structures.sliders[tumor]
+    slider.setValue(30)
+    assert analysed.view3d.opacity(tumor) == pytest.approx(0.3)
+
+
+def test_clicking_a_tumor_seed_reruns_the_analysis(analysed, qtbot):
+    before = analysed.result
+    centre = _tumor_centre(analysed)
+    analysed._on_cursor(centre)
+    axial = analysed.slice_views["axial"]
+    analysed.set_tool("seed_tumor")
+    x, y = axial.index_to_display(centre)
+    ratio = axial.vtk_widget.devicePixelRatioF()
+    pos = QPoint(round(x / ratio), round(axial.vtk_widget.height() - 1 - y / ratio))
+    qtbot.mouseClick(axial.vtk_widget, Qt.MouseButton.LeftButton, pos=pos)
+    analysed.set_tool("navigate")
+    assert len(analysed.seeds["tumor"]) == 1
+    target = analysed.volume.grid.index_to_lps(centre)
+    assert np.linalg.norm(analysed.seeds["tumor"][0] - target) < SEED_TOLERANCE_MM
+    assert analysed.busy  # re-running in the background: the window still answers
+    QApplication.processEvents()
+    _wait(lambda: analysed.result is not before or analysed.last_error is not None)
+    assert analysed.last_error is None, analysed.last_error
+    assert analysed.analysed_seeds.tumor == (tuple(float(v) for v in analysed.seeds["tumor"][0]),)
+    assert analysed.result.analysis.report["tumor"]["present"]
+
+
+def test_export_writes_report_meshes_and_seg(analysed, tmp_path):
+    analysed.export(tmp_path / "out")
+    _wait(lambda: analysed.exported or analysed.last_error is not None)
+    assert analysed.last_error is None, analysed.last_error
+    assert (tmp_path / "out" / "report.json").is_file()
+    assert json.loads((tmp_path / "out" / "report.json").read_text()) == json.loads(
+        json.dumps(analysed.report))
+    for path in analysed.exported.values():
+        assert path.exists()
