@@ -9,8 +9,9 @@ outermost centres. Measured on random spheres / ellipsoids at voxels up to 2.5 m
 * ``max_diameter_mm`` (Feret) and ``axial_longest_diameter_mm`` (per axial slice): largest
   distance between surface voxel centres (exact, through their convex hull).
 * ``axes_mm``: extent of the voxel centres along each principal axis (PCA of their positions).
-* Poles: the voxel centres with the largest / smallest arc length, moved half a voxel outward
-  along the centerline; ``craniocaudal_length_mm`` is the arc-length distance between them.
+* Poles: centroid of the voxel centres within `POLE_CAP_MM` of the largest / smallest arc length,
+  moved half a voxel outward along the centerline; ``craniocaudal_length_mm`` is the arc-length
+  distance between the extreme voxel centres plus half a voxel at each end.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ DIAMETER_WINDOW_MM = (5.0, 25.0)
 EXTRALUMINAL_RADIUS_FACTOR = 1.5
 EXTRALUMINAL_MARGIN_MM = 2.0
 GROWTH_PATTERN_SHARE = 0.1
+#: Depth (mm, along the centerline) of the end caps whose centroids are the poles.
+POLE_CAP_MM = 2.0
 #: RECIST 1.1: a lesion is measurable from this longest axial diameter (mm).
 RECIST_MEASURABLE_MM = 10.0
 #: Hull-vertex count above which pairwise distances are computed in chunks.
@@ -207,7 +210,10 @@ def tumor(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segm
     half_hi = 0.5 * _projected_voxel_extent(grid, t_hi)
     half_lo = 0.5 * _projected_voxel_extent(grid, t_lo)
     s_hi, s_lo = float(s[hi]) + half_hi, float(s[lo]) - half_lo
-    upper, lower = pts[hi] + half_hi * t_hi, pts[lo] - half_lo * t_lo
+    # A pole is the centroid of the tumor's end cap (robust to a centerline tangent that is not
+    # exactly along the tumor's axis), moved half a voxel outward.
+    upper = pts[s >= s[hi] - POLE_CAP_MM].mean(axis=0) + half_hi * t_hi
+    lower = pts[s <= s[lo] + POLE_CAP_MM].mean(axis=0) - half_lo * t_lo
 
     def dist(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None else a - b

@@ -155,14 +155,14 @@ def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds:
         present = {int(v) for v in np.unique(lm.array)}
         confidence = {lab.key: (1.0 if int(lab) in present else 0.0) for lab in Label if lab is not Label.BACKGROUND}
         return anatomy.Segmentation(lm, confidence, "unknown", ("segmentation supplied by the caller",))
-    segmentation = anatomy.segment(volume, seeds=seeds, progress=progress)
     if labels is None:
-        return segmentation
+        return anatomy.segment(volume, seeds=seeds, progress=progress)
     from ivcplan import io
 
     if not Path(labels).exists():
         raise InputError("segmentation file not found", labels)
-    return anatomy.merge(segmentation, io.load_labels(labels, volume))
+    imported = io.load_labels(labels, volume)  # before the slow segmentation: bad files fail fast
+    return anatomy.merge(anatomy.segment(volume, seeds=seeds, progress=progress), imported)
 
 
 def _report(volume: Volume, segmentation: Any, cl: Any, landmarks: Any, segment_map: Any, tumor: Any, liver: Any,

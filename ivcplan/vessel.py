@@ -180,7 +180,7 @@ def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) 
     points = _resample(_smooth(_resample(raw_lps, STEP_MM), SMOOTH_SIGMA_MM / STEP_MM), STEP_MM)
     # The path's last radius bends towards its end voxels, which need not be central: cut it and
     # prolong the well-centred part straight to the end walls.
-    trim = int(round(float(ndimage.distance_transform_edt(mask, sampling=spacing).max()) / STEP_MM))
+    trim = round(float(ndimage.distance_transform_edt(mask, sampling=spacing).max()) / STEP_MM)
     if len(points) > 4 * trim + 2 * END_DIRECTION_MM:
         points = points[trim:len(points) - trim]
     points = _resample(_extend_to_wall(points, mask_full, grid), STEP_MM)

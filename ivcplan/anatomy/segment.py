@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ivcplan.anatomy.phase import PHASES, detect_phase
+from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
 from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import body_mask, find_spine
@@ -106,27 +106,19 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     ivc = find_ivc(frame, body, spine, aorta, exclude=aorta.mask if aorta else None, seeds_vox=seed_vox)
 
     report("segmentation: organs", 0.4)
-    organs = _organs(volume, frame, phase_hint=None, warnings=warnings)
+    organs = _organs(volume, phase_hint=None, warnings=warnings)
 
     attenuation = {"aorta": aorta.inside_hu if aorta else None, "ivc": ivc.inside_hu if ivc else None}
-    if organs is not None:
-        attenuation.update(organs["kidney_hu"])
+    attenuation.update(organs["kidney_hu"])
     phase = detect_phase(attenuation)
     details["phase_reason"] = phase.reason
     details["attenuation_hu"] = {k: (None if v is None else round(float(v), 1)) for k, v in attenuation.items()}
     if phase.phase == "non_contrast":
         warnings.append(NON_CONTRAST_WARNING)
-    assert phase.phase in PHASES
 
     report("segmentation: tumor", 0.7)
-    # Organ labels first; vessels override them where they overlap.
-    if organs is not None:
-        for lab, mask in organs["masks"].items():
-            labels[mask] = lab
-            confidence[lab.key] = organs["confidence"][lab]
-    else:
-        labels[body] = Label.BODY
-        confidence[Label.BODY.key] = 0.5
+    for lab, value in organs["confidence"].items():
+        confidence[lab.key] = value
     _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
@@ -142,7 +134,12 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
             warnings.append(f"IVC tumor: {parts.note}")
 
     report("segmentation: resampling", 0.9)
-    labelmap = labels_to_source(labels, frame, tuple(int(v) for v in SMOOTH_LABELS))
+    # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
+    # labels override organ labels where they overlap.
+    vessels = labels_to_source(labels, frame, tuple(int(v) for v in SMOOTH_LABELS)).array
+    final = organs["labels"]
+    final[vessels > 0] = vessels[vessels > 0]
+    labelmap = Labelmap(final, volume.grid)
     report("segmentation: done", 1.0)
     return Segmentation(labelmap, confidence, phase.phase, tuple(warnings), details)
 
@@ -167,27 +164,25 @@ def _seeds_to_frame(points: Sequence[Sequence[float]], frame: WorkFrame, name: s
     return idx
 
 
-def _organs(volume: Volume, frame: WorkFrame, phase_hint: str | None, warnings: list[str]) -> dict | None:
-    """Body, spine, liver and kidneys from the organs module, on the working grid."""
+def _organs(volume: Volume, phase_hint: str | None, warnings: list[str]) -> dict:
+    """Body, spine, liver and kidneys from the organs module: one label array on the volume grid."""
     from ivcplan.anatomy import organs as organ_mod
-    from ivcplan.volume import resample_array
 
     seg = organ_mod.segment_organs(volume, phase=phase_hint)
-
-    def to_frame(mask: np.ndarray) -> np.ndarray:
-        return resample_array(mask.astype(np.uint8), volume.grid, frame.grid, interpolation="nearest",
-                              fill=0).astype(bool)
-
-    masks = {Label.BODY: to_frame(seg.body), Label.SPINE: to_frame(seg.spine)}
-    conf = {Label.BODY: 0.9 if seg.body.any() else 0.0, Label.SPINE: 0.8 if seg.spine.any() else 0.0}
-    masks[Label.LIVER] = to_frame(seg.liver.mask)
-    conf[Label.LIVER] = float(seg.liver.confidence)
+    # One composite label array, resampled once onto the working grid (organs do not overlap
+    # except body/spine, which the later, more specific labels override).
+    composite = np.zeros(volume.shape, dtype=np.uint8)
+    conf = {Label.BODY: 0.9 if seg.body.any() else 0.0, Label.SPINE: 0.8 if seg.spine.any() else 0.0,
+            Label.LIVER: float(seg.liver.confidence)}
+    composite[seg.body] = Label.BODY
+    composite[seg.spine] = Label.SPINE
+    composite[seg.liver.mask] = Label.LIVER
     kidney_vals = []
     for side, lab in (("right", Label.KIDNEY_RIGHT), ("left", Label.KIDNEY_LEFT)):
         res = seg.kidneys.get(side)
         if res is None:
             continue
-        masks[lab] = to_frame(res.mask)
+        composite[res.mask] = lab
         conf[lab] = float(res.confidence)
         if res.found:
             kidney_vals.append(volume.array[res.mask])
@@ -198,7 +193,7 @@ def _organs(volume: Volume, frame: WorkFrame, phase_hint: str | None, warnings: 
     if kidney_vals:
         vals = np.concatenate(kidney_vals).astype(np.float32)
         kidney_hu = {"kidney": float(np.median(vals)), "kidney_p99": float(np.percentile(vals, 99))}
-    return {"masks": masks, "confidence": conf, "kidney_hu": kidney_hu}
+    return {"labels": composite, "confidence": conf, "kidney_hu": kidney_hu}
 
 
 def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:

@@ -58,7 +58,7 @@ class VesselResult:
 
 
 def _roi(frame: WorkFrame, spine: SpineAnchor) -> tuple[slice, slice]:
-    ok = spine.present
+    ok = spine.usable
     sp = frame.spacing
     ny, nx = frame.hu.shape[1:]
     x0 = int(max(np.nanmin(spine.cx[ok]) - ROI_LATERAL_MM / sp[2], 0))
@@ -78,7 +78,7 @@ def _box_mask(shape: tuple[int, int], centre_yx: tuple[float, float], box_mm: Se
 
 
 def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> VesselResult | None:
-    zs = np.nonzero(spine.present)[0]
+    zs = np.nonzero(spine.usable)[0]
     if zs.size == 0:
         return None
     ys, xs = _roi(frame, spine)
@@ -87,7 +87,7 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
     score, which, inside, ring = template_scores(sub, sp, AORTA_TEMPLATES, (-20.0, 650.0), polarity="any")
     cands: dict[int, list[Candidate]] = {}
     for i, z in enumerate(range(zs[0], zs[-1] + 1)):
-        if not spine.present[z]:
+        if not spine.usable[z]:
             continue
         anchor = (spine.y_anterior[z], spine.cx[z])
         allowed = _box_mask(sub.shape[1:], anchor, AORTA_BOX_MM, sp, (ys.start, xs.start))
@@ -116,7 +116,7 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
 def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: VesselResult | None,
              exclude: np.ndarray | None = None, seeds_vox: np.ndarray | None = None) -> VesselResult | None:
     """Track the IVC; ``seeds_vox`` (N, 3) working-grid indices force the track through them."""
-    zs = np.nonzero(spine.present)[0]
+    zs = np.nonzero(spine.usable)[0]
     if zs.size == 0:
         return None
     ys, xs = _roi(frame, spine)
@@ -130,7 +130,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     cands: dict[int, list[Candidate]] = {}
     yy, xx = np.mgrid[0:sub.shape[1], 0:sub.shape[2]]
     for i, z in enumerate(range(zs[0], zs[-1] + 1)):
-        if not spine.present[z]:
+        if not spine.usable[z]:
             continue
         allowed = _box_mask(sub.shape[1:], (spine.y_anterior[z], spine.cx[z]), IVC_BOX_MM, sp,
                             (ys.start, xs.start))

@@ -33,6 +33,11 @@ class SpineAnchor:
     y_centre: np.ndarray
     trunk: np.ndarray  # (nz,) bool: the slice shows a trunk (abdomen / chest / pelvis)
 
+    @property
+    def usable(self) -> np.ndarray:
+        """Trunk slices with a vertebral position (measured, or interpolated across discs)."""
+        return self.trunk & np.isfinite(self.cx) & np.isfinite(self.y_anterior)
+
 
 def body_mask(hu: np.ndarray) -> np.ndarray:
     """Largest connected soft-tissue region, holes filled slice by slice (no table, no air)."""

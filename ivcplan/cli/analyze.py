@@ -1,5 +1,84 @@
-"""`ivcplan analyze` command."""
+"""`ivcplan analyze`: run the whole pipeline on one CT and write the report files."""
 
 from __future__ import annotations
 
-from ivcplan.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ivcplan.cli import app
+
+#: The bundled case analysed when no PATH is given.
+SAMPLE_CASE = "case_a_renal"
+
+
+def sample_dir(case: str = SAMPLE_CASE) -> Path:
+    """Folder of a bundled sample case (``sample_dicom/<case>`` beside the package)."""
+    import ivcplan
+
+    return Path(ivcplan.__file__).resolve().parents[1] / "sample_dicom" / case
+
+
+@app.command()
+def analyze(
+    path: Annotated[Path | None, typer.Argument(
+        help=f"CT: DICOM folder/file/DICOMDIR, NIfTI, NRRD or MHA. Default: the bundled sample {SAMPLE_CASE}.")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created).")] = Path("ivcplan_output"),
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="External segmentation to import (TotalSegmentator, .seg.nrrd, NIfTI).")] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="Decision rules file (default: shipped).")] = None,
+    series: Annotated[str | None, typer.Option("--series", help="DICOM series: UID or number.")] = None,
+    kinds: Annotated[str, typer.Option("--outputs", help="Comma-separated output kinds, or 'all'.")] = "all",
+) -> None:
+    """Segment, measure and plan one CT; write report.json, report.csv, segmentation.nii.gz (+ more)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ivcplan import pipeline
+    from ivcplan.errors import IvcplanError
+
+    console = Console(stderr=True)
+    if path is None:
+        path = sample_dir() / "dicom"
+        if not path.exists():
+            console.print(f"[red]error:[/red] bundled sample not found at {path}; give a CT PATH")
+            raise typer.Exit(2)
+        console.print(f"No PATH given: analysing the bundled sample {SAMPLE_CASE} ({path})")
+    wanted = "all" if kinds.strip() == "all" else [k.strip() for k in kinds.split(",") if k.strip()]
+    try:
+        with Progress(TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=1.0)
+
+            def progress(stage: str, fraction: float) -> None:
+                bar.update(task, description=stage[:40], completed=fraction)
+
+            analysis = pipeline.run(path, labels=labels, rules=rules, series=series, progress=progress)
+        written = pipeline.write_outputs(analysis, output, wanted)
+    except IvcplanError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    _summary(analysis.report, written)
+
+
+def _summary(report: dict, written: dict[str, Path]) -> None:
+    from rich.console import Console
+
+    out = Console()
+    tumor, plan = report["tumor"], report["plan"]
+    out.print(f"IVC detected: {report['ivc']['detected']}   segments in view: "
+              f"{', '.join(report['segments_in_view']) or '-'}")
+    if tumor["present"]:
+        out.print(f"Tumor: {tumor['volume_ml']} ml, max diameter {tumor['max_diameter_mm']} mm, "
+                  f"segments {', '.join(tumor['segments']) or '?'}")
+    else:
+        out.print("Tumor: none found")
+    out.print(f"Suggested approach: {plan['approach']}  (rules: {', '.join(r['id'] for r in plan['rules']) or '-'})")
+    for flag in plan["flags"]:
+        out.print(f"  flag: {flag}")
+    for warning in report["input"]["warnings"]:
+        out.print(f"  warning: {warning}")
+    for kind, p in written.items():
+        out.print(f"wrote {kind}: {p}")
+    out.print(plan["disclaimer"])

@@ -7,6 +7,7 @@ the series a planner wants. Pixel decoding lives in `ivcplan.io.dicom`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -159,8 +160,8 @@ def _pixel_location(fp, ds) -> tuple[int | None, int | None, bool]:
     return start, length, True
 
 
-def _mosaic_tiles(ds) -> int:
-    if "MOSAIC" not in [str(v).upper() for v in ds.get("ImageType", [])]:
+def _mosaic_tiles(ds, image_type: Sequence[str]) -> int:
+    if "MOSAIC" not in image_type:
         return 0
     try:
         return int(ds.private_block(0x0019, "SIEMENS MR HEADER")[0x0A].value)
@@ -186,57 +187,116 @@ def read_header(path: str | os.PathLike) -> FileHeader:
     return _header_from_dataset(path, ds, offset if has_native else None, length if has_native else None, present)
 
 
+_TEXT_VRS = frozenset({"DS", "IS", "CS", "UI", "AS", "DA", "TM"})
+_PERSON_TEXT_VRS = frozenset({"LO", "SH"})  # may use another character set: decoded raw only for Latin-1/ASCII
+_LATIN1_SETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO 2022 IR 6"})
+
+
+@functools.cache
+def _tag_vr(keyword: str) -> tuple[int | None, str]:
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    return tag, dictionary_VR(tag) if tag is not None else ""
+
+
+class _Fields:
+    """Top-level attributes read straight from pydicom's raw elements: converting DS/IS values through
+    pydicom's validated types costs more than parsing the whole header, and a series has many files."""
+
+    def __init__(self, ds) -> None:
+        self.ds = ds
+        self.big_endian = str(ds.file_meta.get("TransferSyntaxUID", "")) == "1.2.840.10008.1.2.2"
+        charset = ds.get("SpecificCharacterSet", "") if 0x00080005 in ds else ""
+        self.latin1 = (charset if isinstance(charset, str) else "\\".join(charset)).strip() in _LATIN1_SETS
+
+    def values(self, keyword: str) -> list | None:
+        """All values of an attribute (strings for text VRs, ints for US), None when absent."""
+        from pydicom.dataelem import RawDataElement
+
+        tag, vr = _tag_vr(keyword)
+        if tag is None or tag not in self.ds:
+            return None
+        elem = self.ds.get_item(tag)
+        raw_text = vr in _TEXT_VRS or (vr in _PERSON_TEXT_VRS and self.latin1)
+        if isinstance(elem, RawDataElement) and raw_text and elem.value is not None:
+            text = elem.value.decode("latin-1").strip(" \x00")
+            return [v.strip() for v in text.split("\\")] if text else []
+        if isinstance(elem, RawDataElement) and vr == "US" and elem.value is not None and len(elem.value) >= 2:
+            return [int.from_bytes(elem.value[:2], "big" if self.big_endian else "little")]
+        value = self.ds.get(keyword)
+        if value is None or value == "":
+            return []
+        return list(value) if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]
+
+    def get(self, keyword: str, default=None):
+        """The single value of an attribute, or a list when it has several; ``default`` when absent/empty."""
+        values = self.values(keyword)
+        if not values:
+            return default
+        return values[0] if len(values) == 1 else values
+
+    def number(self, keyword: str, default, kind=float):
+        value = self.get(keyword)
+        try:
+            return kind(float(value)) if value not in (None, "") and not isinstance(value, list) else default
+        except ValueError:
+            return default
+
+
 def _header_from_dataset(path: str, ds, offset: int | None, length: int | None, present: bool) -> FileHeader:
+    f = _Fields(ds)
     ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
-    image_type = tuple(str(v).upper() for v in ds.get("ImageType", []) or [])
-    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    image_type = tuple(str(v).upper() for v in f.values("ImageType") or [])
+    rows, cols = f.number("Rows", 0, int), f.number("Columns", 0, int)
+    n_frames = f.number("NumberOfFrames", 1, int) or 1
     pixels = None
     if present and rows and cols:
-        tiles = _mosaic_tiles(ds)
+        tiles = _mosaic_tiles(ds, image_type)
+        bits = f.number("BitsAllocated", 16, int)
         pixels = PixelFormat(
-            transfer_syntax=ts, bits_allocated=int(ds.get("BitsAllocated", 16)),
-            bits_stored=int(ds.get("BitsStored", ds.get("BitsAllocated", 16))),
-            pixel_representation=int(ds.get("PixelRepresentation", 0)), samples=int(ds.get("SamplesPerPixel", 1)),
-            frame_rows=rows, frame_cols=cols, n_frames=n_frames, offset=offset, length=length,
-            tiles_per_row=int(np.ceil(np.sqrt(tiles))) if tiles else 1)
+            transfer_syntax=ts, bits_allocated=bits, bits_stored=f.number("BitsStored", bits, int),
+            pixel_representation=f.number("PixelRepresentation", 0, int),
+            samples=f.number("SamplesPerPixel", 1, int), frame_rows=rows, frame_cols=cols, n_frames=n_frames,
+            offset=offset, length=length, tiles_per_row=int(np.ceil(np.sqrt(tiles))) if tiles else 1)
     localizer = "LOCALIZER" in image_type
-    shared = (ds.get("SharedFunctionalGroupsSequence") or [None])[0]
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    instance = f.number("InstanceNumber", None, int)
     slices: list[SliceRef] = []
     if pixels is None:
         pass
     elif per_frame is not None:
-        for f, item in enumerate(per_frame):
+        shared = (ds.get("SharedFunctionalGroupsSequence") or [None])[0]
+        for index, item in enumerate(per_frame):
             def get(keyword, item=item):
                 value = _first(item, keyword)
                 return value if value is not None or shared is None else _first(shared, keyword)
             frame_type = tuple(str(v).upper() for v in (get("FrameType") or []))
-            slices.append(_slice(path, f, None, get("ImagePositionPatient"), get("ImageOrientationPatient"),
+            slices.append(_slice(path, index, None, get("ImagePositionPatient"), get("ImageOrientationPatient"),
                                  rows, cols, get("PixelSpacing"), get("SliceThickness"), get("RescaleSlope"),
-                                 get("RescaleIntercept"), localizer or "LOCALIZER" in frame_type,
-                                 ds.get("InstanceNumber")))
+                                 get("RescaleIntercept"), localizer or "LOCALIZER" in frame_type, instance))
     elif pixels.tiles_per_row > 1:
         slices.extend(_mosaic_slices(path, ds, pixels))
     else:
-        for f in range(n_frames):
-            slices.append(_slice(path, f if n_frames > 1 else None, None, ds.get("ImagePositionPatient"),
-                                 ds.get("ImageOrientationPatient"), rows, cols, ds.get("PixelSpacing"),
-                                 ds.get("SliceThickness"), ds.get("RescaleSlope"), ds.get("RescaleIntercept"),
-                                 localizer, ds.get("InstanceNumber")))
-    series_number = ds.get("SeriesNumber")
-    uid = str(ds.get("SeriesInstanceUID", "") or "")
+        for index in range(n_frames):
+            slices.append(_slice(path, index if n_frames > 1 else None, None, f.values("ImagePositionPatient"),
+                                 f.values("ImageOrientationPatient"), rows, cols, f.values("PixelSpacing"),
+                                 f.get("SliceThickness"), f.get("RescaleSlope"), f.get("RescaleIntercept"),
+                                 localizer, instance))
+    series_number = f.number("SeriesNumber", None, int)
+    uid = str(f.get("SeriesInstanceUID", ""))
+    study_uid = str(f.get("StudyInstanceUID", ""))
+    modality = str(f.get("Modality", "")).upper()
+    description = "\\".join(str(v) for v in f.values("SeriesDescription") or [])
     # without a UID, files of one folder with the same modality, number, description and matrix are one series
-    key = uid or "|".join(str(v) for v in (Path(path).parent, ds.get("Modality", ""), series_number, rows, cols,
-                                            ds.get("SeriesDescription", ""), ds.get("StudyInstanceUID", "")))
+    key = uid or "|".join(str(v) for v in (Path(path).parent, modality, series_number, rows, cols, description,
+                                            study_uid))
     return FileHeader(
-        path=path, series_uid=uid, group_key=key,
-        study_uid=str(ds.get("StudyInstanceUID", "")), modality=str(ds.get("Modality", "")).upper(),
-        description=str(ds.get("SeriesDescription", "") or ""),
-        contrast_agent=str(ds.get("ContrastBolusAgent", "") or "").strip(),
-        patient_position=str(ds.get("PatientPosition", "") or ""), patient_id=str(ds.get("PatientID", "") or ""),
-        series_number=int(series_number) if series_number not in (None, "") else None,
-        sop_class=str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "")),
+        path=path, series_uid=uid, group_key=key, study_uid=study_uid, modality=modality, description=description,
+        contrast_agent=str(f.get("ContrastBolusAgent", "")).strip(),
+        patient_position=str(f.get("PatientPosition", "")), patient_id=str(f.get("PatientID", "")),
+        series_number=series_number,
+        sop_class=str(f.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "")),
         image_type=image_type, pixels=pixels, slices=tuple(slices))
 
 
@@ -254,7 +314,7 @@ def _slice(path, frame, tile, ipp, iop, rows, cols, spacing, thickness, slope, i
 def _mosaic_slices(path: str, ds, pixels: PixelFormat) -> list[SliceRef]:
     """Siemens mosaic: tiles laid out row by row; ImagePositionPatient refers to the whole frame's
     corner, so each tile's position is shifted to the tile's own corner, then stepped along the normal."""
-    n_tiles = _mosaic_tiles(ds)
+    n_tiles = _mosaic_tiles(ds, ("MOSAIC",))
     per_row = pixels.tiles_per_row
     rows, cols = pixels.frame_rows // per_row, pixels.frame_cols // per_row
     iop = _floats(ds.get("ImageOrientationPatient"), 6)

@@ -17,7 +17,7 @@ from ivcplan.phantom.tissues import T
 
 #: Slabs of slices processed at once for the whole-body layers (bounds memory).
 SLAB_SLICES = 24
-_BONES = (T.BONE_CORTEX, T.BONE_MARROW, T.DISC, T.CSF, T.CORD)
+_BONES = (T.BONE_CORTEX, T.BONE_MARROW, T.BONE_ARCH, T.DISC, T.CSF, T.CORD)
 _SOFT = (T.FAT_VISCERAL, T.LUNG, T.MUSCLE, T.LIVER, T.PANCREAS, T.SPLEEN, T.FAT_SUBCUT)
 
 
@@ -45,23 +45,27 @@ class Body:
         return np.interp(z, self.zs, self.half_w) * self.sx, np.interp(z, self.zs, self.half_d) * self.sy
 
     @staticmethod
-    def radius(x: np.ndarray, y: np.ndarray, a: np.ndarray, b_ant: np.ndarray, b_post: np.ndarray) -> np.ndarray:
-        """Superellipse 'radius' (<1 inside); flatter on the back (the patient lies on the table)."""
-        post = y > 0
-        b = np.where(post, b_post, b_ant)
-        p = np.where(post, 3.4, 2.3)
-        return (np.abs(x / a) ** p + np.abs(y / b) ** p) ** (1.0 / p)
+    def powers(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(|x|^p, |y|^p, p) of the body superellipse; flatter on the back (lying on the table)."""
+        p = np.where(y > 0, 3.4, 2.3).astype(np.float32)
+        return np.abs(x) ** p, np.abs(y) ** p, p
 
-    def fat_mm(self, y: np.ndarray) -> np.ndarray:
-        """Subcutaneous fat thickness: thick anteriorly/laterally, thin over the back."""
-        return np.where(y > 0, 14.0, 24.0) * self.fat
+    @staticmethod
+    def inside(powers: tuple[np.ndarray, np.ndarray, np.ndarray], y: np.ndarray, a: np.ndarray,
+               b_ant: np.ndarray, b_post: np.ndarray) -> np.ndarray:
+        """Whether points lie inside the superellipse of half-axes a (lateral), b_ant / b_post."""
+        xp, yp, p = powers
+        b = np.where(y > 0, b_post, b_ant).astype(np.float32)
+        return xp * a.astype(np.float32) ** -p + yp * b ** -p < 1
 
     @staticmethod
     def diaphragm(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """z of the diaphragm dome: right dome higher than the left, low posterior recesses."""
-        right = 229.0 - ((x + 62) ** 2 + (y + 5) ** 2) / 250.0
-        left = 219.0 - ((x - 70) ** 2 + (y + 5) ** 2) / 250.0
-        centre = 212.0 - (x**2 + (y + 30) ** 2) / 400.0
+        # Steep laterally (costophrenic angles) and posteriorly (posterior recesses), gentle in front.
+        ap = np.where(y > -5, (y + 5) ** 2 / 110.0, (y + 5) ** 2 / 220.0)
+        right = 230.0 - (x + 60) ** 2 / 75.0 - ap
+        left = 220.0 - (x - 68) ** 2 / 75.0 - ap
+        centre = 213.0 - (x**2 + (y + 30) ** 2) / 300.0
         return np.maximum(np.maximum(right, left), centre)
 
 
@@ -105,30 +109,29 @@ def _paint_body(canvas: Canvas, body: Body) -> None:
     y2 = canvas.yc[None, :, None]
     x2 = canvas.xc[None, None, :]
     dome = Body.diaphragm(x2, y2)
-    table_top = 116.0 * body.sy + 2.0 + 0.0009 * x2**2
+    pw = Body.powers(x2, y2)
+    fat_a, fat_ant, fat_post = 26.0 * body.fat, 24.0 * body.fat, 14.0 * body.fat
+    # A cradle-shaped table just under the widest part of the back.
+    back = float(np.interp(120.0, body.zs, body.half_d)) * body.sy
+    table_top = (back + 0.5 - 0.0006 * x2**2).astype(np.float32)
     for z0 in range(0, canvas.shape[0], SLAB_SLICES):
         zs = canvas.zc[z0:z0 + SLAB_SLICES]
         z = zs[:, None, None]
         a, b = body.axes(z)
-        r_body = Body.radius(x2, y2, a, b, b)
-        r_skin = Body.radius(x2, y2, a - 2.0, b - 2.0, b - 2.0)
-        fat = body.fat_mm(y2)
-        fat_l = 26.0 * body.fat
-        r_fat = Body.radius(x2, y2, a - 2.0 - fat_l, b - 2.0 - 24.0 * body.fat, b - 2.0 - 14.0 * body.fat)
         wall = np.interp(zs, [-80, 200, 260, 330], [12, 12, 16, 18])[:, None, None]
-        r_muscle = Body.radius(x2, y2, a - 2.0 - fat_l - wall, b - 2.0 - 24.0 * body.fat - wall,
-                               b - 2.0 - 14.0 * body.fat - wall)
-        del fat
-        tissue = np.full(r_body.shape, T.AIR, dtype=np.uint8)
+        bp = np.full_like(b, back)  # the back lies flat on the table at every level
+        in_body = Body.inside(pw, y2, a, b, bp)
+        in_skin = Body.inside(pw, y2, a - 2.0, b - 2.0, bp - 2.0)
+        in_fat = Body.inside(pw, y2, a - 2.0 - fat_a, b - 2.0 - fat_ant, bp - 2.0 - fat_post)
+        cavity = Body.inside(pw, y2, a - 2.0 - fat_a - wall, b - 2.0 - fat_ant - wall, bp - 2.0 - fat_post - wall)
+        tissue = np.full(in_body.shape, T.AIR, dtype=np.uint8)
         under = (y2 > table_top) & (y2 < table_top + 22) & (np.abs(x2) < 230)
         tissue[np.broadcast_to(under, tissue.shape)] = T.TABLE_FOAM
         shell = (y2 > table_top) & (y2 < table_top + 4) & (np.abs(x2) < 230)
         tissue[np.broadcast_to(shell, tissue.shape)] = T.TABLE
-        inside = r_body < 1
-        tissue[inside] = T.SKIN
-        tissue[r_skin < 1] = T.FAT_SUBCUT
-        tissue[r_fat < 1] = T.MUSCLE
-        cavity = r_muscle < 1
+        tissue[in_body] = T.SKIN
+        tissue[in_skin] = T.FAT_SUBCUT
+        tissue[in_fat] = T.MUSCLE
         above = z >= dome
         diaphragm = (z >= dome - 5) & ~above
         tissue[cavity & ~above] = T.FAT_VISCERAL
@@ -137,7 +140,7 @@ def _paint_body(canvas: Canvas, body: Body) -> None:
         mediastinum = above & (np.abs(x2 - 5) < 24) & (y2 < 40) & (z > dome + 3)
         tissue[cavity & mediastinum] = T.FAT_VISCERAL
         canvas.tissue[z0:z0 + len(zs)] = tissue
-        canvas.label[z0:z0 + len(zs)] = np.where(inside, np.uint8(Label.BODY), np.uint8(0))
+        canvas.label[z0:z0 + len(zs)] = np.where(in_body, np.uint8(Label.BODY), np.uint8(0))
 
 
 def _paint_muscles(canvas: Canvas, rng: np.random.Generator) -> None:
@@ -178,12 +181,14 @@ def _paint_spine(canvas: Canvas) -> None:
         level = dz < h / 2 - 1
         arch = level & (rc < 16.0) & (rc >= 9.5) & (y > yc + ap - 3)
         slope = 0.15 if zc < 140 else 0.55
-        spinous = (np.abs(x) < 4.0) & (y > canal_y + 9) & (y < canal_y + 38) & \
-            (np.abs(z - (zc - slope * (y - canal_y))) < h * 0.32)
-        tp_len = 48.0 if zc < 140 else 30.0
-        transverse = (np.abs(z - zc) < 5.5) & (np.abs(y - (canal_y + (0 if zc < 140 else 6))) < 5) & \
+        depth = y - canal_y
+        spinous = (np.abs(x) < 3.5 - 0.04 * depth) & (depth > 9) & (depth < 30) & \
+            (np.abs(z - (zc - slope * depth)) < h * 0.3)
+        tp_len = 46.0 if zc < 140 else 30.0
+        tp_y = canal_y + (-2 if zc < 140 else 6)
+        transverse = (np.abs(z - zc) < 4.5) & (np.abs(y - tp_y) < 3.5 - 1.5 * np.abs(x) / tp_len) & \
             (np.abs(x) > 8) & (np.abs(x) < tp_len)
-        canvas.paint(sl, arch | spinous | transverse, T.BONE_CORTEX, Label.SPINE)
+        canvas.paint(sl, arch | spinous | transverse, T.BONE_ARCH, Label.SPINE)
         canal = (rc < 9.5) & (dz < h / 2 + gap)
         canvas.paint(sl, canal, T.CSF, Label.BODY)
         if zc > 135:
@@ -222,7 +227,7 @@ def _paint_organs(canvas: Canvas, rng: np.random.Generator) -> None:
     ls = rng.uniform(0.93, 1.07)
     bumps = SmoothNoise(rng, (40, 90))
     liver_parts = [
-        Blob.make((-66, 2, 176), np.array([80, 90, 62]) * ls, rotation(10, 8, 0), bumps, 0.05),
+        Blob.make((-66, 2, 182), np.array([80, 90, 68]) * ls, rotation(10, 8, 0), bumps, 0.05),
         Blob.make((4, -48, 192), np.array([62, 36, 30]) * ls, rotation(-12, -10, 0), bumps, 0.06),
         Blob.make((-8, 12, 184), np.array([20, 18, 30]) * ls, None, bumps, 0.05),
     ]
@@ -252,9 +257,9 @@ def _paint_organs(canvas: Canvas, rng: np.random.Generator) -> None:
         local = (pts - centre.astype(np.float32)) @ rot.astype(np.float32) / axes.astype(np.float32)
         ang = np.arctan2(local[..., 2], local[..., 1])
         pyramids = (f < 0.74) & (np.cos(7 * ang) > -0.35)
-        sinus = (local[..., 0] < -0.3) & (f < 0.86) & (np.abs(local[..., 2]) < 0.55)
-        hilum = (local[..., 0] < -0.6) & (f < 1.08) & (np.abs(local[..., 2]) < 0.3) & (local[..., 1] < 0.2)
-        pelvis = (local[..., 0] < -0.45) & (f < 0.9) & (np.abs(local[..., 2]) < 0.25)
+        sinus = (local[..., 0] < -0.45) & (f < 0.8) & (np.abs(local[..., 2]) < 0.45)
+        hilum = (local[..., 0] < -0.7) & (f < 1.08) & (np.abs(local[..., 2]) < 0.22) & (np.abs(local[..., 1]) < 0.35)
+        pelvis = (local[..., 0] < -0.6) & (f < 0.9) & (np.abs(local[..., 2]) < 0.18)
         allowed = (T.FAT_VISCERAL, T.LIVER, T.SPLEEN)
         canvas.paint(sl, f < 1, T.KIDNEY_CORTEX, label, only=allowed)
         kid = (T.KIDNEY_CORTEX,)
@@ -416,5 +421,6 @@ def _paint_bowel(canvas: Canvas, rng: np.random.Generator) -> None:
             # Gas rises to the front (non-dependent) part of the lumen, in pockets.
             _, idx_y, _ = canvas.grids(sl)
             front = (idx_y - tube.points[f.index, 1]) < -0.45 * tube.a[f.index]
-            gas = lumen & ((gas_noise(pts) > (0.2 if contents == T.STOOL else 0.75)) | (front & (gas_noise(pts) > -0.2)))
+            noise = gas_noise(pts)
+            gas = lumen & ((noise > (0.2 if contents == T.STOOL else 0.9)) | (front & (noise > 0.6)))
             canvas.paint(sl, gas, T.GAS, Label.BODY, only=(contents,))

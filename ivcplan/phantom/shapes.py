@@ -17,6 +17,8 @@ from scipy.spatial import cKDTree
 TUBE_STEP_MM = 0.5
 #: Length of curve handled per bounding box when painting a tube (mm).
 TUBE_CHUNK_MM = 24.0
+#: The nearest point is searched on a polyline through every n-th sample (3 mm segments).
+POLYLINE_EVERY = 6
 
 
 class Canvas:
@@ -230,42 +232,82 @@ class Tube:
         along = np.where(interior, np.clip(along, -TUBE_STEP_MM, TUBE_STEP_MM), along)
         return (self.s[idx] + along).reshape(pts.shape[:-1])
 
-    def fields(self, pts: np.ndarray, max_dist: float = np.inf) -> TubeFields:
+    def fields(self, pts: np.ndarray) -> TubeFields:
+        """Fields of arbitrary (..., 3) points (nearest sample by a k-d tree)."""
         shape = pts.shape[:-1]
         flat = pts.reshape(-1, 3).astype(np.float64)
-        dist, idx = self._tree.query(flat, distance_upper_bound=max_dist)
-        far = ~np.isfinite(dist)
-        idx = np.where(far, 0, idx)
-        d = flat - self.points[idx]
-        along = np.einsum("ij,ij->i", d, self.tangents[idx])
-        u1 = np.einsum("ij,ij->i", d, self.n1[idx])
-        u2 = np.einsum("ij,ij->i", d, self.n2[idx])
-        a, b = self.a[idx], self.b[idx]
-        # The along-tangent term rounds off the two ends (it is ~0 at interior samples).
-        rho = np.sqrt((u1 / a) ** 2 + (u2 / b) ** 2 + (along / a) ** 2)
-        rho[far] = np.inf
-        return TubeFields(rho.reshape(shape).astype(np.float32), (self.s[idx] + along).reshape(shape),
-                          np.degrees(np.arctan2(u2, u1)).reshape(shape) % 360.0,
-                          np.hypot(u1, u2).reshape(shape), idx.reshape(shape))
+        _, idx = self._tree.query(flat)
+        f = self._local(flat, idx)
+        return TubeFields(*(v.reshape(shape) for v in (f.rho, f.s, f.theta, f.radial_mm, f.index)))
 
     def chunks(self, canvas: Canvas, pad: float, s_range: tuple[float, float] | None = None
                ) -> Iterator[tuple[tuple[slice, slice, slice], TubeFields]]:
-        """Boxes along the tube (each covering a piece of curve, padded) with their fields."""
+        """Boxes along the tube (each covering a piece of curve, padded) with their fields.
+
+        Voxels farther than the radius + ``pad`` from the curve get ``rho = inf``.
+        """
         s0, s1 = (0.0, self.length) if s_range is None else (max(s_range[0], 0.0), min(s_range[1], self.length))
         if s1 < s0:
             return
-        reach = float(max(self.a.max(), self.b.max())) + pad
-        edges = np.arange(s0, s1 + TUBE_CHUNK_MM, TUBE_CHUNK_MM)
-        for e0 in edges:
-            sel = (self.s >= e0 - TUBE_STEP_MM) & (self.s <= min(e0 + TUBE_CHUNK_MM, s1) + TUBE_STEP_MM)
-            if not np.any(sel):
+        r_max = float(max(self.a.max(), self.b.max())) + pad
+        chunk = max(TUBE_CHUNK_MM, 2.0 * r_max)  # long chunks for wide pads: less box overlap
+        for e0 in np.arange(s0, s1 + 1e-6, chunk):
+            sel = np.nonzero((self.s >= e0 - TUBE_STEP_MM) & (self.s <= min(e0 + chunk, s1) + TUBE_STEP_MM))[0]
+            if sel.size == 0:
                 continue
             pts = self.points[sel]
-            r = np.maximum(self.a[sel], self.b[sel]).max() + pad
+            r = float(np.maximum(self.a[sel], self.b[sel]).max()) + pad
             sl = canvas.box(pts.min(axis=0) - r, pts.max(axis=0) + r)
-            if sl is None:
-                continue
-            yield sl, self.fields(canvas.points(sl), max_dist=reach * 1.5)
+            if sl is not None:
+                yield sl, self._box_fields(canvas, sl, sel, r)
+
+    def _box_fields(self, canvas: Canvas, sl: tuple[slice, slice, slice], sel: np.ndarray, reach: float
+                    ) -> TubeFields:
+        """Fields on a box: nearest point on the piece's polyline (separable grid arithmetic), then
+        the local frame of the nearest sample."""
+        x, y, z = canvas.grids(sl)
+        shape = (z.shape[0], y.shape[1], x.shape[2])
+        best = np.full(shape, np.inf, dtype=np.float32)
+        s_best = np.zeros(shape, dtype=np.float32)
+        verts = np.unique(np.r_[sel[::POLYLINE_EVERY], sel[-1]])
+        if verts.size == 1:
+            verts = np.r_[verts, verts]
+        for i0, i1 in zip(verts[:-1], verts[1:], strict=True):
+            a = self.points[i0].astype(np.float32)
+            ab = (self.points[i1] - self.points[i0]).astype(np.float32)
+            length = float(np.linalg.norm(ab))
+            u = ab / length if length > 0 else self.tangents[i0].astype(np.float32)
+            dx, dy, dz = x - a[0], y - a[1], z - a[2]
+            dot = dx * u[0] + dy * u[1] + dz * u[2]
+            t = np.clip(dot, 0, length)
+            d2 = (dx * dx + dy * dy + dz * dz) + t * (t - 2 * dot)
+            better = d2 < best
+            best = np.where(better, d2, best)
+            s_best = np.where(better, np.float32(self.s[i0]) + t, s_best)
+        near = best < reach * reach
+        out = TubeFields(np.full(shape, np.inf, np.float32), np.full(shape, -1e9), np.zeros(shape),
+                         np.full(shape, 1e6), np.zeros(shape, dtype=np.int64))
+        if not near.any():
+            return out
+        iz, iy, ix = np.nonzero(near)
+        p = np.stack([x[0, 0, ix], y[0, iy, 0], z[iz, 0, 0]], axis=1).astype(np.float64)
+        ds = self.s[1] - self.s[0]
+        idx = np.clip(np.rint(s_best[near] / ds).astype(np.int64), 0, len(self.s) - 1)
+        f = self._local(p, idx)
+        for name in ("rho", "s", "theta", "radial_mm", "index"):
+            getattr(out, name)[near] = getattr(f, name)
+        return out
+
+    def _local(self, p: np.ndarray, idx: np.ndarray) -> TubeFields:
+        d = p - self.points[idx]
+        along = np.einsum("ij,ij->i", d, self.tangents[idx])
+        u1 = np.einsum("ij,ij->i", d, self.n1[idx])
+        u2 = np.einsum("ij,ij->i", d, self.n2[idx])
+        a = self.a[idx]
+        # The along-tangent term rounds off the two ends (it is ~0 at interior samples).
+        rho = np.sqrt((u1 / a) ** 2 + (u2 / self.b[idx]) ** 2 + (along / a) ** 2)
+        return TubeFields(rho.astype(np.float32), self.s[idx] + along, np.degrees(np.arctan2(u2, u1)) % 360.0,
+                          np.hypot(u1, u2), idx)
 
 
 def paint_tube(canvas: Canvas, tube: Tube, tissue: int, label: int | None = None, *, wall_mm: float = 0.0,

@@ -54,6 +54,7 @@ class T(IntEnum):
     ARTERY = 39
     PERICARDIAL_FAT = 40
     ESOPHAGUS = 41
+    BONE_ARCH = 42       # posterior vertebral elements: thin, mostly cortical
 
 
 # tissue: (mean HU, coarse std, fine std)
@@ -85,7 +86,7 @@ HU: dict[T, tuple[float, float, float]] = {
     T.GALLBLADDER: (8, 2, 4),
     T.SPLEEN: (118, 4, 6),
     T.KIDNEY_CORTEX: (195, 8, 8),
-    T.KIDNEY_MEDULLA: (150, 8, 8),
+    T.KIDNEY_MEDULLA: (165, 8, 8),
     T.RENAL_SINUS: (-75, 12, 10),
     T.URINE: (12, 2, 4),
     T.PANCREAS: (100, 10, 10),
@@ -100,11 +101,12 @@ HU: dict[T, tuple[float, float, float]] = {
     T.ARTERY: (160, 3, 5),
     T.PERICARDIAL_FAT: (-95, 6, 8),
     T.ESOPHAGUS: (45, 5, 6),
+    T.BONE_ARCH: (520, 80, 50),
 }
 
 FATS = (T.FAT_VISCERAL,)
 #: Tissues the tumor never grows into (it displaces them).
-TUMOR_PROTECTED = (T.AORTA, T.ARTERY, T.BONE_CORTEX, T.BONE_MARROW, T.DISC, T.CSF, T.CORD, T.KIDNEY_CORTEX,
+TUMOR_PROTECTED = (T.AORTA, T.ARTERY, T.BONE_CORTEX, T.BONE_MARROW, T.BONE_ARCH, T.DISC, T.CSF, T.CORD, T.KIDNEY_CORTEX,
                    T.KIDNEY_MEDULLA, T.RENAL_SINUS, T.URINE, T.SKIN, T.AIR, T.TABLE, T.TABLE_FOAM)
 
 

@@ -59,7 +59,9 @@ def fmt(value: Any, unit: str = "") -> str:
     if isinstance(value, int | float):
         if value != value:  # NaN
             return NOT_AVAILABLE
-        text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 1 else f"{value:.2f}"
+        magnitude = abs(value)
+        decimals = 0 if magnitude >= 100 or magnitude == 0 else 1 if magnitude >= 1 else 2
+        text = f"{value:.{decimals}f}"
         return f"{text} {unit}".strip()
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not value:

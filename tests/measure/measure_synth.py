@@ -92,5 +92,6 @@ def abdomen(grid: Grid | None = None, tumor: Tumor | None = None, *, with_atrium
     if tumor is not None:
         lab[tumor.mask(p)] = Label.IVC_TUMOR
         c, a = np.asarray(tumor.centre), np.asarray(tumor.semi_axes)
-        truth.update(tumor_volume_ml=tumor.volume_ml, upper_pole=c + [0, 0, a[2]], lower_pole=c - [0, 0, a[2]])
+        truth.update(tumor_volume_ml=tumor.volume_ml, upper_pole=c + np.array([0, 0, a[2]]),
+                     lower_pole=c - np.array([0, 0, a[2]]))
     return Case(Labelmap(lab, grid), truth)

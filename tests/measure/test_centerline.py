@@ -75,7 +75,9 @@ def test_tilted_tube_sections_are_perpendicular():
     mid = (cl.s > 10) & (cl.s < cl.length_mm - 10)
     # Perpendicular cut: pi r^2 (an axial cut would be 15 % larger).
     assert np.allclose(cl.total_area_mm2[mid], np.pi * r * r, rtol=AREA_TOL)
-    assert np.allclose(cl.max_diameter_mm[mid], 2 * r, atol=1.0)
+    # Feret of a jagged voxel outline: up to a voxel diagonal wider, the median within 1.5 mm.
+    assert np.median(cl.max_diameter_mm[mid]) == pytest.approx(2 * r, abs=1.5)
+    assert np.allclose(cl.max_diameter_mm[mid], 2 * r, atol=2.0)
     assert cl.length_mm == pytest.approx(95.0, abs=4.0)
 
 
@@ -99,7 +101,9 @@ def test_curved_tube_follows_the_arc():
     assert cl.length_mm == pytest.approx(60.0 * (np.pi / 2 - 0.1), rel=0.05)
     assert cl.points[0, 2] < cl.points[-1, 2]
     mid = (cl.s > 10) & (cl.s < cl.length_mm - 10)
-    assert np.allclose(cl.total_area_mm2[mid], np.pi * 49.0, rtol=0.1)  # r = 3.5 voxels
+    # r = 3.5 voxels: single sections alias by up to ~12 %, their median is unbiased.
+    assert np.median(cl.total_area_mm2[mid]) == pytest.approx(np.pi * 49.0, rel=0.03)
+    assert np.allclose(cl.total_area_mm2[mid], np.pi * 49.0, rtol=0.15)
 
 
 def test_small_gap_and_tumor_filling_the_lumen_keep_one_centerline():

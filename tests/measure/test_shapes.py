@@ -19,7 +19,8 @@ def _grid(shape, spacing, direction=AXIAL) -> Grid:
     return Grid(shape, spacing, (0.0, 0.0, 0.0), direction)
 
 
-def _ellipsoid(grid: Grid, centre, semi, rotation=np.eye(3)) -> np.ndarray:
+def _ellipsoid(grid: Grid, centre, semi, rotation=None) -> np.ndarray:
+    rotation = np.eye(3) if rotation is None else rotation
     p = grid.index_to_lps(np.stack(np.indices(grid.shape), axis=-1))
     q = ((p - np.asarray(centre)) @ rotation) / np.asarray(semi)
     return np.sum(q * q, axis=-1) <= 1.0

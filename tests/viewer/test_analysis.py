@@ -12,11 +12,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from ivcplan import io
-from ivcplan.labels import Label
+from ivcplan import io, pipeline
+from ivcplan.labels import LABEL_TABLE, Label
 from ivcplan.phantom.config import PhantomConfig, TumorSpec
 from ivcplan.phantom.generate import generate
-from ivcplan.viewer.panel import RAW_ROLE
 from ivcplan.viewer.schematic import format_value
 from tests.viewer.conftest import write_series
 
@@ -49,6 +48,8 @@ def case(tmp_path_factory):
     vol = phantom.volume
     folder = write_series(root / "dicom", vol.array, tuple(vol.spacing), origin=tuple(vol.origin))
     labels = io.save_nifti(phantom.truth, root / "truth.nii.gz")
+    # its label table beside it, so the import reads it as an ivcplan labelmap
+    (root / "truth.json").write_text(json.dumps({"labels": {str(v): name for v, (name, _) in LABEL_TABLE.items()}}))
     return phantom, folder, labels
 
 
@@ -76,8 +77,7 @@ def _tumor_centre(window) -> np.ndarray:
 
 
 def test_panel_shows_the_report_values(analysed, tmp_path):
-    written = analysed.result.analysis and __import__("ivcplan.pipeline", fromlist=["x"]).write_outputs(
-        analysed.result.analysis, tmp_path, ["json"])
+    written = pipeline.write_outputs(analysed.result.analysis, tmp_path, ["json"])
     report = json.loads(written["json"].read_text())
     shown = analysed.panel.displayed(analysed.panel.tumor_table)
     assert report["tumor"]["present"] is True

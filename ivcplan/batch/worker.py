@@ -1,0 +1,240 @@
+"""What runs for one case, in a worker process (or a Dask worker): pipeline -> outputs -> atomic publish.
+
+A case's outputs are written into a temporary sibling folder together with a marker (`MARKER`: the
+hash of inputs and options, and the size and SHA-256 of every file written); the folder is then
+renamed into place. A case folder that exists with a valid marker is therefore complete; anything
+else (a temporary folder left by a crash) is redone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivcplan.batch.discover import Case
+from ivcplan.batch.summary import key_fields
+
+log = logging.getLogger(__name__)
+
+MARKER = "batch_case.json"
+MARKER_FORMAT = "ivcplan.batch-case/1"
+TMP_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"
+CASE_LOG = "case.log"
+#: A case's progress is forwarded to the parent only when it moved by at least this much.
+PROGRESS_STEP = 0.02
+#: Statuses: "ok" (analysed), "no_ivc" (analysed, outputs written, but no IVC in view) and "failed".
+OK, NO_IVC, FAILED = "ok", "no_ivc", "failed"
+
+# Set in a pool worker by `init_worker`: queue of (kind, case, ...) events to the parent, and the limit.
+_EVENTS: Any = None
+_MEMORY_LIMIT: int | None = None
+_BASELINE_VM: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    case: Case
+    cases_dir: str
+    key: str  # hash of inputs + options: what the marker must match
+    outputs: tuple[str, ...] | str
+    rules: str | None = None
+
+
+def _address_space() -> int | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def init_worker(events: Any, memory_limit: int | None, threads: int | None) -> None:
+    """Initializer of a local pool worker: event queue, address-space limit, quiet stderr."""
+    global _EVENTS, _MEMORY_LIMIT, _BASELINE_VM
+    _EVENTS = events
+    if events is not None:
+        events.cancel_join_thread()  # a worker must be able to exit even if the parent stopped reading
+    _die_with_parent()
+    logging.captureWarnings(True)  # numpy/scipy warnings go to the case log, not to the parent's terminal
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())  # no "last resort" printing to stderr
+    logging.getLogger("ivcplan").setLevel(logging.INFO)
+    if threads:
+        try:
+            import SimpleITK as sitk
+
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(threads))
+        except (ImportError, AttributeError):  # pragma: no cover - SimpleITK is a dependency
+            pass
+    if memory_limit:
+        import resource
+
+        _BASELINE_VM = _address_space()
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        _MEMORY_LIMIT = soft
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when the batch process dies (no orphans writing outputs)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: workers exit when their call queue closes
+        pass
+
+
+def _emit(*event: Any) -> None:
+    if _EVENTS is not None:
+        with contextlib.suppress(OSError, ValueError):  # parent gone or queue closed: progress is best effort
+            _EVENTS.put(event)
+
+
+class _ThreadFilter(logging.Filter):
+    """Keep only the records of one thread (Dask runs several cases in one process)."""
+
+    def __init__(self, ident: int) -> None:
+        super().__init__()
+        self.ident = ident
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.ident
+
+
+def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER):
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+        out[path.relative_to(folder).as_posix()] = {"size": path.stat().st_size, "sha256": h.hexdigest()}
+    return out
+
+
+def verify(folder: Path, key: str, *, check_hashes: bool = True) -> dict[str, Any] | None:
+    """The stored result if ``folder`` holds a complete case for ``key``, else None."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, Mapping) or marker.get("format") != MARKER_FORMAT or marker.get("key") != key:
+        return None
+    files = marker.get("files")
+    if not isinstance(files, Mapping):
+        return None
+    for rel, expected in files.items():
+        path = folder / rel
+        try:
+            if path.stat().st_size != expected.get("size"):
+                return None
+        except OSError:
+            return None
+    if check_hashes and _manifest(folder) != dict(files):
+        return None
+    result = marker.get("result")
+    return dict(result) if isinstance(result, Mapping) else None
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Move a finished temporary case folder into place atomically (replacing an older one)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f"{OLD_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(final, old)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _describe_memory_error(exc: BaseException) -> str:
+    limit = f"{_MEMORY_LIMIT / 2**30:.2f} GiB" if _MEMORY_LIMIT else "none set"
+    base = f"; address space at worker start {_BASELINE_VM / 2**30:.2f} GiB" if _BASELINE_VM else ""
+    detail = f" ({exc})" if str(exc) else ""
+    return f"out of memory{detail}: the case needs more memory than the worker may use (limit {limit}{base})"
+
+
+def _outcome(report: Mapping[str, Any], warnings: tuple[str, ...]) -> tuple[str, str | None, str | None]:
+    if (report.get("ivc") or {}).get("detected"):
+        return OK, None, None
+    why = next((w for w in warnings if w.startswith("IVC not found")), "IVC not found")
+    return NO_IVC, "NoIVC", f"no IVC in the field of view: {why}"
+
+
+def run_case(task: CaseTask) -> dict[str, Any]:
+    """Analyse one case and publish its outputs; never raises for a bad case (the result says why)."""
+    case = task.case
+    started = time.perf_counter()
+    _emit("start", case.name, os.getpid())
+    cases_dir = Path(task.cases_dir)
+    tmp = cases_dir / f"{TMP_PREFIX}{case.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    handler = logging.FileHandler(tmp / CASE_LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_ThreadFilter(threading.get_ident()))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    result: dict[str, Any] = {**case.to_dict(), "status": FAILED, "error_type": None, "error": None,
+                              "traceback": None, "warnings": [], "timings_s": {}, "measurements": {},
+                              "outputs": [], "output_dir": None, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    last = [0.0, ""]
+
+    def progress(stage: str, fraction: float) -> None:
+        if stage != last[1] or fraction - last[0] >= PROGRESS_STEP or fraction >= 1.0:
+            last[:] = [fraction, stage]
+            _emit("progress", case.name, stage, float(fraction))
+
+    try:
+        from ivcplan import pipeline
+
+        logging.getLogger(__name__).info("case %s: %s (series %s)", case.name, case.source, case.series)
+        analysis = pipeline.run(case.source, series=case.series, rules=task.rules, progress=progress)
+        t_write = time.perf_counter()
+        written = pipeline.write_outputs(analysis, tmp, task.outputs)
+        timings = dict(analysis.timings_s)
+        timings["write"] = round(time.perf_counter() - t_write, 3)
+        status, error_type, error = _outcome(analysis.report, analysis.warnings)
+        result.update(status=status, error_type=error_type, error=error, warnings=list(analysis.warnings),
+                      timings_s=timings, measurements=key_fields(analysis.report),
+                      outputs=sorted(Path(p).relative_to(tmp).as_posix() for p in written.values()))
+    except MemoryError as exc:
+        result.update(error_type="MemoryError", error=_describe_memory_error(exc))
+    except Exception as exc:  # a bad case is recorded, never allowed to stop the batch
+        result.update(error_type=type(exc).__name__, error=str(exc) or type(exc).__name__,
+                      traceback=traceback.format_exc())
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    result["timings_s"]["total"] = round(time.perf_counter() - started, 3)
+    if result["status"] == FAILED:
+        logging.getLogger(__name__).info("case %s failed: %s", case.name, result["error"])
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        final = cases_dir / case.name
+        result["output_dir"] = final.relative_to(cases_dir.parent).as_posix()
+        marker = {"format": MARKER_FORMAT, "key": task.key, "files": _manifest(tmp), "result": result}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2, default=str) + "\n", encoding="utf-8")
+        publish(tmp, final)
+    _emit("end", case.name, os.getpid())
+    return result

@@ -1,0 +1,159 @@
+"""Landmarks, segments and tumor measurements on synthetic abdomens with analytic truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from measure_synth import CONFLUENCE_Z, HEPATIC, JUNCTION_Z, RENAL, Tumor, abdomen, make_grid
+
+from ivcplan import classify, measure, vessel
+from ivcplan.anatomy.landmarks import find_landmarks
+from ivcplan.labels import Label
+
+LANDMARK_Z_TOL_MM = 4.0  # acceptance: 10 mm
+POLE_TOL_MM = 3.0
+SIZE_TOL_MM = 3.0
+VOLUME_TOL = 0.05
+
+SMALL = Tumor((40.0, 35.0, 145.0), (8.0, 8.0, 20.0))  # segment II, free hepatic veins
+HIGH = Tumor((33.0, 35.0, 172.0), (10.0, 10.0, 24.0))  # II + III, right HV invaded, middle abutting, intracardiac
+
+
+def _analyse(case):
+    cl = vessel.centerline(case.labelmap)
+    lms = find_landmarks(case.labelmap, cl)
+    sm = classify.segments(cl, lms)
+    return cl, lms, sm, measure.tumor(case.labelmap, cl, lms, sm)
+
+
+def test_landmarks_against_truth():
+    case = abdomen(tumor=SMALL)
+    cl, lms, sm, _ = _analyse(case)
+    truth = case.truth
+    for name, key in (("iliac_confluence", "iliac_confluence_z"), ("renal_veins", "renal_veins_z"),
+                      ("hepatic_veins", "hepatic_veins_z"), ("cavoatrial_junction", "cavoatrial_junction_z")):
+        lm = lms[name]
+        assert lm.found and lm.confidence >= 0.5, name
+        assert lm.position_mm[2] == pytest.approx(truth[key], abs=LANDMARK_Z_TOL_MM), name
+        # Landmarks of the contract lie on the centerline at their arc length.
+        assert np.allclose(cl.point_at(lm.s_mm), lm.position_mm, atol=1e-6)
+    for side, (zr, sx, _) in RENAL.items():
+        ostium = lms[f"renal_vein_{side}"].position_mm
+        assert ostium[2] == pytest.approx(zr, abs=2.0)
+        assert np.sign(ostium[0] - 40.0) == sx  # on the vein's side of the IVC
+    for side, (zh, _) in HEPATIC.items():
+        assert lms[f"hepatic_vein_{side}"].position_mm[2] == pytest.approx(zh, abs=LANDMARK_Z_TOL_MM)
+    assert sm.segments_in_view() == ["I", "II", "III"]
+    assert sm.segment_at(lms.s("renal_veins") - 5) == "I"
+    assert sm.segment_at(lms.s("renal_veins") + 5) == "II"
+    assert sm.segment_at(lms.s("hepatic_veins") + 1) == "III"
+
+
+def test_missing_structures_are_null_never_invented():
+    case = abdomen(with_atrium=False, with_hepatic=False, with_iliac=False)
+    _, lms, sm, tm = _analyse(case)
+    assert not tm.present and tm.to_dict()["volume_ml"] is None
+    for name in ("iliac_confluence", "hepatic_veins", "hepatic_vein_left", "cavoatrial_junction"):
+        assert lms[name].position_mm is None and lms[name].s_mm is None and lms[name].confidence == 0.0, name
+    assert lms["renal_veins"].found
+    # Renal level known, hepatic level not: I and II can be told apart, III cannot be placed.
+    assert sm.segments_in_view() == ["I", "II"]
+    # The IVC cut by the top of the field of view: no junction even with an area jump impossible to see.
+    grid = make_grid(shape=(85, 48, 64))  # z up to 168 mm: below the hepatic veins
+    cut = abdomen(grid)
+    cl2 = vessel.centerline(cut.labelmap)
+    assert cl2.reaches_cranial_border and not cl2.reaches_caudal_border
+    lms2 = find_landmarks(cut.labelmap, cl2)
+    assert lms2["cavoatrial_junction"].position_mm is None
+    assert "field of view" in lms2["cavoatrial_junction"].detail
+
+
+def test_small_infrahepatic_tumor():
+    case = abdomen(tumor=SMALL)
+    tm = _analyse(case)[3]
+    t = case.truth
+    assert tm.present
+    assert tm.volume_ml == pytest.approx(t["tumor_volume_ml"], rel=VOLUME_TOL)
+    assert tm.max_diameter_mm == pytest.approx(40.0, abs=SIZE_TOL_MM)
+    assert tm.axes_mm == pytest.approx([40.0, 16.0, 16.0], abs=SIZE_TOL_MM)
+    assert tm.axial_longest_diameter_mm == pytest.approx(16.0, abs=SIZE_TOL_MM)
+    assert tm.measurable_recist
+    assert tm.craniocaudal_length_mm == pytest.approx(40.0, abs=SIZE_TOL_MM)
+    assert np.linalg.norm(np.subtract(tm.upper_pole_mm, t["upper_pole"])) < POLE_TOL_MM
+    assert np.linalg.norm(np.subtract(tm.lower_pole_mm, t["lower_pole"])) < POLE_TOL_MM
+    assert tm.segments == ["II"]
+    # Signed distances (contract): poles below the ostia / junction are positive.
+    assert tm.distance_upper_pole_to_hepatic_veins_mm == pytest.approx(t["hepatic_veins_z"] - 165.0, abs=4.0)
+    assert tm.distance_upper_pole_to_cavoatrial_junction_mm == pytest.approx(JUNCTION_Z - 165.0, abs=4.0)
+    assert tm.distance_lower_pole_to_renal_veins_mm == pytest.approx(125.0 - t["renal_veins_z"], abs=4.0)
+    # Radius 8 in a radius-9 lumen: occlusion 1 - (81 - 64) / 81 = 79 %, tumor not touching the wall.
+    assert tm.max_lumen_occlusion_pct == pytest.approx(79.0, abs=6.0)
+    assert tm.complete_occlusion is False
+    assert tm.max_circumferential_involvement_deg < 90
+    assert tm.hepatic_veins_invaded == [] and tm.hepatic_veins_abutting == [] and tm.renal_veins_involved == []
+    assert tm.intracardiac is False and tm.intracardiac_length_mm == 0.0
+    assert tm.ivc_diameter_above_mm == pytest.approx(18.0, abs=1.0)
+    assert tm.ivc_diameter_below_mm == pytest.approx(18.0, abs=1.0)
+    assert tm.growth_pattern == "intraluminal"
+    d = tm.to_dict()
+    assert d["segments"] == ["II"] and d["collateral_return"] is None
+
+
+def test_high_tumor_invading_a_hepatic_vein_into_the_atrium():
+    case = abdomen(tumor=HIGH)
+    tm = _analyse(case)[3]
+    t = case.truth
+    assert tm.volume_ml == pytest.approx(t["tumor_volume_ml"], rel=VOLUME_TOL)
+    assert tm.max_diameter_mm == pytest.approx(48.0, abs=SIZE_TOL_MM)
+    assert tm.axes_mm == pytest.approx([48.0, 20.0, 20.0], abs=SIZE_TOL_MM)
+    assert np.linalg.norm(np.subtract(tm.upper_pole_mm, t["upper_pole"])) < POLE_TOL_MM
+    assert np.linalg.norm(np.subtract(tm.lower_pole_mm, t["lower_pole"])) < POLE_TOL_MM
+    assert tm.segments == ["II", "III"]
+    assert tm.hepatic_veins_invaded == ["right"]
+    assert tm.hepatic_veins_abutting == ["middle"]
+    assert tm.intracardiac is True
+    assert tm.intracardiac_length_mm == pytest.approx(196.0 - JUNCTION_Z, abs=POLE_TOL_MM)
+    assert tm.distance_upper_pole_to_cavoatrial_junction_mm < 0
+    # The invaded vein's label starts where the tumor stops, up its rising course: the ostium
+    # reads a few mm high (landmark acceptance is 10 mm).
+    assert tm.distance_upper_pole_to_hepatic_veins_mm == pytest.approx(t["hepatic_veins_z"] - 196.0, abs=6.0)
+    assert tm.complete_occlusion is True and tm.max_circumferential_involvement_deg == 360.0
+    assert "right_atrium" in tm.adjacent_organs
+
+
+def test_tumor_filling_the_ivc_at_a_renal_vein():
+    # The vein then touches the tumor, not the lumen: the inflow is still found, and involved.
+    tumor = Tumor((40.0, 35.0, 100.0), (9.5, 9.5, 15.0))
+    case = abdomen(tumor=tumor)
+    _, lms, _, tm = _analyse(case)
+    assert lms["renal_vein_right"].position_mm[2] == pytest.approx(RENAL["right"][0], abs=2.0)
+    assert lms["renal_veins"].position_mm[2] == pytest.approx(case.truth["renal_veins_z"], abs=LANDMARK_Z_TOL_MM)
+    assert tm.renal_veins_involved == ["right"]
+    assert tm.segments == ["I"]
+    assert tm.distance_lower_pole_to_renal_veins_mm == pytest.approx(85.0 - case.truth["renal_veins_z"], abs=4.0)
+
+
+def test_iliac_confluence_from_one_side_only_has_lower_confidence():
+    case = abdomen()
+    arr = case.labelmap.array.copy()
+    arr[arr == Label.ILIAC_VEIN_LEFT] = 0
+    lm = case.labelmap.with_array(arr)
+    cl = vessel.centerline(lm)
+    one = find_landmarks(lm, cl)["iliac_confluence"]
+    both = find_landmarks(case.labelmap, vessel.centerline(case.labelmap))["iliac_confluence"]
+    assert one.found and one.confidence < both.confidence
+    assert one.position_mm[2] == pytest.approx(CONFLUENCE_Z, abs=LANDMARK_Z_TOL_MM)
+
+
+def test_segment_map_rules():
+    sm = classify.SegmentMap(renal_s=50.0, hepatic_s=120.0, s_min=0.0, s_max=150.0)
+    assert sm.overlapping(10, 49.5) == ["I"]
+    assert sm.overlapping(10, 50.8) == ["I"]  # 0.8 mm into II: within the boundary tolerance
+    assert sm.overlapping(10, 60) == ["I", "II"]
+    assert sm.overlapping(100, 170) == ["II", "III"]
+    assert sm.overlapping(80, 80.5) == ["II"]  # tiny range: the segment of its middle
+    assert sm.segments_in_view() == ["I", "II", "III"]
+    no_renal = classify.SegmentMap(renal_s=None, hepatic_s=120.0, s_min=0.0, s_max=150.0)
+    assert no_renal.segment_at(60) is None and no_renal.segment_at(130) == "III"
+    assert no_renal.overlapping(60, 130) == ["III"]
+    assert classify.SegmentMap(None, None, 0.0, 100.0).segments_in_view() == []

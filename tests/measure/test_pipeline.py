@@ -1,0 +1,140 @@
+"""The whole pipeline: report contract, output files, the CLI, and the real CT acceptance checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import nibabel
+import numpy as np
+import pytest
+from measure_synth import Tumor, abdomen
+from typer.testing import CliRunner
+
+from ivcplan import pipeline
+from ivcplan.cli import app
+from ivcplan.errors import AnalysisError, InputError
+from ivcplan.report import contract
+from ivcplan.volume import Labelmap, Volume
+
+#: Acceptance (issue 5): renal vein landmark within 15 mm of the level of the largest kidney masks.
+RENAL_LEVEL_TOL_MM = 15.0
+
+
+@pytest.fixture(scope="module")
+def synthetic_analysis():
+    case = abdomen(tumor=Tumor((33.0, 35.0, 172.0), (10.0, 10.0, 24.0)))
+    ct = Volume(np.where(case.labelmap.array > 0, 150, -50).astype(np.int16), case.labelmap.grid,
+                meta={"series_instance_uid": "1.2.3"})
+    before = case.labelmap.array.copy()
+    analysis = pipeline.run(ct, labels=case.labelmap, progress=lambda stage, f: None)
+    assert np.array_equal(case.labelmap.array, before)  # inputs are never modified
+    return case, analysis
+
+
+def test_report_follows_the_contract(synthetic_analysis):
+    _, a = synthetic_analysis
+    r = a.report
+    contract.validate(r)
+    assert r["schema"] == "ivcplan.report/1"
+    assert r["input"]["series_instance_uid"] == "1.2.3" and r["input"]["size"] == [110, 48, 64]
+    assert r["ivc"]["detected"] and r["ivc"]["centerline_length_mm"] > 150
+    assert set(contract.CONTRACT_LANDMARKS) <= set(r["landmarks"])
+    assert r["segments_in_view"] == ["I", "II", "III"]
+    assert r["tumor"]["present"] and r["tumor"]["segments"] == ["II", "III"]
+    assert r["tumor"]["hepatic_veins_invaded"] == ["right"] and r["tumor"]["intracardiac"] is True
+    # The planner ran on the measured facts: invaded ostium + segment III + intracardiac -> ELRA, R7.
+    assert r["plan"]["approach"] == "elra" and {"R6", "R7"} <= {rule["id"] for rule in r["plan"]["rules"]}
+    assert set(a.timings_s) == set(pipeline.STAGE_WEIGHTS)
+
+
+def test_validation_names_the_broken_field(synthetic_analysis):
+    _, a = synthetic_analysis
+    broken = json.loads(json.dumps(a.report))
+    del broken["tumor"]["present"]
+    with pytest.raises(AnalysisError, match=r"tumor.*present"):
+        contract.validate(broken)
+    broken = json.loads(json.dumps(a.report))
+    broken["landmarks"]["renal_veins"]["position_mm"] = [1.0, 2.0]
+    with pytest.raises(AnalysisError, match=r"landmarks\.renal_veins\.position_mm"):
+        contract.validate(broken)
+
+
+def test_write_outputs(synthetic_analysis, tmp_path):
+    case, a = synthetic_analysis
+    written = pipeline.write_outputs(a, tmp_path / "out", ["json", "csv", "segmentation"])
+    report = json.loads(written["json"].read_text())
+    assert report["tumor"]["volume_ml"] == a.report["tumor"]["volume_ml"]
+    rows = list(csv.DictReader(written["csv"].open()))
+    assert len(rows) == 1
+    assert float(rows[0]["tumor.volume_ml"]) == pytest.approx(report["tumor"]["volume_ml"])
+    assert rows[0]["tumor.segments"] == "II;III"
+    assert rows[0]["landmarks.renal_veins.position_mm.z"] != ""
+    seg = Volume.from_nifti(nibabel.load(written["segmentation"]))
+    assert seg.grid.is_same(a.volume.grid)
+    assert np.array_equal(seg.array, case.labelmap.array)
+    with pytest.raises(InputError, match="unknown output kind"):
+        pipeline.write_outputs(a, tmp_path / "out", ["nonsense"])
+    assert {"json", "csv", "segmentation"} <= set(pipeline.available_kinds())
+
+
+def test_no_ivc_gives_a_valid_report_without_measurements():
+    grid = abdomen().labelmap.grid
+    ct = Volume(np.zeros(grid.shape, np.int16), grid)
+    a = pipeline.run(ct, labels=Labelmap.empty(grid))
+    assert a.report["ivc"]["detected"] is False and a.centerline is None
+    assert a.report["tumor"]["present"] is False
+    assert all(v["position_mm"] is None for v in a.report["landmarks"].values())
+    assert a.report["plan"]["approach"] == "none"
+    assert any("IVC not found" in w for w in a.warnings)
+
+
+def _kidney_peak_z(seg_path) -> float:
+    """LPS z of the axial slice where TotalSegmentator's kidney masks (ids 2, 3) are largest."""
+    img = nibabel.load(seg_path)
+    data = np.asanyarray(img.dataobj)
+    counts = np.isin(data, [2, 3]).sum(axis=(0, 1))
+    k = int(np.argmax(counts))
+    return float((img.affine @ [0, 0, k, 1])[2])  # RAS z == LPS z
+
+
+@pytest.fixture(scope="module")
+def real_ct_with_totalseg(totalseg_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real_ts")
+    result = CliRunner().invoke(app, ["analyze", str(totalseg_dir / "example_ct.nii.gz"), "-o", str(out),
+                                      "--labels", str(totalseg_dir / "example_seg_top30.nii.gz"),
+                                      "--outputs", "json,csv,segmentation"])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "report.json").read_text()), result.output
+
+
+def test_real_ct_with_totalsegmentator_labels(real_ct_with_totalseg, totalseg_dir):
+    report, output = real_ct_with_totalseg
+    assert "wrote json" in output and "Suggested approach: none" in output
+    assert report["ivc"]["detected"] is True and report["ivc"]["centerline_length_mm"] > 60
+    assert report["tumor"]["present"] is False
+    lms = report["landmarks"]
+    for name in ("hepatic_veins", "cavoatrial_junction"):
+        assert lms[name]["position_mm"] is None and lms[name]["confidence"] == 0.0, name
+    renal = lms["renal_veins"]["position_mm"]
+    assert renal is not None
+    peak = _kidney_peak_z(totalseg_dir / "example_seg_top30.nii.gz")
+    assert abs(renal[2] - peak) <= RENAL_LEVEL_TOL_MM
+    assert report["segments_in_view"] == ["I", "II"]
+
+
+def test_real_ct_automatic_segmentation(totalseg_dir):
+    a = pipeline.run(totalseg_dir / "example_ct.nii.gz")
+    r = a.report
+    assert r["ivc"]["detected"] is True
+    assert r["tumor"]["present"] is False
+    for name in ("hepatic_veins", "cavoatrial_junction"):
+        assert r["landmarks"][name]["position_mm"] is None, name
+    assert r["input"]["contrast_phase"] == "non_contrast"
+
+
+def test_cli_reports_bad_input_clearly(tmp_path):
+    missing = tmp_path / "nope.nii.gz"
+    result = CliRunner().invoke(app, ["analyze", str(missing), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "nope.nii.gz" in result.output

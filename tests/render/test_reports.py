@@ -1,0 +1,125 @@
+"""HTML and PDF reports and the pipeline output writers, on a real analysis of the synthetic case."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from imagecheck import assert_not_blank, load
+
+from ivcplan import pipeline
+from ivcplan.errors import InputError
+from ivcplan.render import write_all
+from ivcplan.report.html import render_html, write_html
+from ivcplan.report.pdf import write_pdf
+
+IMAGE_KEYS = {"scene_anterior", "scene_right", "scene_posterior", "volume", "axial", "coronal", "sagittal", "cpr",
+              "profile"}
+
+
+@pytest.fixture(scope="module")
+def analysis(case):
+    return pipeline.run(case.volume, labels=case.labelmap)
+
+
+@pytest.fixture(scope="module")
+def images(analysis, tmp_path_factory):
+    return write_all(analysis, tmp_path_factory.mktemp("out"))
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.srcs: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.srcs.append(attrs.get("src", ""))
+        for key in ("href", "src"):
+            if key in attrs and tag != "img":
+                self.links.append(attrs[key])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_write_all_makes_every_image(images):
+    assert set(images) == IMAGE_KEYS
+    for path in images.values():
+        assert_not_blank(load(path), min_colors=20)
+
+
+def test_html_is_self_contained_and_complete(analysis, images, tmp_path):
+    report = analysis.report
+    path = write_html(report, images, tmp_path / "report.html")
+    parser = _Collect()
+    parser.feed(path.read_text(encoding="utf-8"))
+    text = " ".join(parser.text)
+    assert len(parser.srcs) == len(images)
+    for src in parser.srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not parser.links  # nothing fetched from elsewhere
+    for rule in report["plan"]["rules"]:
+        assert rule["id"] in text and rule["source"] in text
+    assert report["plan"]["disclaimer"] in text
+    assert f"{report['tumor']['volume_ml']:.1f} ml" in text
+    assert "II" in text and "renal veins" in text
+
+
+def test_html_escapes_report_text(analysis):
+    report = dict(analysis.report)
+    report["input"] = {**report["input"], "series_description": "<script>alert(1)</script>"}
+    html = render_html(report, {})
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_reports_refuse_missing_images(analysis, tmp_path):
+    with pytest.raises(InputError, match=r"missing\.png"):
+        write_html(analysis.report, {"axial": tmp_path / "missing.png"}, tmp_path / "r.html")
+    with pytest.raises(InputError, match=r"missing\.png"):
+        write_pdf(analysis.report, {"axial": tmp_path / "missing.png"}, tmp_path / "r.pdf")
+
+
+def test_pdf_renders_with_poppler_and_shows_content(analysis, images, tmp_path):
+    assert shutil.which("pdftoppm") and shutil.which("pdftotext"), "poppler-utils must be installed"
+    path = write_pdf(analysis.report, images, tmp_path / "report.pdf")
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    assert "IVC tumor planning report" in text
+    for rule in analysis.report["plan"]["rules"]:
+        assert re.search(rf"\b{rule['id']}:", text)
+    assert "Disclaimer" in text and "Maximum 3D diameter" in text
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(path), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    image_pages = (len(images) + 1) // 2
+    assert len(pages) > image_pages  # text page(s), then two images per page
+    for page in pages:
+        rgb = load(page)
+        assert rgb.shape[0] > rgb.shape[1]  # portrait A4
+        assert (rgb < 200).any(axis=-1).mean() > 0.005  # ink on the page
+    # The image pages carry the renderings: plenty of non-white pixels.
+    assert (load(pages[-image_pages]) < 200).any(axis=-1).mean() > 0.2
+
+
+def test_pipeline_writes_every_registered_kind(analysis, tmp_path):
+    from ivcplan.labels import Label
+
+    written = pipeline.write_outputs(analysis, tmp_path)
+    for kind in ("json", "csv", "segmentation", "html", "pdf", "images", "meshes"):
+        assert kind in written and Path(written[kind]).exists(), kind
+    # The synthetic volume came from memory, not DICOM: no DICOM SEG, said so, nothing crashed.
+    assert written["dicom_seg"] is None
+    meshes = sorted(p.name for p in (tmp_path / "meshes").glob("*.stl"))
+    assert f"{int(Label.IVC_TUMOR):02d}_ivc_tumor.stl" in meshes
+    assert (tmp_path / "meshes" / "anatomy.glb").stat().st_size > 1000
+    assert np.all([p.stat().st_size > 0 for p in (tmp_path / "images").iterdir()])
