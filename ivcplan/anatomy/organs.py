@@ -37,6 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.organs_frame import WorkFrame
+from ivcplan.anatomy.organs_kidney import kidneys_low
 from ivcplan.errors import InputError
 from ivcplan.progress import ProgressCallback
 from ivcplan.volume import Grid, Volume
@@ -70,13 +71,6 @@ LIVER_WINDOW_HU = 35.0
 LIVER_EROSION_MM = 7.0
 #: Plausible liver volume range (ml) for confidence (partial coverage lowers it, not to zero).
 LIVER_TYPICAL_ML = (800.0, 2500.0)
-KIDNEY_WINDOW_HU = 20.0
-KIDNEY_EROSION_MM = 5.0
-#: Typical kidney volume (ml) and craniocaudal length (mm).
-KIDNEY_TYPICAL_ML = (90.0, 300.0)
-KIDNEY_LENGTH_MM = (60.0, 160.0)
-#: Lateral distance (mm) of a kidney centroid from the spine centre.
-KIDNEY_LATERAL_MM = (35.0, 130.0)
 #: A structure is reported as found at or above this confidence.
 FOUND_CONFIDENCE = 0.3
 
@@ -443,79 +437,7 @@ def _liver_confidence(liver: np.ndarray, ml: float, dx: np.ndarray, frame: WorkF
 
 def _kidneys_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray, centres: np.ndarray,
                  liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str]]:
-    empty = np.zeros(frame.shape, bool)
-    out = {side: (empty, 0.0, "kidney not in the field of view") for side in ("right", "left")}
     if not body.any() or np.isnan(centres[:, 0]).all():
-        return {s: (m, 0.0, "no spine found: kidneys not searched") for s, (m, _, _) in out.items()}
-    cen = _fill_centres(centres, body)
-    dy, dx = _coordinates(frame, cen)
-    sm = _smoothed(frame)
-    sp = frame.spacing
-    voxel_ml = float(np.prod(sp)) / 1000.0
-    blocked = ndimage.binary_dilation(spine, iterations=2) | liver
-    region = body & ~blocked & (dy >= -70.0) & (dy <= 60.0) & (np.abs(dx) >= 20.0) & (np.abs(dx) <= 140.0)
-    # Kidney attenuation is not known in advance (non-contrast ~30 HU, nephrographic ~200 HU):
-    # try a ladder of windows and let size, shape, position and the fat envelope decide.
-    peaks = list(np.arange(SOFT_TISSUE_HU[0] + KIDNEY_WINDOW_HU, SOFT_TISSUE_HU[1], KIDNEY_WINDOW_HU))
-    fat = sm < -30.0
-    erode = _ball(KIDNEY_EROSION_MM, sp)
-    best: dict[str, tuple[float, np.ndarray, float]] = {}
-    for level in peaks:
-        window = region & (sm >= level - KIDNEY_WINDOW_HU) & (sm <= level + KIDNEY_WINDOW_HU)
-        core = ndimage.binary_erosion(window, structure=erode)
-        labels, n, sizes = _components(core)
-        if n == 0:
-            continue
-        objs = ndimage.find_objects(labels)
-        for k in range(1, n + 1):
-            if sizes[k] * voxel_ml < 10.0:
-                continue
-            comp = labels[objs[k - 1]] == k
-            zz, yy, xx = np.nonzero(comp)
-            zz = zz + objs[k - 1][0].start
-            yy = yy + objs[k - 1][1].start
-            xx = xx + objs[k - 1][2].start
-            lat = float(np.mean((xx - cen[zz, 1]) * sp[2]))
-            ap = float(np.mean((yy - cen[zz, 0]) * sp[1]))
-            length = (zz.max() - zz.min() + 1) * sp[0]
-            side = "left" if lat > 0 else "right"
-            sl = objs[k - 1]
-            grown = tuple(slice(max(0, a.start - 3), a.stop + 3) for a in sl)
-            comp = labels[grown] == k
-            shell = ndimage.binary_dilation(comp, iterations=3) & ~comp
-            fat_frac = float(np.count_nonzero(shell & fat[grown])) / max(1, np.count_nonzero(shell))
-            score = _kidney_score(sizes[k] * voxel_ml, length, abs(lat), ap) * min(1.0, fat_frac / 0.35)
-            if score > best.get(side, (0.0,))[0]:
-                best[side] = (score, labels == k, level)
-    for side, (score, core, level) in best.items():
-        window = region & (sm >= level - KIDNEY_WINDOW_HU) & (sm <= level + KIDNEY_WINDOW_HU)
-        steps = int(np.ceil(KIDNEY_EROSION_MM / float(sp.min()))) + 1
-        kid = _reconstruct(core, window, steps)
-        kid = ndimage.binary_closing(kid, structure=_ball(4.0, sp), border_value=0)
-        kid = _largest(_fill_slices(kid) & body)
-        ml = float(kid.sum()) * voxel_ml
-        conf = float(np.clip(score, 0.0, 1.0))
-        note = f"{ml:.0f} ml at about {level:.0f} HU"
-        if kid[0].any() or kid[-1].any():
-            note += "; cut by the field of view"
-        if conf < FOUND_CONFIDENCE:
-            note = "kidney not found (" + note + ")"
-        out[side] = (kid, conf, note)
-    return out
-
-
-def _kidney_score(ml: float, length_mm: float, lateral_mm: float, ap_mm: float) -> float:
-    """0..1 plausibility of a kidney candidate from its size, length and position."""
-    def ramp(v: float, lo: float, hi: float, soft: float) -> float:
-        if v < lo:
-            return max(0.0, 1.0 - (lo - v) / soft)
-        if v > hi:
-            return max(0.0, 1.0 - (v - hi) / soft)
-        return 1.0
-
-    size = ramp(ml, KIDNEY_TYPICAL_ML[0], KIDNEY_TYPICAL_ML[1], 80.0)
-    size = max(size, 0.3 * min(1.0, ml / 30.0))  # a partially covered kidney is still a kidney
-    length = ramp(length_mm, 0.0, KIDNEY_LENGTH_MM[1], 60.0)
-    lateral = ramp(lateral_mm, *KIDNEY_LATERAL_MM, 30.0)
-    ap = ramp(ap_mm, -45.0, 45.0, 30.0)
-    return size * length * lateral * ap
+        empty = np.zeros(frame.shape, bool)
+        return {s: (empty, 0.0, "no spine found: kidneys not searched") for s in ("right", "left")}
+    return kidneys_low(_smoothed(frame), frame.spacing, body, spine, _fill_centres(centres, body), liver)

@@ -18,7 +18,7 @@ import numpy as np
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
 from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
-from ivcplan.anatomy.vessels_anchor import body_mask, find_spine
+from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
@@ -36,6 +36,8 @@ FOUND_CONFIDENCE = 0.3
 MIN_TRUNK_SLICES = 3
 #: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
+#: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
+LIVER_MARGIN_HU = 12.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
                         "priors only; tumor measurements are unreliable")
 
@@ -123,7 +125,11 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
         parts = split_ivc(frame.hu, ivc.mask, frame.spacing,
-                          contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox)
+                          contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
+                          forbidden=_tumor_forbidden(frame, spine, aorta),
+                          centres={int(z): (float(y), float(x)) for z, y, x in zip(ivc.track.z, ivc.track.y,
+                                                                                  ivc.track.x, strict=True)},
+                          upper_hu=organs["liver_hu"] - LIVER_MARGIN_HU if organs["liver_hu"] else None)
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS
         details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
@@ -153,6 +159,16 @@ def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: Vess
     confidence[label.key] = result.confidence
     if result.confidence < FOUND_CONFIDENCE:
         warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
+
+
+def _tumor_forbidden(frame: WorkFrame, spine: SpineAnchor, aorta: VesselResult | None) -> np.ndarray:
+    """Where an IVC tumor never grows: the aorta, bone, and behind the front of the vertebral bodies."""
+    forbidden = frame.hu > BONE_HU
+    if aorta is not None:
+        forbidden |= aorta.mask
+    yy = np.arange(frame.hu.shape[1])[None, :, None]
+    front = np.where(spine.usable, spine.y_anterior, np.inf)[:, None, None]
+    return forbidden | (yy > front)
 
 
 def _seeds_to_frame(points: Sequence[Sequence[float]], frame: WorkFrame, name: str) -> np.ndarray:
@@ -193,7 +209,8 @@ def _organs(volume: Volume, phase_hint: str | None, warnings: list[str]) -> dict
     if kidney_vals:
         vals = np.concatenate(kidney_vals).astype(np.float32)
         kidney_hu = {"kidney": float(np.median(vals)), "kidney_p99": float(np.percentile(vals, 99))}
-    return {"labels": composite, "confidence": conf, "kidney_hu": kidney_hu}
+    liver_hu = float(np.median(volume.array[seg.liver.mask])) if seg.liver.found else None
+    return {"labels": composite, "confidence": conf, "kidney_hu": kidney_hu, "liver_hu": liver_hu}
 
 
 def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:

@@ -24,6 +24,10 @@ EXPANSION_FACTOR = 1.4
 MIN_DEFECT_ML = 0.3
 #: Soft tissue never denser than this is a defect candidate; fat below the lower bound is excluded.
 DEFECT_HU_RANGE = (-15.0, 110.0)
+#: A tumor reaches at most this far (mm) from the IVC centre line.
+MAX_TUMOR_RADIUS_MM = 45.0
+#: Tissue bridges thinner than about twice this (mm) do not carry the tumor into neighbours.
+BRIDGE_MM = 3.0
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,14 @@ class IvcParts:
 
 
 def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast: bool,
-              tumor_seeds: np.ndarray | None = None) -> IvcParts:
-    """Split the IVC mask (working grid) into lumen, tumor and thrombus."""
+              tumor_seeds: np.ndarray | None = None, forbidden: np.ndarray | None = None,
+              centres: dict[int, tuple[float, float]] | None = None, upper_hu: float | None = None) -> IvcParts:
+    """Split the IVC mask (working grid) into lumen, tumor and thrombus.
+
+    ``forbidden``: voxels the tumor never takes (aorta, bone); ``centres``: IVC centre (y, x) per
+    slice, bounding how far a tumor may reach; ``upper_hu``: tumor is darker than this (e.g. the
+    enhanced liver).
+    """
     empty = np.zeros_like(ivc)
     vox_ml = float(np.prod(spacing)) / 1000.0
     area = ivc.reshape(ivc.shape[0], -1).sum(axis=1).astype(float)
@@ -62,7 +72,8 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
                 z_hi += 1
             tumor[z_lo:z_hi + 1] |= ivc[z_lo:z_hi + 1]
         return IvcParts(ivc & ~tumor, tumor, empty, lumen_hu, "tumor from seeds only (no enhancement)")
-    defect = ivc & (smooth < lumen_hu - DEFECT_MARGIN_HU) & (smooth > DEFECT_HU_RANGE[0])
+    upper = min(lumen_hu - DEFECT_MARGIN_HU, DEFECT_HU_RANGE[1] if upper_hu is None else upper_hu)
+    defect = ivc & (smooth < upper) & (smooth > DEFECT_HU_RANGE[0])
     defect = ndimage.binary_opening(defect, structure=np.ones((1, 3, 3), bool))
     lab, n = ndimage.label(defect)
     tumor = np.zeros_like(ivc)
@@ -73,18 +84,55 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
             idx = tuple(np.clip(np.round(s).astype(int), 0, np.asarray(ivc.shape) - 1))
             if lab[idx] > 0:
                 seeded.add(int(lab[idx]))
+    allowed = (smooth > DEFECT_HU_RANGE[0]) & (smooth < upper)
+    if forbidden is not None:
+        allowed &= ~forbidden
     for i in range(1, n + 1):
         comp = lab == i
         if comp.sum() * vox_ml < MIN_DEFECT_ML and i not in seeded:
             continue
         zs = np.nonzero(comp.reshape(comp.shape[0], -1).any(axis=1))[0]
-        expanded = float(np.max(area[zs])) > EXPANSION_FACTOR * normal_area
+        # A tumor grows through the wall: follow tumor-like tissue out from the defect.
+        grown = _grow(comp, allowed, ivc, spacing, zs, centres)
+        grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
+        expanded = float(np.max(np.maximum(grown_area, area)[zs])) > EXPANSION_FACTOR * normal_area
         if expanded or i in seeded:
-            # The tumor is the whole expanded stretch: residual lumen islands inside stay lumen.
-            tumor |= comp
+            tumor |= grown
         else:
             thrombus |= comp
-    tumor = ndimage.binary_closing(tumor, structure=np.ones((1, 3, 3), bool)) & ivc
     thrombus &= ~tumor
-    lumen = ivc & ~tumor & ~thrombus
+    ivc_total = ivc | tumor
+    lumen = ivc_total & ~tumor & ~thrombus
     return IvcParts(lumen, tumor, thrombus, lumen_hu)
+
+
+def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,
+          centres: dict[int, tuple[float, float]] | None) -> np.ndarray:
+    """Tumor-like voxels connected to ``seed`` through more than thin bridges, near the vein."""
+    z0, z1 = max(int(zs.min()) - 1, 0), min(int(zs.max()) + 2, seed.shape[0])
+    region = np.zeros_like(seed)
+    sub_allowed = allowed[z0:z1].copy()
+    if centres:
+        ny, nx = seed.shape[1:]
+        yy, xx = np.ogrid[0:ny, 0:nx]
+        for z in range(z0, z1):
+            c = centres.get(z)
+            if c is None:
+                sub_allowed[z - z0] &= ivc[z]
+                continue
+            dist = np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])
+            sub_allowed[z - z0] &= dist <= MAX_TUMOR_RADIUS_MM
+    # Opening by reconstruction: erode to cut bridges into neighbouring muscle, keep what stays
+    # connected to the defect, dilate back inside the allowed tissue.
+    k = max(1, int(np.rint(BRIDGE_MM / spacing[1])))
+    st = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), k)[None]
+    core = ndimage.binary_erosion(sub_allowed, structure=st)
+    lab, _ = ndimage.label(core | seed[z0:z1])
+    keep = np.unique(lab[seed[z0:z1]])
+    keep = keep[keep > 0]
+    kept = np.isin(lab, keep)
+    kept = ndimage.binary_dilation(kept, structure=st) & (sub_allowed | seed[z0:z1])
+    for z in range(kept.shape[0]):
+        kept[z] = ndimage.binary_fill_holes(kept[z]) & (sub_allowed[z] | seed[z0 + z] | ivc[z0 + z])
+    region[z0:z1] = kept
+    return region | seed

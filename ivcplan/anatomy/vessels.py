@@ -33,6 +33,14 @@ VERTEBRA_HALF_WIDTH_MM = 18.0
 #: IVC centre relative to the aorta centre (dx < 0: right of it), mm.
 IVC_FROM_AORTA_MM = ((-80.0, -12.0), (-45.0, 30.0))
 IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -5.0)
+#: Blood above this (HU) is enhanced; the venous lumen is then expected near the aortic value
+#: minus an offset, within a spread; matching candidates get a bonus (score units).
+ENHANCED_BLOOD_HU = 100.0
+VENOUS_OFFSET_HU = 15.0
+BLOOD_SIGMA_HU = 25.0
+BLOOD_BONUS = 1.5
+#: In-plane Gaussian smoothing (working voxels) before the template filters.
+DENOISE_SIGMA_PX = 1.0
 #: Spread (mm) of the Gaussian position priors.
 PRIOR_SIGMA_MM = 22.0
 #: Inside a vessel, voxels within this many noise SDs of the lumen value belong to it.
@@ -77,6 +85,11 @@ def _box_mask(shape: tuple[int, int], centre_yx: tuple[float, float], box_mm: Se
     return (dx >= x_lo) & (dx <= x_hi) & (dy >= y_lo) & (dy <= y_hi)
 
 
+def _denoise(stack: np.ndarray) -> np.ndarray:
+    """In-plane smoothing so that the inside spread measures structure, not image noise."""
+    return ndimage.gaussian_filter(stack, sigma=(0.0, DENOISE_SIGMA_PX, DENOISE_SIGMA_PX))
+
+
 def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> VesselResult | None:
     zs = np.nonzero(spine.usable)[0]
     if zs.size == 0:
@@ -84,7 +97,7 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
     ys, xs = _roi(frame, spine)
     sp = frame.spacing
     sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
-    score, which, inside, ring = template_scores(sub, sp, AORTA_TEMPLATES, (-20.0, 650.0), polarity="any")
+    score, which, inside, ring = template_scores(_denoise(sub), sp, AORTA_TEMPLATES, (-20.0, 650.0), polarity="any")
     cands: dict[int, list[Candidate]] = {}
     for i, z in enumerate(range(zs[0], zs[-1] + 1)):
         if not spine.usable[z]:
@@ -122,7 +135,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     ys, xs = _roi(frame, spine)
     sp = frame.spacing
     sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
-    score, which, inside, ring = template_scores(sub, sp, IVC_TEMPLATES, (-30.0, 450.0), polarity="any")
+    score, which, inside, ring = template_scores(_denoise(sub), sp, IVC_TEMPLATES, (-30.0, 450.0), polarity="any")
     seeds_by_z: dict[int, list[np.ndarray]] = {}
     if seeds_vox is not None:
         for s in np.asarray(seeds_vox, dtype=float).reshape(-1, 3):
@@ -157,7 +170,19 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
                                    float(ring[i, iy, ix]))]
         cands[z] = found
 
+    # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
+    # attenuation are favoured (tumor stretches are bridged by the path's continuity).
+    blood_hu = float(np.percentile(aorta.track.inside_hu, 75)) if aorta is not None else np.nan
+    enhanced = bool(blood_hu >= ENHANCED_BLOOD_HU)
+    venous_hu = blood_hu - VENOUS_OFFSET_HU
+
     def prior(z: int, c: Candidate) -> float:
+        # One-sided: a lumen as bright as the aorta or brighter is fully blood-like.
+        short = max(0.0, venous_hu - c.inside_hu)
+        bonus = BLOOD_BONUS * np.exp(-0.5 * (short / BLOOD_SIGMA_HU) ** 2) if enhanced else 0.0
+        return bonus + _position_prior(z, c)
+
+    def _position_prior(z: int, c: Candidate) -> float:
         a_idx = aorta.track.at(z) if aorta is not None else None
         if a_idx is None:
             dy = (c.y - spine.y_anterior[z]) * sp[1] + 10.0

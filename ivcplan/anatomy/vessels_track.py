@@ -24,7 +24,7 @@ MAX_SCORE = 6.0
 #: Inside statistics use the template shrunk by this factor (the wall's partial volume is excluded).
 INNER_FRACTION = 0.8
 #: Candidates kept per slice for the dynamic programme.
-CANDIDATES_PER_SLICE = 12
+CANDIDATES_PER_SLICE = 20
 #: A tracked centre moves at most this far (mm) between slices 1 mm apart, plus a constant.
 MAX_SLOPE = 1.2
 MAX_JUMP_MM = 8.0

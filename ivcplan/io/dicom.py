@@ -236,12 +236,15 @@ def _place(raw: np.ndarray, items, out: np.ndarray, fmt: PixelFormat) -> None:
 
 
 def _pool(workers: int, n_tasks: int, compressed: bool):
-    """Threads for disk reads; processes for compressed frames (the decoders hold the GIL)."""
-    if compressed and DECODE_IN_PROCESSES and workers > 1 and n_tasks >= MIN_TASKS_FOR_PROCESSES:
-        import multiprocessing
+    """Threads for disk reads; processes for compressed frames (the decoders hold the GIL), except inside
+    a daemonic process (e.g. a dask/multiprocessing worker), which may not start children."""
+    import multiprocessing
 
-        context = multiprocessing.get_context(PROCESS_START_METHOD)
-        if PROCESS_START_METHOD == "forkserver":
+    if (compressed and DECODE_IN_PROCESSES and workers > 1 and n_tasks >= MIN_TASKS_FOR_PROCESSES
+            and not multiprocessing.current_process().daemon):
+        method = PROCESS_START_METHOD if PROCESS_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
             context.set_forkserver_preload([__name__, "pydicom.pixels"])  # workers fork from a warm server
         return ProcessPoolExecutor(max_workers=workers, mp_context=context)
     return ThreadPoolExecutor(max_workers=workers)

@@ -38,8 +38,11 @@ def load_image(path: str | os.PathLike) -> Volume:
     """Volume from a NIfTI, NRRD or MHA/MHD file (scaling applied, HU as int16 or float32)."""
     path = Path(path)
     kind = image_kind(path)
-    meta = {"source_path": str(path), "modality": "", "series_description": path.name,
-            "chosen_reason": f"single image file ({kind})", "source_files": [str(path)]}
+    # same keys as a DICOM volume: research formats carry no series metadata
+    meta = {"source_path": str(path), "series_instance_uid": "", "study_instance_uid": "", "modality": "",
+            "series_description": path.name, "patient_position": "", "transfer_syntax": "", "contrast_agent": "",
+            "series_number": None, "patient_id": "", "chosen_reason": f"single image file ({kind})",
+            "source_files": [str(path)]}
     try:
         if kind == "nifti":
             import nibabel

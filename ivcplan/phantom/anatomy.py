@@ -285,11 +285,11 @@ def _paint_organs(canvas: Canvas, rng: np.random.Generator) -> None:
 
 def _paint_heart(canvas: Canvas) -> None:
     rot = rotation(-28, 18, 0)
-    heart = Blob.make((18, -36, 284), (68, 52, 50), rot)
+    heart = Blob.make((18, -36, 270), (68, 52, 50), rot)
     into = (T.LUNG, T.FAT_VISCERAL, T.MUSCLE)
     paint_blob(canvas, Blob.make(heart.center, heart.axes + 4, rot), T.PERICARDIAL_FAT, Label.BODY, only=into)
     paint_blob(canvas, heart, T.MYOCARDIUM, Label.BODY, only=(*into, T.PERICARDIAL_FAT))
-    for centre, axes in (((8, -64, 274), (34, 15, 30)), ((44, -34, 276), (22, 22, 32)), ((6, 6, 302), (30, 18, 20))):
+    for centre, axes in (((8, -64, 260), (34, 15, 30)), ((44, -34, 262), (22, 22, 32)), ((6, 6, 288), (30, 18, 20))):
         paint_blob(canvas, Blob.make(centre, axes, rot), T.BLOOD_HEART, Label.BODY, only=(T.MYOCARDIUM,))
 
 
@@ -362,7 +362,7 @@ def _paint_vessels(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
     paint_tube(canvas, ivc, T.IVC_BLOOD, Label.IVC_LUMEN, protect=protect, record="ivc")
     s_renal = float(ivc.project(veins["rv_right"].points[0][None])[0])
     paint_tube(canvas, ivc, T.IVC_BLOOD_LOW, Label.IVC_LUMEN, only=(T.IVC_BLOOD,), s_range=(0, s_renal - 6))
-    ra = Blob.make((-30, -22, 268), (26, 24, 31), rotation(-28, 18, 0))
+    ra = Blob.make((-30, -22, 256), (26, 24, 30), rotation(-28, 18, 0))
     paint_blob(canvas, ra, T.BLOOD_HEART, Label.RIGHT_ATRIUM, protect=protect, record="ra")
     paint_blob(canvas, ra, T.MYOCARDIUM, Label.BODY, shell=0.1, inner=1.0, only=(T.LUNG, T.FAT_VISCERAL))
 
@@ -373,7 +373,7 @@ def _paint_vessels(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
         "iliac_confluence": 0.0,
         "renal_veins": float(ivc.project(veins["rv_left"].points[0][None])[0]) + 5.0,
         "hepatic_veins": float(ivc.project(veins["hv_right"].points[0][None])[0]),
-        "cavoatrial_junction": float(ivc.project(np.array([[-21, -15, 238]]))[0]),
+        "cavoatrial_junction": float(ivc.project(np.array([[-22, -16, 230]]))[0]),
     }
     return Anatomy(ivc=ivc, veins=veins, nominal_s=nominal)
 

@@ -78,6 +78,9 @@ def paint_tumor(canvas: Canvas, anatomy: Anatomy, spec: TumorSpec, rng: np.rando
         inside = (q < 1) & (p > 0) & (f.s >= lo) & (f.s <= hi)
         if spec.residual_lumen_mm == 0:  # complete occlusion: no lumen left along the mass
             inside |= (f.rho < 1.02) & (p > 0.3) & (f.s < anatomy.nominal_s["cavoatrial_junction"])
+        else:  # the residual lumen: a crescent of the requested width along the opposite wall
+            along_opp = f.radial_mm * np.cos(theta - th0 - np.pi)
+            inside &= ~((f.rho < 1) & (along_opp > r_opp_ivc - spec.residual_lumen_mm))
         canvas.paint(sl, inside, T.TUMOR, Label.IVC_TUMOR, protect=_TUMOR_PROTECT, record="tumor")
         necrotic = inside & (q < spec.necrosis * (1 + 0.35 * core_noise(pts))) & (p > 0.45)
         canvas.paint(sl, necrotic, T.NECROSIS, Label.IVC_TUMOR, only=(T.TUMOR,))

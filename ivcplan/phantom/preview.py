@@ -66,3 +66,17 @@ def write_previews(volume: Volume, outdir: Path, stem: str, centre_lps: np.ndarr
         plt.close(fig)
         out[name] = path
     return out
+
+
+def preview_centre(truth_info: dict) -> np.ndarray:
+    """Where to cut the previews: the tumor's middle, else the thrombus', else the renal vein level."""
+    facts = truth_info["facts"]
+    for key in ("tumor", "thrombus"):
+        section = facts.get(key) or {}
+        if section.get("present"):
+            return 0.5 * (np.asarray(section["upper_pole_mm"]) + np.asarray(section["lower_pole_mm"]))
+    for name in ("renal_veins", "hepatic_veins", "iliac_confluence"):
+        position = facts["landmarks"][name]["position_mm"]
+        if position is not None:
+            return np.asarray(position, dtype=float)
+    return np.zeros(3)

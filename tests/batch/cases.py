@@ -17,8 +17,8 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, 
 from ivcplan.io import save_nifti
 from ivcplan.volume import Volume
 
-#: Small phantoms: 96 x 96 at 4 mm, 8 mm slices over the iliac-to-atrium range (about 44 slices).
-PHANTOM_OPTIONS = {"matrix": 96, "pixel_mm": 4.0, "slice_spacing_mm": 8.0}
+#: Small phantoms: 96 x 96 at 3.5 mm, 8 mm slices over the iliac-to-atrium range (about 44 slices).
+PHANTOM_OPTIONS = {"matrix": 96, "pixel_mm": 3.5, "slice_spacing_mm": 8.0}
 #: A patient ID that would be dangerous in a file name: must never reach one.
 HOSTILE_PATIENT_ID = "../../etc/passwd"
 

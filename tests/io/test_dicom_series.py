@@ -122,6 +122,18 @@ def test_gantry_tilt_is_resampled_onto_orthogonal_grid(tmp_path):
         _assert_matches_field(naive)
 
 
+def test_scanner_style_tilt_tilted_planes_stepped_along_the_table(tmp_path):
+    tilt = np.radians(12.0)  # image planes tilted about x; the table moves along z
+    iop = (1.0, 0.0, 0.0, 0.0, np.cos(tilt), -np.sin(tilt))
+    positions = [np.array([-18.0, -20.0, -9.0 + 2.0 * k]) for k in range(10)]
+    _field_series(tmp_path, positions, iop=iop)
+    volume = io.load(tmp_path)
+    assert any("gantry tilt of 12.00 deg" in w for w in volume.warnings), volume.warnings
+    assert volume.spacing[0] == pytest.approx(2.0 * np.cos(tilt))  # planes are closer than the table step
+    np.testing.assert_allclose(volume.grid.slice_normal, np.cross(iop[:3], iop[3:]), atol=1e-9)
+    _assert_matches_field(volume)
+
+
 def test_missing_slice_is_interpolated_with_warning(tmp_path):
     positions = [np.array([-18.0, -20.0, -8.0 + 2.0 * k]) for k in range(9) if k != 4]
     _field_series(tmp_path, positions)

@@ -30,6 +30,9 @@ def test_nifti_round_trip(tmp_path, volume, suffix):
     np.testing.assert_array_equal(loaded.array, volume.array)
     assert loaded.array.dtype == np.int16
     assert loaded.meta["source_files"] == [str(path)]
+    from test_dicom_series import META_KEYS
+
+    assert set(loaded.meta) >= META_KEYS
 
 
 @pytest.mark.parametrize("suffix", [".nrrd", ".mha", ".mhd"])

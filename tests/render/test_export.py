@@ -53,8 +53,9 @@ def _open_edges(tris: np.ndarray) -> int:
 def _boundary_distances(labelmap: Labelmap, label: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance (mm) from each point to the nearest inside-boundary and outside-boundary voxel centre."""
     mask = np.pad(labelmap.array == label, 1)  # the outside continues beyond the grid border
-    inner = mask & ~ndimage.binary_erosion(mask)
-    outer = ndimage.binary_dilation(mask) & ~mask
+    full = np.ones((3, 3, 3), dtype=bool)  # corners count: a rounded corner lies near a diagonal neighbour
+    inner = mask & ~ndimage.binary_erosion(mask, full)
+    outer = ndimage.binary_dilation(mask, full) & ~mask
     to_lps = labelmap.grid.index_to_lps
     d_in, _ = cKDTree(to_lps(np.argwhere(inner) - 1)).query(points)
     d_out, _ = cKDTree(to_lps(np.argwhere(outer) - 1)).query(points)

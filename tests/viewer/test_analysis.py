@@ -155,9 +155,10 @@ def test_clicking_a_tumor_seed_reruns_the_analysis(analysed, qtbot):
 
 
 def test_export_writes_report_meshes_and_seg(analysed, tmp_path):
-    analysed.export(tmp_path / "out")
+    analysed.export(tmp_path / "out", ["json", "meshes", "dicom_seg"])  # the menu writes every kind
     _wait(lambda: analysed.exported or analysed.last_error is not None)
     assert analysed.last_error is None, analysed.last_error
+    assert set(analysed.exported) == {"json", "meshes", "dicom_seg"}
     assert (tmp_path / "out" / "report.json").is_file()
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == json.loads(
         json.dumps(analysed.report))

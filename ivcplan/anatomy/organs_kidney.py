@@ -1,0 +1,269 @@
+"""Kidneys on the organ working frame (axes S, P, L; see `organs_frame.WorkFrame`).
+
+Anatomy used (it holds on contrast and non-contrast CT alike):
+
+* position: each kidney lies in the paravertebral gutter, its centroid about 50-95 mm lateral of
+  the vertebral-body centre (lateral to the psoas, which hugs the vertebra) and roughly at the
+  depth of the vertebral body (from 20 mm anterior to 30 mm posterior of its centre);
+* envelope: perirenal fat surrounds most of the kidney, while muscles and bowel loops touch their
+  neighbours; the kidney does not touch the spine;
+* size and shape: about 90-300 ml, 40-150 mm craniocaudally (less when cut by the field of view);
+* pairing: left and right kidneys lie at overlapping levels with similar attenuation;
+* attenuation is not assumed: non-contrast parenchyma is ~10-40 HU, enhanced cortex 150-250 HU.
+  Candidates come from a ladder of attenuation windows and are judged by the anatomy above; the
+  chosen core's own mean and spread then set the window it is grown in (medulla included when the
+  cortex enhances).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+#: Lateral (mm) range of a kidney centroid from the vertebral-body centre, and the soft margin.
+KIDNEY_LATERAL_MM = (50.0, 95.0)
+#: Antero-posterior range (mm, + = posterior) of a kidney centroid relative to the vertebral body.
+KIDNEY_AP_MM = (-20.0, 30.0)
+POSITION_SOFT_MM = 20.0
+#: Search box around the spine (mm): beyond it nothing can be kidney.
+SEARCH_LATERAL_MM = (20.0, 140.0)
+SEARCH_AP_MM = (-70.0, 70.0)
+#: Typical kidney volume (ml) and craniocaudal length (mm).
+KIDNEY_TYPICAL_ML = (90.0, 300.0)
+KIDNEY_MAX_LENGTH_MM = 150.0
+#: Smallest core (ml) considered: smaller pieces are noise or vessels.
+MIN_CORE_ML = 6.0
+#: Extra in-plane erosion steps of the window before components are taken (cuts contacts).
+CORE_EXTRA_PLANAR = 1
+#: The envelope shell starts this many voxels out (the erosion depth) and is 2 voxels thick.
+ENVELOPE_EXTRA = 1 + CORE_EXTRA_PLANAR
+#: Attenuation ladder (HU): window centres from LADDER_HU[0] to LADDER_HU[1], +- LADDER_HALF_WIDTH_HU.
+LADDER_HU = (0.0, 260.0)
+LADDER_STEP_HU = 10.0
+LADDER_HALF_WIDTH_HU = 20.0
+#: Fat (HU, smoothed): the perirenal envelope.
+FAT_HU = -30.0
+#: Fraction of a candidate's surrounding shell that is fat for full credit.
+FAT_RIM_FULL = 0.35
+#: Kidneys lie inside the abdominal wall: candidate voxels at least this deep (mm) under the skin.
+WALL_DEPTH_MM = 15.0
+#: Growth of the chosen core: window half-width is max(GROW_SD * sd, GROW_MIN_HU); at most
+#: GROW_MM of growth from the core.
+GROW_SD = 2.5
+GROW_MIN_HU = 25.0
+GROW_MM = 9.0
+#: A core this much brighter than the paraspinal muscle is enhancing cortex: medulla (down to
+#: muscle + ENHANCED_FLOOR_HU) is grown into as well.
+ENHANCED_MARGIN_HU = 60.0
+ENHANCED_FLOOR_HU = 30.0
+#: Bonus for a left/right pair at overlapping levels with similar attenuation.
+PAIR_BONUS = 0.5
+PAIR_HU_TOLERANCE = 40.0
+#: Candidates kept per side for the pairing.
+TOP_PER_SIDE = 8
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    side: str
+    score: float
+    level: float
+    label: int
+    labels_id: int  # which ladder step's label array
+    mean_hu: float
+    z_range: tuple[int, int]
+
+
+def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine: np.ndarray,
+                centres: np.ndarray, liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str]]:
+    """Per side ("right", "left"): (mask, confidence, note) on the working frame.
+
+    ``array`` is the smoothed working copy (HU, axes S, P, L), ``centres`` the per-slice
+    vertebral-body centres (P, L indices, no NaN), ``liver`` is excluded from the kidneys.
+    """
+    sp = np.asarray(spacing, dtype=float)
+    shape = array.shape
+    empty = np.zeros(shape, bool)
+    out = {side: (empty, 0.0, "kidney not in the field of view") for side in ("right", "left")}
+    dy = (np.arange(shape[1])[None, :, None] - centres[:, 0][:, None, None]) * sp[1]
+    dx = (np.arange(shape[2])[None, None, :] - centres[:, 1][:, None, None]) * sp[2]
+    depth = _depth_in_body(body, sp)
+    spine_zone = ndimage.binary_dilation(spine, iterations=2)
+    region = (body & ~spine_zone & ~liver & (depth >= WALL_DEPTH_MM)
+              & (dy >= SEARCH_AP_MM[0]) & (dy <= SEARCH_AP_MM[1])
+              & (np.abs(dx) >= SEARCH_LATERAL_MM[0]) & (np.abs(dx) <= SEARCH_LATERAL_MM[1]))
+    if not region.any():
+        return out
+    box = _bbox(region, pad=3)
+    sub = array[box]
+    reg, sdx, sdy = region[box], np.broadcast_to(dx, shape)[box], np.broadcast_to(dy, shape)[box]
+    fat = sub < FAT_HU
+    spine_sub = spine_zone[box]
+    muscle = _muscle_hu(array, body, spine_zone, dx, dy)
+    voxel_ml = float(np.prod(sp)) / 1000.0
+    erode = np.zeros((3, 3, 3), bool)
+    erode[1, 1, :] = erode[1, :, 1] = erode[:, 1, 1] = True
+    cands: list[_Candidate] = []
+    label_arrays: list[np.ndarray] = []
+    levels = np.arange(LADDER_HU[0], LADDER_HU[1] + 1e-6, LADDER_STEP_HU)
+    for level in levels:
+        window = reg & (sub >= level - LADDER_HALF_WIDTH_HU) & (sub <= level + LADDER_HALF_WIDTH_HU)
+        core = ndimage.binary_erosion(window, structure=erode)
+        if CORE_EXTRA_PLANAR > 0:
+            core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=CORE_EXTRA_PLANAR)
+        labels, n = ndimage.label(core)
+        if n == 0:
+            continue
+        idx = np.arange(1, n + 1)
+        counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        keep = counts * voxel_ml >= MIN_CORE_ML
+        if not keep.any():
+            continue
+        lat = np.asarray(ndimage.mean(sdx, labels, idx))
+        ap = np.asarray(ndimage.mean(sdy, labels, idx))
+        hu = np.asarray(ndimage.mean(sub, labels, idx))
+        objs = ndimage.find_objects(labels)
+        labels_id = len(label_arrays)
+        label_arrays.append(labels)
+        for k in np.nonzero(keep)[0]:
+            pos = _ramp(abs(lat[k]), *KIDNEY_LATERAL_MM, POSITION_SOFT_MM) * _ramp(ap[k], *KIDNEY_AP_MM,
+                                                                                  POSITION_SOFT_MM)
+            if pos <= 0.0:
+                continue
+            sl = objs[k]
+            length = (sl[0].stop - sl[0].start) * sp[0]
+            shape_score = _size_score(counts[k] * voxel_ml) * _ramp(length, 0.0, KIDNEY_MAX_LENGTH_MM, 60.0)
+            if shape_score <= 0.0:
+                continue
+            fat_frac, spine_frac = _envelope(labels, k + 1, sl, fat, spine_sub)
+            score = (pos * shape_score * min(1.0, fat_frac / FAT_RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac))
+            if score <= 0.05:
+                continue
+            cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
+                                    labels_id, float(hu[k]), (sl[0].start, sl[0].stop)))
+    chosen = _pair(cands)
+    taken = np.zeros(sub.shape, bool)
+    for cand in sorted(chosen, key=lambda c: -c.score):
+        labels = label_arrays[cand.labels_id]
+        # Voxels nearer another core of the same window belong to that neighbour (bowel, psoas).
+        nearest = ndimage.distance_transform_edt(labels == 0, sampling=sp, return_distances=False,
+                                                 return_indices=True)
+        own = labels[tuple(nearest)] == cand.label
+        kid = _grow(labels == cand.label, sub, reg & ~taken & own, fat, muscle, sp)
+        taken |= ndimage.binary_dilation(kid)
+        full = empty.copy()
+        full[box] = kid
+        ml = float(kid.sum()) * voxel_ml
+        conf = float(np.clip(cand.score, 0.0, 1.0))
+        note = f"{ml:.0f} ml at about {cand.mean_hu:.0f} HU"
+        if full[0].any() or full[-1].any():
+            note += "; cut by the field of view"
+        if conf < 0.3:
+            note = "kidney not found (best candidate: " + note + ")"
+        out[cand.side] = (full, conf, note)
+    return out
+
+
+def _ramp(v: float, lo: float, hi: float, soft: float) -> float:
+    if v < lo:
+        return max(0.0, 1.0 - (lo - v) / soft)
+    if v > hi:
+        return max(0.0, 1.0 - (v - hi) / soft)
+    return 1.0
+
+
+def _size_score(ml: float) -> float:
+    # A core is the eroded kidney (roughly half its volume); partial coverage keeps some credit.
+    lo, hi = KIDNEY_TYPICAL_ML
+    if ml > hi:
+        return max(0.0, 1.0 - (ml - hi) / 150.0)
+    return float(np.clip(ml / (0.5 * lo), 0.25, 1.0))
+
+
+def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, ...]:
+    idx = [np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != k)))[0] for k in range(3)]
+    return tuple(slice(max(0, int(i.min()) - pad), min(n, int(i.max()) + pad + 1))
+                 for i, n in zip(idx, mask.shape, strict=True))
+
+
+def _depth_in_body(body: np.ndarray, sp: np.ndarray) -> np.ndarray:
+    """In-plane distance (mm) of each body voxel from the skin."""
+    out = np.zeros(body.shape, np.float32)
+    for z in np.nonzero(body.any(axis=(1, 2)))[0]:
+        out[z] = ndimage.distance_transform_edt(np.pad(body[z], 1), sampling=sp[1:])[1:-1, 1:-1]
+    return out
+
+
+def _muscle_hu(array: np.ndarray, body: np.ndarray, spine_zone: np.ndarray, dx: np.ndarray,
+               dy: np.ndarray) -> float:
+    """Median attenuation of the paraspinal muscles (behind the vertebral body, not fat or bone)."""
+    zone = body & ~spine_zone & (dy > 25.0) & (dy < 80.0) & (np.abs(dx) < 50.0)
+    values = array[zone & (array > -10.0) & (array < 120.0)]
+    return float(np.median(values)) if values.size > 50 else 45.0
+
+
+def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], fat: np.ndarray,
+              spine: np.ndarray) -> tuple[float, float]:
+    """Fractions of the in-plane shell around component ``k`` (beyond its erosion) that are fat / spine."""
+    reach = 2 + ENVELOPE_EXTRA
+    grown = tuple(slice(max(0, s.start - 1), s.stop + 1) if a == 0 else slice(max(0, s.start - reach), s.stop + reach)
+                  for a, s in enumerate(sl))
+    comp = labels[grown] == k
+    cross = np.zeros((1, 3, 3), bool)
+    cross[0, 1, :] = cross[0, :, 1] = True
+    inner = ndimage.binary_dilation(comp, structure=cross, iterations=ENVELOPE_EXTRA) if ENVELOPE_EXTRA else comp
+    shell = ndimage.binary_dilation(comp, structure=cross, iterations=reach) & ~inner
+    n = max(1, int(np.count_nonzero(shell)))
+    return float(np.count_nonzero(shell & fat[grown])) / n, float(np.count_nonzero(shell & spine[grown])) / n
+
+
+def _pair(cands: list[_Candidate]) -> list[_Candidate]:
+    """Best kidney per side, favouring a left/right pair at overlapping levels and attenuation."""
+    per_side = {s: sorted((c for c in cands if c.side == s), key=lambda c: -c.score)[:TOP_PER_SIDE]
+                for s in ("right", "left")}
+    best: tuple[float, list[_Candidate]] = (0.0, [])
+    for r in [None, *per_side["right"]]:
+        for left in [None, *per_side["left"]]:
+            picked = [c for c in (r, left) if c is not None]
+            total = sum(c.score for c in picked)
+            if r is not None and left is not None:
+                z0, z1 = max(r.z_range[0], left.z_range[0]), min(r.z_range[1], left.z_range[1])
+                shortest = min(r.z_range[1] - r.z_range[0], left.z_range[1] - left.z_range[0])
+                overlap = max(0, z1 - z0) / max(1, shortest)
+                similar = abs(r.mean_hu - left.mean_hu) <= PAIR_HU_TOLERANCE
+                total += PAIR_BONUS * min(r.score, left.score) * overlap * similar
+            if total > best[0]:
+                best = (total, picked)
+    return best[1]
+
+
+def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarray, muscle: float,
+          sp: np.ndarray) -> np.ndarray:
+    """Grow ``core`` into voxels of its own attenuation (and medulla when enhanced), then tidy up."""
+    values = sub[core]
+    mean, sd = float(values.mean()), float(values.std())
+    half = max(GROW_SD * sd, GROW_MIN_HU)
+    lo, hi = mean - half, mean + half
+    if mean > muscle + ENHANCED_MARGIN_HU:
+        lo = min(lo, muscle + ENHANCED_FLOOR_HU)
+    window = allowed & ~fat & (sub >= lo) & (sub <= hi)
+    grown = core
+    for _ in range(max(1, round(GROW_MM / float(sp[1:].min())))):
+        grown = ndimage.binary_dilation(grown, structure=_cross2d()) & window
+        grown |= core
+    grown = ndimage.binary_closing(grown, structure=np.ones((1, 3, 3), bool), border_value=0) & ~fat | grown
+    grown = ndimage.binary_opening(grown, structure=_cross2d()) | core
+    labels, n = ndimage.label(grown)
+    if n > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        grown = labels == int(np.argmax(sizes))
+    return grown
+
+
+def _cross2d() -> np.ndarray:
+    out = np.zeros((3, 3, 3), bool)
+    out[1, 1, :] = out[1, :, 1] = out[0, 1, 1] = out[2, 1, 1] = True
+    return out
