@@ -5,8 +5,8 @@ Anatomy used (it holds on contrast and non-contrast CT alike):
 * position: each kidney lies in the paravertebral gutter, its centroid about 50-95 mm lateral of
   the vertebral-body centre (lateral to the psoas, which hugs the vertebra) and roughly at the
   depth of the vertebral body (from 20 mm anterior to 30 mm posterior of its centre);
-* envelope: perirenal fat surrounds most of the kidney, while muscles and bowel loops touch their
-  neighbours; the kidney does not touch the spine;
+* envelope: perirenal fat (or tissue of another attenuation) surrounds most of the kidney, while
+  muscles and bowel loops touch neighbours of their own attenuation; the kidney does not touch the spine;
 * size and shape: about 90-300 ml, 40-150 mm craniocaudally (less when cut by the field of view);
 * pairing: left and right kidneys lie at overlapping levels with similar attenuation;
 * attenuation is not assumed: non-contrast parenchyma is ~10-40 HU, enhanced cortex 150-250 HU.
@@ -23,10 +23,10 @@ import numpy as np
 from scipy import ndimage
 
 #: Lateral (mm) range of a kidney centroid from the vertebral-body centre, and the soft margin.
-KIDNEY_LATERAL_MM = (50.0, 95.0)
+KIDNEY_LATERAL_MM = (58.0, 100.0)
 #: Antero-posterior range (mm, + = posterior) of a kidney centroid relative to the vertebral body.
 KIDNEY_AP_MM = (-20.0, 30.0)
-POSITION_SOFT_MM = 20.0
+POSITION_SOFT_MM = 15.0
 #: Search box around the spine (mm): beyond it nothing can be kidney.
 SEARCH_LATERAL_MM = (20.0, 140.0)
 SEARCH_AP_MM = (-70.0, 70.0)
@@ -35,6 +35,8 @@ KIDNEY_TYPICAL_ML = (90.0, 300.0)
 KIDNEY_MAX_LENGTH_MM = 150.0
 #: Smallest core (ml) considered: smaller pieces are noise or vessels.
 MIN_CORE_ML = 6.0
+#: A kidney's eroded core is at least this fraction of a typical kidney for full size credit.
+CORE_FRACTION = 0.15
 #: Extra in-plane erosion steps of the window before components are taken (cuts contacts).
 CORE_EXTRA_PLANAR = 1
 #: The envelope shell starts this many voxels out (the erosion depth) and is 2 voxels thick.
@@ -43,17 +45,21 @@ ENVELOPE_EXTRA = 1 + CORE_EXTRA_PLANAR
 LADDER_HU = (0.0, 260.0)
 LADDER_STEP_HU = 10.0
 LADDER_HALF_WIDTH_HU = 20.0
-#: Fat (HU, smoothed): the perirenal envelope.
+#: Enhanced parenchyma is less uniform (cortex vs medulla): the half-width grows to this fraction of the level.
+LADDER_RELATIVE_WIDTH = 0.2
+#: Fat (HU, smoothed): never grown into (perirenal and sinus fat).
 FAT_HU = -30.0
-#: Fraction of a candidate's surrounding shell that is fat for full credit.
-FAT_RIM_FULL = 0.35
+#: The envelope: shell voxels differing from the candidate's mean by more than this (HU) bound it
+#: (perirenal fat on real CT, any tissue of other attenuation); this fraction of the shell gives full credit.
+RIM_CONTRAST_HU = 30.0
+RIM_FULL = 0.5
 #: Kidneys lie inside the abdominal wall: candidate voxels at least this deep (mm) under the skin.
 WALL_DEPTH_MM = 15.0
 #: Growth of the chosen core: window half-width is max(GROW_SD * sd, GROW_MIN_HU); at most
 #: GROW_MM of growth from the core.
 GROW_SD = 2.5
 GROW_MIN_HU = 25.0
-GROW_MM = 9.0
+GROW_MM = 12.0
 #: A core this much brighter than the paraspinal muscle is enhancing cortex: medulla (down to
 #: muscle + ENHANCED_FLOOR_HU) is grown into as well.
 ENHANCED_MARGIN_HU = 60.0
@@ -109,7 +115,8 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     label_arrays: list[np.ndarray] = []
     levels = np.arange(LADDER_HU[0], LADDER_HU[1] + 1e-6, LADDER_STEP_HU)
     for level in levels:
-        window = reg & (sub >= level - LADDER_HALF_WIDTH_HU) & (sub <= level + LADDER_HALF_WIDTH_HU)
+        half = max(LADDER_HALF_WIDTH_HU, LADDER_RELATIVE_WIDTH * level)
+        window = reg & (sub >= level - half) & (sub <= level + half)
         core = ndimage.binary_erosion(window, structure=erode)
         if CORE_EXTRA_PLANAR > 0:
             core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=CORE_EXTRA_PLANAR)
@@ -137,8 +144,8 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
             shape_score = _size_score(counts[k] * voxel_ml) * _ramp(length, 0.0, KIDNEY_MAX_LENGTH_MM, 60.0)
             if shape_score <= 0.0:
                 continue
-            fat_frac, spine_frac = _envelope(labels, k + 1, sl, fat, spine_sub)
-            score = (pos * shape_score * min(1.0, fat_frac / FAT_RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac))
+            rim_frac, spine_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU, spine_sub)
+            score = pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
             if score <= 0.05:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
@@ -147,10 +154,13 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     taken = np.zeros(sub.shape, bool)
     for cand in sorted(chosen, key=lambda c: -c.score):
         labels = label_arrays[cand.labels_id]
-        # Voxels nearer another core of the same window belong to that neighbour (bowel, psoas).
-        nearest = ndimage.distance_transform_edt(labels == 0, sampling=sp, return_distances=False,
+        # Voxels nearer another (real-sized) core of the same window belong to that neighbour.
+        sizes = np.bincount(labels.ravel())
+        big = np.nonzero(sizes * voxel_ml >= MIN_CORE_ML)[0]
+        markers = np.where(np.isin(labels, big[big > 0]), labels, 0)
+        nearest = ndimage.distance_transform_edt(markers == 0, sampling=sp, return_distances=False,
                                                  return_indices=True)
-        own = labels[tuple(nearest)] == cand.label
+        own = markers[tuple(nearest)] == cand.label
         kid = _grow(labels == cand.label, sub, reg & ~taken & own, fat, muscle, sp)
         taken |= ndimage.binary_dilation(kid)
         full = empty.copy()
@@ -175,11 +185,11 @@ def _ramp(v: float, lo: float, hi: float, soft: float) -> float:
 
 
 def _size_score(ml: float) -> float:
-    # A core is the eroded kidney (roughly half its volume); partial coverage keeps some credit.
+    # A core is the eroded kidney (a fifth to a half of its volume); partial coverage keeps some credit.
     lo, hi = KIDNEY_TYPICAL_ML
     if ml > hi:
         return max(0.0, 1.0 - (ml - hi) / 150.0)
-    return float(np.clip(ml / (0.5 * lo), 0.25, 1.0))
+    return float(np.clip(ml / (CORE_FRACTION * lo), 0.25, 1.0))
 
 
 def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, ...]:
@@ -204,9 +214,9 @@ def _muscle_hu(array: np.ndarray, body: np.ndarray, spine_zone: np.ndarray, dx: 
     return float(np.median(values)) if values.size > 50 else 45.0
 
 
-def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], fat: np.ndarray,
+def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarray,
               spine: np.ndarray) -> tuple[float, float]:
-    """Fractions of the in-plane shell around component ``k`` (beyond its erosion) that are fat / spine."""
+    """Fractions of the in-plane shell around component ``k`` (beyond its erosion) that are other / spine."""
     reach = 2 + ENVELOPE_EXTRA
     grown = tuple(slice(max(0, s.start - 1), s.stop + 1) if a == 0 else slice(max(0, s.start - reach), s.stop + reach)
                   for a, s in enumerate(sl))
@@ -216,7 +226,7 @@ def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], fat: np.ndarray
     inner = ndimage.binary_dilation(comp, structure=cross, iterations=ENVELOPE_EXTRA) if ENVELOPE_EXTRA else comp
     shell = ndimage.binary_dilation(comp, structure=cross, iterations=reach) & ~inner
     n = max(1, int(np.count_nonzero(shell)))
-    return float(np.count_nonzero(shell & fat[grown])) / n, float(np.count_nonzero(shell & spine[grown])) / n
+    return float(np.count_nonzero(shell & other[grown])) / n, float(np.count_nonzero(shell & spine[grown])) / n
 
 
 def _pair(cands: list[_Candidate]) -> list[_Candidate]:

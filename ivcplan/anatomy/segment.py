@@ -19,6 +19,7 @@ from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
 from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
+from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
@@ -138,6 +139,8 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
                 if part.any() else 0.0
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
+        _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
+                    enhanced=phase.phase in ("arterial", "portal_venous", "delayed"))
 
     report("segmentation: resampling", 0.9)
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
@@ -159,6 +162,36 @@ def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: Vess
     confidence[label.key] = result.confidence
     if result.confidence < FOUND_CONFIDENCE:
         warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
+
+
+def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
+                frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool) -> None:
+    """Iliac veins below the confluence and the right atrium above the junction replace the IVC there."""
+    forbidden = frame.hu > BONE_HU
+    if aorta is not None:
+        forbidden |= aorta.mask
+    ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced)
+    warnings.extend(ends.notes)
+    vein = labels == Label.IVC_LUMEN
+    if ends.confluence_z is not None:
+        below = np.zeros_like(vein)
+        below[:ends.confluence_z] = True
+        labels[vein & below] = 0
+        labels[ends.iliac_right & (labels == 0)] = Label.ILIAC_VEIN_RIGHT
+        labels[ends.iliac_left & (labels == 0)] = Label.ILIAC_VEIN_LEFT
+        for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
+            confidence[lab.key] = round(0.8 * ivc.confidence, 3) if np.any(labels == lab) else 0.0
+        details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([ends.confluence_z, 0, 0])[2])
+    elif enhanced:
+        warnings.append("iliac confluence not found (below the field of view or not resolved)")
+    if ends.junction_z is not None:
+        above = np.zeros_like(vein)
+        above[ends.junction_z:] = True
+        labels[vein & above] = Label.RIGHT_ATRIUM
+        labels[ends.atrium & np.isin(labels, [0, Label.BODY, Label.LIVER])] = Label.RIGHT_ATRIUM
+        confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
+    elif enhanced:
+        warnings.append("right atrium not found (above the field of view or not resolved)")
 
 
 def _tumor_forbidden(frame: WorkFrame, spine: SpineAnchor, aorta: VesselResult | None) -> np.ndarray:

@@ -21,7 +21,9 @@ MIN_LUMEN_HU = 100.0
 #: Expansion: a defect whose vein cross-section exceeds this factor of the normal calibre is tumor.
 EXPANSION_FACTOR = 1.4
 #: Defects smaller than this (ml) are noise or partial volume at the wall.
-MIN_DEFECT_ML = 0.3
+MIN_DEFECT_ML = 1.0
+#: ... and fills at least this fraction of the vein's cross-section on two slices or more.
+MIN_DEFECT_FILL = 0.3
 #: Soft tissue never denser than this is a defect candidate; fat below the lower bound is excluded.
 DEFECT_HU_RANGE = (-15.0, 110.0)
 #: A tumor reaches at most this far (mm) from the IVC centre line.
@@ -73,7 +75,9 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
             tumor[z_lo:z_hi + 1] |= ivc[z_lo:z_hi + 1]
         return IvcParts(ivc & ~tumor, tumor, empty, lumen_hu, "tumor from seeds only (no enhancement)")
     upper = min(lumen_hu - DEFECT_MARGIN_HU, DEFECT_HU_RANGE[1] if upper_hu is None else upper_hu)
-    defect = ivc & (smooth < upper) & (smooth > DEFECT_HU_RANGE[0])
+    # Away from the wall (partial volume with the surrounding fat or muscle looks like a defect).
+    inner = ndimage.binary_erosion(ivc, structure=np.ones((1, 3, 3), bool))
+    defect = inner & (smooth < upper) & (smooth > DEFECT_HU_RANGE[0])
     defect = ndimage.binary_opening(defect, structure=np.ones((1, 3, 3), bool))
     lab, n = ndimage.label(defect)
     tumor = np.zeros_like(ivc)
@@ -89,9 +93,12 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         allowed &= ~forbidden
     for i in range(1, n + 1):
         comp = lab == i
-        if comp.sum() * vox_ml < MIN_DEFECT_ML and i not in seeded:
-            continue
         zs = np.nonzero(comp.reshape(comp.shape[0], -1).any(axis=1))[0]
+        fill = comp.reshape(comp.shape[0], -1).sum(axis=1)[zs] / np.maximum(area[zs], 1)
+        # A filling defect occupies a good part of the vein's cross-section on several slices.
+        substantial = comp.sum() * vox_ml >= MIN_DEFECT_ML and np.count_nonzero(fill >= MIN_DEFECT_FILL) >= 2
+        if not substantial and i not in seeded:
+            continue
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
         grown = _grow(comp, allowed, ivc, spacing, zs, centres)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)

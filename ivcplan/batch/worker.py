@@ -39,6 +39,9 @@ PROGRESS_STEP = 0.02
 #: Statuses: "ok" (analysed), "no_ivc" (analysed, outputs written, but no IVC in view) and "failed".
 OK, NO_IVC, FAILED = "ok", "no_ivc", "failed"
 
+#: Messages by which SimpleITK/ITK and the C++ runtime say an allocation failed.
+_ALLOCATION_MESSAGES = ("Failed to allocate memory", "std::bad_alloc", "bad_alloc", "Cannot allocate memory")
+
 # Set in a pool worker by `init_worker`: queue of (kind, case, ...) events to the parent, and the limit.
 _EVENTS: Any = None
 _MEMORY_LIMIT: int | None = None
@@ -170,8 +173,14 @@ def publish(tmp: Path, final: Path) -> None:
 def _describe_memory_error(exc: BaseException) -> str:
     limit = f"{_MEMORY_LIMIT / 2**30:.2f} GiB" if _MEMORY_LIMIT else "none set"
     base = f"; address space at worker start {_BASELINE_VM / 2**30:.2f} GiB" if _BASELINE_VM else ""
-    detail = f" ({exc})" if str(exc) else ""
+    detail = f" ({str(exc).strip().splitlines()[-1][:200]})" if str(exc).strip() else ""
     return f"out of memory{detail}: the case needs more memory than the worker may use (limit {limit}{base})"
+
+
+def _is_allocation_failure(exc: BaseException) -> bool:
+    """C++ libraries (ITK, VTK) report a failed allocation as a RuntimeError, not a MemoryError."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(m in text for m in _ALLOCATION_MESSAGES)
 
 
 def _outcome(report: Mapping[str, Any], warnings: tuple[str, ...]) -> tuple[str, str | None, str | None]:
@@ -219,10 +228,14 @@ def run_case(task: CaseTask) -> dict[str, Any]:
                       timings_s=timings, measurements=key_fields(analysis.report),
                       outputs=sorted(Path(p).relative_to(tmp).as_posix() for p in written.values()))
     except MemoryError as exc:
-        result.update(error_type="MemoryError", error=_describe_memory_error(exc))
+        result.update(error_type="MemoryError", error=_describe_memory_error(exc), traceback=traceback.format_exc())
     except Exception as exc:  # a bad case is recorded, never allowed to stop the batch
-        result.update(error_type=type(exc).__name__, error=str(exc) or type(exc).__name__,
-                      traceback=traceback.format_exc())
+        if _is_allocation_failure(exc):
+            result.update(error_type="MemoryError", error=_describe_memory_error(exc),
+                          traceback=traceback.format_exc())
+        else:
+            result.update(error_type=type(exc).__name__, error=str(exc) or type(exc).__name__,
+                          traceback=traceback.format_exc())
     finally:
         root.removeHandler(handler)
         handler.close()

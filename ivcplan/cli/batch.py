@@ -1,5 +1,80 @@
-"""`ivcplan batch` command."""
+"""`ivcplan batch INPUT_ROOT -o OUTDIR`: every CT series under a folder, in parallel, resumable."""
 
 from __future__ import annotations
 
-from ivcplan.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ivcplan.cli import app
+
+#: Exit status for bad arguments or an unusable input/output folder (typer's own usage errors use it too).
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+@app.command()
+def batch(
+    input_root: Annotated[Path, typer.Argument(help="Folder with DICOM series and/or NIfTI/NRRD/MHA files.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (one sub-folder per case).")],
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")]
+    = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo cases that are already finished.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Run on an existing Dask cluster: its scheduler address (tcp://host:8786).")] = None,
+    outputs: Annotated[str, typer.Option(
+        "--outputs", help="Comma-separated output kinds (json,csv,segmentation,html,pdf,...) or 'all'.")] = "all",
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="Address-space limit per local worker, e.g. 4GB; a case above it is recorded "
+        "as out of memory.")] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="Decision rules file (default: built-in).")] = None,
+) -> None:
+    """Analyse every CT series under INPUT_ROOT; write one folder per case, summary.csv/json and batch.log.
+
+    Exit status: 0 all cases analysed, 3 some failed, 4 none succeeded, 2 bad arguments.
+    Rerunning skips finished cases (unless --force) and redoes any case a crash left half-written.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from ivcplan.batch import BatchEvent, run_batch
+    from ivcplan.errors import IvcplanError
+
+    console = Console(stderr=True)
+    kinds: list[str] | str = "all" if outputs.strip() == "all" else [k for k in outputs.split(",") if k.strip()]
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console, transient=False)
+    task = progress.add_task("cases", total=1.0, counts="")
+    started = []
+
+    def on_event(event: BatchEvent) -> None:
+        if not started:  # the bar appears once the arguments passed and discovery ran
+            progress.start()
+            started.append(True)
+        counts = f"{event.done}/{event.total} done, {event.failed} failed"
+        progress.update(task, completed=event.fraction, description="cases", counts=counts)
+        if event.kind in ("finished",) and event.result and event.result["status"] != "ok":
+            r = event.result
+            progress.console.print(f"[red]✗[/red] {r['case']} ({r['source']}): {r['error_type']}: {r['error']}")
+        elif event.kind == "retry":
+            progress.console.print(f"[yellow]a worker died: retrying {event.case} alone[/yellow]")
+
+    try:
+        result = run_batch(input_root, output, jobs=jobs, force=force, outputs=kinds, rules=rules,
+                           memory_limit=memory_limit, scheduler=scheduler, on_event=on_event)
+    except IvcplanError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: finished cases are kept; run the same command again to resume[/yellow]")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        progress.stop()
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(f"{len(result.results)} case(s): {result.n_ok} ok, {result.n_failed} failed, "
+                  f"{result.n_resumed} already finished; {result.elapsed_s:.1f} s")
+    console.print(f"summary: {result.summary_csv} and {result.summary_json.name}; log: {result.log_path}")
+    raise typer.Exit(result.exit_code)

@@ -82,7 +82,7 @@ def phantom(
             base = ThrombusSpec()
             config = replace(config, tumor=None, thrombus=replace(
                 base, lower=thrombus_from or base.lower, upper=thrombus_to or base.upper))
-        if case is None and not any(v is not None for v in (*tumor_opts, thrombus_from, thrombus_to)):
+        if case is None:
             config = replace(config, name=outdir.name or "phantom")
         result = generate(config)
         paths = write_case(result, outdir, transfer_syntax=transfer_syntax, overwrite=overwrite)

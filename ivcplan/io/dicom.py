@@ -112,7 +112,8 @@ def plan_stack(slices: Sequence[SliceRef]) -> Stack:
     if np.max(np.linalg.norm(drift - fit, axis=1)) > POSITION_LINE_TOLERANCE_MM:
         worst = ordered[int(np.argmax(np.linalg.norm(drift - fit, axis=1)))]
         raise SeriesError("slice positions do not lie on a line (mixed acquisitions in one series?)", worst.path)
-    if np.max(np.linalg.norm(drift, axis=1)) > TILT_TOLERANCE_MM:
+    tilted = bool(np.max(np.linalg.norm(drift, axis=1)) > TILT_TOLERANCE_MM)
+    if tilted:
         shear = np.linalg.norm(drift[-1]) / along[-1]
         warnings.append(f"gantry tilt of {np.degrees(np.arctan(shear)):.2f} deg: resampled onto an orthogonal grid")
     dr, dc = first.pixel_spacing
@@ -136,7 +137,7 @@ def plan_stack(slices: Sequence[SliceRef]) -> Stack:
     else:
         step = float(steps.mean())
     return Stack(tuple(ordered), distance, offset_px, np.stack([normal, col, row], axis=1), (dr, dc), step,
-                 uniform and not any("gantry tilt" in w for w in warnings), tuple(warnings))
+                 uniform and not tilted, tuple(warnings))
 
 
 # -- pixels ------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,11 @@ def generate(config: PhantomConfig, *, progress: ProgressCallback | None = None)
                         thickness_mm=config.thickness, blur_mm=config.blur_mm, noise_hu=config.noise_hu,
                         rng=np.random.default_rng([config.seed, 2]))
     labels = np.ascontiguousarray(canvas.label[::step])
+    # Like a scanner, nothing is reconstructed outside the circular scan field of view.
+    radius = config.matrix * config.pixel_mm / 2.0
+    outside_fov = (xc[None, :] ** 2 + (yc[:, None] - FOV_Y_SHIFT_MM) ** 2) > radius**2
+    hu[:, outside_fov] = imaging.HU_MIN
+    labels[:, outside_fov] = 0
     grid = Grid(labels.shape, (config.spacing_z, config.pixel_mm, config.pixel_mm),
                 (xc[0], yc[0], zc[0]), HFS_DIRECTION)
     records = {name: canvas.record_mask(name)[::step] for name in ("ivc", "ra", *anatomy.veins)}
@@ -85,7 +90,7 @@ def generate(config: PhantomConfig, *, progress: ProgressCallback | None = None)
     report("phantom: truth", 0.8)
     truth_labels = Labelmap(labels, grid)
     info = truth.compute_truth(truth_labels, records, anatomy.ivc, meta=meta)
-    info = {"case": config.name, "seed": config.seed, **info,
+    info = {"case": config.name, "seed": config.seed, "config": asdict(config), **info,
             "lesion": {"kind": "tumor" if config.tumor else "thrombus" if config.thrombus else "none",
                        **{k: round(float(v), 1) for k, v in lesion_info.items()}}}
     volume = Volume(hu, grid, meta)

@@ -14,7 +14,8 @@ from ivcplan.errors import InputError
 from ivcplan.phantom.config import PhantomConfig, ThrombusSpec, TumorSpec
 
 #: Imaging of the committed samples: modest matrix, 3 mm slices (kept small on disk).
-SAMPLE_IMAGING: dict[str, Any] = {"matrix": 256, "pixel_mm": 1.5, "slice_spacing_mm": 3.0, "noise_hu": 10.0}
+SAMPLE_IMAGING: dict[str, Any] = {"matrix": 240, "pixel_mm": 1.6, "slice_spacing_mm": 3.0, "noise_hu": 8.0,
+                                   "z_range_mm": (-39.0, 291.0)}
 
 SAMPLE_CASES: dict[str, PhantomConfig] = {
     "case_a_renal": PhantomConfig(

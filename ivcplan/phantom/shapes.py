@@ -188,6 +188,10 @@ class Tube:
         rad = np.asarray(radii, dtype=float)
         if rad.ndim == 1:
             rad = np.stack([rad, rad], axis=1)
+        keep = np.r_[True, np.linalg.norm(np.diff(ctrl, axis=0), axis=1) > 1e-3]  # drop repeated points
+        ctrl, rad = ctrl[keep], rad[keep]
+        if len(ctrl) < 2:
+            raise ValueError("a tube needs at least two distinct control points")
         chord = np.r_[0, np.cumsum(np.linalg.norm(np.diff(ctrl, axis=0), axis=1))]
         k = min(3, len(ctrl) - 1)
         spline = interpolate.make_interp_spline(chord, ctrl, k=k)

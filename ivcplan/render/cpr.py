@@ -32,6 +32,8 @@ CPR_HALF_WIDTH_MM = 40.0
 #: make the strip wiggle.
 FRAME_SMOOTHING_MM = 6.0
 OVERLAY_ALPHA = 0.3
+#: Smallest vertical distance between two landmark names, as a share of the strip length.
+LABEL_GAP = 0.03
 #: Segment boundaries: landmark name -> (segment below, segment above).
 SEGMENT_BOUNDARIES = {"renal_veins": ("I", "II"), "hepatic_veins": ("II", "III")}
 _PANELS = {"coronal": (np.array([1.0, 0.0, 0.0]), ("R", "L")), "sagittal": (np.array([0.0, 1.0, 0.0]), ("A", "P"))}
@@ -95,7 +97,7 @@ def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
     dpi = 100.0
     fig_h = height_px / dpi
     panel_w = fig_h * 0.86 * (2 * half_width_mm) / length
-    fig_w = 2 * panel_w + 2.6
+    fig_w = 2 * panel_w + 3.0
     fig = new_figure(fig_w, fig_h, dpi)
     fig.patch.set_facecolor("black")
     axes = {}
@@ -114,9 +116,12 @@ def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
             boundary = lm_name in SEGMENT_BOUNDARIES
             ax.axhline(value, color="white" if boundary else "cyan", linewidth=1.4 if boundary else 0.9,
                        linestyle="-" if boundary else "--")
-            if i == 1:
-                outline_text(ax, extent[1] + 1.0, value, lm_name.replace("_", " "), size=8, va="center",
-                             ha="left", clip_on=False)
+        if i == 1:
+            # Names beside the right panel, spread apart where landmarks lie close together.
+            for lm_name, value, y in _spread_labels(landmarks, LABEL_GAP * length):
+                ax.annotate(lm_name.replace("_", " "), xy=(extent[1], value), xytext=(extent[1] + 4.0, y),
+                            color="white", fontsize=8, va="center", ha="left", annotation_clip=False,
+                            arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.6})
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
         ax.set_title(f"CPR {name}", color="white", fontsize=10)
@@ -127,6 +132,17 @@ def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
             _segment_labels(ax, landmarks, extent)
         axes[name] = ax
     return capture_figure(fig, axes)
+
+
+def _spread_labels(landmarks: Mapping[str, float], gap: float) -> list[tuple[str, float, float]]:
+    """(name, s, label y) with label positions at least ``gap`` apart, in increasing s."""
+    items = sorted(landmarks.items(), key=lambda kv: kv[1])
+    out, last = [], -np.inf
+    for name, value in items:
+        y = max(value, last + gap)
+        out.append((name, value, y))
+        last = y
+    return out
 
 
 def segment_spans(landmarks_s: Mapping[str, float], start: float, stop: float) -> list[tuple[float, float, str]]:

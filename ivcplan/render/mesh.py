@@ -1,8 +1,9 @@
 """Per-structure surface meshes from a labelmap, in LPS patient millimetres.
 
-One extraction serves the 3D scene and the mesh export: discrete flying edges on each label's
-binary mask (cropped to its bounding box), windowed-sinc smoothing (no shrinkage), quadric
-decimation, outward normals. The surface of a solid mask is closed (watertight).
+One extraction serves the 3D scene, the mesh export and the viewer: each label's mask (cropped
+to its bounding box, pooled to about CONTOUR_SPACING_MM) is contoured by flying edges at
+occupancy 0.5, smoothed by a windowed-sinc filter (no shrinkage), decimated when still large,
+and given outward normals. The surface of a solid mask is closed (watertight).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 #: Windowed-sinc smoothing: pass band and iterations (low pass band = smoother; 0.1 keeps vessels round).
 SMOOTH_PASSBAND = 0.03
 SMOOTH_ITERATIONS = 25
-#: Fraction of triangles removed by decimation (volume-preserving quadric decimation).
-DECIMATE_REDUCTION = 0.5
+#: Masks are pooled to blocks of about this size before contouring (0.78 mm pixels -> 2x2 blocks).
+CONTOUR_SPACING_MM = 1.5
+#: Surfaces with more triangles are decimated to this many (volume-preserving quadric decimation).
+MAX_TRIANGLES = 60000
 #: Structures smaller than this many voxels are noise, not anatomy: no surface.
 MIN_VOXELS = 8
 #: Not meshed by default (scene, export): the body outline hides everything and is large.
@@ -48,11 +51,28 @@ class Surface:
         return polydata_points(self.polydata)
 
 
-def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, decimate: float = DECIMATE_REDUCTION,
+def _block_mean(mask: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Occupancy (0..1) of ``factors``-sized blocks of a boolean mask (shape a multiple of factors)."""
+    f0, f1, f2 = (int(v) for v in factors)
+    n0, n1, n2 = (s // f for s, f in zip(mask.shape, factors, strict=True))
+    return mask.reshape(n0, f0, n1, f1, n2, f2).mean(axis=(1, 3, 5), dtype=np.float32)
+
+
+def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, max_triangles: int = MAX_TRIANGLES,
                   bbox: tuple[slice, ...] | None = None) -> Surface | None:
-    """Closed surface of ``label`` (None when the label has fewer than MIN_VOXELS voxels)."""
-    from vtkmodules.vtkFiltersCore import vtkPolyDataNormals, vtkQuadricDecimation, vtkWindowedSincPolyDataFilter
-    from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
+    """Closed surface of ``label`` (None when the label has fewer than MIN_VOXELS voxels).
+
+    The mask is averaged over blocks of about CONTOUR_SPACING_MM (fine in-plane CT pixels are
+    pooled 2x2) and contoured at occupancy 0.5 (flying edges): the partial-volume field puts the
+    surface between voxels with sub-voxel accuracy, with a quarter of the triangles of a
+    voxel-resolution contour, so no expensive decimation of huge surfaces is needed.
+    """
+    from vtkmodules.vtkFiltersCore import (
+        vtkFlyingEdges3D,
+        vtkPolyDataNormals,
+        vtkQuadricDecimation,
+        vtkWindowedSincPolyDataFilter,
+    )
 
     arr = labelmap.array
     if bbox is None:
@@ -60,47 +80,53 @@ def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, decima
         if not found or found[0] is None:
             return None
         bbox = found[0]
-    start = np.array([max(sl.start - _PAD, 0) for sl in bbox])
-    stop = np.array([min(sl.stop + _PAD, n) for sl, n in zip(bbox, arr.shape, strict=True)])
-    crop = arr[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))] == label
-    voxels = int(np.count_nonzero(crop))
+    factors = np.maximum(np.rint(CONTOUR_SPACING_MM / labelmap.grid.spacing), 1).astype(int)
+    # Crop [lo, hi) with a background margin of _PAD blocks, extended to whole blocks.
+    lo = np.array([sl.start for sl in bbox]) - _PAD * factors
+    hi = np.array([sl.stop for sl in bbox]) + _PAD * factors
+    hi = lo + np.ceil((hi - lo) / factors).astype(int) * factors
+    src_lo = np.maximum(lo, 0)
+    src_hi = np.minimum(hi, arr.shape)
+    mask = np.zeros(tuple(hi - lo), dtype=bool)
+    inner = tuple(slice(a - b, c - b) for a, b, c in zip(src_lo, lo, src_hi, strict=True))
+    mask[inner] = arr[tuple(slice(a, c) for a, c in zip(src_lo, src_hi, strict=True))] == label
+    voxels = int(np.count_nonzero(mask))
     if voxels < MIN_VOXELS:
         return None
-    # Pad with background where the crop touches the grid border so the surface closes.
-    before = start - (np.array([sl.start for sl in bbox]) - _PAD)
-    after = (np.array([sl.stop for sl in bbox]) + _PAD) - stop
-    crop = np.pad(crop, list(zip(before, after, strict=True))).astype(np.uint8)
-    start = start - before
-
-    contour = vtkDiscreteFlyingEdges3D()
-    contour.SetInputData(image_data(crop, origin_xyz=tuple(float(v) for v in start[::-1])))
-    contour.SetValue(0, 1)
+    occupancy = _block_mean(mask, factors) if np.any(factors > 1) else mask.astype(np.float32)
+    # Block k covers voxels lo + k*f ... lo + k*f + f - 1: its centre is at lo + k*f + (f - 1)/2.
+    origin = lo + (factors - 1) / 2.0
+    contour = vtkFlyingEdges3D()
+    contour.SetInputData(image_data(occupancy, spacing_xyz=tuple(float(v) for v in factors[::-1]),
+                                    origin_xyz=tuple(float(v) for v in origin[::-1])))
+    contour.SetValue(0, 0.5)
     contour.ComputeNormalsOff()
     contour.ComputeGradientsOff()
     contour.ComputeScalarsOff()
-    port = contour.GetOutputPort()
+    contour.Update()
+    poly = contour.GetOutput()
     keep = []  # VTK filters must outlive the pipeline run
     if smooth:
         smoother = vtkWindowedSincPolyDataFilter()
-        smoother.SetInputConnection(port)
+        smoother.SetInputData(poly)
         smoother.SetNumberOfIterations(SMOOTH_ITERATIONS)
         smoother.SetPassBand(SMOOTH_PASSBAND)
         smoother.BoundarySmoothingOff()
         smoother.FeatureEdgeSmoothingOff()
         smoother.NonManifoldSmoothingOn()
         smoother.NormalizeCoordinatesOn()
-        port = smoother.GetOutputPort()
+        smoother.Update()
+        poly = smoother.GetOutput()
         keep.append(smoother)
-    if decimate > 0:
+    cells = poly.GetNumberOfCells()
+    if max_triangles and cells > max_triangles:
         decimator = vtkQuadricDecimation()
-        decimator.SetInputConnection(port)
-        decimator.SetTargetReduction(float(decimate))
+        decimator.SetInputData(poly)
+        decimator.SetTargetReduction(1.0 - max_triangles / cells)
         decimator.VolumePreservationOn()
-        port = decimator.GetOutputPort()
+        decimator.Update()
+        poly = decimator.GetOutput()
         keep.append(decimator)
-    last = keep[-1] if keep else contour
-    last.Update()
-    poly = last.GetOutput()
     # Index space (x, y, z) -> LPS mm through the grid's one mapping, then outward normals in LPS
     # (computed after the mapping so a left-handed grid cannot turn the surface inside out).
     set_points(poly, labelmap.grid.index_to_lps(polydata_points(poly)[:, ::-1]))
@@ -111,24 +137,23 @@ def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, decima
     normals.SplittingOff()
     normals.ComputeCellNormalsOff()
     normals.Update()
-    out = normals.GetOutput()
-    return Surface(int(label), labelmap.name(label), labelmap.color(label), out, voxels)
+    return Surface(int(label), labelmap.name(label), labelmap.color(label), normals.GetOutput(), voxels)
 
 
 def extract_surfaces(labelmap: Labelmap, labels: Iterable[int] | None = None, *, smooth: bool = True,
-                     decimate: float = DECIMATE_REDUCTION) -> list[Surface]:
+                     max_triangles: int = MAX_TRIANGLES) -> list[Surface]:
     """Surfaces of ``labels`` (default: every label present) in increasing label order."""
     arr = labelmap.array
     top = int(arr.max()) if arr.size else 0
     if top <= 0:
         return []
-    boxes = ndimage.find_objects(arr.astype(np.int32, copy=False), max_label=top)
+    boxes = ndimage.find_objects(arr, max_label=top)
     wanted = sorted({int(v) for v in labels}) if labels is not None else list(range(1, top + 1))
     out = []
     for value in wanted:
         if value < 1 or value > top or boxes[value - 1] is None:
             continue
-        surf = label_surface(labelmap, value, smooth=smooth, decimate=decimate, bbox=boxes[value - 1])
+        surf = label_surface(labelmap, value, smooth=smooth, max_triangles=max_triangles, bbox=boxes[value - 1])
         if surf is not None:
             out.append(surf)
     log.debug("extracted %d surfaces", len(out))

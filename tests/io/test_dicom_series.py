@@ -214,3 +214,17 @@ def test_dicomdir(tmp_path, hu_small):
     np.testing.assert_array_equal(volume.array, hu_small)
     # the DICOMDIR itself is not an image: scanning the folder finds the same single series
     assert [s.n_slices for s in io.scan(tmp_path / "media")] == [len(hu_small)]
+
+
+def test_series_written_by_the_project_writer_loads_back(tmp_path):
+    """Round trip through ivcplan.io.dicom_write (the phantom's writer): every voxel at the same LPS point."""
+    from ivcplan.io.dicom_write import write_series as project_write
+    from ivcplan.volume import Grid, Volume
+
+    hu = structured_hu((5, 20, 18))
+    tilted = np.array([[0.0, 0.0, 1.0], [0.6, 0.8, 0.0], [0.8, -0.6, 0.0]])  # oblique planes, right-handed
+    source = Volume(hu, Grid(hu.shape, (2.5, 0.8, 0.9), (10.0, -20.0, 300.0), tilted), {"patient_position": "HFS"})
+    project_write(source, tmp_path)
+    loaded = io.load(tmp_path)
+    assert loaded.grid.is_same(source.grid)
+    np.testing.assert_array_equal(loaded.array, hu)

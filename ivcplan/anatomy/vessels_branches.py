@@ -1,0 +1,164 @@
+"""Where the IVC begins and ends: the common iliac veins below the confluence and the right atrium
+above the cavoatrial junction. Both are found from the tracked IVC on an enhanced scan, as the
+blood-like tissue connected to it (a Y below, a large chamber above).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.anatomy.vessels_track import Track
+
+#: Voxels within this of the venous blood level (HU; or 2.5 noise SDs if larger) are blood.
+BLOOD_TOL_HU = 25.0
+#: A cross-section blob smaller than this (mm^2) is partial volume or a small side branch.
+MIN_BLOB_MM2 = 40.0
+#: The iliac veins are looked for this far (mm) to each side of the lowest IVC centre.
+ILIAC_SEARCH_MM = (70.0, 100.0)  # (to the right, to the left)
+#: Slices at the bottom of the track examined for the confluence (mm above the lowest slice).
+ILIAC_SEARCH_HEIGHT_MM = 90.0
+#: A chamber: the blood cross-section exceeds this multiple of the normal IVC cross-section.
+ATRIUM_AREA_FACTOR = 2.5
+#: A chamber cross-section fills at least this fraction of its bounding ellipse (compact, not branched).
+CHAMBER_FILL = 0.7
+#: The right atrium is taken within this distance (mm) of the cavoatrial junction centre.
+ATRIUM_RADIUS_MM = 45.0
+#: Slices examined above the junction for the atrium (mm).
+ATRIUM_HEIGHT_MM = 70.0
+
+
+@dataclass(frozen=True)
+class Ends:
+    iliac_right: np.ndarray
+    iliac_left: np.ndarray
+    atrium: np.ndarray
+    confluence_z: int | None  # first working slice of the single IVC lumen
+    junction_z: int | None  # first working slice of the atrium
+    notes: tuple[str, ...] = ()
+
+
+def _blood(hu: np.ndarray, level: float) -> np.ndarray:
+    return np.abs(hu - level) <= BLOOD_TOL_HU
+
+
+def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray,
+                     spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Right and left common iliac veins below the confluence, and the confluence slice."""
+    right = np.zeros_like(ivc)
+    left = np.zeros_like(ivc)
+    z_lo = int(track.z.min())
+    z_hi = min(int(track.z.max()), z_lo + int(ILIAC_SEARCH_HEIGHT_MM / spacing[0]))
+    k_lo = [k for k, z in enumerate(track.z) if z <= z_hi]
+    level = float(np.median(track.inside_hu[k_lo]))
+    cy, cx = float(np.median(track.y[k_lo])), float(np.median(track.x[k_lo]))
+    y0 = max(int(cy - 45 / spacing[1]), 0)
+    y1 = min(int(cy + 45 / spacing[1]) + 1, ivc.shape[1])
+    x0 = max(int(cx - ILIAC_SEARCH_MM[0] / spacing[2]), 0)
+    x1 = min(int(cx + ILIAC_SEARCH_MM[1] / spacing[2]) + 1, ivc.shape[2])
+    sub = _blood(smooth[z_lo:z_hi + 1, y0:y1, x0:x1], level) & ~forbidden[z_lo:z_hi + 1, y0:y1, x0:x1]
+    sub |= ivc[z_lo:z_hi + 1, y0:y1, x0:x1]
+    lab, _ = ndimage.label(sub)
+    hit = np.unique(lab[ivc[z_lo:z_hi + 1, y0:y1, x0:x1]])
+    hit = hit[hit > 0]
+    if hit.size == 0:
+        return right, left, None
+    comp = np.isin(lab, hit)
+    min_px = MIN_BLOB_MM2 / (spacing[1] * spacing[2])
+    counts = []
+    blobs_per_slice = []
+    for i in range(comp.shape[0]):
+        bl, n = ndimage.label(comp[i])
+        sizes = ndimage.sum_labels(comp[i], bl, index=np.arange(1, n + 1)) if n else np.array([])
+        big = [j + 1 for j in range(n) if sizes[j] >= min_px]
+        counts.append(len(big))
+        blobs_per_slice.append((bl, big))
+    # The confluence: just above the highest slice where the vein is still two lumens (searching
+    # down from the top is robust to the two iliac veins touching again lower down).
+    split = [i for i, c in enumerate(counts) if c >= 2]
+    if not split or split[-1] + 1 >= len(counts):
+        return right, left, None
+    conf = split[-1] + 1
+    for i in range(conf):
+        bl, big = blobs_per_slice[i]
+        if len(big) < 2:
+            continue
+        # Patient's right is smaller x (the working frame's x runs to the patient's left).
+        order = sorted(big, key=lambda j: float(np.mean(np.nonzero(bl == j)[1])))
+        right[z_lo + i, y0:y1, x0:x1] = bl == order[0]
+        left[z_lo + i, y0:y1, x0:x1] = bl == order[-1]
+    return right, left, z_lo + conf
+
+
+def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray,
+                spacing: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """The right atrium: the large blood chamber the IVC opens into at the top of its track."""
+    atrium = np.zeros_like(ivc)
+    area = ivc.reshape(ivc.shape[0], -1).sum(axis=1)
+    normal = float(np.median(area[track.z])) if track.z.size else 0.0
+    if normal <= 0:
+        return atrium, None
+    level = float(np.percentile(track.inside_hu, 75))
+    z_top = int(track.z.max())
+    # Look from 60 mm below the top of the track to above it.
+    z0 = max(int(track.z.min()), z_top - int(60 / spacing[0]))
+    z1 = min(ivc.shape[0], z_top + int(ATRIUM_HEIGHT_MM / spacing[0]) + 1)
+    blood = _blood(smooth[z0:z1], level) & ~forbidden[z0:z1]
+    seed = ivc[z0:z1].copy()
+    lab, _ = ndimage.label(blood | seed)
+    hit = np.unique(lab[seed])
+    hit = hit[hit > 0]
+    if hit.size == 0:
+        return atrium, None
+    comp = np.isin(lab, hit)
+    # The junction: from this slice up, the blood blob at the vein is a large, compact chamber
+    # (hepatic veins joining the IVC make it larger but branched, not compact).
+    chamber = np.zeros(comp.shape[0], dtype=bool)
+    for i in range(comp.shape[0]):
+        z = z0 + i
+        k = int(np.argmin(np.abs(track.z - z)))
+        cy, cx = int(np.rint(track.y[k])), int(np.rint(track.x[k]))
+        bl, _ = ndimage.label(comp[i])
+        j = bl[cy, cx] if 0 <= cy < bl.shape[0] and 0 <= cx < bl.shape[1] else 0
+        if j == 0:
+            continue
+        blob = bl == j
+        n = int(blob.sum())
+        ys, xs = np.nonzero(blob)
+        fill = n / (np.pi / 4 * (np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+        chamber[i] = n > ATRIUM_AREA_FACTOR * normal and fill >= CHAMBER_FILL
+    junction = None
+    for i in range(comp.shape[0]):
+        if chamber[i:i + 3].all() and chamber[i:i + 3].size == 3:
+            junction = i
+            break
+    if junction is None:
+        return atrium, None
+    z_j = z0 + junction
+    k = int(np.argmin(np.abs(track.z - z_j)))
+    cy, cx = track.y[k], track.x[k]
+    yy, xx = np.ogrid[0:ivc.shape[1], 0:ivc.shape[2]]
+    near = np.hypot((yy - cy) * spacing[1], (xx - cx) * spacing[2])
+    for i in range(junction, comp.shape[0]):
+        z = z0 + i
+        dz = (z - z_j) * spacing[0]
+        atrium[z] = comp[i] & (np.sqrt(near**2 + dz**2) <= ATRIUM_RADIUS_MM + dz)
+    # Keep what connects to the junction.
+    lab2, _ = ndimage.label(atrium)
+    first = np.unique(lab2[z_j][atrium[z_j]])
+    atrium = np.isin(lab2, first[first > 0])
+    return atrium, z_j
+
+
+def find_ends(hu: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray, spacing: np.ndarray,
+              *, enhanced: bool) -> Ends:
+    empty = np.zeros_like(ivc)
+    if not enhanced or track.z.size < 3:
+        return Ends(empty, empty, empty, None, None,
+                    ("iliac veins and right atrium need an enhanced scan: not segmented",) if not enhanced else ())
+    smooth = ndimage.gaussian_filter(hu, sigma=(0.0, 1.0, 1.0))
+    right, left, conf = find_iliac_veins(smooth, track, ivc, forbidden, spacing)
+    atrium, junction = find_atrium(smooth, track, ivc, forbidden, spacing)
+    return Ends(right, left, atrium, conf, junction)
