@@ -33,9 +33,9 @@ def main() -> None:
         write_previews(case.volume, args.images, name, preview_centre(case.truth_info))
         size = sum(p.stat().st_size for p in paths["dicom"].glob("*.dcm")) / 1e6
         tumor = case.truth_info["facts"]["tumor"]
-        print(f"{name}: {case.volume.shape} {size:.1f} MB DICOM, tumor "
-              f"{'%s ml, segments %s' % (tumor['volume_ml'], '-'.join(tumor['segments'])) if tumor['present'] else 'none'}"
-              f" ({time.perf_counter() - start:.1f} s)")
+        lesion = f"{tumor['volume_ml']} ml, segments {'-'.join(tumor['segments'])}" if tumor["present"] else "none"
+        print(f"{name}: {case.volume.shape} {size:.1f} MB DICOM, tumor {lesion} "
+              f"({time.perf_counter() - start:.1f} s)")
 
 
 if __name__ == "__main__":

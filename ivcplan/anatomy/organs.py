@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.anatomy.organs_frame import WorkFrame
+from ivcplan.anatomy.organs_frame import WorkFrame, refine_edges
 from ivcplan.anatomy.organs_kidney import kidneys_low
 from ivcplan.errors import InputError
 from ivcplan.progress import ProgressCallback
@@ -67,6 +67,12 @@ SPINE_HALF_WIDTH_MM = 45.0
 SOFT_TISSUE_HU = (-10.0, 260.0)
 #: Half-width (HU) of the intensity window around an organ's estimated attenuation.
 LIVER_WINDOW_HU = 35.0
+#: Local liver intensity model: Gaussian neighbourhood (mm) over the core, window half-width
+#: LIVER_LOCAL_K local sd (at least LIVER_LOCAL_MIN_HU), and extra growth steps beyond the erosion.
+LIVER_LOCAL_SIGMA_MM = 25.0
+LIVER_LOCAL_K = 2.5
+LIVER_LOCAL_MIN_HU = 25.0
+LIVER_EXTRA_STEPS = 3
 #: Erosion radius (mm) that breaks thin contacts between the liver and its neighbours.
 LIVER_EROSION_MM = 7.0
 #: Plausible liver volume range (ml) for confidence (partial coverage lowers it, not to zero).
@@ -142,8 +148,8 @@ def liver_mask(volume: Volume, body: np.ndarray, spine: np.ndarray, *, phase: st
     _check_mask(spine, volume, "spine")
     body_low, spine_low = frame.from_full(body), frame.from_full(spine)
     centres = _centres_low(spine_low, frame)
-    mask, conf, note = _liver_low(frame, body_low, spine_low, centres)
-    return OrganResult(frame.to_full_smooth(mask), conf, note)
+    mask, conf, note, window = _liver_low(frame, body_low, spine_low, centres)
+    return OrganResult(refine_edges(volume, frame, mask, window), conf, note)
 
 
 def kidney_masks(volume: Volume, body: np.ndarray, spine: np.ndarray, *,
@@ -160,7 +166,7 @@ def kidney_masks(volume: Volume, body: np.ndarray, spine: np.ndarray, *,
         _check_mask(liver, volume, "liver")
         liver_low = frame.from_full(liver)
     found = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
-    return {side: OrganResult(frame.to_full_smooth(m), c, n) for side, (m, c, n) in found.items()}
+    return {side: OrganResult(refine_edges(volume, frame, m, w), c, n) for side, (m, c, n, w) in found.items()}
 
 
 def segment_organs(volume: Volume, *, phase: str | None = None,
@@ -173,12 +179,12 @@ def segment_organs(volume: Volume, *, phase: str | None = None,
     report("organs: spine", 0.2)
     spine_low, centres = _spine_low(frame, body_low)
     report("organs: liver", 0.4)
-    liver_low, liver_conf, liver_note = _liver_low(frame, body_low, spine_low, centres)
+    liver_low, liver_conf, liver_note, liver_window = _liver_low(frame, body_low, spine_low, centres)
     report("organs: kidneys", 0.7)
     kidneys_low = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
     spine = frame.to_full_smooth(spine_low)
-    liver = OrganResult(frame.to_full_smooth(liver_low), liver_conf, liver_note)
-    kidneys = {side: OrganResult(frame.to_full_smooth(m), c, n) for side, (m, c, n) in kidneys_low.items()}
+    liver = OrganResult(refine_edges(volume, frame, liver_low, liver_window), liver_conf, liver_note)
+    kidneys = {side: OrganResult(refine_edges(volume, frame, m, w), c, n) for side, (m, c, n, w) in kidneys_low.items()}
     notes = tuple(f"{name}: {res.note}" for name, res in [("liver", liver)] +
                   [(f"kidney_{s}", r) for s, r in kidneys.items()] if res.note)
     report("organs: done", 1.0)
@@ -363,10 +369,10 @@ def _reconstruct(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarra
 
 
 def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
-               centres: np.ndarray) -> tuple[np.ndarray, float, str]:
+               centres: np.ndarray) -> tuple[np.ndarray, float, str, tuple[float, float]]:
     empty = np.zeros(frame.shape, bool)
     if not body.any():
-        return empty, 0.0, "no body in the field of view"
+        return empty, 0.0, "no body in the field of view", (0.0, 0.0)
     cen = _fill_centres(centres, body)
     dy, dx = _coordinates(frame, cen)
     sm = _smoothed(frame)
@@ -376,7 +382,7 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
     right = region & (dx <= -15.0)
     peaks = _peaks(sm[right & inner], *SOFT_TISSUE_HU)
     if not peaks:
-        return empty, 0.0, "no soft tissue on the right side: liver not in the field of view"
+        return empty, 0.0, "no soft tissue on the right side: liver not in the field of view", (0.0, 0.0)
     erode = _ball(LIVER_EROSION_MM, frame.spacing)
     best: tuple[float, np.ndarray, float] | None = None
     for level in peaks:
@@ -397,17 +403,42 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
         if best is None or score[k] > best[0]:
             best = (float(score[k]), labels == k, level)
     if best is None:
-        return empty, 0.0, "no liver-like region found"
+        return empty, 0.0, "no liver-like region found", (0.0, 0.0)
     _, core, level = best
-    window = region & (sm >= level - LIVER_WINDOW_HU) & (sm <= level + LIVER_WINDOW_HU)
-    steps = int(np.ceil(LIVER_EROSION_MM / float(frame.spacing.min()))) + 1
+    # Local intensity model: the liver's attenuation drifts across the organ (enhancement and beam
+    # hardening make the posterior/dome parts darker on some scans), so the window follows the
+    # core's local mean and spread instead of one global level.
+    local_mean, local_sd = _local_stats(sm, core, frame.spacing, LIVER_LOCAL_SIGMA_MM)
+    half = np.clip(LIVER_LOCAL_K * local_sd, LIVER_LOCAL_MIN_HU, LIVER_WINDOW_HU + 10.0)
+    window = region & (np.abs(sm - local_mean) <= half)
+    steps = int(np.ceil(LIVER_EROSION_MM / float(frame.spacing.min()))) + LIVER_EXTRA_STEPS
     liver = _reconstruct(core, window, steps)
     liver = ndimage.binary_closing(liver, structure=_ball(6.0, frame.spacing), border_value=0)
     liver = _fill_slices(liver) & body
     liver = _largest(liver)
     ml = float(liver.sum()) * voxel_ml
     conf, note = _liver_confidence(liver, ml, dx, frame, level)
-    return liver, conf, note
+    values = sm[core]
+    edge = (float(np.percentile(values, 1)) - 10.0, float(np.percentile(values, 99)) + 10.0)
+    return liver, conf, note, edge
+
+
+def _local_stats(image: np.ndarray, mask: np.ndarray, spacing: np.ndarray,
+                 sigma_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted mean and sd of ``image`` over ``mask`` around every voxel (normalised
+    convolution); far from the mask the global mean/sd are used."""
+    sigma = [sigma_mm / s for s in spacing]
+    weight = ndimage.gaussian_filter(mask.astype(np.float32), sigma)
+    masked = np.where(mask, image, 0.0).astype(np.float32)
+    mean = ndimage.gaussian_filter(masked, sigma)
+    square = ndimage.gaussian_filter(masked * masked, sigma)
+    values = image[mask]
+    g_mean, g_sd = float(values.mean()), float(values.std())
+    ok = weight > 0.02
+    safe = np.where(ok, weight, 1.0)
+    local_mean = np.where(ok, mean / safe, g_mean)
+    local_var = np.where(ok, square / safe - local_mean ** 2, g_sd ** 2)
+    return local_mean, np.sqrt(np.maximum(local_var, 0.0))
 
 
 def _largest(mask: np.ndarray) -> np.ndarray:
@@ -436,8 +467,8 @@ def _liver_confidence(liver: np.ndarray, ml: float, dx: np.ndarray, frame: WorkF
 
 
 def _kidneys_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray, centres: np.ndarray,
-                 liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str]]:
+                 liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str, tuple]]:
     if not body.any() or np.isnan(centres[:, 0]).all():
         empty = np.zeros(frame.shape, bool)
-        return {s: (empty, 0.0, "no spine found: kidneys not searched") for s in ("right", "left")}
+        return {s: (empty, 0.0, "no spine found: kidneys not searched", (0.0, 0.0)) for s in ("right", "left")}
     return kidneys_low(_smoothed(frame), frame.spacing, body, spine, _fill_centres(centres, body), liver)

@@ -83,8 +83,8 @@ class _Candidate:
 
 
 def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine: np.ndarray,
-                centres: np.ndarray, liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str]]:
-    """Per side ("right", "left"): (mask, confidence, note) on the working frame.
+                centres: np.ndarray, liver: np.ndarray) -> dict[str, tuple[np.ndarray, float, str, tuple]]:
+    """Per side ("right", "left"): (mask, confidence, note, (lo, hi) HU window) on the working frame.
 
     ``array`` is the smoothed working copy (HU, axes S, P, L), ``centres`` the per-slice
     vertebral-body centres (P, L indices, no NaN), ``liver`` is excluded from the kidneys.
@@ -92,7 +92,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     sp = np.asarray(spacing, dtype=float)
     shape = array.shape
     empty = np.zeros(shape, bool)
-    out = {side: (empty, 0.0, "kidney not in the field of view") for side in ("right", "left")}
+    out = {side: (empty, 0.0, "kidney not in the field of view", (0.0, 0.0)) for side in ("right", "left")}
     dy = (np.arange(shape[1])[None, :, None] - centres[:, 0][:, None, None]) * sp[1]
     dx = (np.arange(shape[2])[None, None, :] - centres[:, 1][:, None, None]) * sp[2]
     depth = _depth_in_body(body, sp)
@@ -161,7 +161,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
         nearest = ndimage.distance_transform_edt(markers == 0, sampling=sp, return_distances=False,
                                                  return_indices=True)
         own = markers[tuple(nearest)] == cand.label
-        kid = _grow(labels == cand.label, sub, reg & ~taken & own, fat, muscle, sp)
+        kid, window = _grow(labels == cand.label, sub, reg & ~taken & own, fat, muscle, sp)
         taken |= ndimage.binary_dilation(kid)
         full = empty.copy()
         full[box] = kid
@@ -172,7 +172,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
             note += "; cut by the field of view"
         if conf < 0.3:
             note = "kidney not found (best candidate: " + note + ")"
-        out[cand.side] = (full, conf, note)
+        out[cand.side] = (full, conf, note, window)
     return out
 
 
@@ -250,7 +250,7 @@ def _pair(cands: list[_Candidate]) -> list[_Candidate]:
 
 
 def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarray, muscle: float,
-          sp: np.ndarray) -> np.ndarray:
+          sp: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     """Grow ``core`` into voxels of its own attenuation (and medulla when enhanced), then tidy up."""
     values = sub[core]
     mean, sd = float(values.mean()), float(values.std())
@@ -270,7 +270,7 @@ def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarra
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         grown = labels == int(np.argmax(sizes))
-    return grown
+    return grown, (max(lo, FAT_HU), hi)
 
 
 def _cross2d() -> np.ndarray:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import ndimage
 
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
 from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
-from ivcplan.anatomy.vessels_branches import find_ends
+from ivcplan.anatomy.vessels_branches import find_ends, find_iliac_veins
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
@@ -37,6 +38,8 @@ FOUND_CONFIDENCE = 0.3
 MIN_TRUNK_SLICES = 3
 #: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
+#: The aortic wall is soft tissue: denser than this (HU), unlike the surrounding fat.
+WALL_MIN_HU = -20.0
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
@@ -122,10 +125,15 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     report("segmentation: tumor", 0.7)
     for lab, value in organs["confidence"].items():
         confidence[lab.key] = value
+    enhanced = phase.phase in ("arterial", "portal_venous", "delayed")
+    if aorta is not None and enhanced:
+        aorta = _trim_aorta(frame, aorta, ivc)
     _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
-        parts = split_ivc(frame.hu, ivc.mask, frame.spacing,
+        # The IVC proper runs from the iliac confluence to the cavoatrial junction.
+        _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced)
+        parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
                           forbidden=_tumor_forbidden(frame, spine, aorta),
                           centres={int(z): (float(y), float(x)) for z, y, x in zip(ivc.track.z, ivc.track.y,
@@ -139,8 +147,6 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
                 if part.any() else 0.0
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
-        _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
-                    enhanced=phase.phase in ("arterial", "portal_venous", "delayed"))
 
     report("segmentation: resampling", 0.9)
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
@@ -162,6 +168,20 @@ def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: Vess
     confidence[label.key] = result.confidence
     if result.confidence < FOUND_CONFIDENCE:
         warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
+
+
+def _trim_aorta(frame: WorkFrame, aorta: VesselResult, ivc: VesselResult | None) -> VesselResult:
+    """End the aorta at its bifurcation and include its wall (one working voxel of non-fat tissue)."""
+    forbidden = frame.hu > BONE_HU
+    if ivc is not None:
+        forbidden |= ivc.mask
+    smooth = ndimage.gaussian_filter(frame.hu, sigma=(0.0, 1.0, 1.0))
+    _, _, split = find_iliac_veins(smooth, aorta.track, aorta.mask, forbidden, frame.spacing)
+    mask = aorta.mask.copy()
+    if split is not None:
+        mask[:split] = False
+    wall = ndimage.binary_dilation(mask, structure=np.ones((1, 3, 3), bool)) & (smooth > WALL_MIN_HU) & ~forbidden
+    return replace(aorta, mask=mask | wall)
 
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],

@@ -39,8 +39,8 @@ ENHANCED_BLOOD_HU = 100.0
 VENOUS_OFFSET_HU = 15.0
 BLOOD_SIGMA_HU = 25.0
 BLOOD_BONUS = 1.5
-#: In-plane Gaussian smoothing (working voxels) before the template filters.
-DENOISE_SIGMA_PX = 1.0
+#: In-plane Gaussian smoothing (mm) before the template filters.
+DENOISE_SIGMA_MM = 1.5
 #: Spread (mm) of the Gaussian position priors.
 PRIOR_SIGMA_MM = 22.0
 #: Inside a vessel, voxels within this many noise SDs of the lumen value belong to it.
@@ -85,9 +85,9 @@ def _box_mask(shape: tuple[int, int], centre_yx: tuple[float, float], box_mm: Se
     return (dx >= x_lo) & (dx <= x_hi) & (dy >= y_lo) & (dy <= y_hi)
 
 
-def _denoise(stack: np.ndarray) -> np.ndarray:
+def _denoise(stack: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """In-plane smoothing so that the inside spread measures structure, not image noise."""
-    return ndimage.gaussian_filter(stack, sigma=(0.0, DENOISE_SIGMA_PX, DENOISE_SIGMA_PX))
+    return ndimage.gaussian_filter(stack, sigma=(0.0, DENOISE_SIGMA_MM / spacing[1], DENOISE_SIGMA_MM / spacing[2]))
 
 
 def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> VesselResult | None:
@@ -97,7 +97,7 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
     ys, xs = _roi(frame, spine)
     sp = frame.spacing
     sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
-    score, which, inside, ring = template_scores(_denoise(sub), sp, AORTA_TEMPLATES, (-20.0, 650.0), polarity="any")
+    score, which, inside, ring = template_scores(_denoise(sub, sp), sp, AORTA_TEMPLATES, (-20.0, 650.0), polarity="any")
     cands: dict[int, list[Candidate]] = {}
     for i, z in enumerate(range(zs[0], zs[-1] + 1)):
         if not spine.usable[z]:
@@ -135,7 +135,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     ys, xs = _roi(frame, spine)
     sp = frame.spacing
     sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
-    score, which, inside, ring = template_scores(_denoise(sub), sp, IVC_TEMPLATES, (-30.0, 450.0), polarity="any")
+    score, which, inside, ring = template_scores(_denoise(sub, sp), sp, IVC_TEMPLATES, (-30.0, 450.0), polarity="any")
     seeds_by_z: dict[int, list[np.ndarray]] = {}
     if seeds_vox is not None:
         for s in np.asarray(seeds_vox, dtype=float).reshape(-1, 3):

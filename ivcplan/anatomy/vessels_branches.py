@@ -20,6 +20,9 @@ MIN_BLOB_MM2 = 40.0
 ILIAC_SEARCH_MM = (70.0, 100.0)  # (to the right, to the left)
 #: Slices at the bottom of the track examined for the confluence (mm above the lowest slice).
 ILIAC_SEARCH_HEIGHT_MM = 90.0
+#: The two iliac vessels: sizes within this ratio, centres at most this far apart left-right (mm).
+PAIR_SIZE_RATIO = 3.0
+PAIR_MAX_GAP_MM = 80.0
 #: A chamber: the blood cross-section exceeds this multiple of the normal IVC cross-section.
 ATRIUM_AREA_FACTOR = 2.5
 #: A chamber cross-section fills at least this fraction of its bounding ellipse (compact, not branched).
@@ -73,12 +76,13 @@ def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidde
         bl, n = ndimage.label(comp[i])
         sizes = ndimage.sum_labels(comp[i], bl, index=np.arange(1, n + 1)) if n else np.array([])
         big = [j + 1 for j in range(n) if sizes[j] >= min_px]
-        counts.append(len(big))
+        counts.append(2 if _side_by_side(bl, big, sizes, spacing) else min(len(big), 1))
         blobs_per_slice.append((bl, big))
     # The confluence: just above the highest slice where the vein is still two lumens (searching
     # down from the top is robust to the two iliac veins touching again lower down).
     split = [i for i, c in enumerate(counts) if c >= 2]
-    if not split or split[-1] + 1 >= len(counts):
+    # Two veins on at least two slices right below, and a single one on the slice above.
+    if len(split) < 2 or split[-1] + 1 >= len(counts) or counts[split[-1] - 1] < 2:
         return right, left, None
     conf = split[-1] + 1
     for i in range(conf):
@@ -90,6 +94,20 @@ def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidde
         right[z_lo + i, y0:y1, x0:x1] = bl == order[0]
         left[z_lo + i, y0:y1, x0:x1] = bl == order[-1]
     return right, left, z_lo + conf
+
+
+def _side_by_side(bl: np.ndarray, big: list[int], sizes: np.ndarray, spacing: np.ndarray) -> bool:
+    """Two blobs of comparable size next to each other left-right (a pair of iliac vessels)."""
+    if len(big) < 2:
+        return False
+    two = sorted(big, key=lambda j: -sizes[j - 1])[:2]
+    a, b = sizes[two[0] - 1], sizes[two[1] - 1]
+    if a > PAIR_SIZE_RATIO * b:
+        return False
+    ca = np.array(ndimage.center_of_mass(bl == two[0]))
+    cb = np.array(ndimage.center_of_mass(bl == two[1]))
+    dy, dx = abs(ca[0] - cb[0]) * spacing[1], abs(ca[1] - cb[1]) * spacing[2]
+    return dx >= dy and dx <= PAIR_MAX_GAP_MM
 
 
 def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray,
@@ -128,7 +146,9 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
         n = int(blob.sum())
         ys, xs = np.nonzero(blob)
         fill = n / (np.pi / 4 * (np.ptp(ys) + 1) * (np.ptp(xs) + 1))
-        chamber[i] = n > ATRIUM_AREA_FACTOR * normal and fill >= CHAMBER_FILL
+        # Not larger than an atrium can be (a leak into an isodense organ is).
+        small_enough = n * spacing[1] * spacing[2] <= np.pi * ATRIUM_RADIUS_MM**2
+        chamber[i] = n > ATRIUM_AREA_FACTOR * normal and fill >= CHAMBER_FILL and small_enough
     junction = None
     for i in range(comp.shape[0]):
         if chamber[i:i + 3].all() and chamber[i:i + 3].size == 3:

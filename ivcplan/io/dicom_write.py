@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
     CTImageStorage,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
-    PYDICOM_IMPLEMENTATION_UID,
     RLELossless,
     generate_uid,
 )

@@ -197,7 +197,7 @@ def _paint_spine(canvas: Canvas) -> None:
 
 def _paint_ribs(canvas: Canvas, body: Body) -> None:
     levels = [lv for lv in vertebra_levels() if lv[0] > 140]
-    for k, (zc, h) in enumerate(levels[:8]):
+    for k, (zc, _) in enumerate(levels[:8]):
         # T12 and T11 ribs are short (floating); higher ribs reach the costal cartilage in front.
         end = [0.36, 0.5, 0.78, 0.84, 0.9, 0.94, 0.97, 0.98][k]
         drop = [35, 50, 75, 80, 85, 85, 85, 85][k]

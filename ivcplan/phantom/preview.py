@@ -44,7 +44,7 @@ def write_previews(volume: Volume, outdir: Path, stem: str, centre_lps: np.ndarr
     for lps, n in zip((2, 1, 0), arr.shape, strict=True):
         ax = grid.axis_of(lps)
         i = float(idx[ax])
-        canon.append(int(round(n - 1 - i if grid.direction[lps, ax] < 0 else i)))
+        canon.append(round(n - 1 - i if grid.direction[lps, ax] < 0 else i))
     kz, ky, kx = (int(np.clip(c, 0, n - 1)) for c, n in zip(canon, arr.shape, strict=True))
     level, width = window
     lo, hi = level - width / 2, level + width / 2

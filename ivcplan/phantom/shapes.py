@@ -6,6 +6,7 @@ millimetres of the canonical head-first grid (array axes z=S, y=P, x=L).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -276,7 +277,7 @@ class Tube:
         verts = np.unique(np.r_[sel[::POLYLINE_EVERY], sel[-1]])
         if verts.size == 1:
             verts = np.r_[verts, verts]
-        for i0, i1 in zip(verts[:-1], verts[1:], strict=True):
+        for i0, i1 in itertools.pairwise(verts):
             a = self.points[i0].astype(np.float32)
             ab = (self.points[i1] - self.points[i0]).astype(np.float32)
             length = float(np.linalg.norm(ab))

@@ -7,6 +7,7 @@ report contract (architecture.md) so that ``facts`` can be fed to ``ivcplan.plan
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -43,11 +44,13 @@ _VEIN_RECORDS = {"renal_vein_right": "rv_right", "renal_vein_left": "rv_left",
 
 
 def _bbox(mask: np.ndarray, pad: int = 1) -> tuple[slice, ...] | None:
-    idx = np.nonzero(mask)
-    if idx[0].size == 0:
-        return None
-    return tuple(slice(max(int(i.min()) - pad, 0), min(int(i.max()) + pad + 1, n))
-                 for i, n in zip(idx, mask.shape, strict=True))
+    out = []
+    for axis, n in enumerate(mask.shape):
+        hit = np.flatnonzero(np.any(mask, axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if hit.size == 0:
+            return None
+        out.append(slice(max(int(hit[0]) - pad, 0), min(int(hit[-1]) + pad + 1, n)))
+    return tuple(out)
 
 
 def _interface(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -124,10 +127,8 @@ def axial_longest_diameter(grid: Grid, mask: np.ndarray) -> float:
         pts = grid.index_to_lps(idx)[:, :2]
         if len(pts) < 2:
             continue
-        try:
+        with contextlib.suppress(QhullError, ValueError):
             pts = pts[ConvexHull(pts).vertices]
-        except (QhullError, ValueError):
-            pass
         d = np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=-1)
         i, j = np.unravel_index(int(np.argmax(d)), d.shape)
         direction = np.r_[pts[j] - pts[i], 0.0]
@@ -265,7 +266,7 @@ def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerlin
     outside = np.count_nonzero(tumor & ~ivc_rec) / np.count_nonzero(tumor)
     pattern = "intraluminal" if outside < 0.1 else "extraluminal" if outside > 0.9 else "both"
     sl = _bbox(tumor, pad=int(np.ceil(ADJACENT_MM / float(np.min(grid.spacing)))) + 1)
-    iterations = max(1, int(round(ADJACENT_MM / float(np.min(grid.spacing)))))
+    iterations = max(1, round(ADJACENT_MM / float(np.min(grid.spacing))))
     ring = ndimage.binary_dilation(tumor[sl], iterations=iterations) & ~tumor[sl]
     skip = {0, int(Label.BODY), *(int(v) for v in IVC_LABELS)}
     adjacent = sorted(Label(int(v)).key for v in np.unique(arr[sl][ring]) if int(v) not in skip)

@@ -22,7 +22,7 @@ from ivcplan.volume import Labelmap
 log = logging.getLogger(__name__)
 
 #: Windowed-sinc smoothing: pass band and iterations (low pass band = smoother; 0.1 keeps vessels round).
-SMOOTH_PASSBAND = 0.03
+SMOOTH_PASSBAND = 0.1
 SMOOTH_ITERATIONS = 25
 #: Masks are pooled to blocks of about this size before contouring (0.78 mm pixels -> 2x2 blocks).
 CONTOUR_SPACING_MM = 1.5

@@ -106,7 +106,7 @@ def test_bad_config_names_the_argument(kwargs, message):
 
 
 def test_bad_tumor_spec_names_the_argument():
-    with pytest.raises(InputError, match="tumor.upper"):
+    with pytest.raises(InputError, match=r"tumor\.upper"):
         TumorSpec(upper="hepatic_vein+3")
     with pytest.raises(InputError, match="hepatic_veins_invaded"):
         TumorSpec(hepatic_veins_invaded=("upper",))

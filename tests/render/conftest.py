@@ -44,9 +44,12 @@ class SyntheticCase:
     landmarks_s: dict[str, float]
 
 
-def build_case(direction: np.ndarray | None = None) -> SyntheticCase:
-    z, y, x = np.indices(SHAPE, dtype=float)
-    lab = np.zeros(SHAPE, dtype=np.uint8)
+def build_case(direction: np.ndarray | None = None, refine: int = 1) -> SyntheticCase:
+    """The case on the base grid, or drawn on a grid ``refine`` times finer along each axis (the
+    same shapes, in base-voxel units, sampled at the finer voxel centres: smoother masks)."""
+    shape = tuple(n * refine for n in SHAPE)
+    z, y, x = ((np.indices(shape, dtype=float) + 0.5) / refine - 0.5)
+    lab = np.zeros(shape, dtype=np.uint8)
     body = ((x - 32) / 30) ** 2 + ((y - 32) / 28) ** 2 <= 1
     lab[body] = Label.BODY
     lab[(np.abs(x - 32) <= 5) & (y >= 48) & (y <= 58)] = Label.SPINE
@@ -72,7 +75,7 @@ def build_case(direction: np.ndarray | None = None) -> SyntheticCase:
     rz, ry, rx = TUMOR_RADII_VOX
     tumor = ((z - cz) / rz) ** 2 + ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1
     lab[tumor] = Label.IVC_TUMOR
-    hu = np.full(SHAPE, -1000.0, dtype=np.float32)
+    hu = np.full(shape, -1000.0, dtype=np.float32)
     values = {Label.BODY: 40, Label.SPINE: 600, Label.LIVER: 100, Label.KIDNEY_RIGHT: 170, Label.KIDNEY_LEFT: 170,
               Label.AORTA: 220, Label.IVC_LUMEN: 170, Label.RIGHT_ATRIUM: 170, Label.IVC_TUMOR: 60,
               Label.RENAL_VEIN_RIGHT: 160, Label.RENAL_VEIN_LEFT: 160, Label.HEPATIC_VEIN_RIGHT: 160,
@@ -80,13 +83,15 @@ def build_case(direction: np.ndarray | None = None) -> SyntheticCase:
     for label, value in values.items():
         hu[lab == label] = value
     rng = np.random.default_rng(7)
-    hu = (hu + rng.normal(0, 8, SHAPE)).astype(np.int16)
-    volume = Volume.from_array(hu, spacing=SPACING, origin=ORIGIN, direction=direction,
+    hu = (hu + rng.normal(0, 8, shape)).astype(np.int16)
+    base = Volume.from_array(np.zeros((1, 1, 1), np.int16), spacing=SPACING, origin=ORIGIN, direction=direction)
+    origin = base.grid.index_to_lps(np.full(3, 0.5 / refine - 0.5))
+    volume = Volume.from_array(hu, spacing=np.asarray(SPACING) / refine, origin=origin, direction=direction,
                                meta={"series_instance_uid": "1.2.3", "series_description": "synthetic"})
     labelmap = Labelmap(lab, volume.grid)
     zs = np.arange(4, 67, dtype=float)
     idx = np.c_[zs, np.full_like(zs, IVC_XY[1]), np.full_like(zs, IVC_XY[0])]
-    points = volume.grid.index_to_lps(idx)
+    points = base.grid.index_to_lps(idx)
     s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
     landmarks_s = {"iliac_confluence": 0.0, "renal_veins": 30.0, "hepatic_veins": 96.0,
                    "cavoatrial_junction": float(s[-1])}
