@@ -44,15 +44,25 @@ class WorkFrame:
         if sorted(perm_list) != [0, 1, 2]:  # 45-degree oblique ties: keep the array order
             perm_list, flips = [0, 1, 2], [False, False, False]
         perm = tuple(perm_list)
-        arr = np.transpose(np.asarray(volume.array), perm)
-        for k, flip in enumerate(flips):
-            if flip:
-                arr = np.flip(arr, axis=k)
         spacing_full = np.asarray(grid.spacing)[list(perm)]
         factors = tuple(max(1, round(target_mm / s)) for s in spacing_full)
-        low = _block_mean(arr, factors)
+        # Reduce in the original memory order (fast), then permute and flip the small array.
+        orig_factors = [1, 1, 1]
+        for k, axis in enumerate(perm):
+            orig_factors[axis] = factors[k]
+        if any(flips):
+            # Edge padding must land on the far end in canonical order: flip first along those axes.
+            arr = np.asarray(volume.array)
+            for k, flip in enumerate(flips):
+                if flip:
+                    arr = np.flip(arr, axis=perm[k])
+            low = _block_mean(arr, tuple(orig_factors))
+        else:
+            low = _block_mean(np.asarray(volume.array), tuple(orig_factors))
+        low = np.ascontiguousarray(np.transpose(low, perm))
+        full_shape = tuple(int(volume.shape[a]) for a in perm)
         return cls(low, spacing_full * np.asarray(factors), perm, tuple(flips), factors,  # type: ignore[arg-type]
-                   tuple(arr.shape), tuple(volume.shape))  # type: ignore[arg-type]
+                   full_shape, tuple(volume.shape))  # type: ignore[arg-type]
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -105,28 +115,31 @@ class WorkFrame:
 
 def _block_mean(arr: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
     """Mean over (fz, fy, fx) blocks; the array is edge-padded to a multiple of the block size."""
-    arr = np.asarray(arr, dtype=np.float32)
     if all(f == 1 for f in factors):
-        return np.ascontiguousarray(arr)
+        return np.ascontiguousarray(arr, dtype=np.float32)
     pad = [(0, (-n) % f) for n, f in zip(arr.shape, factors, strict=True)]
     if any(p[1] for p in pad):
         arr = np.pad(arr, pad, mode="edge")
+    arr = np.ascontiguousarray(arr)
     out = arr
-    for axis, factor in enumerate(factors):  # one axis at a time keeps the temporaries small
+    # Largest reduction first (slices), one axis at a time: the temporaries stay small and the
+    # integer input is converted to float only after the first reduction.
+    for axis in sorted(range(3), key=lambda a: -factors[a]):
+        factor = factors[axis]
         if factor > 1:
             shape = (*out.shape[:axis], out.shape[axis] // factor, factor, *out.shape[axis + 1:])
-            out = out.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
-    return np.ascontiguousarray(out)
+            out = out.reshape(shape).sum(axis=axis + 1, dtype=np.float32)
+    return np.ascontiguousarray(out, dtype=np.float32) / np.float32(np.prod(factors))
 
 
 def refine_edges(volume: Volume, frame: WorkFrame, mask_low: np.ndarray, window: tuple[float, float]) -> np.ndarray:
-    """Full-resolution organ mask: the upsampled ``mask_low`` with its edge re-decided voxel by voxel.
+    """Full-resolution organ mask: the block-upsampled ``mask_low`` with its edge re-decided voxel by voxel.
 
     Within one working voxel of the upsampled boundary, a voxel belongs to the organ when its
     (lightly smoothed) attenuation lies in ``window`` (HU); deeper voxels keep the low-resolution
     answer. Only parts connected to the sure interior are kept. Works on the mask's bounding box.
     """
-    full = frame.to_full_smooth(mask_low)
+    full = frame.to_full(mask_low)  # blocky: its edge band is re-decided below
     if not full.any():
         return full
     # Block size along each original array axis (the frame stores them in canonical order).

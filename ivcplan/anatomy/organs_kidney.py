@@ -6,7 +6,8 @@ Anatomy used (it holds on contrast and non-contrast CT alike):
   the vertebral-body centre (lateral to the psoas, which hugs the vertebra) and roughly at the
   depth of the vertebral body (from 20 mm anterior to 30 mm posterior of its centre);
 * envelope: perirenal fat (or tissue of another attenuation) surrounds most of the kidney, while
-  muscles and bowel loops touch neighbours of their own attenuation; the kidney does not touch the spine;
+  muscles and bowel loops touch neighbours of their own attenuation; the kidney touches neither the
+  spine nor the ribs (the spleen, which shares its position on the left, lies against the ribs);
 * size and shape: about 90-300 ml, 40-150 mm craniocaudally (less when cut by the field of view);
 * pairing: left and right kidneys lie at overlapping levels with similar attenuation;
 * attenuation is not assumed: non-contrast parenchyma is ~10-40 HU, enhanced cortex 150-250 HU.
@@ -53,6 +54,12 @@ FAT_HU = -30.0
 #: (perirenal fat on real CT, any tissue of other attenuation); this fraction of the shell gives full credit.
 RIM_CONTRAST_HU = 30.0
 RIM_FULL = 0.5
+#: The spleen and liver lie against the ribs; a kidney is kept off them by fat and muscle: a candidate
+#: whose shell is more than RIB_CONTACT_MAX bone (denser than RIB_HU and its own mean + RIB_MARGIN_HU)
+#: is rejected.
+RIB_HU = 200.0
+RIB_MARGIN_HU = 80.0
+RIB_CONTACT_MAX = 0.04
 #: Kidneys lie inside the abdominal wall: candidate voxels at least this deep (mm) under the skin.
 WALL_DEPTH_MM = 15.0
 #: Growth of the chosen core: window half-width is max(GROW_SD * sd, GROW_MIN_HU); at most
@@ -67,6 +74,8 @@ ENHANCED_FLOOR_HU = 30.0
 #: Bonus for a left/right pair at overlapping levels with similar attenuation.
 PAIR_BONUS = 0.5
 PAIR_HU_TOLERANCE = 40.0
+#: Below this confidence the best candidate is not labelled (organs.FOUND_CONFIDENCE).
+NOT_FOUND_CONFIDENCE = 0.3
 #: Candidates kept per side for the pairing.
 TOP_PER_SIDE = 8
 
@@ -144,8 +153,11 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
             shape_score = _size_score(counts[k] * voxel_ml) * _ramp(length, 0.0, KIDNEY_MAX_LENGTH_MM, 60.0)
             if shape_score <= 0.0:
                 continue
-            rim_frac, spine_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU, spine_sub)
-            score = pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
+            bone = sub > max(RIB_HU, hu[k] + RIB_MARGIN_HU)
+            rim_frac, spine_frac, rib_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU,
+                                                       spine_sub, bone & ~spine_sub)
+            score = (pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
+                     * max(0.0, 1.0 - rib_frac / RIB_CONTACT_MAX))
             if score <= 0.05:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
@@ -170,8 +182,10 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
         note = f"{ml:.0f} ml at about {cand.mean_hu:.0f} HU"
         if full[0].any() or full[-1].any():
             note += "; cut by the field of view"
-        if conf < 0.3:
+        if conf < NOT_FOUND_CONFIDENCE:
+            # An implausible candidate is reported in the note, never labelled.
             note = "kidney not found (best candidate: " + note + ")"
+            full = empty
         out[cand.side] = (full, conf, note, window)
     return out
 
@@ -214,9 +228,9 @@ def _muscle_hu(array: np.ndarray, body: np.ndarray, spine_zone: np.ndarray, dx: 
     return float(np.median(values)) if values.size > 50 else 45.0
 
 
-def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarray,
-              spine: np.ndarray) -> tuple[float, float]:
-    """Fractions of the in-plane shell around component ``k`` (beyond its erosion) that are other / spine."""
+def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarray, spine: np.ndarray,
+              bone: np.ndarray) -> tuple[float, float, float]:
+    """Fractions of the in-plane shell around component ``k`` (beyond its erosion): other / spine / bone."""
     reach = 2 + ENVELOPE_EXTRA
     grown = tuple(slice(max(0, s.start - 1), s.stop + 1) if a == 0 else slice(max(0, s.start - reach), s.stop + reach)
                   for a, s in enumerate(sl))
@@ -226,7 +240,7 @@ def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarr
     inner = ndimage.binary_dilation(comp, structure=cross, iterations=ENVELOPE_EXTRA) if ENVELOPE_EXTRA else comp
     shell = ndimage.binary_dilation(comp, structure=cross, iterations=reach) & ~inner
     n = max(1, int(np.count_nonzero(shell)))
-    return float(np.count_nonzero(shell & other[grown])) / n, float(np.count_nonzero(shell & spine[grown])) / n
+    return tuple(float(np.count_nonzero(shell & m[grown])) / n for m in (other, spine, bone))  # type: ignore[return-value]
 
 
 def _pair(cands: list[_Candidate]) -> list[_Candidate]:

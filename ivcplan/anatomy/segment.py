@@ -39,7 +39,7 @@ MIN_TRUNK_SLICES = 3
 #: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
 #: The aortic wall is soft tissue: denser than this (HU), unlike the surrounding fat.
-WALL_MIN_HU = -20.0
+WALL_MIN_HU = 1e9
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "

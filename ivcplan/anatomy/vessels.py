@@ -49,8 +49,8 @@ MIN_REGION_TOL_HU = 25.0
 #: Below this inside-vs-ring contrast (HU) the vessel boundary is taken from its template.
 LOW_CONTRAST_HU = 30.0
 #: The delineated cross-section may extend this much beyond its template (factor, mm).
-REGION_GROWTH = 1.35
-REGION_MARGIN_MM = 3.0
+REGION_GROWTH = 1.0
+REGION_MARGIN_MM = 4.0
 #: Search region margins around the spine (mm) for the template filters.
 ROI_LATERAL_MM = 100.0
 ROI_ANTERIOR_MM = 120.0

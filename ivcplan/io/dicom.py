@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,13 +237,24 @@ def _place(raw: np.ndarray, items, out: np.ndarray, fmt: PixelFormat) -> None:
         _store(out[index], plane, s)
 
 
+def _main_is_importable() -> bool:
+    """Worker processes re-import the caller's ``__main__``: impossible for ``python -c`` / stdin scripts."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return True
+    path = getattr(main, "__file__", None)
+    return path is not None and os.path.isfile(path)
+
+
 def _pool(workers: int, n_tasks: int, compressed: bool):
     """Threads for disk reads; processes for compressed frames (the decoders hold the GIL), except inside
     a daemonic process (e.g. a dask/multiprocessing worker), which may not start children."""
     import multiprocessing
 
     if (compressed and DECODE_IN_PROCESSES and workers > 1 and n_tasks >= MIN_TASKS_FOR_PROCESSES
-            and not multiprocessing.current_process().daemon):
+            and not multiprocessing.current_process().daemon and _main_is_importable()):
         method = PROCESS_START_METHOD if PROCESS_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
@@ -281,12 +293,19 @@ def read_pixels(slices: Sequence[SliceRef], headers: Sequence[FileHeader], dtype
     if rest:
         compressed = any(not _native_fast(formats[path]) for (path, _), _ in rest)
         n_workers = workers or (os.cpu_count() or 1)
-        with _pool(n_workers, len(rest), compressed) as pool:
-            frames = pool.map(_raw_frame, [p for (p, _), _ in rest], [f for (_, f), _ in rest],
-                              [formats[p] for (p, _), _ in rest])
-            for ((path, _), task_items), raw in zip(rest, frames, strict=True):
-                _place(raw, task_items, out, formats[path])
-                tick()
+        args = ([p for (p, _), _ in rest], [f for (_, f), _ in rest], [formats[p] for (p, _), _ in rest])
+        try:
+            with _pool(n_workers, len(rest), compressed) as pool:
+                for ((path, _), task_items), raw in zip(rest, pool.map(_raw_frame, *args), strict=True):
+                    _place(raw, task_items, out, formats[path])
+                    tick()
+        except BrokenProcessPool:
+            # Worker processes cannot start when the caller's __main__ is not importable (python -c, stdin,
+            # some embedded interpreters): decode in threads instead, slower but correct.
+            log.warning("process pool unavailable; decoding %d compressed frames in threads", len(rest))
+            with ThreadPoolExecutor(max_workers=n_workers) as pool:
+                for ((path, _), task_items), raw in zip(rest, pool.map(_raw_frame, *args), strict=True):
+                    _place(raw, task_items, out, formats[path])
     return out
 
 

@@ -239,6 +239,14 @@ def _from_folder(folder: Path, reference: Volume) -> ImportedLabels:
                           f"TotalSegmentator masks: {folder}", tuple(ignored))
 
 
+def _is_int(text: object) -> bool:
+    try:
+        int(str(text))
+    except ValueError:
+        return False
+    return True
+
+
 def _read_table(path: Path) -> dict[int, str]:
     for cand in _table_candidates(path):
         if not cand.is_file():
@@ -249,6 +257,10 @@ def _read_table(path: Path) -> dict[int, str]:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise InputError(f"label table is not valid JSON: {exc}", cand) from exc
+            if isinstance(data, dict) and "labels" not in data and not all(_is_int(k) for k in data):
+                # a sidecar about something else (e.g. a phantom's truth.json without a table): not ours
+                log.debug("%s holds no label table; ignored", cand)
+                continue
             data = data.get("labels", data) if isinstance(data, dict) else data
             try:
                 if isinstance(data, list):  # [{"value": 1, "name": "liver"}, ...]

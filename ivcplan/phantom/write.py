@@ -30,7 +30,9 @@ def write_case(case: PhantomCase, outdir: str | Path, transfer_syntax: str = "jp
     nibabel.save(case.truth.to_nifti(), truth_nifti)
     truth_json = outdir / "truth.json"
     info = {**case.truth_info, "transfer_syntax": transfer_syntax, "files": {
-        "dicom": "dicom", "truth_nifti": truth_nifti.name}}
+        "dicom": "dicom", "truth_nifti": truth_nifti.name},
+        # the label table of truth.nii.gz, so `--labels truth.nii.gz` imports it by name
+        "labels": {str(value): name for value, (name, _) in sorted(case.truth.table.items())}}
     truth_json.write_text(json.dumps(info, indent=1, default=_json_default) + "\n")
     return {"dicom": dicom_dir, "truth_nifti": truth_nifti, "truth_json": truth_json}
 

@@ -108,10 +108,12 @@ def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_
     k = int(np.clip(np.rint(centre[normal]), 0, can.shape[normal] - 1))
 
     def cut(array: np.ndarray) -> np.ndarray:
-        image = np.take(can.view(array), k, axis=normal)  # remaining axes in (L, P, S) order
+        index: list[int | slice] = [slice(None)] * 3
+        index[normal] = k
+        image = can.view(array)[tuple(index)]  # a view (np.take would copy the volume); axes in L, P, S order
         if min(a for a in range(3) if a != normal) != down:
             image = image.T  # rows run along the down axis
-        return image[::-1] if flip else image
+        return np.ascontiguousarray(image[::-1] if flip else image)
 
     ct = cut(volume.array).astype(np.float32)
     width_mm = can.shape[across] * can.spacing[across]

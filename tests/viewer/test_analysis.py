@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from ivcplan import io, pipeline
-from ivcplan.labels import LABEL_TABLE, Label
+from ivcplan import pipeline
+from ivcplan.labels import Label
 from ivcplan.phantom.config import PhantomConfig, TumorSpec
 from ivcplan.phantom.generate import generate
+from ivcplan.phantom.write import write_case
 from ivcplan.viewer.schematic import format_value
-from tests.viewer.conftest import write_series
 
 ANALYSIS_TIMEOUT_S = 180
 #: A pixel shows the tumor colour (240, 200, 20), shaded or blended over gray: red and green well
@@ -45,11 +45,9 @@ def case(tmp_path_factory):
     """A small phantom with a tumor: DICOM series + its truth segmentation as NIfTI."""
     phantom = generate(PhantomConfig(seed=3, matrix=128, pixel_mm=3.0, slice_spacing_mm=4.0, tumor=TumorSpec()))
     root = tmp_path_factory.mktemp("case")
-    vol = phantom.volume
-    folder = write_series(root / "dicom", vol.array, tuple(vol.spacing), origin=tuple(vol.origin))
-    labels = io.save_nifti(phantom.truth, root / "truth.nii.gz")
-    # its label table beside it, so the import reads it as an ivcplan labelmap
-    (root / "truth.json").write_text(json.dumps({"labels": {str(v): name for v, (name, _) in LABEL_TABLE.items()}}))
+    write_case(phantom, root, transfer_syntax="explicit")
+    folder = root / "dicom"
+    labels = root / "truth.nii.gz"
     return phantom, folder, labels
 
 
