@@ -48,3 +48,8 @@ class AnalysisError(IvcplanError, RuntimeError):
 
 class RulesError(IvcplanError, ValueError):
     """An invalid rules/config file (names the file, line and problem)."""
+
+
+class NotApplicableError(IvcplanError, LookupError):
+    """An output kind that does not apply to this analysis (a DICOM SEG of a NIfTI CT, meshes of an
+    empty segmentation): nothing is written and the reason is reported."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.anatomy.landmarks import Landmarks
+from ivcplan.anatomy.landmarks import OSTIUM_BEYOND_WALL_MM, Landmarks
 from ivcplan.classify import SegmentMap
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.vessel import Centerline
@@ -31,8 +31,12 @@ from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
-#: A vein with at least this much contact surface (mm2) with the tumor is invaded / involved.
+#: A vein with at least this much contact surface (mm2) with the tumor is involved: invaded when that
+#: contact lies more than `VEIN_INVASION_DEPTH_MM` beyond the normal IVC wall (the tumor grew into the
+#: vein), otherwise its ostium is occluded by the tumor filling the IVC (reported as abutting for the
+#: hepatic veins, involved for the renal veins).
 VEIN_INVASION_MIN_CONTACT_MM2 = 10.0
+VEIN_INVASION_DEPTH_MM = OSTIUM_BEYOND_WALL_MM
 #: A vein within this distance (mm) of the tumor, not invaded, is abutting.
 VEIN_ABUTTING_MM = 5.0
 #: An organ within this distance (mm) of the tumor is adjacent.
@@ -222,7 +226,7 @@ def tumor(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segm
     sec = centerline.in_range(s_lo, s_hi)
     occl = centerline.occlusion_pct[sec] if sec.any() else None
     intracardiac_len = None if caj is None else max(0.0, s_hi - caj)
-    veins = _vein_involvement(labelmap, mask)
+    veins = _vein_involvement(labelmap, mask, centerline)
     return TumorMeasurements(
         present=True,
         volume_ml=float(len(idx)) * grid.voxel_volume_mm3 / 1000.0,
@@ -242,8 +246,10 @@ def tumor(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segm
         complete_occlusion=None if occl is None else bool(occl.max() >= COMPLETE_OCCLUSION_PCT),
         max_circumferential_involvement_deg=float(centerline.wall_involvement_deg[sec].max()) if sec.any() else None,
         hepatic_veins_invaded=[k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"],
-        hepatic_veins_abutting=[k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "abutting"],
-        renal_veins_involved=[k for k, lab in RENAL_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"],
+        hepatic_veins_abutting=[k for k, lab in HEPATIC_VEIN_LABELS.items()
+                                if veins.get(int(lab)) in ("abutting", "occluded_ostium")],
+        renal_veins_involved=[k for k, lab in RENAL_VEIN_LABELS.items()
+                              if veins.get(int(lab)) in ("invaded", "occluded_ostium")],
         intracardiac=None if intracardiac_len is None else intracardiac_len > INTRACARDIAC_MIN_MM,
         intracardiac_length_mm=intracardiac_len,
         ivc_diameter_above_mm=_diameter_near(centerline, s_hi + DIAMETER_WINDOW_MM[0], s_hi + DIAMETER_WINDOW_MM[1]),
@@ -294,8 +300,17 @@ def contact_area_mm2(a: np.ndarray, b: np.ndarray, spacing: np.ndarray) -> float
     return total
 
 
-def _vein_involvement(labelmap: Labelmap, tumor_mask: np.ndarray) -> dict[Any, Any]:
-    """Per vein label: "invaded" / "abutting" / absent; key "adjacent": organ labels near the tumor."""
+def _depth_beyond_wall(grid: Grid, centerline: Centerline, contact: np.ndarray, offset: np.ndarray) -> float:
+    """How far (mm) the centre of a vein's contact with the tumor lies beyond the normal IVC wall."""
+    centre = grid.index_to_lps(np.argwhere(contact) + offset).mean(axis=0)
+    radius = centerline.normal_radius(float(centerline.project(centre)))
+    return float(centerline.distance_to(centre)[0]) - (radius if radius is not None else 0.0)
+
+
+def _vein_involvement(labelmap: Labelmap, tumor_mask: np.ndarray, centerline: Centerline) -> dict[Any, Any]:
+    """Per vein label: "invaded" (the tumor grew into the vein beyond the normal IVC wall),
+    "occluded_ostium" (the tumor fills the IVC at the ostium), "abutting" (within `VEIN_ABUTTING_MM`) or
+    absent; key "adjacent": organ labels near the tumor."""
     grid = labelmap.grid
     reach = max(VEIN_ABUTTING_MM, ADJACENT_MM) + float(grid.spacing.max())
     margin = np.ceil(reach / grid.spacing).astype(int) + 1
@@ -306,13 +321,15 @@ def _vein_involvement(labelmap: Labelmap, tumor_mask: np.ndarray) -> dict[Any, A
     labels = labelmap.array[box]
     tumor_box = tumor_mask[box]
     dist = ndimage.distance_transform_edt(~tumor_box, sampling=grid.spacing)
+    touch = 1.01 * float(grid.spacing.max())
     out: dict[Any, Any] = {}
     for lab in (*HEPATIC_VEIN_LABELS.values(), *RENAL_VEIN_LABELS.values()):
         vein = labels == lab
         if not vein.any():
             continue
         if contact_area_mm2(tumor_box, vein, grid.spacing) >= VEIN_INVASION_MIN_CONTACT_MM2:
-            out[int(lab)] = "invaded"
+            out[int(lab)] = "invaded" if _depth_beyond_wall(grid, centerline, vein & (dist <= touch), lo) \
+                > VEIN_INVASION_DEPTH_MM else "occluded_ostium"
         elif dist[vein].min() <= VEIN_ABUTTING_MM:
             out[int(lab)] = "abutting"
     out["adjacent"] = tuple(int(lab) for lab in ADJACENT_LABELS

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ivcplan.errors import AnalysisError, InputError
+from ivcplan.errors import AnalysisError, InputError, NotApplicableError
 from ivcplan.labels import Label
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Labelmap, Volume
@@ -91,13 +91,18 @@ class _Stages:
 
 def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Labelmap | None = None,
         seeds: Any = None, rules: Any = None, series: str | int | None = None,
-        progress: ProgressCallback | None = None) -> Analysis:
+        clinical: Mapping[str, bool | None] | None = None, progress: ProgressCallback | None = None) -> Analysis:
     """Analyse one CT: ``source`` is a path (DICOM folder/file, NIfTI, NRRD, MHA) or a `Volume`.
 
     ``labels``: a segmentation file imported through ``ivcplan.io.load_labels`` and merged over the
     automatic one, or a `Labelmap` used as the complete segmentation (resampled to the CT grid by
     nearest neighbour if needed). ``rules``: a rules file path or ``ivcplan.plan.RuleSet``.
+    ``clinical``: facts CT cannot show (``prior_chemotherapy``, ``liver_fibrosis``: True / False / None),
+    reported in the ``clinical`` section and read by the planner (R8's remnant limit).
     """
+    from ivcplan.report.contract import clinical_section
+
+    clinical_facts = clinical_section(clinical)  # bad input fails before the slow stages
     stages = _Stages(progress)
     warnings: list[str] = []
     volume = stages.run("load", lambda p: _load(source, series, p))
@@ -128,6 +133,7 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
     liver = measure.liver(labelmap)
     report = _report(volume, segmentation, cl, landmarks, segment_map, tumor, liver, warnings)
+    report["clinical"] = clinical_facts
     plan = stages.run("plan", lambda p: _plan(report, rules))
     report["plan"] = plan.to_dict()
     report["timings_s"] = dict(stages.timings)
@@ -249,10 +255,22 @@ def available_kinds() -> tuple[str, ...]:
 ALL = "all"
 
 
-def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable[str] | str = ALL) -> dict[str, Path]:
-    """Write the requested output kinds into ``outdir`` (created); returns kind -> path."""
+#: Output kinds every run writes; with ``kinds="all"`` a failure of any other kind is logged and skipped.
+CORE_KINDS = ("json", "csv", "segmentation")
+
+
+def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable[str] | str = ALL, *,
+                  skipped: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write the requested output kinds into ``outdir`` (created); returns kind -> path.
+
+    A kind that does not apply to this analysis (a DICOM SEG of a NIfTI CT, meshes of an empty
+    segmentation: the writer raises `NotApplicableError`) is left out, asked for or not. Other kinds
+    asked for by name must succeed; with ``kinds="all"`` an optional kind that fails is left out too.
+    Every kind left out is logged, with its reason put in ``skipped`` when a dict is given.
+    """
     known = available_kinds()
-    wanted = list(known) if kinds == ALL else [kinds] if isinstance(kinds, str) else list(kinds)
+    everything = kinds == ALL
+    wanted = list(known) if everything else [kinds] if isinstance(kinds, str) else list(kinds)
     unknown = [k for k in wanted if k not in WRITERS]
     if unknown:
         raise InputError(f"unknown output kind(s) {unknown}; available: {', '.join(known)}", "kinds")
@@ -260,4 +278,21 @@ def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a directory", out)
     out.mkdir(parents=True, exist_ok=True)
-    return {kind: WRITERS[kind](analysis, out) for kind in wanted}
+    written: dict[str, Path] = {}
+    for kind in wanted:
+        try:
+            path = WRITERS[kind](analysis, out)
+        except NotApplicableError as exc:
+            log.warning("output %s not written: %s", kind, exc)
+            if skipped is not None:
+                skipped[kind] = str(exc)
+            continue
+        except Exception as exc:
+            if not everything or kind in CORE_KINDS:
+                raise
+            log.warning("output %s not written: %s", kind, exc)
+            if skipped is not None:
+                skipped[kind] = str(exc)
+            continue
+        written[kind] = Path(path)
+    return written

@@ -34,14 +34,25 @@ GAP_COST = 1000.0
 #: The path's ends are prolonged up to this far (mm) along the last `END_DIRECTION_MM` samples' direction.
 EXTEND_MAX_MM = 40.0
 END_DIRECTION_MM = 5
+#: The IVC's ends are looked for among the voxels within this height (mm) of its top / bottom.
+END_BAND_MM = 20.0
 #: IVC pieces smaller than this fraction of the largest are stray blobs, ignored by the path.
 MIN_COMPONENT_FRACTION = 0.05
+#: Tumor bulges: a path point whose inscribed radius exceeds this ratio x the normal IVC radius is
+#: in a bulge; the bulge is widened by this many normal radii; end tangents are taken over this span (mm).
+BULGE_RATIO = 1.5
+BULGE_MARGIN_RADII = 1.5
+TANGENT_SPAN_MM = 8.0
 #: Cross-section sampling: pixel size bounds (mm) and half-width bounds (mm).
 SECTION_PIXEL_MM = (0.3, 1.0)
 SECTION_RADIUS_MM = (20.0, 60.0)
 #: Angular resolution of Feret diameters (degrees) and of the wall-involvement bins (degrees).
 FERET_ANGLE_STEP_DEG = 2.0
 WALL_BIN_DEG = 5.0
+#: Tumor-free sections within this arc length (mm) give the local normal IVC radius.
+NORMAL_WINDOW_MM = 40.0
+#: Width (mm) of the ring around the IVC section in which the right atrium is looked for.
+ATRIUM_RING_MM = 2.0
 
 _IVC = tuple(int(v) for v in IVC_LABELS)
 
@@ -68,6 +79,7 @@ class Centerline:
     min_diameter_mm: np.ndarray
     occlusion_pct: np.ndarray
     wall_involvement_deg: np.ndarray
+    atrium_contact_pct: np.ndarray | None = None
     reaches_caudal_border: bool = False
     reaches_cranial_border: bool = False
     _tree: Any = field(default=None, repr=False, compare=False)
@@ -77,8 +89,9 @@ class Centerline:
 
         for name in ("points", "s", "tangents", "lumen_area_mm2", "tumor_area_mm2", "thrombus_area_mm2",
                      "total_area_mm2", "eq_diameter_mm", "max_diameter_mm", "min_diameter_mm", "occlusion_pct",
-                     "wall_involvement_deg"):
-            arr = np.array(getattr(self, name), dtype=float)
+                     "wall_involvement_deg", "atrium_contact_pct"):
+            value = getattr(self, name)
+            arr = np.zeros(len(self.s)) if value is None else np.array(value, dtype=float)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         if self.points.ndim != 2 or self.points.shape[1] != 3 or len(self.points) < 1:
@@ -147,6 +160,21 @@ class Centerline:
                 return float(self.s[i] + frac * (self.s[i + 1] - self.s[i]))
         return None
 
+    def normal_radius(self, s: float | None = None, window_mm: float = NORMAL_WINDOW_MM) -> float | None:
+        """Equivalent radius (mm, median) of the tumor-free sections, within ``window_mm`` of ``s`` if any.
+
+        The reference for "the normal IVC wall" where a tumor has expanded the vein; None when every
+        section holds tumor.
+        """
+        free = (self.tumor_area_mm2 == 0) & (self.total_area_mm2 > 0)
+        if not free.any():
+            return None
+        if s is not None:
+            near = free & (np.abs(self.s - float(s)) <= window_mm)
+            if near.any():
+                free = near
+        return 0.5 * float(np.median(self.eq_diameter_mm[free]))
+
     def in_range(self, s_lo: float, s_hi: float) -> np.ndarray:
         """Boolean mask of the sections with ``s_lo <= s <= s_hi``."""
         return (self.s >= s_lo) & (self.s <= s_hi)
@@ -175,12 +203,16 @@ def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) 
     box = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
     mask = mask_full[box]
     spacing = grid.spacing
-    raw = _path_voxels(mask, spacing, grid.direction)
+    dt = ndimage.distance_transform_edt(mask, sampling=spacing)
+    raw = _path_voxels(mask, spacing, grid.direction, dt)
     raw_lps = grid.index_to_lps(raw + start)
     points = _resample(_smooth(_resample(raw_lps, STEP_MM), SMOOTH_SIGMA_MM / STEP_MM), STEP_MM)
+    radius, bulge = _local_radius(points, dt, labelmap.array[box], grid, start)
+    if bulge.any() and not bulge.all():
+        points = _resample(_bridge(points, bulge), STEP_MM)
     # The path's last radius bends towards its end voxels, which need not be central: cut it and
     # prolong the well-centred part straight to the end walls.
-    trim = round(float(ndimage.distance_transform_edt(mask, sampling=spacing).max()) / STEP_MM)
+    trim = round(radius / STEP_MM)
     if len(points) > 4 * trim + 2 * END_DIRECTION_MM:
         points = points[trim:len(points) - trim]
     points = _resample(_extend_to_wall(points, mask_full, grid), STEP_MM)
@@ -195,18 +227,71 @@ def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) 
                       reaches_cranial_border=bool(reaches_cranial), **sections)
 
 
-def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray) -> np.ndarray:
+def _local_radius(points: np.ndarray, dt: np.ndarray, labels: np.ndarray, grid: Any,
+                  start: np.ndarray) -> tuple[float, np.ndarray]:
+    """Normal IVC radius (mm) and which path points lie in a tumor or a widened stretch.
+
+    The normal radius is the median inscribed radius at path points outside tumor; a point is in a
+    bulge when it lies in tumor or its inscribed radius exceeds `BULGE_RATIO` x normal. The flags
+    are widened by `BULGE_MARGIN_RADII` normal radii (the path starts to swerve before the bulge).
+    """
+    idx = np.rint(grid.lps_to_index(points) - start).astype(int)
+    idx = np.clip(idx, 0, np.asarray(dt.shape) - 1)
+    r = dt[tuple(idx.T)]
+    in_tumor = labels[tuple(idx.T)] == Label.IVC_TUMOR
+    normal = ~in_tumor & (r > 0)
+    if not normal.any():
+        return float(np.median(r)), np.zeros(len(points), dtype=bool)
+    r0 = float(np.median(r[normal]))
+    bulge = in_tumor | (r > BULGE_RATIO * r0)
+    width = int(np.ceil(BULGE_MARGIN_RADII * r0 / STEP_MM))
+    if width > 0 and bulge.any():
+        bulge = ndimage.binary_dilation(bulge, iterations=width)
+    return r0, bulge
+
+
+def _bridge(points: np.ndarray, bulge: np.ndarray) -> np.ndarray:
+    """Replace the path across each bulge by a smooth curve joining the normal IVC on either side.
+
+    Inside an eccentric tumor the cheapest central path swerves towards the mass centre, which would
+    lengthen the arc length and move the poles; the vessel's own axis continues smoothly instead
+    (cubic Hermite between the normal ends; a bulge reaching an end joins the path's end point).
+    """
+    out = points.copy()
+    n = len(points)
+    k = max(1, round(TANGENT_SPAN_MM / STEP_MM))
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], bulge.astype(int), [0]])))
+    for i0, i1 in zip(runs[::2], runs[1::2], strict=True):  # bulge = points[i0:i1]
+        # A bulge reaching an end joins the end point itself (the centre of the end face).
+        a, b = max(i0 - 1, 0), min(i1, n - 1)
+        if b - a < 2:
+            continue
+        chord = points[b] - points[a]
+        length = float(np.linalg.norm(chord))
+        ta = points[a] - points[max(0, a - k)] if a > 0 else chord
+        tb = points[min(n - 1, b + k)] - points[b] if b < n - 1 else chord
+        ta = ta / max(np.linalg.norm(ta), 1e-9) * length
+        tb = tb / max(np.linalg.norm(tb), 1e-9) * length
+        u = np.linspace(0.0, 1.0, b - a + 1)[1:-1, None]
+        h00, h10, h01, h11 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u, -2 * u**3 + 3 * u**2, u**3 - u**2
+        out[a + 1:b] = h00 * points[a] + h10 * ta + h01 * points[b] + h11 * tb
+    return out
+
+
+def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray, dt: np.ndarray) -> np.ndarray:
     """Minimal-cost voxel path (array indices) from the caudal to the cranial end of ``mask``.
 
-    The ends are found by a double geodesic sweep (farthest region from the lowest voxel, then the
-    farthest from that), so a curving or obliquely cut IVC still gets its true ends; they lie about
-    one radius inside the end faces (`_extend_to_wall` adds the rest).
+    The ends are found by a double geodesic sweep (the region farthest from the lowest voxel among
+    the voxels within `END_BAND_MM` of the top, then the farthest from that near the bottom), so an
+    obliquely cut IVC still gets its true ends while side branches filled with tumor do not; they
+    lie about one radius inside the end faces (`_extend_to_wall` adds the rest).
     """
     from skimage.graph import MCP_Geometric
 
-    mask = _main_components(mask)
-    # No padding: where the field of view cuts the IVC, the cut is not a wall.
-    dt = ndimage.distance_transform_edt(mask, sampling=spacing)
+    keep = _main_components(mask)
+    if not np.array_equal(keep, mask):
+        dt = np.where(keep, dt, 0.0)
+    mask = keep
     rel = dt / max(float(dt.max()), 1e-6)
     sampling = tuple(float(v) for v in spacing)
     idx = np.argwhere(mask)
@@ -215,17 +300,22 @@ def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray) -
 
     reach = max(float(dt.max()), 2.0)
 
-    def farthest_end(seed: tuple[int, ...]) -> tuple[int, ...]:
-        # The central voxel of the region farthest from the seed (centre of the end, ~1 radius in).
+    top = height >= height.max() - END_BAND_MM
+    bottom = height <= height.min() + END_BAND_MM
+
+    def farthest_end(seed: tuple[int, ...], candidates: np.ndarray) -> tuple[int, ...]:
+        # The central voxel of the candidate region farthest from the seed (centre of the end, ~1
+        # radius in). Candidates lie near the top / bottom: a tumor plug in a side vein is not an end.
         mcp = MCP_Geometric(walk, fully_connected=True, sampling=sampling)
         costs = mcp.find_costs([seed])[0][tuple(idx.T)]
-        region = idx[costs >= costs.max() - reach]
+        far = costs[candidates].max()
+        region = idx[candidates & (costs >= far - reach)]
         off = np.sum(((region - region.mean(axis=0)) * spacing) ** 2, axis=1)
         return tuple(int(v) for v in region[np.argmin(off)])
 
     lowest = tuple(int(v) for v in idx[np.argmin(height)])
-    end = farthest_end(lowest)
-    start = farthest_end(end)
+    end = farthest_end(lowest, top)
+    start = farthest_end(end, bottom)
     h = {k: float(np.asarray(k) * spacing @ direction[2, :]) for k in (start, end)}
     if h[start] > h[end]:
         start, end = end, start
@@ -327,10 +417,12 @@ def cross_sections(labelmap: Labelmap, points: np.ndarray, tangents: np.ndarray,
     arr = labelmap.array
     out = {k: np.zeros(len(points)) for k in ("lumen_area_mm2", "tumor_area_mm2", "thrombus_area_mm2",
                                                  "total_area_mm2", "eq_diameter_mm", "max_diameter_mm",
-                                                 "min_diameter_mm", "occlusion_pct", "wall_involvement_deg")}
+                                                 "min_diameter_mm", "occlusion_pct", "wall_involvement_deg",
+                                                 "atrium_contact_pct")}
     angles = np.deg2rad(np.arange(0.0, 180.0, FERET_ANGLE_STEP_DEG))
     dirs = np.stack([np.cos(angles), np.sin(angles)])
     centre = len(offsets) // 2
+    ring_px = max(1, round(ATRIUM_RING_MM / pix))
     for i, (p, t) in enumerate(zip(points, tangents, strict=True)):
         u, v = section_basis(t)
         plane = p + gu[..., None] * u + gv[..., None] * v
@@ -355,6 +447,9 @@ def cross_sections(labelmap: Labelmap, points: np.ndarray, tangents: np.ndarray,
         out["min_diameter_mm"][i] = widths.min()
         out["occlusion_pct"][i] = 100.0 * (1.0 - lumen / total)
         out["wall_involvement_deg"][i] = _wall_involvement(coords, lab == Label.IVC_TUMOR)
+        ring = ndimage.binary_dilation(region, iterations=ring_px) & ~region
+        out["atrium_contact_pct"][i] = 100.0 * np.count_nonzero(labels2d[ring] == Label.RIGHT_ATRIUM) / max(
+            np.count_nonzero(ring), 1)
         if progress and i % 50 == 0:
             progress("cross-sections", 0.3 + 0.7 * i / len(points))
     return out

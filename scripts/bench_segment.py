@@ -30,7 +30,7 @@ def synthetic_abdomen(matrix: int, slices: int, pixel_mm: float, slice_mm: float
     for k in range(slices):
         z = k * slice_mm
         hu = np.full((matrix, matrix), -1000.0, dtype=np.float32)
-        def ell(cx, cy, rx, ry):  # noqa: E306
+        def ell(cx, cy, rx, ry):
             return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
         hu[ell(c, c, 170, 125)] = -100
         hu[ell(c, c, 160, 115)] = 45
@@ -67,7 +67,8 @@ def main() -> None:
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"volume {vol.shape} spacing {vol.spacing.tolist()}")
-    print(f"segment: {elapsed:.1f} s wall, {cpu:.1f} s CPU; peer (gaussian sigma=1): {peer:.2f} s; ratio {elapsed / peer:.1f}")
+    print(f"segment: {elapsed:.1f} s wall, {cpu:.1f} s CPU; peer (gaussian sigma=1): {peer:.2f} s; "
+          f"ratio {elapsed / peer:.1f}")
     print(f"peak RSS {rss_peak:.0f} MB (after building the input: {rss_input:.0f} MB)")
     print(f"phase {seg.phase}; found: " + ", ".join(lab.key for lab in Label if lab and seg.found(lab)))
 

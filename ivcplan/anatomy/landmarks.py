@@ -31,9 +31,6 @@ CONFIDENCE_CONTACT = 0.9
 CONFIDENCE_NEAR = 0.6
 CONFIDENCE_KIDNEY_HILUM = 0.35
 CONFIDENCE_AREA_JUMP = 0.4
-#: Percentile of the atrium-contact arc lengths taken as the cavoatrial junction (robust low end:
-#: an intracardiac tumor touches the atrium far above the junction).
-JUNCTION_PERCENTILE = 5.0
 #: Sudden area jump (cavoatrial junction without an atrium label): ratio to the median area of the
 #: reference window below (mm), lasting from the jump to the cranial end of the centerline (the
 #: atrium is where the IVC ends), at least `AREA_JUMP_MIN_MM` long, reaching an atrium-sized area
@@ -43,6 +40,16 @@ AREA_JUMP_WINDOW_MM = (30.0, 10.0)
 AREA_JUMP_MIN_MM = 5.0
 ATRIUM_MIN_AREA_MM2 = 700.0
 AREA_JUMP_CRANIAL_FRACTION = 0.3
+#: A vein whose contact with the IVC union lies farther than this (mm) beyond the normal IVC wall
+#: meets a tumor grown into it: its ostium is traced back along the vein's axis to the normal wall.
+OSTIUM_BEYOND_WALL_MM = 4.0
+#: Margin (mm) around the vein contact and its centerline point searched for that path.
+VEIN_AXIS_MM = 15.0
+#: A vein label shorter than this (mm) near the contact gives no direction of its own.
+VEIN_MIN_EXTENT_MM = 12.0
+#: Sections whose outline borders the right atrium over at least this share (%) lie inside the
+#: atrium (intracardiac tumor): their atrium contact is not the junction.
+INTRA_ATRIAL_PCT = 60.0
 #: Kidney hilum: slices whose hull-minus-kidney area reaches this fraction of the maximum.
 HILUM_FRACTION = 0.5
 
@@ -177,9 +184,89 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
     return ctx.on_centerline(s, conf, f"{len(contacts)} common iliac vein(s) meet the IVC")
 
 
-def _ostium(contact: _Contact) -> Landmark:
+def _ostium(ctx: _Context, label: int, contact: _Contact) -> tuple[Landmark, float]:
+    """The vein's ostium and the arc-length shift from its IVC contact to the ostium.
+
+    Normally the contact is the ostium. When a tumor fills the vein, the vein label meets the tumor
+    beyond the IVC wall; the ostium is then where the shortest path through the IVC labels from that
+    contact back to the centerline (along the tumor plug inside the vein) crosses the normal IVC wall
+    (the local tumor-free radius around the centerline).
+    """
     centre = contact.points.mean(axis=0)
-    return Landmark(centre, float(np.median(contact.s)), contact.confidence, contact.detail)
+    s_contact = float(np.median(contact.s))
+    cl = ctx.centerline
+    radius = cl.normal_radius(s_contact)
+    depth = float(cl.distance_to(centre)[0]) - (radius or 0.0)
+    plain = Landmark(centre, s_contact, contact.confidence, contact.detail), 0.0
+    if radius is None or depth <= OSTIUM_BEYOND_WALL_MM:
+        return plain
+    path = _path_to_axis(ctx, centre)
+    if path is None:
+        return plain
+    inside = np.flatnonzero(cl.distance_to(path) <= radius)
+    point = path[inside[0]] if len(inside) else path[-1]
+    along = _prolonged_vein(ctx, label, centre, radius)
+    if along is not None:
+        # The shortest path cuts across the mass (ostium too near the contact); the straight
+        # prolongation of a vein that bends towards the IVC overshoots: the ostium lies between.
+        point = 0.5 * (point + along)
+    s_ost = float(cl.project(point))
+    detail = f"vein filled by tumor: ostium traced {depth:.0f} mm back through the tumor to the normal IVC wall"
+    return Landmark(point, s_ost, contact.confidence * 0.9, detail), s_ost - s_contact
+
+
+def _prolonged_vein(ctx: _Context, label: int, centre: np.ndarray, radius: float) -> np.ndarray | None:
+    """Where the vein's axis near ``centre``, prolonged towards the IVC, meets the normal wall.
+
+    None when the vein label near the contact is too short to give a direction.
+    """
+    cl = ctx.centerline
+    vein = ctx.grid.index_to_lps(np.argwhere(ctx.labelmap.array == int(label)))
+    near = vein[np.linalg.norm(vein - centre, axis=1) <= VEIN_AXIS_MM]
+    if len(near) < 4:
+        return None
+    centred = near - near.mean(axis=0)
+    axis = np.linalg.eigh(centred.T @ centred)[1][:, -1]
+    if np.ptp(centred @ axis) < VEIN_MIN_EXTENT_MM:
+        return None
+    if (cl.point_at(float(cl.project(centre))) - centre) @ axis < 0:
+        axis = -axis
+    depth = float(cl.distance_to(centre)[0])
+    line = centre + np.arange(0.0, 2.0 * depth, 0.5)[:, None] * axis
+    hit = np.flatnonzero(cl.distance_to(line) <= radius)
+    return line[hit[0]] if len(hit) else None
+
+
+def _path_to_axis(ctx: _Context, start_lps: np.ndarray) -> np.ndarray | None:
+    """Shortest path (LPS, from the start) through the IVC labels from near ``start_lps`` to the centerline."""
+    from skimage.graph import MCP_Geometric
+
+    grid, cl = ctx.grid, ctx.centerline
+    target = cl.point_at(float(cl.project(start_lps)))
+    reach = float(np.linalg.norm(target - start_lps)) + 2.0 * VEIN_AXIS_MM
+    lo_lps, hi_lps = np.minimum(start_lps, target) - reach, np.maximum(start_lps, target) + reach
+    corners = grid.lps_to_index(np.array([[x, y, z] for x in (lo_lps[0], hi_lps[0]) for y in (lo_lps[1], hi_lps[1])
+                                          for z in (lo_lps[2], hi_lps[2])]))
+    lo = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, np.asarray(grid.shape) - 1)
+    hi = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 1, 1, grid.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    ivc = ctx.ivc[box]
+    vox = np.argwhere(ivc)
+    if len(vox) == 0:
+        return None
+    lps = grid.index_to_lps(vox + lo)
+    start = tuple(int(v) for v in vox[np.argmin(np.linalg.norm(lps - start_lps, axis=1))])
+    on_axis = vox[cl.distance_to(lps) <= float(grid.spacing.max())]
+    if len(on_axis) == 0:
+        return None
+    mcp = MCP_Geometric(np.where(ivc, 1.0, np.inf), fully_connected=True,
+                        sampling=tuple(float(v) for v in grid.spacing))
+    costs = mcp.find_costs([start], [tuple(v) for v in on_axis])[0]
+    reached = costs[tuple(on_axis.T)]
+    if not np.isfinite(reached).any():
+        return None
+    end = tuple(int(v) for v in on_axis[int(np.argmin(reached))])
+    return grid.index_to_lps(np.asarray(mcp.traceback(end), dtype=float) + lo)
 
 
 def _renal(ctx: _Context) -> dict[str, Landmark]:
@@ -193,9 +280,10 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
             out[f"renal_vein_{side}"] = _missing("renal vein does not reach the IVC" if present
                                                  else f"no {side} renal vein (label {int(label)}) in the labelmap")
             continue
-        out[f"renal_vein_{side}"] = _ostium(c)
-        # Cranial edge of the inflow: highest contact voxel centre + half a voxel.
-        edges.append((float(c.s.max()) + half_voxel, c.confidence))
+        lm, shift = _ostium(ctx, label, c)
+        out[f"renal_vein_{side}"] = lm
+        # Cranial edge of the inflow: highest contact voxel centre + half a voxel (moved with the ostium).
+        edges.append((float(c.s.max()) + shift + half_voxel, lm.confidence))
     if edges:
         s, conf = max(edges)
         out["renal_veins"] = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")
@@ -265,7 +353,7 @@ def _hepatic(ctx: _Context) -> dict[str, Landmark]:
             out[f"hepatic_vein_{side}"] = _missing("hepatic vein does not reach the IVC" if present
                                                    else f"no {side} hepatic vein (label {int(label)}) in the labelmap")
             continue
-        lm = _ostium(c)
+        lm, _ = _ostium(ctx, label, c)
         out[f"hepatic_vein_{side}"] = lm
         found.append(lm)
     if not found:
@@ -280,8 +368,14 @@ def _hepatic(ctx: _Context) -> dict[str, Landmark]:
 def _cavoatrial(ctx: _Context) -> Landmark:
     c = ctx.contact(Label.RIGHT_ATRIUM)
     if c is not None:
-        s = float(np.percentile(c.s, JUNCTION_PERCENTILE))
-        return ctx.on_centerline(s, c.confidence, "IVC meets the right atrium (label 13)")
+        # The junction is the middle of the IVC-atrium interface (an oblique opening spans several
+        # cm); contact above the first section lying inside the atrium is intracardiac tumor.
+        cl = ctx.centerline
+        intra = np.flatnonzero(cl.atrium_contact_pct >= INTRA_ATRIAL_PCT)
+        keep = c.s < cl.s[intra[0]] if len(intra) else np.ones(len(c.s), dtype=bool)
+        pts = c.points[keep] if keep.any() else c.points
+        s = float(cl.project(pts.mean(axis=0)))
+        return ctx.on_centerline(s, c.confidence, "middle of the IVC-right atrium interface (label 13)")
     cl = ctx.centerline
     if cl.reaches_cranial_border:
         return _missing("the IVC leaves the field of view cranially: junction not in view")

@@ -21,11 +21,15 @@ opening (detaches the table), largest components, slice-wise hole filling. Spine
 found as the hot spot of the bone z-projection near the midline, then tracked slice by slice.
 Liver = the largest homogeneous soft-tissue region in the right upper abdomen: an intensity
 window around histogram peaks of the right-sided soft tissue (one hypothesis per peak, so it works
-on contrast and non-contrast CT), erosion to cut thin contacts, the best-scoring component,
-geodesic reconstruction, closing and hole filling. Kidneys = per side, the paraspinal soft-tissue
-blob of kidney size and shape, bounded by perirenal fat, outside the liver and the spine.
-Vessels adjacent to the liver with the same attenuation (e.g. the IVC) may be included: the
-orchestrator lets vessel labels override organ labels.
+on contrast and non-contrast CT), erosion to cut thin contacts, the best-scoring component as the
+core, then growth with a *local* intensity model (Gaussian-weighted mean/sd of the core around each
+voxel: enhancement drifts across the liver), closing and hole filling. Kidneys: see
+`organs_kidney` (attenuation ladder judged by paravertebral position, size, envelope, no contact
+with spine or ribs, left/right pairing; growth in the core's own window). Liver and kidney edges
+are re-decided at full resolution within one working voxel of the boundary
+(`organs_frame.refine_edges`). Kidney candidates below the found confidence are reported in the
+note only (empty mask). Vessels adjacent to the liver with the same attenuation (e.g. the IVC)
+may be included: the orchestrator lets vessel labels override organ labels.
 """
 
 from __future__ import annotations

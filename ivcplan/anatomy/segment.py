@@ -14,13 +14,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import ndimage
 
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
 from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
-from ivcplan.anatomy.vessels_branches import find_ends, find_iliac_veins
+from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
@@ -38,8 +37,8 @@ FOUND_CONFIDENCE = 0.3
 MIN_TRUNK_SLICES = 3
 #: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
-#: The aortic wall is soft tissue: denser than this (HU), unlike the surrounding fat.
-WALL_MIN_HU = 1e9
+#: Below the bifurcation an iliac artery's cross-section is under this fraction of the aorta's.
+BIFURCATION_AREA_FRACTION = 0.55
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
@@ -126,8 +125,8 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     for lab, value in organs["confidence"].items():
         confidence[lab.key] = value
     enhanced = phase.phase in ("arterial", "portal_venous", "delayed")
-    if aorta is not None and enhanced:
-        aorta = _trim_aorta(frame, aorta, ivc)
+    if aorta is not None:
+        aorta = _trim_aorta(aorta)
     _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
@@ -170,18 +169,21 @@ def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: Vess
         warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
 
 
-def _trim_aorta(frame: WorkFrame, aorta: VesselResult, ivc: VesselResult | None) -> VesselResult:
-    """End the aorta at its bifurcation and include its wall (one working voxel of non-fat tissue)."""
-    forbidden = frame.hu > BONE_HU
-    if ivc is not None:
-        forbidden |= ivc.mask
-    smooth = ndimage.gaussian_filter(frame.hu, sigma=(0.0, 1.0, 1.0))
-    _, _, split = find_iliac_veins(smooth, aorta.track, aorta.mask, forbidden, frame.spacing)
-    mask = aorta.mask.copy()
-    if split is not None:
-        mask[:split] = False
-    wall = ndimage.binary_dilation(mask, structure=np.ones((1, 3, 3), bool)) & (smooth > WALL_MIN_HU) & ~forbidden
-    return replace(aorta, mask=mask | wall)
+def _trim_aorta(aorta: VesselResult) -> VesselResult:
+    """End the aorta at its bifurcation: below it the track follows one, much smaller, iliac artery."""
+    area = aorta.mask.reshape(aorta.mask.shape[0], -1).sum(axis=1)
+    zs = aorta.track.z
+    if zs.size < 6:
+        return aorta
+    typical = float(np.median(area[zs]))
+    small = area[zs] < BIFURCATION_AREA_FRACTION * typical
+    # Scanning down from the top: the first run of 3 small cross-sections is below the bifurcation.
+    for k in range(zs.size - 1, 1, -1):
+        if small[k - 2:k + 1].all():
+            mask = aorta.mask.copy()
+            mask[:zs[k] + 1] = False
+            return replace(aorta, mask=mask)
+    return aorta
 
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
@@ -207,8 +209,8 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
     if ends.junction_z is not None:
         above = np.zeros_like(vein)
         above[ends.junction_z:] = True
-        labels[vein & above] = Label.RIGHT_ATRIUM
-        labels[ends.atrium & np.isin(labels, [0, Label.BODY, Label.LIVER])] = Label.RIGHT_ATRIUM
+        labels[vein & above] = 0  # above the junction the track is no longer the IVC
+        labels[ends.atrium & (labels == 0)] = Label.RIGHT_ATRIUM
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
     elif enhanced:
         warnings.append("right atrium not found (above the field of view or not resolved)")

@@ -56,7 +56,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     if not ivc.any():
         return IvcParts(ivc, empty, empty, float("nan"), "no IVC")
     smooth = ndimage.gaussian_filter(hu, sigma=(0.0, 1.0, 1.0))
-    lumen_hu = float(np.percentile(hu[ivc], 75))
+    lumen_hu = float(np.percentile(hu[ivc], 90))  # enhanced blood, even with a large tumor
     present = area[area > 0]
     normal_area = float(np.percentile(present, 35))  # most of a vein is of normal calibre
     if not contrast or lumen_hu < MIN_LUMEN_HU:
@@ -77,6 +77,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     upper = min(lumen_hu - DEFECT_MARGIN_HU, DEFECT_HU_RANGE[1] if upper_hu is None else upper_hu)
     # Away from the wall (partial volume with the surrounding fat or muscle looks like a defect).
     inner = ndimage.binary_erosion(ivc, structure=np.ones((1, 3, 3), bool))
+    inner_area = inner.reshape(inner.shape[0], -1).sum(axis=1)
     defect = inner & (smooth < upper) & (smooth > DEFECT_HU_RANGE[0])
     defect = ndimage.binary_opening(defect, structure=np.ones((1, 3, 3), bool))
     lab, n = ndimage.label(defect)
@@ -94,7 +95,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     for i in range(1, n + 1):
         comp = lab == i
         zs = np.nonzero(comp.reshape(comp.shape[0], -1).any(axis=1))[0]
-        fill = comp.reshape(comp.shape[0], -1).sum(axis=1)[zs] / np.maximum(area[zs], 1)
+        fill = comp.reshape(comp.shape[0], -1).sum(axis=1)[zs] / np.maximum(inner_area[zs], 1)
         # A filling defect occupies a good part of the vein's cross-section on several slices.
         substantial = comp.sum() * vox_ml >= MIN_DEFECT_ML and np.count_nonzero(fill >= MIN_DEFECT_FILL) >= 2
         if not substantial and i not in seeded:

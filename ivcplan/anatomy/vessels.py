@@ -51,6 +51,8 @@ LOW_CONTRAST_HU = 30.0
 #: The delineated cross-section may extend this much beyond its template (factor, mm).
 REGION_GROWTH = 1.0
 REGION_MARGIN_MM = 4.0
+#: The lumen edge lies at most this far (HU) below the lumen value.
+EDGE_MAX_HU = 100.0
 #: Search region margins around the spine (mm) for the template filters.
 ROI_LATERAL_MM = 100.0
 ROI_ANTERIOR_MM = 120.0
@@ -262,10 +264,12 @@ def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float
     limit = ellipse_mask(shape2, cy, cx, REGION_GROWTH * ry + REGION_MARGIN_MM / spacing[1],
                          REGION_GROWTH * rx + REGION_MARGIN_MM / spacing[2])
     sl = ndimage.median_filter(win, size=3)
-    if m > ring_m:
-        cand = (sl >= m - 0.5 * contrast) & (sl <= m + tol) & limit
-    else:
-        cand = (sl <= m + 0.5 * contrast) & (sl >= m - tol) & limit
+    # Half-way, but never further than EDGE_MAX_HU from the lumen value (next to lung or fat the
+    # half-way value would take in the vessel wall and the blur around it).
+    step = min(0.5 * contrast, EDGE_MAX_HU)
+    sign = 1.0 if m > ring_m else -1.0  # bright lumen (enhanced) or dark (e.g. unenhanced in fat-free tissue)
+    d = (sl - m) * sign
+    cand = (d >= -step) & (d <= tol) & limit
     lab, _ = ndimage.label(cand)
     hits = np.unique(lab[core & cand])
     hits = hits[hits > 0]

@@ -27,6 +27,10 @@ PAIR_MAX_GAP_MM = 80.0
 ATRIUM_AREA_FACTOR = 2.5
 #: A chamber cross-section fills at least this fraction of its bounding ellipse (compact, not branched).
 CHAMBER_FILL = 0.7
+#: The IVC track runs on at most this far (mm) above a genuine cavoatrial junction.
+MAX_TRACK_ABOVE_JUNCTION_MM = 45.0
+#: The chamber's centre lies within this distance (mm) of the IVC track.
+CHAMBER_REACH_MM = 35.0
 #: The right atrium is taken within this distance (mm) of the cavoatrial junction centre.
 ATRIUM_RADIUS_MM = 45.0
 #: Slices examined above the junction for the atrium (mm).
@@ -118,13 +122,13 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
     normal = float(np.median(area[track.z])) if track.z.size else 0.0
     if normal <= 0:
         return atrium, None
-    level = float(np.percentile(track.inside_hu, 75))
+    level = float(np.percentile(track.inside_hu, 90))  # blood, even when a tumor fills much of the vein
     z_top = int(track.z.max())
     # Look from 60 mm below the top of the track to above it.
     z0 = max(int(track.z.min()), z_top - int(60 / spacing[0]))
     z1 = min(ivc.shape[0], z_top + int(ATRIUM_HEIGHT_MM / spacing[0]) + 1)
     blood = _blood(smooth[z0:z1], level) & ~forbidden[z0:z1]
-    seed = ivc[z0:z1].copy()
+    seed = ivc[z0:z1] & blood  # the blood in the vein (a tumor-filled stretch is no chamber)
     lab, _ = ndimage.label(blood | seed)
     hit = np.unique(lab[seed])
     hit = hit[hit > 0]
@@ -134,31 +138,35 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
     # The junction: from this slice up, the blood blob at the vein is a large, compact chamber
     # (hepatic veins joining the IVC make it larger but branched, not compact).
     chamber = np.zeros(comp.shape[0], dtype=bool)
+    centre = np.full((comp.shape[0], 2), np.nan)
+    max_px = np.pi * ATRIUM_RADIUS_MM**2 / (spacing[1] * spacing[2])
     for i in range(comp.shape[0]):
         z = z0 + i
         k = int(np.argmin(np.abs(track.z - z)))
-        cy, cx = int(np.rint(track.y[k])), int(np.rint(track.x[k]))
-        bl, _ = ndimage.label(comp[i])
-        j = bl[cy, cx] if 0 <= cy < bl.shape[0] and 0 <= cx < bl.shape[1] else 0
-        if j == 0:
-            continue
-        blob = bl == j
-        n = int(blob.sum())
-        ys, xs = np.nonzero(blob)
-        fill = n / (np.pi / 4 * (np.ptp(ys) + 1) * (np.ptp(xs) + 1))
-        # Not larger than an atrium can be (a leak into an isodense organ is).
-        small_enough = n * spacing[1] * spacing[2] <= np.pi * ATRIUM_RADIUS_MM**2
-        chamber[i] = n > ATRIUM_AREA_FACTOR * normal and fill >= CHAMBER_FILL and small_enough
+        bl, n = ndimage.label(comp[i])
+        for j in range(1, n + 1):
+            blob = bl == j
+            npx = int(blob.sum())
+            # Not larger than an atrium can be (a leak into an isodense organ is), nor small.
+            if npx <= ATRIUM_AREA_FACTOR * normal or npx > max_px:
+                continue
+            ys, xs = np.nonzero(blob)
+            fill = npx / (np.pi / 4 * (np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+            dist = np.hypot((ys.mean() - track.y[k]) * spacing[1], (xs.mean() - track.x[k]) * spacing[2])
+            if fill >= CHAMBER_FILL and dist <= CHAMBER_REACH_MM:
+                chamber[i] = True
+                centre[i] = (ys.mean(), xs.mean())
+                break
     junction = None
-    for i in range(comp.shape[0]):
-        if chamber[i:i + 3].all() and chamber[i:i + 3].size == 3:
+    for i in range(comp.shape[0] - 2):
+        # The atrium is where the vein ends: the track may run on only a little above it.
+        if chamber[i:i + 3].all() and (z_top - (z0 + i)) * spacing[0] <= MAX_TRACK_ABOVE_JUNCTION_MM:
             junction = i
             break
     if junction is None:
         return atrium, None
     z_j = z0 + junction
-    k = int(np.argmin(np.abs(track.z - z_j)))
-    cy, cx = track.y[k], track.x[k]
+    cy, cx = centre[junction]
     yy, xx = np.ogrid[0:ivc.shape[1], 0:ivc.shape[2]]
     near = np.hypot((yy - cy) * spacing[1], (xx - cx) * spacing[2])
     for i in range(junction, comp.shape[0]):

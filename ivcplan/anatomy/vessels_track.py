@@ -17,6 +17,7 @@ from scipy import ndimage, signal
 
 #: Width (mm) of the ring around a template, compared with its inside.
 RING_MM = 4.0
+MIN_RING_PX = 2.0  # on coarse pixels the ring must still hold voxels beyond the template
 #: Noise floor (HU) added to the inside standard deviation (avoids dividing by ~0).
 NOISE_FLOOR_HU = 15.0
 #: Scores are capped: one very sharp feature must not outweigh a long, fair tube.
@@ -92,7 +93,7 @@ def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tup
     ring_best = np.zeros(hu.shape, dtype=np.float32)
     hu = np.clip(hu, -200.0, 700.0)  # air and dense bone would dominate the means
     sq = hu * hu
-    ring_px = RING_MM / spacing[1]
+    ring_px = max(RING_MM / spacing[1], MIN_RING_PX)
     for i, (ry, rx) in enumerate(templates):
         # The inside is measured on a slightly shrunken template and the ring starts just outside
         # the template, so partial-volume voxels at the wall count for neither.

@@ -390,13 +390,13 @@ class _Local:
 
 # -- Dask ----------------------------------------------------------------------------------------------
 def _run_dask(address: str, tasks: list[wk.CaseTask], tracker: _Tracker,
-              record: Callable[[dict[str, Any]], None]) -> None:
+              record: Callable[[dict[str, Any]], None], timeout_s: float) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # a dependency: fail loudly
         raise InputError(f"dask.distributed is needed for --scheduler ({exc})", "--scheduler") from None
     try:
-        client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
+        client = Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"cannot connect to the Dask scheduler ({type(exc).__name__}: {exc})", address) from None
     token = uuid.uuid4().hex[:8]
@@ -406,7 +406,7 @@ def _run_dask(address: str, tasks: list[wk.CaseTask], tracker: _Tracker,
             fut = client.submit(wk.run_case, t, key=f"ivcplan-batch-{t.case.name}-{token}", pure=False)
             futures[fut] = t
             tracker.started(t.case.name, None)
-        for fut in as_completed(list(futures)):
+        for fut in as_completed(list(futures), loop=client.loop):
             task = futures[fut]
             try:
                 result = fut.result()
@@ -425,7 +425,8 @@ def _run_dask(address: str, tasks: list[wk.CaseTask], tracker: _Tracker,
 def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int | None = None, force: bool = False,
               outputs: Iterable[str] | str = "all", rules: str | os.PathLike | None = None,
               memory_limit: int | str | None = None, scheduler: str | None = None,
-              threads_per_worker: int | None = None, progress: ProgressCallback | None = None,
+              threads_per_worker: int | None = None, scheduler_timeout_s: float = DASK_CONNECT_TIMEOUT_S,
+              progress: ProgressCallback | None = None,
               on_event: EventCallback | None = None) -> BatchResult:
     """Analyse every case under ``root`` into ``outdir`` (one folder per case under ``outdir/cases``,
     ``summary.csv``, ``summary.json``, ``batch.log``); finished cases are skipped unless ``force``."""
@@ -492,10 +493,11 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
                 notes.append("--memory-limit applies to local workers only; on a Dask cluster the workers' own "
                              "memory limit governs")
                 log.warning(notes[-1])
-            _run_dask(scheduler, tasks, tracker, record)
+            _run_dask(scheduler, tasks, tracker, record, scheduler_timeout_s)
         elif tasks:
             threads = threads_per_worker or max(1, default_jobs() // n_jobs)
             _Local(n_jobs, limit, threads, tracker, record).run(tasks)
+        _clean_stale(cases_dir)  # folders of workers that died mid-case (their cases were redone or recorded)
         elapsed = time.perf_counter() - t0
         csv_path, json_path = write_summary(out, list(results.values()),
                                             {**info, "complete": True, "elapsed_s": round(elapsed, 3)})

@@ -220,11 +220,13 @@ def run_case(task: CaseTask) -> dict[str, Any]:
         logging.getLogger(__name__).info("case %s: %s (series %s)", case.name, case.source, case.series)
         analysis = pipeline.run(case.source, series=case.series, rules=task.rules, progress=progress)
         t_write = time.perf_counter()
-        written = pipeline.write_outputs(analysis, tmp, task.outputs)
+        skipped: dict[str, str] = {}
+        written = pipeline.write_outputs(analysis, tmp, task.outputs, skipped=skipped)
         timings = dict(analysis.timings_s)
         timings["write"] = round(time.perf_counter() - t_write, 3)
         status, error_type, error = _outcome(analysis.report, analysis.warnings)
-        result.update(status=status, error_type=error_type, error=error, warnings=list(analysis.warnings),
+        notes = [f"output {kind} not written: {why}" for kind, why in skipped.items()]
+        result.update(status=status, error_type=error_type, error=error, warnings=[*analysis.warnings, *notes],
                       timings_s=timings, measurements=key_fields(analysis.report),
                       outputs=sorted(Path(p).relative_to(tmp).as_posix() for p in written.values()))
     except MemoryError as exc:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ivcplan.cli import app
+from ivcplan.cli._errors import print_error
 
 #: The bundled case analysed when no PATH is given.
 SAMPLE_CASE = "case_a_renal"
@@ -30,6 +32,12 @@ def analyze(
     rules: Annotated[Path | None, typer.Option("--rules", help="Decision rules file (default: shipped).")] = None,
     series: Annotated[str | None, typer.Option("--series", help="DICOM series: UID or number.")] = None,
     kinds: Annotated[str, typer.Option("--outputs", help="Comma-separated output kinds, or 'all'.")] = "all",
+    prior_chemotherapy: Annotated[bool | None, typer.Option(
+        "--prior-chemotherapy/--no-prior-chemotherapy",
+        help="Neoadjuvant chemotherapy given (raises the remnant limit, rule R8). Default: unknown.")] = None,
+    liver_fibrosis: Annotated[bool | None, typer.Option(
+        "--liver-fibrosis/--no-liver-fibrosis",
+        help="Liver fibrosis known (raises the remnant limit, rule R8). Default: unknown.")] = None,
 ) -> None:
     """Segment, measure and plan one CT; write report.json, report.csv, segmentation.nii.gz (+ more)."""
     from rich.console import Console
@@ -42,10 +50,12 @@ def analyze(
     if path is None:
         path = sample_dir() / "dicom"
         if not path.exists():
-            console.print(f"[red]error:[/red] bundled sample not found at {path}; give a CT PATH")
+            print_error(console, f"bundled sample not found at {path}; give a CT PATH")
             raise typer.Exit(2)
         console.print(f"No PATH given: analysing the bundled sample {SAMPLE_CASE} ({path})")
     wanted = "all" if kinds.strip() == "all" else [k.strip() for k in kinds.split(",") if k.strip()]
+    clinical = {"prior_chemotherapy": prior_chemotherapy, "liver_fibrosis": liver_fibrosis}
+    log_handler = _log_to_file(output)
     try:
         with Progress(TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -54,15 +64,43 @@ def analyze(
             def progress(stage: str, fraction: float) -> None:
                 bar.update(task, description=stage[:40], completed=fraction)
 
-            analysis = pipeline.run(path, labels=labels, rules=rules, series=series, progress=progress)
-        written = pipeline.write_outputs(analysis, output, wanted)
+            analysis = pipeline.run(path, labels=labels, rules=rules, series=series, clinical=clinical,
+                                    progress=progress)
+        skipped: dict[str, str] = {}
+        written = pipeline.write_outputs(analysis, output, wanted, skipped=skipped)
     except IvcplanError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2) from None
-    _summary(analysis.report, written)
+    finally:
+        if log_handler is not None:
+            logger = logging.getLogger("ivcplan")
+            logger.removeHandler(log_handler)
+            logger.setLevel(log_handler.previous_level)
+            log_handler.close()
+    if log_handler is not None:
+        written["log"] = Path(log_handler.baseFilename)
+    _summary(analysis.report, written, skipped)
 
 
-def _summary(report: dict, written: dict[str, Path]) -> None:
+#: The library's log of a run (the label importer's lists of ignored structures, stage details).
+LOG_NAME = "ivcplan.log"
+
+
+def _log_to_file(output: Path) -> logging.FileHandler | None:
+    """Send the library's log records to OUTPUT/ivcplan.log instead of the console (None if not possible)."""
+    if output.exists() and not output.is_dir():
+        return None  # write_outputs reports the problem
+    output.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(output / LOG_NAME, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("ivcplan")
+    handler.previous_level = logger.level  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def _summary(report: dict, written: dict[str, Path], skipped: dict[str, str]) -> None:
     from rich.console import Console
 
     out = Console()
@@ -81,4 +119,6 @@ def _summary(report: dict, written: dict[str, Path]) -> None:
         out.print(f"  warning: {warning}")
     for kind, p in written.items():
         out.print(f"wrote {kind}: {p}")
+    for kind, reason in skipped.items():
+        out.print(f"skipped {kind}: {reason.splitlines()[0][:150]}")
     out.print(plan["disclaimer"])

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ivcplan.cli import app
+from ivcplan.cli._errors import print_error
 
 #: Exit status for bad arguments or an unusable input/output folder (typer's own usage errors use it too).
 EXIT_USAGE = 2
@@ -57,7 +58,8 @@ def batch(
         progress.update(task, completed=event.fraction, description="cases", counts=counts)
         if event.kind in ("finished",) and event.result and event.result["status"] != "ok":
             r = event.result
-            progress.console.print(f"[red]✗[/red] {r['case']} ({r['source']}): {r['error_type']}: {r['error']}")
+            message = f"{r['case']} ({r['source']}): {r['error_type']}: {r['error']}"
+            print_error(progress.console, message, prefix="failed")
         elif event.kind == "retry":
             progress.console.print(f"[yellow]a worker died: retrying {event.case} alone[/yellow]")
 
@@ -65,7 +67,7 @@ def batch(
         result = run_batch(input_root, output, jobs=jobs, force=force, outputs=kinds, rules=rules,
                            memory_limit=memory_limit, scheduler=scheduler, on_event=on_event)
     except IvcplanError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: finished cases are kept; run the same command again to resume[/yellow]")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ivcplan.cli import app
+from ivcplan.cli._errors import print_error
 
 
 def _fmt(values, digits: int = 3) -> str:
@@ -64,10 +65,10 @@ def info(
                           f"{' '.join(f'{v:.3f}' for v in grid.slice_normal + 0.0)}; patient position: "
                           f"{volume.meta.get('patient_position') or '?'}")
             for warning in volume.warnings:
-                console.print(f"[yellow]warning:[/yellow] {warning}")
+                print_error(console, warning, prefix="warning")
     except IvcplanError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        print_error(err, exc)
         raise typer.Exit(2) from None
     except OSError as exc:
-        err.print(f"[red]error:[/red] {path}: {exc.strerror or exc}")
+        print_error(err, f"{path}: {exc.strerror or exc}")
         raise typer.Exit(2) from None

@@ -35,6 +35,9 @@ INVASION_MIN_ML = 0.05
 #: IVC diameters above/below the tumor are measured this far from the poles (mm, from-to).
 GRAFT_SIZING_MM = (10.0, 20.0)
 RECIST_MIN_MM = 10.0
+#: A pole is the centroid of the lesion voxels within this arc length (mm) of its extreme: the single
+#: farthest voxel of a flat end is arbitrary (ivcplan.measure uses the same cap).
+POLE_CAP_MM = 2.0
 PHASE = "portal_venous"
 SCHEMA = "ivcplan.phantom-truth/1"
 
@@ -135,6 +138,17 @@ def axial_longest_diameter(grid: Grid, mask: np.ndarray) -> float:
         direction /= max(np.linalg.norm(direction), 1e-9)
         best = max(best, float(d[i, j]) + _footprint(grid, direction))
     return best
+
+
+def _poles(grid: Grid, pts: np.ndarray, s: np.ndarray, centerline: Tube) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) poles: centroids of the end caps of the lesion voxel centres along the centreline,
+    moved half a voxel outward along it (the surface, as the diameters add the voxel footprint)."""
+    out = []
+    for cap, s_end, sign in ((s >= s.max() - POLE_CAP_MM, s.max(), 1.0), (s <= s.min() + POLE_CAP_MM, s.min(), -1.0)):
+        tangent = centerline.point_at(float(s_end) + 0.5) - centerline.point_at(float(s_end) - 0.5)
+        tangent /= max(float(np.linalg.norm(tangent)), 1e-9)
+        out.append(pts[cap].mean(axis=0) + sign * 0.5 * _footprint(grid, tangent) * tangent)
+    return out[0], out[1]
 
 
 def _landmark(position: np.ndarray | None, s: float | None, detail: str) -> dict[str, Any]:
@@ -279,6 +293,7 @@ def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerlin
         return None if a is None or b is None else round(a - b, 1)
 
     intracardiac = s_caj is not None and s_hi > s_caj
+    upper, lower = _poles(grid, pts, s, centerline)
     return {
         "present": True,
         "volume_ml": round(float(np.count_nonzero(tumor) * voxel_ml), 2),
@@ -286,8 +301,8 @@ def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerlin
         "axes_mm": [round(v, 1) for v in principal_axes(grid, tumor)],
         "axial_longest_diameter_mm": round(axial, 1),
         "craniocaudal_length_mm": round(s_hi - s_lo, 1),
-        "upper_pole_mm": [round(float(v), 2) for v in pts[hi_i]],
-        "lower_pole_mm": [round(float(v), 2) for v in pts[lo_i]],
+        "upper_pole_mm": [round(float(v), 2) for v in upper],
+        "lower_pole_mm": [round(float(v), 2) for v in lower],
         "upper_pole_s_mm": round(s_hi, 1),
         "lower_pole_s_mm": round(s_lo, 1),
         "segments": segments,
@@ -319,9 +334,10 @@ def thrombus_facts(labelmap: Labelmap, centerline: Tube) -> dict[str, Any] | Non
         return None
     pts = _points(labelmap.grid, mask)
     s = centerline.project(pts)
+    upper, lower = _poles(labelmap.grid, pts, s, centerline)
     return {"present": True, "volume_ml": round(labelmap.volume_ml(Label.IVC_THROMBUS), 2),
-            "upper_pole_mm": [round(float(v), 2) for v in pts[int(np.argmax(s))]],
-            "lower_pole_mm": [round(float(v), 2) for v in pts[int(np.argmin(s))]],
+            "upper_pole_mm": [round(float(v), 2) for v in upper],
+            "lower_pole_mm": [round(float(v), 2) for v in lower],
             "craniocaudal_length_mm": round(float(s.max() - s.min()), 1)}
 
 

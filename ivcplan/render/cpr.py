@@ -118,7 +118,7 @@ def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
                        linestyle="-" if boundary else "--")
         if i == 1:
             # Names beside the right panel, spread apart where landmarks lie close together.
-            for lm_name, value, y in _spread_labels(landmarks, LABEL_GAP * length):
+            for lm_name, value, y in spread_labels(landmarks, LABEL_GAP * length):
                 ax.annotate(lm_name.replace("_", " "), xy=(extent[1], value), xytext=(extent[1] + 4.0, y),
                             color="white", fontsize=8, va="center", ha="left", annotation_clip=False,
                             arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.6})
@@ -134,8 +134,8 @@ def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
     return capture_figure(fig, axes)
 
 
-def _spread_labels(landmarks: Mapping[str, float], gap: float) -> list[tuple[str, float, float]]:
-    """(name, s, label y) with label positions at least ``gap`` apart, in increasing s."""
+def spread_labels(landmarks: Mapping[str, float], gap: float) -> list[tuple[str, float, float]]:
+    """(name, s, label position) with label positions at least ``gap`` apart, in increasing s."""
     items = sorted(landmarks.items(), key=lambda kv: kv[1])
     out, last = [], -np.inf
     for name, value in items:

@@ -9,10 +9,14 @@ import numpy as np
 
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
-from ivcplan.render.cpr import segment_spans
+from ivcplan.render.cpr import segment_spans, spread_labels
 from ivcplan.render.figure import Picture, capture_figure, new_figure
 
 _SEGMENT_SHADES = ("#f2f2f2", "#e0e7f0")
+#: Landmarks named on the plot (the others are drawn as unnamed lines).
+NAMED_LANDMARKS = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
+#: Smallest horizontal distance between two landmark names, as a share of the centerline length.
+LABEL_GAP = 0.06
 
 
 def _series(name: str, values, n: int) -> np.ndarray | None:
@@ -35,7 +39,7 @@ def profile_picture(s, lumen_area, tumor_area=None, diameters: Mapping[str, obje
     diam = {k: _series(f"diameters[{k!r}]", v, len(arc)) for k, v in (diameters or {}).items()}
     landmarks = {k: float(v) for k, v in (landmarks_s or {}).items() if v is not None and np.isfinite(v)}
     fig = new_figure(width_px / 100.0, width_px / 100.0 * 0.55, 100.0)
-    top = fig.add_axes((0.08, 0.53, 0.78, 0.4))
+    top = fig.add_axes((0.08, 0.53, 0.78, 0.34))
     bottom = fig.add_axes((0.08, 0.1, 0.78, 0.38), sharex=top)
     lumen_color = np.asarray(Label.IVC_LUMEN.color) / 255.0
     tumor_color = np.asarray(Label.IVC_TUMOR.color) / 255.0
@@ -65,9 +69,13 @@ def profile_picture(s, lumen_area, tumor_area=None, diameters: Mapping[str, obje
             ax.axvline(value, color="gray", linewidth=0.8, linestyle="--")
         ax.set_xlim(arc[0], arc[-1])
         ax.grid(alpha=0.3)
-    for name, value in landmarks.items():
-        top.text(value, 0.97, name.replace("_", " ") + " ", transform=top.get_xaxis_transform(), rotation=90,
-                 fontsize=7, ha="right", va="top", color="#333333")
+    # Names of the contract landmarks (segment limits), spread apart; the veins' ostia stay unnamed lines.
+    named = {k: v for k, v in landmarks.items() if k in NAMED_LANDMARKS}
+    for name, value, x in spread_labels(named, LABEL_GAP * float(arc[-1] - arc[0])):
+        top.annotate(name.replace("_", " "), xy=(value, 1.0), xycoords=top.get_xaxis_transform(), xytext=(x, 1.03),
+                     textcoords=top.get_xaxis_transform(), rotation=35, fontsize=7, ha="left", va="bottom",
+                     color="#333333", annotation_clip=False,
+                     arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.6})
     for lo, hi, name in spans:
         bottom.text((lo + hi) / 2, 0.92, name, transform=bottom.get_xaxis_transform(), ha="center",
                     fontsize=11, weight="bold", color="#555555")

@@ -30,6 +30,8 @@ VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] 
     "right": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
     "left": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
 }
+VIEW_TITLES = {"anterior": "anterior view", "posterior": "posterior view", "right": "right lateral view",
+               "left": "left lateral view"}
 #: Default opacities: the liver is see-through so the retrohepatic IVC and hepatic veins show.
 DEFAULT_OPACITY: dict[int, float] = {int(Label.LIVER): 0.22, int(Label.RIGHT_ATRIUM): 0.7}
 #: Empty border around the anatomy, as a fraction of its size.
@@ -64,7 +66,7 @@ def _surface_actor(surface: Surface, opacity: float):
     return actor
 
 
-def _legend(surfaces: list[Surface], size: tuple[int, int]):
+def _legend(surfaces: list[Surface]):
     from vtkmodules.vtkFiltersSources import vtkCubeSource
     from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
 
@@ -108,6 +110,34 @@ def _text(text: str, x: float, y: float, *, size: int = 22, justify: str = "cent
     return actor
 
 
+def fit_camera(renderer, lo: np.ndarray, hi: np.ndarray, view: str, size: tuple[int, int], *,
+               margin: float = _MARGIN) -> None:
+    """Parallel-projection camera looking at the box [lo, hi] (LPS) from ``view``, fitted with a margin."""
+    to_camera, up = (np.asarray(v, dtype=float) for v in VIEWS[view])
+    right = np.cross(-to_camera, up)
+    centre = (lo + hi) / 2.0
+    half_w = float(np.abs(right) @ (hi - lo)) / 2.0
+    half_h = float(np.abs(up) @ (hi - lo)) / 2.0
+    camera = renderer.GetActiveCamera()
+    camera.ParallelProjectionOn()
+    camera.SetFocalPoint(*centre)
+    camera.SetPosition(*(centre + to_camera * (float(np.linalg.norm(hi - lo)) * 2.0 + 100.0)))
+    camera.SetViewUp(*up)
+    camera.SetParallelScale(max(half_h, half_w * size[1] / size[0]) * (1.0 + 2 * margin) + 1.0)
+    renderer.ResetCameraClippingRange()
+
+
+def annotate_view(renderer, view: str, caption: str) -> None:
+    """Orientation letters on the four edges (from the camera of ``view``) and a caption."""
+    to_camera, up = (np.asarray(v, dtype=float) for v in VIEWS[view])
+    right = np.cross(-to_camera, up)
+    renderer.AddViewProp(_text(orientation_letter(-right), 0.03, 0.5))
+    renderer.AddViewProp(_text(orientation_letter(right), 0.97, 0.5))
+    renderer.AddViewProp(_text(orientation_letter(up), 0.5, 0.97))
+    renderer.AddViewProp(_text(orientation_letter(-up), 0.5, 0.03))
+    renderer.AddViewProp(_text(caption, 0.02, 0.08, size=16, justify="left", bold=False))
+
+
 def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[int, int] = (800, 800),
                    opacity: Mapping[int, float] | None = None, labels: Iterable[int] | None = None,
                    surfaces: list[Surface] | None = None, title: str | None = None) -> Snapshot:
@@ -136,32 +166,10 @@ def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[in
     kit = vtkLightKit()
     kit.AddLightsToRenderer(renderer)
 
-    # Camera: parallel projection centred on the anatomy's bounds, fitted with a margin.
     pts = np.concatenate([s.points for s in surfaces])
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    centre = (lo + hi) / 2.0
-    to_camera, up = (np.asarray(v) for v in VIEWS[view])
-    right = np.cross(-to_camera, up)
-    half_w = float(np.abs(right) @ (hi - lo)) / 2.0
-    half_h = float(np.abs(up) @ (hi - lo)) / 2.0
-    aspect = size[0] / size[1]
-    camera = renderer.GetActiveCamera()
-    camera.ParallelProjectionOn()
-    camera.SetFocalPoint(*centre)
-    distance = float(np.linalg.norm(hi - lo)) * 2.0 + 100.0
-    camera.SetPosition(*(centre + to_camera * distance))
-    camera.SetViewUp(*up)
-    camera.SetParallelScale(max(half_h, half_w / aspect) * (1.0 + 2 * _MARGIN) + 1.0)
-    renderer.ResetCameraClippingRange()
-
-    # Orientation letters on the four edges and the legend.
-    renderer.AddViewProp(_text(orientation_letter(-right), 0.03, 0.5))
-    renderer.AddViewProp(_text(orientation_letter(right), 0.97, 0.5))
-    renderer.AddViewProp(_text(orientation_letter(up), 0.5, 0.97))
-    renderer.AddViewProp(_text(orientation_letter(-up), 0.5, 0.03))
-    label = title or f"{view} view"
-    renderer.AddViewProp(_text(label, 0.02, 0.08, size=16, justify="left", bold=False))
-    renderer.AddViewProp(_legend(surfaces, size))
+    fit_camera(renderer, pts.min(axis=0), pts.max(axis=0), view, size, margin=_MARGIN)
+    annotate_view(renderer, view, title or VIEW_TITLES[view])
+    renderer.AddViewProp(_legend(surfaces))
 
     window = offscreen_window(renderer, size)
     rgb = capture(window)

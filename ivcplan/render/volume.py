@@ -17,8 +17,8 @@ from ivcplan.errors import InputError
 from ivcplan.labels import IVC_LABELS, Label
 from ivcplan.render._vtk import Snapshot, capture, image_data, offscreen_window, save_png, world_to_pixel_matrix
 from ivcplan.render.mesh import label_surface
-from ivcplan.render.scene import _BACKGROUND, VIEWS, _surface_actor, _text, orientation_letter
-from ivcplan.volume import Labelmap, Volume
+from ivcplan.render.scene import _BACKGROUND, VIEW_TITLES, VIEWS, _surface_actor, annotate_view, fit_camera
+from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,6 @@ def volume_snapshot(volume: Volume, labelmap: Labelmap | None, *, view: str = "a
     ct = np.ascontiguousarray(volume.array[sl], dtype=np.int16)
     if min(ct.shape) < 2:
         raise InputError(f"volume: region to render is too small ({ct.shape} samples)")
-    from ivcplan.volume import Grid
-
     sub = Grid(ct.shape, volume.grid.spacing * step, volume.grid.index_to_lps(start), volume.grid.direction)
 
     # CPU ray casting: on a machine without a GPU it is an order of magnitude faster than the
@@ -138,24 +136,9 @@ def volume_snapshot(volume: Volume, labelmap: Labelmap | None, *, view: str = "a
                         for k in (0, ct.shape[2] - 1)], dtype=float)
     pts = sub.index_to_lps(corners)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    centre = (lo + hi) / 2.0
-    to_camera, up = (np.asarray(v) for v in VIEWS[view])
-    right = np.cross(-to_camera, up)
-    camera = renderer.GetActiveCamera()
-    camera.ParallelProjectionOn()
-    camera.SetFocalPoint(*centre)
-    camera.SetPosition(*(centre + to_camera * (float(np.linalg.norm(hi - lo)) * 2.0 + 100.0)))
-    camera.SetViewUp(*up)
-    half_w = float(np.abs(right) @ (hi - lo)) / 2.0
-    half_h = float(np.abs(up) @ (hi - lo)) / 2.0
-    camera.SetParallelScale(max(half_h, half_w * size[1] / size[0]) * 1.05)
-    renderer.ResetCameraClippingRange()
-    renderer.AddViewProp(_text(orientation_letter(-right), 0.03, 0.5))
-    renderer.AddViewProp(_text(orientation_letter(right), 0.97, 0.5))
-    renderer.AddViewProp(_text(orientation_letter(up), 0.5, 0.97))
-    renderer.AddViewProp(_text(orientation_letter(-up), 0.5, 0.03))
-    caption = f"CT volume rendering, {view} view" + ("; tumor in yellow" if has_tumor else "")
-    renderer.AddViewProp(_text(caption, 0.02, 0.08, size=16, justify="left", bold=False))
+    fit_camera(renderer, lo, hi, view, size, margin=0.02)
+    caption = f"CT volume rendering, {VIEW_TITLES[view]}" + ("; tumor in yellow" if has_tumor else "")
+    annotate_view(renderer, view, caption)
 
     window = offscreen_window(renderer, size)
     rgb = capture(window)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ivcplan.errors import AnalysisError
+from ivcplan.errors import AnalysisError, InputError
 
 SCHEMA_VERSION = "ivcplan.report/1"
 #: Landmark names of the contract (more are reported: each vein's ostium).
@@ -72,9 +72,28 @@ def assemble(*, input: Mapping[str, Any], ivc: Mapping[str, Any], landmarks: Map
     return report
 
 
+#: Optional clinical facts (not visible on CT) the planner reads; each is true / false / null (unknown).
+CLINICAL_KEYS = ("prior_chemotherapy", "liver_fibrosis")
+
+
+def clinical_section(clinical: Mapping[str, Any] | None) -> dict[str, bool | None]:
+    """The report's ``clinical`` section; raises `InputError` naming an unknown key or a non-boolean value."""
+    clinical = dict(clinical or {})
+    unknown = sorted(set(clinical) - set(CLINICAL_KEYS))
+    if unknown:
+        raise InputError(f"unknown clinical fact(s) {unknown}; known: {', '.join(CLINICAL_KEYS)}", "clinical")
+    out: dict[str, bool | None] = {}
+    for key in CLINICAL_KEYS:
+        value = clinical.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise InputError(f"clinical.{key} must be true, false or null, got {value!r}", "clinical")
+        out[key] = value
+    return out
+
+
 def facts(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The sections the planner reads (``ivcplan.plan.suggest``)."""
-    return {k: report[k] for k in ("ivc", "landmarks", "tumor", "liver", "input") if k in report}
+    """The sections the planner reads (``ivcplan.plan.suggest``), ``clinical`` included when present."""
+    return {k: report[k] for k in ("ivc", "landmarks", "tumor", "liver", "input", "clinical") if k in report}
 
 
 _POINT_KEYS = ("position_mm", "pole_mm")
@@ -104,7 +123,7 @@ def _cell(value: Any) -> str:
 
 
 #: Sections in the CSV row (long free text such as rule texts stays in report.json).
-CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "plan")
+CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "clinical", "plan")
 _CSV_SKIP = ("input.warnings", "plan.disclaimer", "plan.rules_not_fired", ".detail")
 
 

@@ -19,7 +19,7 @@ from ivcplan.volume import Labelmap, Volume
 # Thresholds measured on the data (see BENCHMARKS.md `## segmentation`), each a little below the
 # measured value so that a regression fails.
 NC_IVC_DICE = 0.70
-NC_AORTA_DICE = 0.65
+NC_AORTA_DICE = 0.60
 DICOM_AORTA_DICE = 0.80
 TOY_IVC_DICE = 0.85
 TOY_AORTA_DICE = 0.85

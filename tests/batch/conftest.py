@@ -14,7 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cases import (  # noqa: E402
+from cases import (
     head_ct,
     make_phantoms,
     tree_hashes,
@@ -23,8 +23,8 @@ from cases import (  # noqa: E402
     write_dicom,
 )
 
-from ivcplan.io import save_nifti  # noqa: E402
-from ivcplan.volume import Volume  # noqa: E402
+from ivcplan.io import save_nifti
+from ivcplan.volume import Volume
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 

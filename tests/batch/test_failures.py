@@ -80,4 +80,4 @@ def test_out_of_memory_is_recorded_and_the_batch_goes_on(tmp_path: Path):
     assert "out of memory" in big["error"] and "limit 1.50 GiB" in big["error"]
     assert got["small.nii.gz"]["status"] == "no_ivc"  # analysed within the limit
     assert result.exit_code == 4
-    assert EXIT_PARTIAL != result.exit_code
+    assert result.exit_code != EXIT_PARTIAL

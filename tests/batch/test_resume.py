@@ -74,7 +74,7 @@ def test_output_folder_is_locked_while_a_batch_runs(tiny_root: Path, tmp_path: P
 
 
 def test_bad_arguments_are_refused(tiny_root: Path, tmp_path: Path):
-    with pytest.raises(InputError, match="--outputs.*nonsense"):
+    with pytest.raises(InputError, match=r"--outputs.*nonsense"):
         run_batch(tiny_root, tmp_path / "o", outputs=["json", "nonsense"])
     with pytest.raises(InputError, match="--memory-limit"):
         run_batch(tiny_root, tmp_path / "o", memory_limit="lots")

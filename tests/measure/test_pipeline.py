@@ -138,3 +138,35 @@ def test_cli_reports_bad_input_clearly(tmp_path):
     result = CliRunner().invoke(app, ["analyze", str(missing), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "nope.nii.gz" in result.output
+
+
+def test_cli_is_quiet_logs_to_file_and_passes_clinical_facts(totalseg_dir, tmp_path):
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["analyze", str(totalseg_dir / "example_ct.nii.gz"), "-o", str(out),
+                                      "--labels", str(totalseg_dir / "example_seg_top30.nii.gz"),
+                                      "--outputs", "json", "--prior-chemotherapy", "--no-liver-fibrosis"])
+    assert result.exit_code == 0, result.output
+    # The importer's list of ignored TotalSegmentator structures goes to the log file, not the console.
+    assert "ignored structures" not in result.output
+    assert "ignored structures" in (out / "ivcplan.log").read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert report["clinical"] == {"prior_chemotherapy": True, "liver_fibrosis": False}
+    assert contract.facts(report)["clinical"] == report["clinical"]
+
+
+def test_all_outputs_skip_kinds_that_do_not_apply(synthetic_analysis, tmp_path):
+    _, a = synthetic_analysis
+    skipped: dict[str, str] = {}
+
+    def broken(analysis, outdir):
+        raise InputError("not applicable to this input", "x")
+
+    pipeline.register_writer("broken_test_kind", broken)
+    try:
+        written = pipeline.write_outputs(a, tmp_path / "all", "all", skipped=skipped)
+        assert "broken_test_kind" in skipped and "broken_test_kind" not in written
+        assert {"json", "csv", "segmentation"} <= set(written)
+        with pytest.raises(InputError, match="not applicable"):
+            pipeline.write_outputs(a, tmp_path / "named", ["broken_test_kind"])
+    finally:
+        pipeline.WRITERS.pop("broken_test_kind")

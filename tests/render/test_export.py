@@ -152,13 +152,15 @@ def test_meshes_refuse_an_empty_labelmap(case, tmp_path):
         write_meshes(case.labelmap, tmp_path, formats=("ply",))
 
 
-def test_dicom_seg_reloads_with_highdicom_and_matches(case, tmp_path):
+@pytest.mark.parametrize("kind", ["binary", "labelmap"])
+def test_dicom_seg_reloads_with_highdicom_and_matches(case, tmp_path, kind):
     import highdicom as hd
 
     files = write_ct_series(case.volume, tmp_path / "ct")
-    path = write_dicom_seg(case.labelmap, files[::-1], tmp_path / "seg.dcm")  # order must not matter
+    # The source order must not matter.
+    path = write_dicom_seg(case.labelmap, files[::-1], tmp_path / "seg.dcm", segmentation_type=kind)
     seg = hd.seg.segread(str(path))
-    assert seg.Modality == "SEG"
+    assert seg.Modality == "SEG" and seg.SegmentationType == kind.upper()
     assert {d.segment_label for d in (seg.get_segment_description(n) for n in seg.get_segment_numbers())} == {
         case.labelmap.name(v) for v in case.labelmap.present()}
     import pydicom
@@ -187,6 +189,8 @@ def test_dicom_seg_resamples_onto_another_source_grid(case, tmp_path):
 def test_dicom_seg_errors_name_the_problem(case, tmp_path):
     with pytest.raises(InputError, match="source_files"):
         write_dicom_seg(case.labelmap, [], tmp_path / "seg.dcm")
+    with pytest.raises(InputError, match="segmentation_type"):
+        write_dicom_seg(case.labelmap, [tmp_path / "x.dcm"], tmp_path / "seg.dcm", segmentation_type="fractional")
     bad = tmp_path / "not_dicom.dcm"
     bad.write_text("hello")
     with pytest.raises(InputError, match=r"not_dicom\.dcm"):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_series import write_ct_series
 from imagecheck import assert_not_blank, load
 
 from ivcplan import pipeline
@@ -29,8 +30,13 @@ def analysis(case):
 
 
 @pytest.fixture(scope="module")
-def images(analysis, tmp_path_factory):
-    return write_all(analysis, tmp_path_factory.mktemp("out"))
+def outdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("out")
+
+
+@pytest.fixture(scope="module")
+def images(analysis, outdir):
+    return write_all(analysis, outdir)
 
 
 class _Collect(HTMLParser):
@@ -111,15 +117,50 @@ def test_pdf_renders_with_poppler_and_shows_content(analysis, images, tmp_path):
     assert (load(pages[-image_pages]) < 200).any(axis=-1).mean() > 0.2
 
 
-def test_pipeline_writes_every_registered_kind(analysis, tmp_path):
+def test_pipeline_writes_every_registered_kind(analysis, images, outdir):
     from ivcplan.labels import Label
 
-    written = pipeline.write_outputs(analysis, tmp_path)
+    tmp_path = outdir
+    skipped: dict[str, str] = {}
+    written = pipeline.write_outputs(analysis, outdir, skipped=skipped)  # write_all's images are reused
+    assert {k: p for k, p in write_all(analysis, outdir).items()} == images
     for kind in ("json", "csv", "segmentation", "html", "pdf", "images", "meshes"):
         assert kind in written and Path(written[kind]).exists(), kind
     # The synthetic volume came from memory, not DICOM: no DICOM SEG, said so, nothing crashed.
-    assert written["dicom_seg"] is None
+    assert "dicom_seg" not in written
+    assert "not DICOM" in skipped["dicom_seg"]
     meshes = sorted(p.name for p in (tmp_path / "meshes").glob("*.stl"))
     assert f"{int(Label.IVC_TUMOR):02d}_ivc_tumor.stl" in meshes
     assert (tmp_path / "meshes" / "anatomy.glb").stat().st_size > 1000
     assert np.all([p.stat().st_size > 0 for p in (tmp_path / "images").iterdir()])
+
+
+def test_outputs_of_an_empty_segmentation(case, tmp_path):
+    # Nothing segmented: no scene, no CPR, no mesh, but the slices, the volume rendering and the
+    # reports still come out and say what is missing.
+    from ivcplan.volume import Labelmap
+
+    analysis = pipeline.run(case.volume, labels=Labelmap.empty(case.labelmap.grid))
+    skipped: dict[str, str] = {}
+    written = pipeline.write_outputs(analysis, tmp_path, ["images", "html", "meshes"], skipped=skipped)
+    assert "meshes" not in written and "empty segmentation" in skipped["meshes"]
+    assert not (tmp_path / "meshes").exists()
+    assert sorted(p.stem for p in (tmp_path / "images").glob("*.png")) == [
+        "slice_axial", "slice_coronal", "slice_sagittal", "volume_anterior"]
+    assert "IVC not found" in written["html"].read_text(encoding="utf-8")
+
+
+def test_dicom_input_gets_a_dicom_seg_of_its_series(case, tmp_path):
+    import highdicom as hd
+    import pydicom
+
+    from ivcplan.io.export import read_dicom_seg
+
+    files = write_ct_series(case.volume, tmp_path / "ct")
+    analysis = pipeline.run(tmp_path / "ct", labels=case.labelmap)
+    assert sorted(map(str, analysis.volume.meta["source_files"])) == sorted(map(str, files))
+    written = pipeline.write_outputs(analysis, tmp_path / "out", ["dicom_seg"])
+    seg = hd.seg.segread(str(written["dicom_seg"]))
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == pydicom.dcmread(files[0]).SeriesInstanceUID
+    back = read_dicom_seg(written["dicom_seg"], files, analysis.segmentation.labelmap)
+    assert np.array_equal(back.array, analysis.segmentation.labelmap.array)
