@@ -8,9 +8,12 @@ libjpeg, rle) in a thread pool.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+import sys
+import types
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -237,15 +240,21 @@ def _place(raw: np.ndarray, items, out: np.ndarray, fmt: PixelFormat) -> None:
         _store(out[index], plane, s)
 
 
-def _main_is_importable() -> bool:
-    """Worker processes re-import the caller's ``__main__``: impossible for ``python -c`` / stdin scripts."""
-    import sys
+@contextlib.contextmanager
+def _caller_main_hidden() -> Iterator[None]:
+    """While worker processes start, hide the caller's ``__main__`` from multiprocessing.
 
-    main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:
-        return True
-    path = getattr(main, "__file__", None)
-    return path is not None and os.path.isfile(path)
+    forkserver/spawn children otherwise re-import the caller's script: a user script without an
+    ``if __name__ == "__main__"`` guard would run again in every decoder worker, and ``python -c`` or
+    stdin scripts could not start workers at all. The workers only need ``ivcplan.io.dicom``.
+    """
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def _pool(workers: int, n_tasks: int, compressed: bool):
@@ -254,7 +263,7 @@ def _pool(workers: int, n_tasks: int, compressed: bool):
     import multiprocessing
 
     if (compressed and DECODE_IN_PROCESSES and workers > 1 and n_tasks >= MIN_TASKS_FOR_PROCESSES
-            and not multiprocessing.current_process().daemon and _main_is_importable()):
+            and not multiprocessing.current_process().daemon):
         method = PROCESS_START_METHOD if PROCESS_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
@@ -296,12 +305,14 @@ def read_pixels(slices: Sequence[SliceRef], headers: Sequence[FileHeader], dtype
         args = ([p for (p, _), _ in rest], [f for (_, f), _ in rest], [formats[p] for (p, _), _ in rest])
         try:
             with _pool(n_workers, len(rest), compressed) as pool:
-                for ((path, _), task_items), raw in zip(rest, pool.map(_raw_frame, *args), strict=True):
+                with _caller_main_hidden():  # map() submits every task, so every worker starts in here
+                    raws = pool.map(_raw_frame, *args)
+                for ((path, _), task_items), raw in zip(rest, raws, strict=True):
                     _place(raw, task_items, out, formats[path])
                     tick()
         except BrokenProcessPool:
-            # Worker processes cannot start when the caller's __main__ is not importable (python -c, stdin,
-            # some embedded interpreters): decode in threads instead, slower but correct.
+            # Worker processes could not start (e.g. a sandbox without fork): decode in threads instead,
+            # slower but correct.
             log.warning("process pool unavailable; decoding %d compressed frames in threads", len(rest))
             with ThreadPoolExecutor(max_workers=n_workers) as pool:
                 for ((path, _), task_items), raw in zip(rest, pool.map(_raw_frame, *args), strict=True):

@@ -228,3 +228,33 @@ def test_series_written_by_the_project_writer_loads_back(tmp_path):
     loaded = io.load(tmp_path)
     assert loaded.grid.is_same(source.grid)
     np.testing.assert_array_equal(loaded.array, hu)
+
+
+def test_unguarded_script_is_not_rerun_by_decoder_workers(tmp_path):
+    """A user script without ``if __name__ == "__main__"`` loads a compressed series: the decoding
+    worker processes must not run the script again (forkserver/spawn children import ``__main__``)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    hu = structured_hu((9, 64, 60), seed=5)
+    write_series(tmp_path / "ct", hu, transfer_syntax=JPEG2000Lossless)
+    np.save(tmp_path / "expected.npy", hu)
+    script = tmp_path / "user_script.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        import numpy as np
+        with open({str(tmp_path / "runs.txt")!r}, "a") as fh:
+            fh.write(f"{{os.getpid()}}\\n")
+        from ivcplan.io import dicom
+        from ivcplan import io
+        assert dicom.DECODE_IN_PROCESSES and os.cpu_count() > 1  # 9 frames: decoded in worker processes
+        volume = io.load({str(tmp_path / "ct")!r})
+        assert np.array_equal(volume.array, np.load({str(tmp_path / "expected.npy")!r}))
+        print("LOADED", volume.shape)
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "process pool unavailable" not in run.stderr  # the workers did start
+    assert run.stdout.count("LOADED") == 1
+    assert len((tmp_path / "runs.txt").read_text().split()) == 1
