@@ -341,6 +341,10 @@ def resample_array(array: np.ndarray, source: Grid, target: Grid, *, interpolati
     return sitk.GetArrayFromImage(out)
 
 
+#: NIfTI header description of a labelmap in ivcplan's label values (`ivcplan.labels.Label`).
+IVCPLAN_LABELS_DESCRIP = "ivcplan.labels/1"
+
+
 @dataclass(frozen=True)
 class Labelmap:
     """Integer label array on a grid, with a label table ``{value: (name, (r, g, b))}``.
@@ -398,4 +402,12 @@ class Labelmap:
         return Volume(self.array, self.grid, dict(self.meta))
 
     def to_nifti(self) -> nibabel.Nifti1Image:
-        return self.to_volume().to_nifti()
+        """NIfTI labelmap (intent "label"); a labelmap in ivcplan's own label values says so in its
+        header description, so that `ivcplan.io.load_labels` reads it back without a label table."""
+        from ivcplan.labels import LABEL_TABLE
+
+        image = self.to_volume().to_nifti()
+        image.header.set_intent("label")
+        if dict(self.table) == dict(LABEL_TABLE):
+            image.header["descrip"] = IVCPLAN_LABELS_DESCRIP.encode()
+        return image

@@ -5,6 +5,8 @@
 * ``totalseg`` / ``totalseg_v2`` / ``totalseg_v1``: a TotalSegmentator multilabel NIfTI (v2 or v1
   class ids; ``totalseg`` = auto-detect, v2 when ambiguous) or a folder of per-class masks
   (``liver.nii.gz``, ``inferior_vena_cava.nii.gz``, ...);
+* ``ivcplan``: a NIfTI labelmap written by ivcplan (``segmentation.nii.gz``: its header says
+  ``ivcplan.labels/1``), in `ivcplan.labels.Label` values;
 * ``nifti``: a NIfTI labelmap with a label table beside it: ``<stem>.json`` (``{"1": "liver"}`` or
   ``{"labels": {...}}``) or a ``<stem>.txt`` / ``.ctbl`` ITK-SNAP / Slicer color table;
 * ``seg_nrrd``: a 3D Slicer ``.seg.nrrd`` (segment names and label values from the header,
@@ -31,11 +33,11 @@ import numpy as np
 
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
-from ivcplan.volume import Grid, Labelmap, Volume
+from ivcplan.volume import IVCPLAN_LABELS_DESCRIP, Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
-KINDS = ("auto", "totalseg", "totalseg_v1", "totalseg_v2", "nifti", "seg_nrrd", "dicom_seg")
+KINDS = ("auto", "ivcplan", "totalseg", "totalseg_v1", "totalseg_v2", "nifti", "seg_nrrd", "dicom_seg")
 
 #: TotalSegmentator v2 "total" task ids that ivcplan uses (others are reported as ignored).
 TOTALSEG_V2_IDS: dict[int, str] = {
@@ -114,6 +116,10 @@ def load_labels(path: str | os.PathLike, reference: Volume, *, kind: str = "auto
         return _from_folder(src, reference)
     if kind.startswith("totalseg"):
         return _from_totalseg_nifti(src, reference, kind)
+    if kind == "ivcplan":
+        grid, array = _read_nifti(src)
+        table = {int(lab): lab.key for lab in Label if lab is not Label.BACKGROUND}
+        return _assemble(src, reference, grid, array, table, "ivcplan labelmap")
     if kind == "nifti":
         grid, array = _read_nifti(src)
         return _assemble(src, reference, grid, array, _read_table(src), "nifti labelmap")
@@ -147,12 +153,25 @@ def _detect_kind(path: Path) -> str:
     if name.endswith(".nrrd"):
         return "seg_nrrd"
     if _is_nifti(path):
+        if _nifti_description(path).startswith(IVCPLAN_LABELS_DESCRIP):
+            return "ivcplan"
         return "nifti" if any(p.is_file() for p in _table_candidates(path)) else "totalseg"
     with open(path, "rb") as fh:
         head = fh.read(132)
     if len(head) == 132 and head[128:132] == b"DICM":
         return "dicom_seg"
     raise InputError("not a recognised segmentation (NIfTI, .seg.nrrd, DICOM SEG or a folder of masks)", path)
+
+
+def _nifti_description(path: Path) -> str:
+    """The header's ``descrip`` field ("" when unreadable: the full read then reports the problem)."""
+    import nibabel
+
+    try:
+        raw = nibabel.load(str(path)).header["descrip"]
+    except Exception:  # nibabel raises many types for corrupt files
+        return ""
+    return bytes(np.asarray(raw).item()).decode("ascii", "replace").strip("\x00 ")
 
 
 def _read_nifti(path: Path) -> tuple[Grid, np.ndarray]:

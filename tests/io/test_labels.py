@@ -31,7 +31,8 @@ def _source(reference: Volume) -> tuple[np.ndarray, Labelmap]:
 
 
 def _write_nifti(array_zyx: np.ndarray, grid, path: Path) -> None:
-    nibabel.save(Labelmap(array_zyx.astype(np.uint8), grid).to_nifti(), str(path))
+    """A foreign tool's labelmap: its own ids, a plain NIfTI header (not marked as ivcplan's)."""
+    nibabel.save(Volume(array_zyx.astype(np.uint8), grid).to_nifti(), str(path))
 
 
 def _flipped(reference: Volume, array: np.ndarray):
@@ -123,3 +124,21 @@ def test_errors_name_the_file(tmp_path: Path, reference: Volume) -> None:
         load_labels(bad, reference)
     with pytest.raises(InputError, match="kind"):
         load_labels(bad, reference, kind="nope")
+
+
+def test_ivcplan_segmentation_reads_back_without_a_table(reference, tmp_path):
+    # ivcplan's own segmentation.nii.gz carries its label values (right atrium 13 is not
+    # TotalSegmentator's id 13): it must come back label for label, nothing ignored.
+    from ivcplan.io import save_nifti
+
+    array = np.zeros(reference.shape, np.uint8)
+    for k, lab in enumerate((Label.IVC_LUMEN, Label.IVC_TUMOR, Label.RIGHT_ATRIUM, Label.HEPATIC_VEIN_RIGHT)):
+        array[2 * k:2 * k + 2, 3:9, 4:10] = lab
+    path = save_nifti(Labelmap(array, reference.grid), tmp_path / "segmentation.nii.gz")
+    back = load_labels(path, reference)
+    assert back.ignored == ()
+    assert back.source.startswith("ivcplan labelmap")
+    np.testing.assert_array_equal(back.labelmap.array, array)
+    # The same values in an unmarked NIfTI are read as TotalSegmentator ids (13 is not an ivcplan label there).
+    _write_nifti(array, reference.grid, tmp_path / "foreign.nii.gz")
+    assert load_labels(tmp_path / "foreign.nii.gz", reference).ignored
