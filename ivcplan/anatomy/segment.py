@@ -17,7 +17,7 @@ import numpy as np
 
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
-from ivcplan.anatomy.vessels import VesselResult, find_aorta, find_ivc
+from ivcplan.anatomy.vessels import VesselResult, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
@@ -101,17 +101,19 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
         report("segmentation: done", 1.0)
         return Segmentation(labels_to_source(labels, frame), confidence, "unknown", tuple(warnings), details)
 
-    report("segmentation: aorta", 0.1)
+    report("segmentation: organs", 0.1)
+    organs = _organs(volume, phase_hint=None, warnings=warnings)
+    report("segmentation: aorta", 0.4)
     aorta = find_aorta(frame, body, spine)
-    report("segmentation: IVC", 0.25)
+    report("segmentation: IVC", 0.5)
     seed_vox = _seeds_to_frame(seeds.ivc, frame, "seeds.ivc") if seeds and seeds.ivc else None
     tumor_vox = _seeds_to_frame(seeds.tumor, frame, "seeds.tumor") if seeds and seeds.tumor else None
     if tumor_vox is not None:  # a tumor seed lies in the (expanded) IVC: the track must pass there
         seed_vox = tumor_vox if seed_vox is None else np.vstack([seed_vox, tumor_vox])
-    ivc = find_ivc(frame, body, spine, aorta, exclude=aorta.mask if aorta else None, seeds_vox=seed_vox)
-
-    report("segmentation: organs", 0.4)
-    organs = _organs(volume, phase_hint=None, warnings=warnings)
+    # A tumor enhances less than the liver: a filling defect is darker than it.
+    defect_max = organs["liver_hu"] - LIVER_MARGIN_HU if organs["liver_hu"] else None
+    ivc = find_ivc(frame, body, spine, aorta, exclude=aorta.mask if aorta else None, seeds_vox=seed_vox,
+                   defect_max_hu=defect_max)
 
     attenuation = {"aorta": aorta.inside_hu if aorta else None, "ivc": ivc.inside_hu if ivc else None}
     attenuation.update(organs["kidney_hu"])
@@ -132,12 +134,12 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
         _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced)
+        forbidden = _tumor_forbidden(frame, spine, aorta)
+        _place_bridges(labels, ivc, frame, forbidden)
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
-                          forbidden=_tumor_forbidden(frame, spine, aorta),
-                          centres={int(z): (float(y), float(x)) for z, y, x in zip(ivc.track.z, ivc.track.y,
-                                                                                  ivc.track.x, strict=True)},
-                          upper_hu=organs["liver_hu"] - LIVER_MARGIN_HU if organs["liver_hu"] else None)
+                          forbidden=forbidden, centres=ivc.track.centres(),
+                          upper_hu=defect_max)
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS
         details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
@@ -214,6 +216,19 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
     elif enhanced:
         warnings.append("right atrium not found (above the field of view or not resolved)")
+
+
+def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forbidden: np.ndarray) -> None:
+    """Where the lumen track bridged a filling defect, the vein is there all the same: put a section
+    of the vein's typical size on the interpolated axis, for the tumor / thrombus split to examine."""
+    track = ivc.track
+    centres = track.centres()
+    ry = float(np.median(track.ry)) / frame.spacing[1]
+    rx = float(np.median(track.rx)) / frame.spacing[2]
+    for z in track.bridged:
+        cy, cx = centres[int(z)]
+        disc = ellipse_mask(labels.shape[1:], cy, cx, ry, rx) & ~forbidden[z]
+        labels[z][disc & (labels[z] == 0)] = Label.IVC_LUMEN
 
 
 def _tumor_forbidden(frame: WorkFrame, spine: SpineAnchor, aorta: VesselResult | None) -> np.ndarray:

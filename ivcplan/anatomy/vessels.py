@@ -6,11 +6,11 @@ right of the aorta). All distances in mm; the working frame has axes (S, P, L).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from ivcplan.anatomy.vessels_anchor import SpineAnchor
 from ivcplan.anatomy.vessels_frame import WorkFrame
@@ -32,13 +32,36 @@ IVC_BOX_MM = ((-85.0, 0.0), (-80.0, 25.0))
 VERTEBRA_HALF_WIDTH_MM = 18.0
 #: IVC centre relative to the aorta centre (dx < 0: right of it), mm.
 IVC_FROM_AORTA_MM = ((-80.0, -12.0), (-45.0, 30.0))
-IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -5.0)
+IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -10.0)
+#: Spread (mm) of the IVC's position relative to the aorta: tight left-right (the IVC lies 20-50 mm
+#: right of the aorta at every level), loose front-back (near the diaphragm the IVC runs anterior
+#: to the retrocrural aorta). Keeps the portal vein, which lies in front of the aorta, unlikely.
+IVC_PRIOR_SIGMA_MM = (12.0, 25.0)
 #: Blood above this (HU) is enhanced; the venous lumen is then expected near the aortic value
 #: minus an offset, within a spread; matching candidates get a bonus (score units).
 ENHANCED_BLOOD_HU = 100.0
 VENOUS_OFFSET_HU = 15.0
 BLOOD_SIGMA_HU = 25.0
 BLOOD_BONUS = 1.5
+#: Second (lumen-only) pass on an enhanced scan: the venous level is this percentile of the first
+#: track's inside HU; a candidate more than DEFECT_START_HU below it is penalised, fully (by
+#: DEFECT_PENALTY score units) DEFECT_RAMP_HU further down; the chain bridges up to MAX_BRIDGE_MM
+#: of such slices (a tumor or thrombus filling the lumen).
+LUMEN_PERCENTILE = 75.0
+DEFECT_START_HU = 30.0
+DEFECT_RAMP_HU = 40.0
+DEFECT_PENALTY = 3.0
+MAX_BRIDGE_MM = 160.0
+#: Filling-defect candidates of the second pass: discs of this radius (mm) whose share of soft
+#: tissue (DEFECT_MIN_HU to DEFECT_BELOW_VENOUS_HU under the venous level, and darker than the
+#: liver) exceeds DEFECT_MIN_SHARE; score DEFECT_SCORE at a full share; template size DEFECT_SIZE_MM.
+DEFECT_DISC_MM = 8.0
+DEFECT_MIN_HU = -15.0
+DEFECT_BELOW_VENOUS_HU = 45.0
+DEFECT_MIN_SHARE = 0.6
+DEFECT_SCORE = 2.2
+DEFECT_SIZE_MM = (9.0, 11.0)
+DEFECT_CANDIDATES = 8
 #: In-plane Gaussian smoothing (mm) before the template filters.
 DENOISE_SIGMA_MM = 1.5
 #: Spread (mm) of the Gaussian position priors.
@@ -129,26 +152,163 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
 
 
 def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: VesselResult | None,
-             exclude: np.ndarray | None = None, seeds_vox: np.ndarray | None = None) -> VesselResult | None:
-    """Track the IVC; ``seeds_vox`` (N, 3) working-grid indices force the track through them."""
+             exclude: np.ndarray | None = None, seeds_vox: np.ndarray | None = None,
+             defect_max_hu: float | None = None) -> VesselResult | None:
+    """Track the IVC; ``seeds_vox`` (N, 3) working-grid indices force the track through them.
+
+    On an enhanced scan a second pass tracks the vein as either lumen (candidates as bright as the
+    venous blood the first pass found) or filling defect (soft tissue darker than
+    ``defect_max_hu``, e.g. a tumor), so that the track runs through a tumor filling the vein.
+    """
     zs = np.nonzero(spine.usable)[0]
     if zs.size == 0:
         return None
     ys, xs = _roi(frame, spine)
     sp = frame.spacing
-    sub = frame.hu[zs[0]:zs[-1] + 1, ys, xs]
-    score, which, inside, ring = template_scores(_denoise(sub, sp), sp, IVC_TEMPLATES, (-30.0, 450.0), polarity="any")
+    sub = _denoise(frame.hu[zs[0]:zs[-1] + 1, ys, xs], sp)
+    allowed = _ivc_allowed(frame, body, spine, aorta, exclude, zs, ys, xs)
     seeds_by_z: dict[int, list[np.ndarray]] = {}
     if seeds_vox is not None:
         for s in np.asarray(seeds_vox, dtype=float).reshape(-1, 3):
             seeds_by_z.setdefault(int(np.rint(s[0])), []).append(s)
-    cands: dict[int, list[Candidate]] = {}
-    yy, xx = np.mgrid[0:sub.shape[1], 0:sub.shape[2]]
+    grid_y, grid_x = np.mgrid[ys, xs].astype(float)
+
+    def position_prior(z: int, y: np.ndarray | float, x: np.ndarray | float) -> np.ndarray | float:
+        a_idx = aorta.track.at(z) if aorta is not None else None
+        if a_idx is None:
+            dy = (y - spine.y_anterior[z]) * sp[1] + 10.0
+            dx = (x - spine.cx[z]) * sp[2] + 25.0
+            return -0.5 * (dx * dx + dy * dy) / PRIOR_SIGMA_MM**2
+        dy = (y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
+        dx = (x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
+        return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / IVC_PRIOR_SIGMA_MM[1]) ** 2)
+
+    def candidates(polarity: str, blood: Callable[[np.ndarray], np.ndarray]) -> dict[int, list[Candidate]]:
+        """Per slice, the local maxima of the whole gain (template score + blood + position)."""
+        score, which, inside, ring = template_scores(sub, sp, IVC_TEMPLATES, (-30.0, 450.0), polarity=polarity)
+        cands: dict[int, list[Candidate]] = {}
+        for i, z in enumerate(range(zs[0], zs[-1] + 1)):
+            if z not in allowed:
+                continue
+            rank = score[i] + blood(inside[i]) + position_prior(z, grid_y, grid_x)
+            found = slice_candidates(score[i], which[i], inside[i], ring[i], IVC_TEMPLATES, allowed[z],
+                                     (ys.start, xs.start), rank=rank)
+            for s in seeds_by_z.get(z, []):
+                # A user seed is a certain candidate: put it in with a dominant score.
+                iy, ix = int(np.rint(s[1])) - ys.start, int(np.rint(s[2])) - xs.start
+                if 0 <= iy < sub.shape[1] and 0 <= ix < sub.shape[2]:
+                    ry, rx = IVC_TEMPLATES[int(which[i, iy, ix])]
+                    found = [Candidate(float(s[1]), float(s[2]), ry, rx, 50.0, float(inside[i, iy, ix]),
+                                       float(ring[i, iy, ix]))]
+            cands[z] = found
+        return cands
+
+    # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
+    # attenuation are favoured (tumor stretches are bridged by the path's continuity).
+    blood_hu = float(np.percentile(aorta.track.inside_hu, 75)) if aorta is not None else np.nan
+    enhanced = bool(blood_hu >= ENHANCED_BLOOD_HU)
+
+    def bonus(venous_hu: float) -> Callable[[np.ndarray], np.ndarray]:
+        def term(inside: np.ndarray) -> np.ndarray:
+            # One-sided: a lumen as bright as the reference or brighter is fully blood-like.
+            short = np.maximum(0.0, venous_hu - inside)
+            return BLOOD_BONUS * np.exp(-0.5 * (short / BLOOD_SIGMA_HU) ** 2)
+        return term
+
+    def lumen_only(venous_hu: float) -> Callable[[np.ndarray], np.ndarray]:
+        plus = bonus(venous_hu)
+
+        def term(inside: np.ndarray) -> np.ndarray:
+            short = np.maximum(0.0, venous_hu - inside)
+            return plus(inside) - DEFECT_PENALTY * np.clip((short - DEFECT_START_HU) / DEFECT_RAMP_HU, 0.0, 1.0)
+        return term
+
+    def prior_of(blood: Callable[[np.ndarray], np.ndarray]) -> Callable[[int, Candidate], float]:
+        return lambda z, c: float(blood(np.asarray(c.inside_hu))) + float(position_prior(z, c.y, c.x))
+
+    z_range = range(zs[0], zs[-1] + 1)
+    first_blood = bonus(blood_hu - VENOUS_OFFSET_HU) if enhanced else (lambda inside: np.zeros_like(inside))
+    track = dynamic_track(candidates("any", first_blood), sp, prior_of(first_blood), z_range,
+                          size_weight=0.05, hu_weight=0.3)
+    if enhanced and track.z.size:
+        # Second pass: the venous blood level is what the first track found where it is most
+        # blood-like (the aorta's level is only a first guess: venous blood enhances less).
+        venous_hu = float(np.percentile(track.inside_hu, LUMEN_PERCENTILE))
+        if venous_hu >= ENHANCED_BLOOD_HU:
+            blood = lumen_only(venous_hu)
+            cands = candidates("bright", blood)
+            upper = venous_hu - DEFECT_BELOW_VENOUS_HU
+            if defect_max_hu is not None:
+                upper = min(upper, defect_max_hu)
+            defects = _defect_candidates(sub, sp, allowed, zs, ys, xs, upper, position_prior)
+            for z, extra in defects.items():
+                cands.setdefault(z, []).extend(extra)
+
+            def prior2(z: int, c: Candidate) -> float:
+                lumen_term = 0.0 if c.defect else float(blood(np.asarray(c.inside_hu)))
+                return lumen_term + float(position_prior(z, c.y, c.x))
+
+            second = dynamic_track(cands, sp, prior2, z_range, size_weight=0.05, hu_weight=0.3,
+                                   max_gap=int(MAX_BRIDGE_MM / sp[0]))
+            if second.z.size:
+                track = second
+    if track.z.size == 0:
+        return None
+    mask = delineate(frame.hu, track, sp, body, exclude=exclude)
+    return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
+                        _confidence(track))
+
+
+PositionPrior = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+
+
+def _defect_candidates(sub: np.ndarray, spacing: np.ndarray, allowed: dict[int, np.ndarray], zs: np.ndarray,
+                       ys: slice, xs: slice, upper_hu: float,
+                       position_prior: PositionPrior) -> dict[int, list[Candidate]]:
+    """Per slice, where a filling defect could fill the vein: discs mostly of soft tissue (between
+    `DEFECT_MIN_HU` and ``upper_hu``), ranked by that share and the position prior. Their score
+    is `DEFECT_SCORE` x the share: below a clear lumen's, above the chain's per-slice bias."""
+    soft = ((sub > DEFECT_MIN_HU) & (sub < upper_hu)).astype(np.float32)
+    r = DEFECT_DISC_MM / spacing[1]
+    k = _disc(r)
+    share = np.stack([signal.fftconvolve(plane, k / k.sum(), mode="same") for plane in soft])
+    grid_y, grid_x = np.mgrid[ys, xs].astype(float)
+    ry, rx = DEFECT_SIZE_MM
+    out: dict[int, list[Candidate]] = {}
     for i, z in enumerate(range(zs[0], zs[-1] + 1)):
+        if z not in allowed:
+            continue
+        frac = np.where(soft[i] > 0, share[i], 0.0)  # the centre itself is soft tissue
+        score = DEFECT_SCORE * np.clip((frac - DEFECT_MIN_SHARE) / (1 - DEFECT_MIN_SHARE), 0, 1)
+        rank = np.where(score > 0, score + position_prior(z, grid_y, grid_x), -np.inf)
+        r_ = np.where(allowed[z], rank, -np.inf)
+        peaks = (r_ == ndimage.maximum_filter(r_, size=5)) & np.isfinite(r_)
+        py, px = np.nonzero(peaks)
+        order = np.argsort(r_[py, px])[::-1][:DEFECT_CANDIDATES]
+        inside = sub[i]
+        out[z] = [Candidate(float(py[j] + ys.start), float(px[j] + xs.start), ry, rx, float(score[py[j], px[j]]),
+                            float(inside[py[j], px[j]]), float("nan"), defect=True) for j in order]
+    return out
+
+
+def _disc(radius_px: float) -> np.ndarray:
+    h = int(np.ceil(radius_px))
+    yy, xx = np.mgrid[-h:h + 1, -h:h + 1]
+    return (yy * yy + xx * xx <= radius_px * radius_px).astype(np.float32)
+
+
+def _ivc_allowed(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: VesselResult | None,
+                 exclude: np.ndarray | None, zs: np.ndarray, ys: slice, xs: slice) -> dict[int, np.ndarray]:
+    """Per trunk slice, where (in the ROI) an IVC centre may lie: right of and near the aorta,
+    anterior-right of the vertebral body, never over the vertebral body itself."""
+    sp = frame.spacing
+    shape = (ys.stop - ys.start, xs.stop - xs.start)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    out: dict[int, np.ndarray] = {}
+    for z in range(zs[0], zs[-1] + 1):
         if not spine.usable[z]:
             continue
-        allowed = _box_mask(sub.shape[1:], (spine.y_anterior[z], spine.cx[z]), IVC_BOX_MM, sp,
-                            (ys.start, xs.start))
+        allowed = _box_mask(shape, (spine.y_anterior[z], spine.cx[z]), IVC_BOX_MM, sp, (ys.start, xs.start))
         allowed &= body[z, ys, xs]
         dy = (yy + ys.start - spine.y_anterior[z]) * sp[1]
         dx = (xx + xs.start - spine.cx[z]) * sp[2]
@@ -156,50 +316,13 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         a_idx = aorta.track.at(z) if aorta is not None else None
         if a_idx is not None:
             ay, ax = aorta.track.y[a_idx], aorta.track.x[a_idx]
-            allowed &= _box_mask(sub.shape[1:], (ay, ax), IVC_FROM_AORTA_MM, sp, (ys.start, xs.start))
+            allowed &= _box_mask(shape, (ay, ax), IVC_FROM_AORTA_MM, sp, (ys.start, xs.start))
             dist = np.hypot((yy + ys.start - ay) * sp[1], (xx + xs.start - ax) * sp[2])
             allowed &= dist > aorta.track.rx[a_idx] + 6.0
         if exclude is not None:
             allowed &= ~exclude[z, ys, xs]
-        found = slice_candidates(score[i], which[i], inside[i], ring[i], IVC_TEMPLATES, allowed,
-                                 (ys.start, xs.start))
-        for s in seeds_by_z.get(z, []):
-            # A user seed is a certain candidate: put it in with a dominant score.
-            iy, ix = int(np.rint(s[1])) - ys.start, int(np.rint(s[2])) - xs.start
-            if 0 <= iy < sub.shape[1] and 0 <= ix < sub.shape[2]:
-                ry, rx = IVC_TEMPLATES[int(which[i, iy, ix])]
-                found = [Candidate(float(s[1]), float(s[2]), ry, rx, 50.0, float(inside[i, iy, ix]),
-                                   float(ring[i, iy, ix]))]
-        cands[z] = found
-
-    # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
-    # attenuation are favoured (tumor stretches are bridged by the path's continuity).
-    blood_hu = float(np.percentile(aorta.track.inside_hu, 75)) if aorta is not None else np.nan
-    enhanced = bool(blood_hu >= ENHANCED_BLOOD_HU)
-    venous_hu = blood_hu - VENOUS_OFFSET_HU
-
-    def prior(z: int, c: Candidate) -> float:
-        # One-sided: a lumen as bright as the aorta or brighter is fully blood-like.
-        short = max(0.0, venous_hu - c.inside_hu)
-        bonus = BLOOD_BONUS * np.exp(-0.5 * (short / BLOOD_SIGMA_HU) ** 2) if enhanced else 0.0
-        return bonus + _position_prior(z, c)
-
-    def _position_prior(z: int, c: Candidate) -> float:
-        a_idx = aorta.track.at(z) if aorta is not None else None
-        if a_idx is None:
-            dy = (c.y - spine.y_anterior[z]) * sp[1] + 10.0
-            dx = (c.x - spine.cx[z]) * sp[2] + 25.0
-        else:
-            dy = (c.y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
-            dx = (c.x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
-        return -0.5 * (dx * dx + dy * dy) / PRIOR_SIGMA_MM**2
-
-    track = dynamic_track(cands, sp, prior, range(zs[0], zs[-1] + 1), size_weight=0.05, hu_weight=0.3)
-    if track.z.size == 0:
-        return None
-    mask = delineate(frame.hu, track, sp, body, exclude=exclude)
-    return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
-                        _confidence(track))
+        out[z] = allowed
+    return out
 
 
 def _confidence(track: Track) -> float:

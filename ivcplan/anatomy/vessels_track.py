@@ -8,7 +8,6 @@ anatomically plausible (smooth path, expected position relative to the spine and
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +30,10 @@ MAX_SLOPE = 1.2
 MAX_JUMP_MM = 8.0
 #: Gain subtracted per slice: a chain extends only through slices scoring above it.
 STEP_BIAS = 1.0
+#: Cost per slice a chain bridges without a candidate (a lumen replaced by a filling defect), and
+#: the slope (mm per mm) of the drift allowed across a bridge.
+GAP_COST = 0.5
+BRIDGE_SLOPE = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Candidate:
     score: float
     inside_hu: float
     ring_hu: float
+    defect: bool = False  # a filling defect (soft tissue where the lumen should be), not a lumen
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,21 @@ class Track:
     def at(self, z: int) -> int | None:
         hit = np.nonzero(self.z == z)[0]
         return int(hit[0]) if hit.size else None
+
+    @property
+    def bridged(self) -> np.ndarray:
+        """Slices inside the track's range that it bridged (no candidate on its path)."""
+        if self.z.size == 0:
+            return np.array([], dtype=int)
+        return np.setdiff1d(np.arange(self.z.min(), self.z.max() + 1), self.z)
+
+    def centres(self) -> dict[int, tuple[float, float]]:
+        """Centre (y, x) on every slice of the track's range, interpolated across bridges."""
+        if self.z.size == 0:
+            return {}
+        zs = np.arange(self.z.min(), self.z.max() + 1)
+        ys, xs = np.interp(zs, self.z, self.y), np.interp(zs, self.z, self.x)
+        return {int(z): (float(y), float(x)) for z, y, x in zip(zs, ys, xs, strict=True)}
 
 
 def _ellipse_kernel(ry_px: float, rx_px: float) -> np.ndarray:
@@ -118,14 +137,17 @@ def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tup
 
 def slice_candidates(score: np.ndarray, which: np.ndarray, inside: np.ndarray, ring: np.ndarray,
                      templates: Sequence[tuple[float, float]], allowed: np.ndarray,
-                     offset: tuple[int, int], k: int = CANDIDATES_PER_SLICE) -> list[Candidate]:
-    """Top-k local maxima of a 2D score map inside ``allowed``."""
+                     offset: tuple[int, int], k: int = CANDIDATES_PER_SLICE,
+                     rank: np.ndarray | None = None) -> list[Candidate]:
+    """Top-k local maxima of a 2D score map inside ``allowed``; ``rank`` (default: the score)
+    orders them, e.g. the score plus position and attenuation priors."""
     s = np.where(allowed, score, 0.0)
-    peaks = (s == ndimage.maximum_filter(s, size=5)) & (s > 0)
+    r = np.where(allowed & (score > 0), score if rank is None else rank, -np.inf)
+    peaks = (r == ndimage.maximum_filter(r, size=5)) & np.isfinite(r)
     ys, xs = np.nonzero(peaks)
     if ys.size == 0:
         return []
-    order = np.argsort(s[ys, xs])[::-1][:k]
+    order = np.argsort(r[ys, xs])[::-1][:k]
     out = []
     for j in order:
         y, x = ys[j], xs[j]
@@ -137,48 +159,63 @@ def slice_candidates(score: np.ndarray, which: np.ndarray, inside: np.ndarray, r
 
 def dynamic_track(cands: dict[int, list[Candidate]], spacing: np.ndarray,
                   prior: Callable[[int, Candidate], float], z_range: Sequence[int],
-                  size_weight: float = 0.05, hu_weight: float = 0.0, bias: float = STEP_BIAS) -> Track:
-    """Best chain of candidates over consecutive slices (local alignment: starts and ends anywhere).
+                  size_weight: float = 0.05, hu_weight: float = 0.0, bias: float = STEP_BIAS,
+                  max_gap: int = 0, gap_cost: float = GAP_COST) -> Track:
+    """Best chain of candidates over slices (local alignment: starts and ends anywhere).
 
     Each slice adds the candidate's score plus ``prior`` (log-like plausibility) minus ``bias``,
     minus a penalty for moving, changing size and (optionally) changing inside HU. Slices where
     nothing is vessel-like add a negative gain, so the chain stops where the vessel ends.
+
+    ``max_gap`` > 0 lets the chain bridge up to that many slices without a candidate on its path
+    (a vein whose lumen a tumor or thrombus replaces), at ``gap_cost`` per bridged slice; the move
+    allowed across a bridge grows with its length. Bridged slices are absent from the track.
     """
     zs = [z for z in z_range if cands.get(z)]
     if not zs:
         empty = np.array([])
         return Track(empty.astype(int), empty, empty, empty, empty, empty, empty)
     max_move = MAX_SLOPE * spacing[0] + MAX_JUMP_MM
+    # Across a bridge the vein's course drifts gently; it does not jump again per slice.
+    bridge_move = [max_move] + [BRIDGE_SLOPE * spacing[0] * (1 + k) + MAX_JUMP_MM for k in range(1, max_gap + 1)]
 
     def feats(cs: list[Candidate]) -> np.ndarray:
         return np.array([[c.y * spacing[1], c.x * spacing[2], c.ry + c.rx, c.inside_hu] for c in cs])
 
     gains = {z: np.array([c.score + prior(z, c) - bias for c in cands[z]]) for z in zs}
-    value = {zs[0]: gains[zs[0]].copy()}
-    back: dict[int, np.ndarray] = {zs[0]: np.full(len(cands[zs[0]]), -1)}
-    for a, b in itertools.pairwise(zs):
+    f = {z: feats(cands[z]) for z in zs}
+    value: dict[int, np.ndarray] = {}
+    back: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # (previous slice, previous candidate)
+    for b in zs:
         own = gains[b]
-        if b - a > 1:  # a slice without candidates breaks the chain
-            value[b], back[b] = own.copy(), np.full(own.size, -1)
-            continue
-        pa, pb = feats(cands[a]), feats(cands[b])
-        d = np.hypot(pa[:, None, 0] - pb[None, :, 0], pa[:, None, 1] - pb[None, :, 1])
-        trans = -2.0 * (d / max_move) ** 2 - size_weight * np.abs(pa[:, None, 2] - pb[None, :, 2])
-        trans = trans - hu_weight * np.abs(pa[:, None, 3] - pb[None, :, 3]) / 50.0
-        trans[d > max_move] = -np.inf
-        total = value[a][:, None] + trans
-        arg = np.argmax(total, axis=0)
-        cont = total[arg, np.arange(own.size)]
-        fresh = ~(cont > 0)  # starting here beats any chain leading here
-        value[b] = np.where(fresh, own, cont + own)
-        back[b] = np.where(fresh, -1, arg)
+        best = np.zeros(own.size)  # starting here: nothing before
+        from_z = np.full(own.size, -1)
+        from_i = np.full(own.size, -1)
+        for a in range(b - 1, b - 2 - max_gap, -1):
+            if a not in value:
+                continue
+            skipped = b - a - 1
+            allowed = bridge_move[skipped]
+            pa, pb = f[a], f[b]
+            d = np.hypot(pa[:, None, 0] - pb[None, :, 0], pa[:, None, 1] - pb[None, :, 1])
+            trans = -2.0 * (d / allowed) ** 2 - size_weight * np.abs(pa[:, None, 2] - pb[None, :, 2])
+            trans = trans - hu_weight * np.abs(pa[:, None, 3] - pb[None, :, 3]) / 50.0 - gap_cost * skipped
+            trans[d > allowed] = -np.inf
+            total = value[a][:, None] + trans
+            arg = np.argmax(total, axis=0)
+            cont = total[arg, np.arange(own.size)]
+            better = cont > best  # continuing a chain beats starting fresh (or an earlier option)
+            best = np.where(better, cont, best)
+            from_z = np.where(better, a, from_z)
+            from_i = np.where(better, arg, from_i)
+        value[b] = own + best
+        back[b] = (from_z, from_i)
     z_end = max(zs, key=lambda z: float(np.max(value[z])))
     idx = int(np.argmax(value[z_end]))
     chain = [(z_end, idx)]
     z = z_end
-    while back[z][idx] >= 0:
-        idx = int(back[z][idx])
-        z -= 1
+    while back[z][0][idx] >= 0:
+        z, idx = int(back[z][0][idx]), int(back[z][1][idx])
         chain.append((z, idx))
     chain.reverse()
     chosen = [(z, cands[z][i]) for z, i in chain]
