@@ -219,13 +219,14 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
 
 
 def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forbidden: np.ndarray) -> None:
-    """Where the lumen track bridged a filling defect, the vein is there all the same: put a section
-    of the vein's typical size on the interpolated axis, for the tumor / thrombus split to examine."""
+    """Where the track has no lumen (bridged, or on a filling defect), the vein is there all the same:
+    put a section of the vein's typical size on its axis, for the tumor / thrombus split to examine."""
     track = ivc.track
     centres = track.centres()
-    ry = float(np.median(track.ry)) / frame.spacing[1]
-    rx = float(np.median(track.rx)) / frame.spacing[2]
-    for z in track.bridged:
+    lumen = ~track.defect
+    ry = float(np.median(track.ry[lumen] if lumen.any() else track.ry)) / frame.spacing[1]
+    rx = float(np.median(track.rx[lumen] if lumen.any() else track.rx)) / frame.spacing[2]
+    for z in track.filled:
         cy, cx = centres[int(z)]
         disc = ellipse_mask(labels.shape[1:], cy, cx, ry, rx) & ~forbidden[z]
         labels[z][disc & (labels[z] == 0)] = Label.IVC_LUMEN

@@ -30,6 +30,11 @@ DEFECT_HU_RANGE = (-15.0, 110.0)
 MAX_TUMOR_RADIUS_MM = 45.0
 #: Tissue bridges thinner than about twice this (mm) do not carry the tumor into neighbours.
 BRIDGE_MM = 3.0
+#: Per section, the tumor lies within its core's (opened by this radius, mm) trimmed moment ellipse
+#: enlarged by this factor (irregular, lobulated outlines).
+CORE_OPENING_MM = 4.0
+ELLIPSE_TRIM_PASSES = 4
+ELLIPSE_MARGIN = 1.15
 
 
 @dataclass(frozen=True)
@@ -142,5 +147,39 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
     kept = ndimage.binary_dilation(kept, structure=st) & (sub_allowed | seed[z0:z1])
     for z in range(kept.shape[0]):
         kept[z] = ndimage.binary_fill_holes(kept[z]) & (sub_allowed[z] | seed[z0 + z] | ivc[z0 + z])
+        kept[z] &= _mass_ellipse(kept[z], seed[z0 + z], spacing)
     region[z0:z1] = kept
     return region | seed
+
+
+def _mass_ellipse(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Where the mass of one section may lie: the ellipse of its robust second moments, enlarged by
+    `ELLIPSE_MARGIN`. Tissue of tumor-like attenuation touching the mass broadly (bowel loops, the
+    psoas) widens the grown region on one side; the trimmed moments follow the mass, not the leak."""
+    if not section.any():
+        return section
+    r = max(1, round(CORE_OPENING_MM / spacing[1]))
+    disc = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), r)
+    core = ndimage.binary_opening(section, structure=disc)
+    if not core.any():
+        return np.ones_like(section)
+    lab, n = ndimage.label(core)
+    if n > 1:  # the core piece the defect is in (else the largest)
+        hits = np.bincount(lab[seed & core], minlength=n + 1)[1:]
+        sizes = np.bincount(lab[core], minlength=n + 1)[1:]
+        core = lab == (int(np.argmax(hits)) + 1 if hits.any() else int(np.argmax(sizes)) + 1)
+    pts = np.argwhere(core) * spacing[1:]
+    keep = np.ones(len(pts), dtype=bool)
+    for _ in range(ELLIPSE_TRIM_PASSES):
+        mu = pts[keep].mean(axis=0)
+        cov = np.cov((pts[keep] - mu).T) + np.eye(2) * 1e-3
+        inv = np.linalg.inv(cov)
+        d2 = np.einsum("ij,jk,ik->i", pts - mu, inv, pts - mu)
+        new = d2 <= 4.0  # a uniform ellipse's boundary lies at Mahalanobis distance 2
+        if new.sum() < 3 or np.array_equal(new, keep):
+            break
+        keep = new
+    yy, xx = np.mgrid[0:section.shape[0], 0:section.shape[1]]
+    grid = np.stack([yy * spacing[1], xx * spacing[2]], axis=-1) - mu
+    d2 = np.einsum("...j,jk,...k->...", grid, inv, grid)
+    return d2 <= 4.0 * ELLIPSE_MARGIN**2

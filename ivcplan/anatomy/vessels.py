@@ -254,9 +254,15 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
                 track = second
     if track.z.size == 0:
         return None
-    mask = delineate(frame.hu, track, sp, body, exclude=exclude)
+    # The lumen is delineated where the track is on it; filled stretches are the tumor step's.
+    mask = delineate(frame.hu, _subset(track, ~track.defect), sp, body, exclude=exclude)
     return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
                         _confidence(track))
+
+
+def _subset(track: Track, keep: np.ndarray) -> Track:
+    return Track(track.z[keep], track.y[keep], track.x[keep], track.ry[keep], track.rx[keep], track.score[keep],
+                 track.inside_hu[keep], track.defect[keep])
 
 
 PositionPrior = Callable[[int, np.ndarray, np.ndarray], np.ndarray]

@@ -27,8 +27,16 @@ PAIR_MAX_GAP_MM = 80.0
 ATRIUM_AREA_FACTOR = 2.5
 #: A chamber cross-section fills at least this fraction of its bounding ellipse (compact, not branched).
 CHAMBER_FILL = 0.7
+#: ... or, a blob this many times the normal section, whatever its shape (the atrium merged with
+#: neighbouring chambers through their walls); at most (1 + MERGED_CHAMBERS) x the atrium disc.
+MERGED_AREA_FACTOR = 5.0
+MERGED_CHAMBERS = 2.0
+#: The blob under the track is the one overlapping most a disc of this radius (mm) at its centre.
+TRACK_DISC_MM = 4.0
 #: The IVC track runs on at most this far (mm) above a genuine cavoatrial junction.
-MAX_TRACK_ABOVE_JUNCTION_MM = 45.0
+MAX_TRACK_ABOVE_JUNCTION_MM = 90.0
+#: The junction is looked for from this far (mm) below the top of the track.
+ATRIUM_SEARCH_BELOW_MM = 130.0
 #: The chamber's centre lies within this distance (mm) of the IVC track.
 CHAMBER_REACH_MM = 35.0
 #: The right atrium is taken within this distance (mm) of the cavoatrial junction centre.
@@ -124,8 +132,8 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
         return atrium, None
     level = float(np.percentile(track.inside_hu, 90))  # blood, even when a tumor fills much of the vein
     z_top = int(track.z.max())
-    # Look from 60 mm below the top of the track to above it.
-    z0 = max(int(track.z.min()), z_top - int(60 / spacing[0]))
+    # Look from well below the top of the track (which may run on into the superior vena cava).
+    z0 = max(int(track.z.min()), z_top - int(ATRIUM_SEARCH_BELOW_MM / spacing[0]))
     z1 = min(ivc.shape[0], z_top + int(ATRIUM_HEIGHT_MM / spacing[0]) + 1)
     blood = _blood(smooth[z0:z1], level) & ~forbidden[z0:z1]
     seed = ivc[z0:z1] & blood  # the blood in the vein (a tumor-filled stretch is no chamber)
@@ -135,32 +143,40 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
     if hit.size == 0:
         return atrium, None
     comp = np.isin(lab, hit)
-    # The junction: from this slice up, the blood blob at the vein is a large, compact chamber
-    # (hepatic veins joining the IVC make it larger but branched, not compact).
+    # The junction: from this slice up, the blood blob at the vein is a chamber: large, and compact
+    # (hepatic veins joining the IVC make it larger but branched) unless very large (an atrium
+    # touching the other chambers through their walls' partial volume).
     chamber = np.zeros(comp.shape[0], dtype=bool)
     centre = np.full((comp.shape[0], 2), np.nan)
     max_px = np.pi * ATRIUM_RADIUS_MM**2 / (spacing[1] * spacing[2])
+    yy, xx = np.ogrid[0:ivc.shape[1], 0:ivc.shape[2]]
     for i in range(comp.shape[0]):
         z = z0 + i
         k = int(np.argmin(np.abs(track.z - z)))
         bl, n = ndimage.label(comp[i])
-        for j in range(1, n + 1):
-            blob = bl == j
-            npx = int(blob.sum())
-            # Not larger than an atrium can be (a leak into an isodense organ is), nor small.
-            if npx <= ATRIUM_AREA_FACTOR * normal or npx > max_px:
-                continue
-            ys, xs = np.nonzero(blob)
-            fill = npx / (np.pi / 4 * (np.ptp(ys) + 1) * (np.ptp(xs) + 1))
-            dist = np.hypot((ys.mean() - track.y[k]) * spacing[1], (xs.mean() - track.x[k]) * spacing[2])
-            if fill >= CHAMBER_FILL and dist <= CHAMBER_REACH_MM:
-                chamber[i] = True
-                centre[i] = (ys.mean(), xs.mean())
-                break
+        if n == 0:
+            continue
+        # The blob under the track: the one overlapping most a small disc at its centre (the
+        # centre voxel alone may sit on the wall or on noise).
+        disc = np.hypot((yy - track.y[k]) * spacing[1], (xx - track.x[k]) * spacing[2]) <= TRACK_DISC_MM
+        under = np.bincount(bl[disc & (bl > 0)], minlength=n + 1)
+        if under.max() == 0:
+            continue
+        blob = bl == int(np.argmax(under))
+        npx = int(blob.sum())
+        if npx <= ATRIUM_AREA_FACTOR * normal or npx > max_px * (1.0 + MERGED_CHAMBERS):
+            continue
+        ys, xs = np.nonzero(blob)
+        fill = npx / (np.pi / 4 * (np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+        if fill >= CHAMBER_FILL or npx >= MERGED_AREA_FACTOR * normal:
+            chamber[i] = True
+            centre[i] = (ys.mean(), xs.mean()) if fill >= CHAMBER_FILL else (track.y[k], track.x[k])
     junction = None
     for i in range(comp.shape[0] - 2):
-        # The atrium is where the vein ends: the track may run on only a little above it.
-        if chamber[i:i + 3].all() and (z_top - (z0 + i)) * spacing[0] <= MAX_TRACK_ABOVE_JUNCTION_MM:
+        # The atrium is where the vein ends: the track may run on only a little above it. Two of
+        # three slices suffice (one may be lost to a wall or to noise).
+        if chamber[i] and chamber[i:i + 3].sum() >= 2 and \
+                (z_top - (z0 + i)) * spacing[0] <= MAX_TRACK_ABOVE_JUNCTION_MM:
             junction = i
             break
     if junction is None:

@@ -59,6 +59,16 @@ class Track:
     rx: np.ndarray
     score: np.ndarray
     inside_hu: np.ndarray
+    defect: np.ndarray | None = None  # per tracked slice: the centre is a filling defect, not lumen
+
+    def __post_init__(self) -> None:
+        if self.defect is None:
+            object.__setattr__(self, "defect", np.zeros(self.z.shape, dtype=bool))
+
+    @property
+    def filled(self) -> np.ndarray:
+        """Slices of the track's range with no lumen on its path: bridged, or on a filling defect."""
+        return np.union1d(self.bridged, self.z[self.defect]).astype(int)
 
     def at(self, z: int) -> int | None:
         hit = np.nonzero(self.z == z)[0]
@@ -222,4 +232,4 @@ def dynamic_track(cands: dict[int, list[Candidate]], spacing: np.ndarray,
     return Track(np.array([z for z, _ in chosen], dtype=int), np.array([c.y for _, c in chosen]),
                  np.array([c.x for _, c in chosen]), np.array([c.ry for _, c in chosen]),
                  np.array([c.rx for _, c in chosen]), np.array([c.score for _, c in chosen]),
-                 np.array([c.inside_hu for _, c in chosen]))
+                 np.array([c.inside_hu for _, c in chosen]), np.array([c.defect for _, c in chosen], dtype=bool))
