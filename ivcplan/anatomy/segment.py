@@ -17,14 +17,15 @@ import numpy as np
 
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import split_ivc
+from ivcplan.anatomy.veins import find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
 from ivcplan.errors import InputError
-from ivcplan.labels import Label
+from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.progress import ProgressCallback, no_progress
-from ivcplan.volume import Labelmap, Volume
+from ivcplan.volume import Labelmap, Volume, resample_array
 
 if TYPE_CHECKING:
     from ivcplan.io.labels import ImportedLabels
@@ -133,7 +134,7 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
-        _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced)
+        junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced)
         forbidden = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden)
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
@@ -148,6 +149,10 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
                 if part.any() else 0.0
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
+        if enhanced:
+            report("segmentation: renal and hepatic veins", 0.8)
+            _place_branch_veins(labels, confidence, warnings, frame, volume, organs, ivc, parts.lumen_hu,
+                                junction_z)
 
     report("segmentation: resampling", 0.9)
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
@@ -189,8 +194,9 @@ def _trim_aorta(aorta: VesselResult) -> VesselResult:
 
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
-                frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool) -> None:
-    """Iliac veins below the confluence and the right atrium above the junction replace the IVC there."""
+                frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool) -> int | None:
+    """Iliac veins below the confluence and the right atrium above the junction replace the IVC there.
+    Returns the working slice of the cavoatrial junction (None when not found)."""
     forbidden = frame.hu > BONE_HU
     if aorta is not None:
         forbidden |= aorta.mask
@@ -216,6 +222,28 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
     elif enhanced:
         warnings.append("right atrium not found (above the field of view or not resolved)")
+    return ends.junction_z
+
+
+def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,
+                        volume: Volume, organs: dict, ivc: VesselResult, lumen_hu: float,
+                        junction_z: int | None) -> None:
+    """Renal and hepatic veins (``ivcplan.anatomy.veins``) where nothing else is labelled."""
+    organ_work = resample_array(organs["labels"], volume.grid, frame.grid, interpolation="nearest", fill=0)
+    vein = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
+    excluded = (labels > 0) & ~vein
+    excluded |= frame.hu > BONE_HU
+    found = find_branch_veins(frame.hu, frame.spacing, ivc=vein, centres=ivc.track.centres(), excluded=excluded,
+                              liver=organ_work == Label.LIVER,
+                              kidneys={"right": organ_work == Label.KIDNEY_RIGHT,
+                                       "left": organ_work == Label.KIDNEY_LEFT},
+                              lumen_hu=lumen_hu, liver_hu=organs["liver_hu"], junction_z=junction_z)
+    warnings.extend(found.notes)
+    for group, table in ((found.renal, RENAL_VEIN_LABELS), (found.hepatic, HEPATIC_VEIN_LABELS)):
+        for side, mask in group.items():
+            lab = table[side]
+            labels[mask & (labels == 0)] = lab
+            confidence[lab.key] = round(0.7 * ivc.confidence, 3)
 
 
 def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forbidden: np.ndarray) -> None:

@@ -1,0 +1,308 @@
+"""The IVC's tributaries that define its segments: the renal veins and the hepatic veins.
+
+Both are found on an enhanced scan, in the working frame, as blood-like tissue (brighter than the
+liver, about as bright as the IVC lumen) connected to the IVC or its tumor:
+
+- a renal vein is a tube of blood that touches the IVC (or tumor) at one end and a kidney at the
+  other, between the kidneys' cranial and caudal poles; its side is the kidney it reaches;
+- a hepatic vein is blood inside the liver that opens into the IVC (or tumor) in the last few
+  centimetres below the cavoatrial junction (or below the liver dome); right, middle or left is
+  told by the direction it leaves the IVC in (domain.md: right laterally, middle anteriorly, left
+  to the anterior-left).
+
+The portal vein, at the hilum, does not open into the IVC and is left out by the contact window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+#: Blood is above this fraction of the way from the liver (or soft tissue) to the IVC lumen (below
+#: the midpoint: thin veins lose contrast to partial volume) ...
+BLOOD_FRACTION = 0.4
+SOFT_TISSUE_HU = 100.0
+#: ... and at most this far (HU) above the lumen (brighter is arterial, kidney cortex or bone).
+BLOOD_ABOVE_LUMEN_HU = 80.0
+#: Voxels within this distance (mm) of the IVC / tumor / a kidney touch it.
+CONTACT_MM = 3.0
+#: A vein smaller than this (mm^3) is noise or a small unnamed tributary.
+MIN_VEIN_MM3 = 150.0
+#: Hepatic veins open into the IVC within this distance (mm) below the cavoatrial junction ...
+HEPATIC_OSTIA_WINDOW_MM = 50.0
+#: ... and are followed into the liver down to this distance (mm) below it.
+HEPATIC_DEPTH_MM = 80.0
+#: A hepatic vein runs at least this far (mm) from the IVC into the liver (what stays closer is the
+#: IVC's own residual lumen around a tumor, or partial volume at its wall).
+HEPATIC_MIN_LENGTH_MM = 15.0
+#: The liver mask is widened by this (mm): the veins' trunks run just outside the parenchyma.
+LIVER_MARGIN_MM = 6.0
+#: Azimuth (degrees; 0 = patient left, 90 = anterior, 180 = right) boundaries of the hepatic veins:
+#: left below the first, middle up to the second, right beyond (domain.md, hepatic vein anatomy).
+HEPATIC_AZIMUTH_DEG = (70.0, 135.0)
+#: A renal vein ends at most this far (mm) from its kidney (it enters the renal sinus fat at the hilum,
+#: where the parenchyma mask stops).
+RENAL_KIDNEY_GAP_MM = 25.0
+#: The renal vein's partial-volume end at the IVC wall may fall below the blood band: contact reach (mm).
+RENAL_CONTACT_MM = 4.5
+#: A renal vein voxel lies on a path from the IVC to the kidney at most this much (mm) longer than
+#: the shortest: the tube's width, not its side branches.
+TUBE_SLACK_MM = 15.0
+#: In-plane gaps (mm) closed along a renal vein.
+RENAL_GAP_CLOSING_MM = 3.5
+#: A renal vein lies within this distance (mm) of the line from the IVC axis to its kidney's centre.
+RENAL_CORRIDOR_MM = 30.0
+
+
+@dataclass(frozen=True)
+class BranchVeins:
+    """Masks on the working grid (``renal``/``hepatic``: side -> boolean mask) and notes."""
+
+    renal: dict[str, np.ndarray] = field(default_factory=dict)
+    hepatic: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def blood_band(lumen_hu: float, liver_hu: float | None) -> tuple[float, float]:
+    """HU interval of enhanced venous blood, given the IVC lumen and the liver attenuation."""
+    floor = liver_hu if liver_hu is not None else SOFT_TISSUE_HU
+    return floor + BLOOD_FRACTION * (lumen_hu - floor), lumen_hu + BLOOD_ABOVE_LUMEN_HU
+
+
+def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
+                      centres: dict[int, tuple[float, float]],
+                      excluded: np.ndarray, liver: np.ndarray, kidneys: dict[str, np.ndarray],
+                      lumen_hu: float, liver_hu: float | None, junction_z: int | None) -> BranchVeins:
+    """Renal and hepatic veins connected to ``ivc`` (lumen + tumor + thrombus, working grid).
+
+    ``centres``: slice -> IVC axis (y, x); ``excluded``: voxels that are never a branch vein (aorta,
+    bone, atrium, iliac veins).
+    """
+    spacing = np.asarray(spacing, dtype=float)
+    axis = np.full((hu.shape[0], 2), np.nan)
+    for z, c in centres.items():
+        if 0 <= z < hu.shape[0]:
+            axis[z] = c
+    if lumen_hu <= (liver_hu if liver_hu is not None else SOFT_TISSUE_HU):
+        return BranchVeins(notes=("renal and hepatic veins not segmented: the IVC lumen is not brighter "
+                                  "than the liver",))
+    lo, hi = blood_band(lumen_hu, liver_hu)
+    notes: list[str] = []
+    renal = _renal_veins(hu, spacing, ivc, axis, excluded, liver, kidneys, lo, hi, notes)
+    hepatic = _hepatic_veins(hu, spacing, ivc, axis, excluded, liver, lo, hi, junction_z, notes)
+    return BranchVeins(renal, hepatic, tuple(notes))
+
+
+def _ball(radius_mm: float, spacing: np.ndarray) -> np.ndarray:
+    r = np.maximum(np.floor(radius_mm / spacing + 1e-6), 0).astype(int)
+    grids = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
+    return sum((g * s / radius_mm) ** 2 for g, s in zip(grids, spacing, strict=True)) <= 1.0 + 1e-9
+
+
+def _box(mask: np.ndarray, margin: np.ndarray) -> tuple[slice, ...] | None:
+    nz = np.nonzero(mask)
+    if nz[0].size == 0:
+        return None
+    return tuple(slice(max(int(v.min()) - int(m), 0), min(int(v.max()) + int(m) + 1, n))
+                 for v, m, n in zip(nz, margin, mask.shape, strict=True))
+
+
+def _candidates(hu: np.ndarray, box: tuple[slice, ...], lo: float, hi: float, blocked: np.ndarray,
+                *, opened: bool = True) -> np.ndarray:
+    """Blood-like voxels in ``box``: smoothed HU in [lo, hi]; ``opened`` in-plane so that one-voxel
+    rims (partial volume around brighter structures) do not bridge unrelated vessels."""
+    sub = ndimage.gaussian_filter(hu[box].astype(np.float32), sigma=(0.0, 0.8, 0.8))
+    cand = (sub >= lo) & (sub <= hi) & ~blocked[box]
+    if not opened:
+        return cand
+    cross = ndimage.generate_binary_structure(2, 1)[None]
+    return ndimage.binary_opening(cand, structure=cross)
+
+
+def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: np.ndarray, excluded: np.ndarray,
+                 liver: np.ndarray, kidneys: dict[str, np.ndarray], lo: float, hi: float,
+                 notes: list[str]) -> dict[str, np.ndarray]:
+    present = {side: m for side, m in kidneys.items() if m.any()}
+    if not present:
+        notes.append("renal veins not segmented: no kidney found")
+        return {}
+    both = np.zeros_like(ivc)
+    for m in present.values():
+        both |= m
+    # From the kidneys' lowest to their highest slice, as far as the IVC in plane.
+    zk = np.nonzero(both.any(axis=(1, 2)))[0]
+    region = both | ivc
+    region[: zk.min()] = False
+    region[zk.max() + 1:] = False
+    margin = np.ceil(np.array([0.0, 20.0, 20.0]) / spacing).astype(int)
+    box = _box(region, margin)
+    if box is None or not ivc[box].any():
+        notes.append("renal veins not segmented: the IVC does not reach the kidneys' level")
+        return {}
+    # Renal veins are thin (8-12 mm) and oblique: not opened, and a wider contact with the IVC.
+    cand = _candidates(hu, box, lo, hi, excluded | ivc | both | liver, opened=False)
+    # Where the left vein is pinched between the aorta and the mesenteric artery (and touches the
+    # aorta's mask) its lumen narrows to a few voxels: close small in-plane gaps.
+    disc = _ball(RENAL_GAP_CLOSING_MM, spacing[1:])[None]  # in-plane only
+    cand = ndimage.binary_closing(cand, structure=disc) & ~(ivc | both)[box]
+    near_ivc = ndimage.binary_dilation(ivc[box], structure=_ball(RENAL_CONTACT_MM, spacing))
+    corridors = {side: _corridor(m[box], centres[box[0]], box, spacing) for side, m in present.items()}
+    out: dict[str, np.ndarray] = {}
+    voxel_mm3 = float(np.prod(spacing))
+    structure = np.ones((3, 3, 3), bool)
+    for side, m in present.items():
+        # Each vein runs in the corridor from the IVC axis to its kidney (the left one bowing in
+        # front of the aorta); where both corridors overlap, the nearer axis decides.
+        inside = corridors[side] <= RENAL_CORRIDOR_MM
+        for other, dist in corridors.items():
+            if other != side:
+                inside &= corridors[side] <= dist
+        comp, _ = ndimage.label(cand & inside, structure=structure)
+        near_k = ndimage.distance_transform_edt(~m[box], sampling=spacing) <= RENAL_KIDNEY_GAP_MM
+        ids = set(np.unique(comp[near_ivc & (comp > 0)]).tolist()) & set(np.unique(comp[near_k & (comp > 0)]).tolist())
+        if not ids:
+            notes.append(f"{side} renal vein not found (no blood-like tube from the IVC to the {side} kidney)")
+            continue
+        vein = _tube(np.isin(comp, sorted(ids)), near_ivc, near_k, spacing)
+        if vein.sum() * voxel_mm3 < MIN_VEIN_MM3:
+            notes.append(f"{side} renal vein not found (only {vein.sum() * voxel_mm3:.0f} mm3 of blood-like tissue)")
+            continue
+        # The vein's mouth: the partial-volume rim between its lumen and the IVC (or the tumor filling
+        # the IVC) belongs to the vein, so that the two touch as they do in the body.
+        mouth = ndimage.binary_dilation(vein, structure=_ball(RENAL_CONTACT_MM, spacing)) & near_ivc
+        vein |= mouth & ~(excluded | ivc | both)[box]
+        full = np.zeros_like(ivc)
+        full[box] = vein
+        out[side] = full
+    return out
+
+
+def _tube(mask: np.ndarray, start: np.ndarray, end: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """The voxels of ``mask`` on near-shortest paths (within `TUBE_SLACK_MM`) from ``start`` to ``end``:
+    the vein from the IVC to the kidney without the side branches and neighbours it touches."""
+    from skimage.graph import MCP_Geometric
+
+    costs = np.where(mask, 1.0, np.inf)
+    out = []
+    for seeds in (start & mask, end & mask):
+        mcp = MCP_Geometric(costs, sampling=tuple(float(v) for v in spacing))
+        dist, _ = mcp.find_costs([tuple(int(v) for v in p) for p in np.argwhere(seeds)])
+        out.append(dist)
+    total = out[0] + out[1]
+    finite = np.isfinite(total) & mask
+    if not finite.any():
+        return np.zeros_like(mask)
+    # Near the kidney the vein divides into its hilar branches: all of it is kept.
+    return finite & ((total <= total[finite].min() + TUBE_SLACK_MM) | end)
+
+
+def _corridor(kidney: np.ndarray, axis: np.ndarray, box: tuple[slice, ...], spacing: np.ndarray) -> np.ndarray:
+    """In-plane distance (mm) of every voxel of the box to the segment from the IVC axis to the kidney's
+    centre on its slice (infinite on slices without both)."""
+    shape = kidney.shape
+    out = np.full(shape, np.inf, dtype=np.float32)
+    yy, xx = np.mgrid[box[1], box[2]]
+    for k in range(shape[0]):
+        if not kidney[k].any() or not np.isfinite(axis[k, 0]):
+            continue
+        ky, kx = (np.argwhere(kidney[k]).mean(axis=0) + np.array([box[1].start, box[2].start])) * spacing[1:]
+        ay, ax = axis[k] * spacing[1:]
+        py, px = yy * spacing[1], xx * spacing[2]
+        dy, dx = ky - ay, kx - ax
+        t = np.clip(((py - ay) * dy + (px - ax) * dx) / max(dy * dy + dx * dx, 1e-6), 0.0, 1.0)
+        out[k] = np.hypot(py - (ay + t * dy), px - (ax + t * dx))
+    return out
+
+
+def _keep_touching(mask: np.ndarray, near: np.ndarray) -> np.ndarray:
+    comp, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    ids = np.unique(comp[near & (comp > 0)])
+    return np.isin(comp, ids[ids > 0])
+
+
+def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: np.ndarray,
+                   excluded: np.ndarray, liver: np.ndarray, lo: float, hi: float, junction_z: int | None,
+                   notes: list[str]) -> dict[str, np.ndarray]:
+    if not liver.any():
+        notes.append("hepatic veins not segmented: no liver found")
+        return {}
+    zl = np.nonzero(liver.any(axis=(1, 2)))[0]
+    zi = np.nonzero(ivc.any(axis=(1, 2)))[0]
+    if zi.size == 0:
+        return {}
+    # The ostia lie just below the junction; without one, just below the liver dome (or the IVC's top).
+    top = junction_z if junction_z is not None else min(int(zl.max()), int(zi.max()))
+    top = min(top, int(zi.max()))
+    z_ostia = top - int(np.ceil(HEPATIC_OSTIA_WINDOW_MM / spacing[0]))
+    z_deep = top - int(np.ceil(HEPATIC_DEPTH_MM / spacing[0]))
+    if top < zl.min():
+        notes.append("hepatic veins not segmented: the IVC does not reach the liver")
+        return {}
+    widened = ndimage.binary_dilation(liver, structure=_ball(LIVER_MARGIN_MM, spacing))
+    region = widened.copy()
+    region[: max(z_deep, 0)] = False
+    region[top + 1:] = False
+    margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)
+    box = _box(region, margin)
+    if box is None:
+        return {}
+    cand = _candidates(hu, box, lo, hi, excluded | ivc | ~region)
+    ivc_box = ivc[box].copy()
+    zz = np.arange(box[0].start, box[0].stop)
+    ivc_box[(zz < z_ostia) | (zz > top)] = False  # contacts only in the ostia window
+    near_ivc = ndimage.binary_dilation(ivc_box, structure=_ball(CONTACT_MM, spacing))
+    veins = _keep_touching(cand, near_ivc)
+    voxel_mm3 = float(np.prod(spacing))
+    if veins.sum() * voxel_mm3 < MIN_VEIN_MM3:
+        notes.append("hepatic veins not found: no blood-like vessel in the liver opens into the IVC")
+        return {}
+    veins = _long_branches(veins, ndimage.distance_transform_edt(~ivc[box], sampling=spacing))
+    az = _azimuth(veins, centres, box)
+    left_max, middle_max = HEPATIC_AZIMUTH_DEG
+    # Azimuth from 0 (left) through 90 (anterior) to 180 (right); posterior directions (negative) are
+    # right-posterior (the right vein curving back) or left-posterior (the left one) by their sign of x.
+    sector = {"left": (az >= -90.0) & (az < left_max),
+              "middle": (az >= left_max) & (az < middle_max),
+              "right": (az >= middle_max) | (az < -90.0)}
+    out: dict[str, np.ndarray] = {}
+    for side, sel in sector.items():
+        part = np.zeros_like(veins)
+        part[veins] = sel
+        part = _keep_touching(part, near_ivc) if part.any() else part
+        if part.sum() * voxel_mm3 < MIN_VEIN_MM3:
+            continue
+        full = np.zeros_like(ivc)
+        full[box] = part
+        out[side] = full
+    missing = [s for s in ("right", "middle", "left") if s not in out]
+    if missing:
+        notes.append("hepatic vein(s) not found: " + ", ".join(missing))
+    return out
+
+
+def _long_branches(mask: np.ndarray, dist_ivc: np.ndarray) -> np.ndarray:
+    """The components of ``mask`` that reach `HEPATIC_MIN_LENGTH_MM` from the IVC."""
+    comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    if n == 0:
+        return mask
+    reach = ndimage.maximum(dist_ivc, comp, index=np.arange(1, n + 1))
+    return np.isin(comp, 1 + np.nonzero(np.asarray(reach) >= HEPATIC_MIN_LENGTH_MM)[0])
+
+
+def _azimuth(mask: np.ndarray, centres: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:
+    """Direction (degrees) of each ``mask`` voxel seen from the IVC axis on its slice (or the nearest
+    slice with an axis): 0 = patient left, 90 = anterior, 180 = right."""
+    zz, yy, xx = np.nonzero(mask)
+    zz = zz + box[0].start
+    valid = np.nonzero(np.isfinite(centres[:, 0]))[0]
+    nearest = valid[np.clip(np.searchsorted(valid, zz), 0, valid.size - 1)]
+    below = valid[np.clip(np.searchsorted(valid, zz) - 1, 0, valid.size - 1)]
+    pick = np.where(np.abs(below - zz) < np.abs(nearest - zz), below, nearest)
+    cy, cx = centres[pick, 0], centres[pick, 1]
+    anterior = cy - (yy + box[1].start)
+    left = (xx + box[2].start) - cx
+    return np.degrees(np.arctan2(anterior, left))

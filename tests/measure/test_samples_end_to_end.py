@@ -1,0 +1,76 @@
+"""The bundled sample CTs analysed from the DICOM alone (automatic segmentation, no truth labels):
+the renal and hepatic veins are found, the contract landmarks land at the truth's heights, the tumor
+sits in the right segments, and the plan is the truth JSON's expected suggestion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel
+import numpy as np
+import pytest
+
+from ivcplan import pipeline
+from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS
+from ivcplan.volume import Labelmap, Volume
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_dicom"
+#: Issue 5: landmarks within 10 mm along z.
+LANDMARK_Z_TOL_MM = 10.0
+CONTRACT_LANDMARKS = ("renal_veins", "hepatic_veins", "cavoatrial_junction")
+#: A found vein overlaps its own truth label at least this much (Dice; measured 0.35-0.88, the lowest on
+#: the small right renal vein of case (a), mostly filled by tumor), more than any other vein's.
+VEIN_DICE = 0.30
+
+_CACHE: dict[str, tuple[pipeline.Analysis, dict, np.ndarray]] = {}
+
+
+def _analysed(name: str) -> tuple[pipeline.Analysis, dict, np.ndarray]:
+    if name not in _CACHE:
+        analysis = pipeline.run(SAMPLES / name / "dicom")
+        truth = json.loads((SAMPLES / name / "truth.json").read_text())
+        img = Volume.from_nifti(nibabel.load(SAMPLES / name / "truth.nii.gz"))
+        ref = Labelmap(img.array.astype(np.uint8), img.grid).resample_to(analysis.volume.grid).array
+        _CACHE[name] = analysis, truth, ref
+    return _CACHE[name]
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2 * np.count_nonzero(a & b) / max(np.count_nonzero(a) + np.count_nonzero(b), 1))
+
+
+@pytest.mark.parametrize("name", ["case_a_renal", "case_b_retrohepatic", "case_c_normal"])
+def test_renal_and_hepatic_veins_are_found_and_named(name: str) -> None:
+    analysis, _, ref = _analysed(name)
+    pred = analysis.segmentation.labelmap.array
+    veins = {**{f"renal_{k}": v for k, v in RENAL_VEIN_LABELS.items()},
+             **{f"hepatic_{k}": v for k, v in HEPATIC_VEIN_LABELS.items() if k != "left"}}
+    for key, lab in veins.items():
+        scores = {other: _dice(pred == lab, ref == olab) for other, olab in veins.items()}
+        assert scores[key] >= VEIN_DICE, f"{name} {key}: Dice {scores}"
+        assert max(scores, key=scores.get) == key, f"{name} {key} overlaps another vein more: {scores}"
+
+
+@pytest.mark.parametrize("name", ["case_a_renal", "case_b_retrohepatic", "case_c_normal"])
+def test_landmarks_at_the_truth_heights(name: str) -> None:
+    analysis, truth, _ = _analysed(name)
+    for key in CONTRACT_LANDMARKS:
+        ours = analysis.report["landmarks"][key]["position_mm"]
+        ref = truth["facts"]["landmarks"][key]["position_mm"]
+        assert ours is not None, f"{name}: {key} not found"
+        assert abs(ours[2] - ref[2]) <= LANDMARK_Z_TOL_MM, f"{name} {key}: z {ours[2]:.1f} vs truth {ref[2]:.1f}"
+
+
+@pytest.mark.parametrize("name", ["case_a_renal", "case_b_retrohepatic", "case_c_normal"])
+def test_segments_and_plan_equal_the_expected_suggestion(name: str) -> None:
+    analysis, truth, _ = _analysed(name)
+    facts, expected = truth["facts"], truth["expected_plan"] or {}
+    report = analysis.report
+    assert report["tumor"]["present"] == facts["tumor"]["present"]
+    assert report["tumor"]["segments"] == facts["tumor"]["segments"]
+    plan = report["plan"]
+    assert plan["approach"] == (expected.get("approach") or "none")
+    if expected:
+        for key in ("vascular_control", "ivc_reconstruction", "renal_vein_handling", "liver_resection"):
+            assert plan[key] == expected[key], f"{name} {key}: {plan[key]} vs expected {expected[key]}"
