@@ -37,6 +37,8 @@ STRUCTURES: dict[str, tuple[int, ...]] = {
     "ivc": tuple(int(v) for v in IVC_LABELS), "ivc_tumor": (int(Label.IVC_TUMOR),), "aorta": (int(Label.AORTA),),
     "liver": (int(Label.LIVER),), "kidney_right": (int(Label.KIDNEY_RIGHT),),
     "kidney_left": (int(Label.KIDNEY_LEFT),),
+    "renal_veins": (int(Label.RENAL_VEIN_RIGHT), int(Label.RENAL_VEIN_LEFT)),
+    "hepatic_veins": (int(Label.HEPATIC_VEIN_RIGHT), int(Label.HEPATIC_VEIN_MIDDLE), int(Label.HEPATIC_VEIN_LEFT)),
 }
 #: Issue 4 targets (Dice) per case kind and structure.
 TARGETS = {
@@ -197,7 +199,8 @@ def summary(results: list[dict]) -> str:
 
 def write_benchmarks(table: str) -> None:
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# ivcplan benchmarks and accuracy\n"
-    section = (f"## accuracy\n\nMeasured by `scripts/evaluate.py` on 2026-11-22 (2 cores). Dice and 95 % "
+    today = datetime.date.today().isoformat()
+    section = (f"## accuracy\n\nMeasured by `scripts/evaluate.py` on {today} (2 cores). Dice and 95 % "
                f"Hausdorff distance per structure; real CT against TotalSegmentator v2 masks, compared in "
                f"physical space on the reference's slices.\n\n{table}\n")
     pattern = re.compile(r"^## accuracy\n.*?(?=^## |\Z)", re.S | re.M)

@@ -40,6 +40,8 @@ MIN_TRUNK_SLICES = 3
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
 #: Below the bifurcation an iliac artery's cross-section is under this fraction of the aorta's.
 BIFURCATION_AREA_FRACTION = 0.55
+#: A right atrium candidate with more than this fraction inside the liver mask is liver.
+ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
@@ -134,7 +136,9 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
-        junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced)
+        organ_work = resample_array(organs["labels"], volume.grid, frame.grid, interpolation="nearest", fill=0)
+        junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced,
+                                 liver=organ_work == Label.LIVER)
         forbidden = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden)
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
@@ -151,7 +155,7 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
             warnings.append(f"IVC tumor: {parts.note}")
         if enhanced:
             report("segmentation: renal and hepatic veins", 0.8)
-            _place_branch_veins(labels, confidence, warnings, frame, volume, organs, ivc, parts.lumen_hu,
+            _place_branch_veins(labels, confidence, warnings, frame, organs, organ_work, ivc, parts.lumen_hu,
                                 junction_z)
 
     report("segmentation: resampling", 0.9)
@@ -194,7 +198,8 @@ def _trim_aorta(aorta: VesselResult) -> VesselResult:
 
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
-                frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool) -> int | None:
+                frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool,
+                liver: np.ndarray) -> int | None:
     """Iliac veins below the confluence and the right atrium above the junction replace the IVC there.
     Returns the working slice of the cavoatrial junction (None when not found)."""
     forbidden = frame.hu > BONE_HU
@@ -214,22 +219,30 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([ends.confluence_z, 0, 0])[2])
     elif enhanced:
         warnings.append("iliac confluence not found (below the field of view or not resolved)")
-    if ends.junction_z is not None:
+    junction = ends.junction_z
+    if junction is not None and ends.atrium.any():
+        in_liver = float(np.count_nonzero(ends.atrium & liver)) / float(np.count_nonzero(ends.atrium))
+        if in_liver > ATRIUM_MAX_LIVER_FRACTION:
+            # A "chamber" that is mostly liver: the IVC is isodense with the liver on this scan and
+            # the tracked blood pool is parenchyma. No junction rather than an invented one.
+            warnings.append(f"right atrium not found: the chamber candidate lies {100 * in_liver:.0f} % in the "
+                            "liver (IVC not distinguishable from the liver)")
+            junction = None
+    if junction is not None:
         above = np.zeros_like(vein)
-        above[ends.junction_z:] = True
+        above[junction:] = True
         labels[vein & above] = 0  # above the junction the track is no longer the IVC
-        labels[ends.atrium & (labels == 0)] = Label.RIGHT_ATRIUM
+        labels[ends.atrium & ~liver & (labels == 0)] = Label.RIGHT_ATRIUM
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
-    elif enhanced:
+    elif enhanced and ends.junction_z is None:
         warnings.append("right atrium not found (above the field of view or not resolved)")
-    return ends.junction_z
+    return junction
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,
-                        volume: Volume, organs: dict, ivc: VesselResult, lumen_hu: float,
+                        organs: dict, organ_work: np.ndarray, ivc: VesselResult, lumen_hu: float,
                         junction_z: int | None) -> None:
     """Renal and hepatic veins (``ivcplan.anatomy.veins``) where nothing else is labelled."""
-    organ_work = resample_array(organs["labels"], volume.grid, frame.grid, interpolation="nearest", fill=0)
     vein = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
     excluded = (labels > 0) & ~vein
     excluded |= frame.hu > BONE_HU

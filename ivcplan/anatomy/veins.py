@@ -26,6 +26,8 @@ BLOOD_FRACTION = 0.4
 SOFT_TISSUE_HU = 100.0
 #: ... and at most this far (HU) above the lumen (brighter is arterial, kidney cortex or bone).
 BLOOD_ABOVE_LUMEN_HU = 80.0
+#: Veins are told from the parenchyma only when the IVC lumen is at least this much (HU) brighter.
+MIN_CONTRAST_HU = 30.0
 #: Voxels within this distance (mm) of the IVC / tumor / a kidney touch it.
 CONTACT_MM = 3.0
 #: A vein smaller than this (mm^3) is noise or a small unnamed tributary.
@@ -85,9 +87,11 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
     for z, c in centres.items():
         if 0 <= z < hu.shape[0]:
             axis[z] = c
-    if lumen_hu <= (liver_hu if liver_hu is not None else SOFT_TISSUE_HU):
-        return BranchVeins(notes=("renal and hepatic veins not segmented: the IVC lumen is not brighter "
-                                  "than the liver",))
+    floor = liver_hu if liver_hu is not None else SOFT_TISSUE_HU
+    if not np.isfinite(lumen_hu) or lumen_hu - floor < MIN_CONTRAST_HU:
+        level = f"{lumen_hu:.0f} HU" if np.isfinite(lumen_hu) else "not measured"
+        return BranchVeins(notes=(f"renal and hepatic veins not segmented: the IVC lumen ({level}) is not "
+                                  f"clearly brighter than the liver ({floor:.0f} HU)",))
     lo, hi = blood_band(lumen_hu, liver_hu)
     notes: list[str] = []
     renal = _renal_veins(hu, spacing, ivc, axis, excluded, liver, kidneys, lo, hi, notes)
