@@ -40,6 +40,10 @@ MIN_TRUNK_SLICES = 3
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
 #: Below the bifurcation an iliac artery's cross-section is under this fraction of the aorta's.
 BIFURCATION_AREA_FRACTION = 0.55
+#: The abdominal aorta runs straight: a centre farther than this (mm) from the median of the
+#: `AORTA_AXIS_SLICES` above it has left the aorta (bifurcation, or a jump onto the iliac veins).
+AORTA_MAX_OFF_AXIS_MM = 9.0
+AORTA_AXIS_SLICES = 6
 #: A right atrium candidate with more than this fraction inside the liver mask is liver.
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
@@ -108,6 +112,8 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     organs = _organs(volume, phase_hint=None, warnings=warnings)
     report("segmentation: aorta", 0.4)
     aorta = find_aorta(frame, body, spine)
+    if aorta is not None:  # before the IVC: an aorta running on over the confluence would hide it
+        aorta = _trim_aorta(aorta, frame.spacing)
     report("segmentation: IVC", 0.5)
     seed_vox = _seeds_to_frame(seeds.ivc, frame, "seeds.ivc") if seeds and seeds.ivc else None
     tumor_vox = _seeds_to_frame(seeds.tumor, frame, "seeds.tumor") if seeds and seeds.tumor else None
@@ -130,8 +136,6 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     for lab, value in organs["confidence"].items():
         confidence[lab.key] = value
     enhanced = phase.phase in ("arterial", "portal_venous", "delayed")
-    if aorta is not None:
-        aorta = _trim_aorta(aorta)
     _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
@@ -180,21 +184,32 @@ def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: Vess
         warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
 
 
-def _trim_aorta(aorta: VesselResult) -> VesselResult:
-    """End the aorta at its bifurcation: below it the track follows one, much smaller, iliac artery."""
-    area = aorta.mask.reshape(aorta.mask.shape[0], -1).sum(axis=1)
+def _trim_aorta(aorta: VesselResult, spacing: np.ndarray) -> VesselResult:
+    """End the aorta at its bifurcation. Below it the track follows one, much smaller, iliac artery, or
+    slides sideways onto the iliac confluence of the veins: the first (from the top, in the lower half)
+    of three small cross-sections, or of a centre far off the aortic axis above it, is cut with all below."""
     zs = aorta.track.z
     if zs.size < 6:
         return aorta
+    area = aorta.mask.reshape(aorta.mask.shape[0], -1).sum(axis=1)
     typical = float(np.median(area[zs]))
     small = area[zs] < BIFURCATION_AREA_FRACTION * typical
-    # Scanning down from the top: the first run of 3 small cross-sections is below the bifurcation.
+    centre = np.stack([aorta.track.y * spacing[1], aorta.track.x * spacing[2]], axis=1)
+    cut = None
     for k in range(zs.size - 1, 1, -1):
         if small[k - 2:k + 1].all():
-            mask = aorta.mask.copy()
-            mask[:zs[k] + 1] = False
-            return replace(aorta, mask=mask)
-    return aorta
+            cut = k
+            break
+        above = centre[k + 1:k + 1 + AORTA_AXIS_SLICES]
+        if k < zs.size // 2 and len(above) >= 3 and \
+                np.linalg.norm(centre[k] - np.median(above, axis=0)) > AORTA_MAX_OFF_AXIS_MM:
+            cut = k
+            break
+    if cut is None:
+        return aorta
+    mask = aorta.mask.copy()
+    mask[:zs[cut] + 1] = False
+    return replace(aorta, mask=mask)
 
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],

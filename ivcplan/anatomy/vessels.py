@@ -75,7 +75,7 @@ LOW_CONTRAST_HU = 30.0
 REGION_GROWTH = 1.0
 REGION_MARGIN_MM = 4.0
 #: The lumen edge lies at most this far (HU) below the lumen value.
-EDGE_MAX_HU = 100.0
+EDGE_MAX_HU = 60.0
 #: Search region margins around the spine (mm) for the template filters.
 ROI_LATERAL_MM = 100.0
 ROI_ANTERIOR_MM = 120.0
