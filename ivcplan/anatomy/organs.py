@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.morphology import ball
 from ivcplan.anatomy.organs_frame import WorkFrame, refine_edges
 from ivcplan.anatomy.organs_kidney import kidneys_low
 from ivcplan.errors import InputError
@@ -204,15 +205,6 @@ def _check_mask(mask: np.ndarray, volume: Volume, name: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # helpers on the working copy (axes S, P, L)
 # ---------------------------------------------------------------------------------------------
-def _ball(radius_mm: float, spacing: np.ndarray, planar: bool = False) -> np.ndarray:
-    r = np.maximum(np.floor(radius_mm / np.asarray(spacing)), 0).astype(int)
-    if planar:
-        r[0] = 0
-    grids = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
-    dist = sum((g * s / max(radius_mm, 1e-6)) ** 2 for g, s in zip(grids, spacing, strict=True))
-    return dist <= 1.0
-
-
 def _fill_slices(mask: np.ndarray) -> np.ndarray:
     """Fill holes slice by slice (axis 0)."""
     padded = np.pad(mask, ((1, 1), (0, 0), (0, 0)))
@@ -229,14 +221,14 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
 
 def _body_low(frame: WorkFrame) -> np.ndarray:
     air = frame.array > BODY_THRESHOLD_HU
-    opened = ndimage.binary_opening(air, structure=_ball(TABLE_OPENING_MM, frame.spacing, planar=True))
+    opened = ndimage.binary_opening(air, structure=ball(TABLE_OPENING_MM, frame.spacing, planar=True))
     labels, n, sizes = _components(opened)
     if n == 0:
         return np.zeros(frame.shape, bool)
     keep = np.nonzero(sizes >= BODY_MIN_COMPONENT_FRACTION * sizes.max())[0]
     body = np.isin(labels, keep)
     # The opening shaves corners: take back the air-threshold voxels touching the opened body.
-    body = ndimage.binary_dilation(body, structure=_ball(TABLE_OPENING_MM, frame.spacing, planar=True)) & air
+    body = ndimage.binary_dilation(body, structure=ball(TABLE_OPENING_MM, frame.spacing, planar=True)) & air
     return _fill_slices(body)
 
 
@@ -257,7 +249,7 @@ def _spine_low(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np.ndarr
     # thin posterior elements and ribs drop out; the largest such disc near the midline.
     body_cols = np.nonzero(body.any(axis=(0, 1)))[0]
     mid = 0.5 * (body_cols.min() + body_cols.max())
-    disc_open = _ball(VERTEBRAL_BODY_RADIUS_MM * 0.4, sp, planar=True)[0]
+    disc_open = ball(VERTEBRAL_BODY_RADIUS_MM * 0.4, sp, planar=True)[0]
     # Cortex and marrow averaged over a few mm: the vertebral body is a solid blob above soft tissue.
     dense = ndimage.gaussian_filter(frame.array, sigma=(0.0, *(4.0 / sp[1:]))) > MARROW_HU - 5.0
     found = np.full((nz, 2), np.nan)
@@ -381,13 +373,13 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
     dy, dx = _coordinates(frame, cen)
     sm = _smoothed(frame)
     voxel_ml = float(np.prod(frame.spacing)) / 1000.0
-    inner = ndimage.binary_erosion(body, structure=_ball(12.0, frame.spacing, planar=True))
+    inner = ndimage.binary_erosion(body, structure=ball(12.0, frame.spacing, planar=True))
     region = body & (dy <= 35.0) & ~ndimage.binary_dilation(spine, iterations=2)
     right = region & (dx <= -15.0)
     peaks = _peaks(sm[right & inner], *SOFT_TISSUE_HU)
     if not peaks:
         return empty, 0.0, "no soft tissue on the right side: liver not in the field of view", (0.0, 0.0)
-    erode = _ball(LIVER_EROSION_MM, frame.spacing)
+    erode = ball(LIVER_EROSION_MM, frame.spacing)
     best: tuple[float, np.ndarray, float] | None = None
     for level in peaks:
         window = region & (sm >= level - LIVER_WINDOW_HU) & (sm <= level + LIVER_WINDOW_HU)
@@ -417,7 +409,7 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
     window = region & (np.abs(sm - local_mean) <= half)
     steps = int(np.ceil(LIVER_EROSION_MM / float(frame.spacing.min()))) + LIVER_EXTRA_STEPS
     liver = _reconstruct(core, window, steps)
-    liver = ndimage.binary_closing(liver, structure=_ball(6.0, frame.spacing), border_value=0)
+    liver = ndimage.binary_closing(liver, structure=ball(6.0, frame.spacing), border_value=0)
     liver = _fill_slices(liver) & body
     liver = _largest(liver)
     ml = float(liver.sum()) * voxel_ml

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.morphology import bbox
+
 #: Lateral (mm) range of a kidney centroid from the vertebral-body centre, and the soft margin.
 KIDNEY_LATERAL_MM = (58.0, 100.0)
 #: Antero-posterior range (mm, + = posterior) of a kidney centroid relative to the vertebral body.
@@ -111,7 +113,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
               & (np.abs(dx) >= SEARCH_LATERAL_MM[0]) & (np.abs(dx) <= SEARCH_LATERAL_MM[1]))
     if not region.any():
         return out
-    box = _bbox(region, pad=3)
+    box = bbox(region, 3)
     sub = array[box]
     reg, sdx, sdy = region[box], np.broadcast_to(dx, shape)[box], np.broadcast_to(dy, shape)[box]
     fat = sub < FAT_HU
@@ -204,12 +206,6 @@ def _size_score(ml: float) -> float:
     if ml > hi:
         return max(0.0, 1.0 - (ml - hi) / 150.0)
     return float(np.clip(ml / (CORE_FRACTION * lo), 0.25, 1.0))
-
-
-def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, ...]:
-    idx = [np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != k)))[0] for k in range(3)]
-    return tuple(slice(max(0, int(i.min()) - pad), min(n, int(i.max()) + pad + 1))
-                 for i, n in zip(idx, mask.shape, strict=True))
 
 
 def _depth_in_body(body: np.ndarray, sp: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.morphology import ball, bbox
+
 #: Blood is above this fraction of the way from the liver (or soft tissue) to the IVC lumen (below
 #: the midpoint: thin veins lose contrast to partial volume) ...
 BLOOD_FRACTION = 0.4
@@ -99,20 +101,6 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
     return BranchVeins(renal, hepatic, tuple(notes))
 
 
-def _ball(radius_mm: float, spacing: np.ndarray) -> np.ndarray:
-    r = np.maximum(np.floor(radius_mm / spacing + 1e-6), 0).astype(int)
-    grids = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
-    return sum((g * s / radius_mm) ** 2 for g, s in zip(grids, spacing, strict=True)) <= 1.0 + 1e-9
-
-
-def _box(mask: np.ndarray, margin: np.ndarray) -> tuple[slice, ...] | None:
-    nz = np.nonzero(mask)
-    if nz[0].size == 0:
-        return None
-    return tuple(slice(max(int(v.min()) - int(m), 0), min(int(v.max()) + int(m) + 1, n))
-                 for v, m, n in zip(nz, margin, mask.shape, strict=True))
-
-
 def _candidates(hu: np.ndarray, box: tuple[slice, ...], lo: float, hi: float, blocked: np.ndarray,
                 *, opened: bool = True) -> np.ndarray:
     """Blood-like voxels in ``box``: smoothed HU in [lo, hi]; ``opened`` in-plane so that one-voxel
@@ -141,7 +129,7 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     region[: zk.min()] = False
     region[zk.max() + 1:] = False
     margin = np.ceil(np.array([0.0, 20.0, 20.0]) / spacing).astype(int)
-    box = _box(region, margin)
+    box = bbox(region, margin)
     if box is None or not ivc[box].any():
         notes.append("renal veins not segmented: the IVC does not reach the kidneys' level")
         return {}
@@ -149,9 +137,9 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     cand = _candidates(hu, box, lo, hi, excluded | ivc | both | liver, opened=False)
     # Where the left vein is pinched between the aorta and the mesenteric artery (and touches the
     # aorta's mask) its lumen narrows to a few voxels: close small in-plane gaps.
-    disc = _ball(RENAL_GAP_CLOSING_MM, spacing[1:])[None]  # in-plane only
+    disc = ball(RENAL_GAP_CLOSING_MM, spacing, planar=True)
     cand = ndimage.binary_closing(cand, structure=disc) & ~(ivc | both)[box]
-    near_ivc = ndimage.binary_dilation(ivc[box], structure=_ball(RENAL_CONTACT_MM, spacing))
+    near_ivc = ndimage.binary_dilation(ivc[box], structure=ball(RENAL_CONTACT_MM, spacing))
     corridors = {side: _corridor(m[box], centres[box[0]], box, spacing) for side, m in present.items()}
     out: dict[str, np.ndarray] = {}
     voxel_mm3 = float(np.prod(spacing))
@@ -175,7 +163,7 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
             continue
         # The vein's mouth: the partial-volume rim between its lumen and the IVC (or the tumor filling
         # the IVC) belongs to the vein, so that the two touch as they do in the body.
-        mouth = ndimage.binary_dilation(vein, structure=_ball(RENAL_CONTACT_MM, spacing)) & near_ivc
+        mouth = ndimage.binary_dilation(vein, structure=ball(RENAL_CONTACT_MM, spacing)) & near_ivc
         vein |= mouth & ~(excluded | ivc | both)[box]
         full = np.zeros_like(ivc)
         full[box] = vein
@@ -246,19 +234,19 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     if top < zl.min():
         notes.append("hepatic veins not segmented: the IVC does not reach the liver")
         return {}
-    widened = ndimage.binary_dilation(liver, structure=_ball(LIVER_MARGIN_MM, spacing))
+    widened = ndimage.binary_dilation(liver, structure=ball(LIVER_MARGIN_MM, spacing))
     region = widened.copy()
     region[: max(z_deep, 0)] = False
     region[top + 1:] = False
     margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)
-    box = _box(region, margin)
+    box = bbox(region, margin)
     if box is None:
         return {}
     cand = _candidates(hu, box, lo, hi, excluded | ivc | ~region)
     ivc_box = ivc[box].copy()
     zz = np.arange(box[0].start, box[0].stop)
     ivc_box[(zz < z_ostia) | (zz > top)] = False  # contacts only in the ostia window
-    near_ivc = ndimage.binary_dilation(ivc_box, structure=_ball(CONTACT_MM, spacing))
+    near_ivc = ndimage.binary_dilation(ivc_box, structure=ball(CONTACT_MM, spacing))
     veins = _keep_touching(cand, near_ivc)
     voxel_mm3 = float(np.prod(spacing))
     if veins.sum() * voxel_mm3 < MIN_VEIN_MM3:
