@@ -402,8 +402,10 @@ def _run_dask(address: str, tasks: list[wk.CaseTask], tracker: _Tracker,
     token = uuid.uuid4().hex[:8]
     try:
         futures = {}
+        slots = _threads_by_host(client)
         for t in tasks:
-            fut = client.submit(wk.run_case, t, key=f"ivcplan-batch-{t.case.name}-{token}", pure=False)
+            fut = client.submit(wk.run_case_on_dask, t, slots, key=f"ivcplan-batch-{t.case.name}-{token}",
+                                pure=False)
             futures[fut] = t
             tracker.started(t.case.name, None)
         for fut in as_completed(list(futures), loop=client.loop):
@@ -419,6 +421,15 @@ def _run_dask(address: str, tasks: list[wk.CaseTask], tracker: _Tracker,
             fut.release()
     finally:
         client.close()
+
+
+def _threads_by_host(client: Any) -> dict[str, int]:
+    """Task slots (worker threads) per host of the cluster, e.g. {"tcp://10.0.0.5": 4}."""
+    slots: dict[str, int] = {}
+    for address, worker in client.scheduler_info().get("workers", {}).items():
+        host = address.rsplit(":", 1)[0]
+        slots[host] = slots.get(host, 0) + int(worker.get("nthreads", 1))
+    return slots
 
 
 # -- the batch -----------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from ivcplan.phantom.tissues import T
 #: Slabs of slices processed at once for the whole-body layers (bounds memory).
 SLAB_SLICES = 24
 _BONES = (T.BONE_CORTEX, T.BONE_MARROW, T.BONE_ARCH, T.DISC, T.CSF, T.CORD)
-_SOFT = (T.FAT_VISCERAL, T.LUNG, T.MUSCLE, T.LIVER, T.PANCREAS, T.SPLEEN, T.FAT_SUBCUT)
 
 
 @dataclass
@@ -65,7 +64,7 @@ class Body:
         ap = np.where(y > -5, (y + 5) ** 2 / 110.0, (y + 5) ** 2 / 220.0)
         right = 230.0 - (x + 60) ** 2 / 75.0 - ap
         left = 220.0 - (x - 68) ** 2 / 75.0 - ap
-        centre = 213.0 - (x**2 + (y + 30) ** 2) / 300.0
+        centre = 221.0 - (x**2 + (y + 30) ** 2) / 300.0  # central tendon: the hepatic vein confluence lies under it
         return np.maximum(np.maximum(right, left), centre)
 
 
@@ -137,10 +136,19 @@ def _paint_body(canvas: Canvas, body: Body) -> None:
         tissue[cavity & ~above] = T.FAT_VISCERAL
         tissue[cavity & diaphragm] = T.MUSCLE
         tissue[cavity & above] = T.LUNG
-        mediastinum = above & (np.abs(x2 - 5) < 24) & (y2 < 40) & (z > dome + 3)
-        tissue[cavity & mediastinum] = T.FAT_VISCERAL
+        # Its own fat class: abdominal organs (painted into visceral fat) must stop at the diaphragm.
+        tissue[cavity & above & _mediastinum(x2, y2, z - dome)] = T.PERICARDIAL_FAT
         canvas.tissue[z0:z0 + len(zs)] = tissue
         canvas.label[z0:z0 + len(zs)] = np.where(in_body, np.uint8(Label.BODY), np.uint8(0))
+
+
+def _mediastinum(x: np.ndarray, y: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """The fat between the lungs: a rounded, pear-shaped column in front of the spine that rests on the
+    diaphragm (no lung under it) and narrows towards the dome's edge, so no straight edge shows."""
+    # Half-width 18 mm where it meets the dome, 32 mm from 12 mm above it, a little wider in front.
+    rise = np.clip(height / 12.0, 0.0, 1.0)
+    half_w = (18.0 + 14.0 * np.sqrt(rise)) * (1.0 + 0.1 * np.clip((-y - 20.0) / 60.0, 0.0, 1.0))
+    return ((x - 5.0) / half_w) ** 2 + ((y + 25.0) / 65.0) ** 2 < 1.0
 
 
 def _paint_muscles(canvas: Canvas, rng: np.random.Generator) -> None:
@@ -364,10 +372,12 @@ def _paint_vessels(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
     paint_tube(canvas, ivc, T.IVC_BLOOD_LOW, Label.IVC_LUMEN, only=(T.IVC_BLOOD,), s_range=(0, s_renal - 6))
     ra = Blob.make((-30, -22, 256), (26, 24, 30), rotation(-28, 18, 0))
     paint_blob(canvas, ra, T.BLOOD_HEART, Label.RIGHT_ATRIUM, protect=protect, record="ra")
-    paint_blob(canvas, ra, T.MYOCARDIUM, Label.BODY, shell=0.1, inner=1.0, only=(T.LUNG, T.FAT_VISCERAL))
+    paint_blob(canvas, ra, T.MYOCARDIUM, Label.BODY, shell=0.1, inner=1.0,
+               only=(T.LUNG, T.FAT_VISCERAL, T.PERICARDIAL_FAT))
 
     esophagus = Tube([(8, 26, 330), (10, 18, 262), (20, 2, 218), (34, -18, 196)], [(8, 5)] * 4)
-    paint_tube(canvas, esophagus, T.ESOPHAGUS, Label.BODY, only=(T.LUNG, T.FAT_VISCERAL, T.MUSCLE))
+    paint_tube(canvas, esophagus, T.ESOPHAGUS, Label.BODY,
+               only=(T.LUNG, T.FAT_VISCERAL, T.PERICARDIAL_FAT, T.MUSCLE))
 
     nominal = {
         "iliac_confluence": 0.0,

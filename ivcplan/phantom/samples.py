@@ -2,7 +2,9 @@
 
 case_a_renal and case_b_retrohepatic are modelled on the two seed case reports: (a) a ~9 cm
 leiomyosarcoma at the renal vein junction (segments I-II, hepatic veins free); (b) an 8 x 6 x 5 cm
-segment II-III tumor invading the right hepatic vein up to the cavoatrial junction.
+segment II-III tumor invading the right hepatic vein, its upper margin close to the right atrium entrance.
+Case (b)'s upper pole stops 6 mm below the cavoatrial junction, as in the seed ("close to"), not on it: a
+pole exactly at the junction would make the expected plan (intracardiac or not) hinge on a millimetre.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ SAMPLE_CASES: dict[str, PhantomConfig] = {
                         direction_deg=225.0, residual_lumen_mm=4.0, renal_veins_invaded=("right",))),
     "case_b_retrohepatic": PhantomConfig(
         seed=22, name="case_b_retrohepatic", **SAMPLE_IMAGING,
-        tumor=TumorSpec(lower="cavoatrial_junction-80", upper="cavoatrial_junction+0", transverse_mm=58.0,
+        tumor=TumorSpec(lower="cavoatrial_junction-86", upper="cavoatrial_junction-6", transverse_mm=58.0,
                         ap_mm=46.0, direction_deg=130.0, residual_lumen_mm=4.0,
                         hepatic_veins_invaded=("right",))),
     "case_c_normal": PhantomConfig(seed=33, name="case_c_normal", **SAMPLE_IMAGING),
