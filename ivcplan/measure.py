@@ -227,6 +227,13 @@ def tumor(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segm
     occl = centerline.occlusion_pct[sec] if sec.any() else None
     intracardiac_len = None if caj is None else max(0.0, s_hi - caj)
     veins = _vein_involvement(labelmap, mask, centerline)
+    for side, lab in RENAL_VEIN_LABELS.items():
+        # Tumor within `VEIN_ABUTTING_MM` of a renal vein's ostium (beside the residual lumen it opens
+        # into) involves the inflow: a resection with margins takes it.
+        ostium = landmarks[f"renal_vein_{side}"].position_mm
+        if veins.get(int(lab)) == "abutting" and ostium is not None and \
+                float(np.min(np.linalg.norm(pts - np.asarray(ostium), axis=1))) <= VEIN_ABUTTING_MM:
+            veins[int(lab)] = "occluded_ostium"
     return TumorMeasurements(
         present=True,
         volume_ml=float(len(idx)) * grid.voxel_volume_mm3 / 1000.0,

@@ -126,21 +126,11 @@ def real_cases(organs_only: bool) -> list[dict]:
     return results
 
 
-def phantom_cases(n_variants: int, organs_only: bool) -> tuple[list[dict], str]:
-    import nibabel
-
-    results = []
-    for truth_path in sorted((REPO / "sample_dicom").glob("*/truth.nii.gz")):
-        volume = _load_dicom(truth_path.parent)
-        truth = Labelmap(np.asarray(Volume.from_nifti(nibabel.load(str(truth_path))).array).astype(np.int16),
-                         Volume.from_nifti(nibabel.load(str(truth_path))).grid).resample_to(volume.grid).array
-        pred, phase = _segment(volume, organs_only)
-        results.append({"case": f"sample {truth_path.parent.name}", "kind": "phantom", "phase": phase,
-                        "metrics": _compare(pred, truth, volume.spacing, None, STRUCTURES)})
+def _variant_configs(n_variants: int) -> list:
     from ivcplan.phantom.config import PhantomConfig, ThrombusSpec, TumorSpec
-    from ivcplan.phantom.generate import generate
 
     rng = np.random.default_rng(2026)
+    configs = []
     for i in range(n_variants):
         # Different tumors (size, extent, direction), a bland thrombus or none, noise, spacing, position.
         lesion: dict = {}
@@ -156,16 +146,119 @@ def phantom_cases(n_variants: int, organs_only: bool) -> tuple[list[dict], str]:
                                pixel_mm=float(rng.choice([1.2, 1.5, 2.0])),
                                slice_spacing_mm=float(rng.choice([2.0, 3.0, 5.0])), name=f"variant{i}",
                                patient_position="FFS" if i % 5 == 4 else "HFS", **lesion)
-        case = generate(config)
-        pred, phase = _segment(case.volume, organs_only)
         desc = ", ".join(f"{k} {v}" for k, v in (("noise", f"{config.noise_hu:.0f} HU"),
                                                     ("voxel", f"{config.pixel_mm}x{config.slice_spacing_mm} mm"),
                                                     ("lesion", next(iter(lesion), "none")),
                                                     ("position", config.patient_position)))
-        results.append({"case": f"variant {i} ({desc})", "kind": "phantom", "phase": phase,
-                        "metrics": _compare(pred, np.asarray(case.truth.array), case.volume.spacing, None,
-                                            STRUCTURES)})
-    return results, ""
+        configs.append((f"variant {i} ({desc})", config))
+    return configs
+
+
+def _phantom_case(spec: tuple) -> dict:
+    """One phantom: (name, sample folder or PhantomConfig, organs_only) -> Dice per structure and, from the
+    whole pipeline, the end-to-end errors against the truth JSON."""
+    import nibabel
+
+    name, source, organs_only = spec
+    if isinstance(source, Path):
+        volume = _load_dicom(source)
+        img = Volume.from_nifti(nibabel.load(str(source / "truth.nii.gz")))
+        truth = Labelmap(np.asarray(img.array).astype(np.int16), img.grid).resample_to(volume.grid).array
+        info = json.loads((source / "truth.json").read_text())
+    else:
+        from ivcplan.phantom.generate import generate
+
+        case = generate(source)
+        volume, truth, info = case.volume, np.asarray(case.truth.array), case.truth_info
+    t0 = time.perf_counter()
+    end_to_end = None
+    if organs_only:
+        pred, phase = _segment(volume, organs_only)
+    else:
+        from ivcplan import pipeline
+
+        analysis = pipeline.run(volume)
+        pred, phase = np.asarray(analysis.segmentation.labelmap.array), analysis.segmentation.phase
+        end_to_end = _end_to_end(analysis.report, info)
+    return {"case": name, "kind": "phantom", "phase": phase, "seconds": round(time.perf_counter() - t0, 2),
+            "metrics": _compare(pred, truth, volume.spacing, None, STRUCTURES), "end_to_end": end_to_end}
+
+
+#: Issue 5's tolerances for the end-to-end comparison (automatic segmentation -> report vs truth).
+E2E_TOLERANCES = {"volume_pct": 5.0, "diameter_mm": 3.0, "pole_mm": 3.0, "landmark_z_mm": 10.0}
+
+
+def _end_to_end(report: dict, info: dict) -> dict:
+    """The report's clinical facts against the phantom's truth: errors in mm / %, and exact matches."""
+    facts, expected = info["facts"], info.get("expected_plan") or {}
+    out: dict = {}
+    for key in ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction"):
+        ours, ref = report["landmarks"][key]["position_mm"], facts["landmarks"][key]["position_mm"]
+        out[f"dz_{key}"] = None if ours is None or ref is None else round(ours[2] - ref[2], 1)
+        if (ours is None) != (ref is None):
+            out[f"dz_{key}"] = "missing" if ours is None else "invented"
+    tumor, ref_t = report["tumor"], facts["tumor"]
+    out["tumor_present"] = tumor["present"] == ref_t["present"]
+    if tumor["present"] and ref_t["present"]:
+        out["volume_pct"] = round(100 * (tumor["volume_ml"] - ref_t["volume_ml"]) / ref_t["volume_ml"], 1)
+        out["max_diameter_mm"] = round(tumor["max_diameter_mm"] - ref_t["max_diameter_mm"], 1)
+        for pole in ("upper_pole_mm", "lower_pole_mm"):
+            out[pole] = round(float(np.linalg.norm(np.subtract(tumor[pole], ref_t[pole]))), 1)
+        out["segments"] = tumor["segments"] == ref_t["segments"]
+        out["hepatic_veins_invaded"] = sorted(tumor["hepatic_veins_invaded"]) == sorted(ref_t["hepatic_veins_invaded"])
+        out["intracardiac"] = tumor["intracardiac"] == ref_t["intracardiac"]
+    plan = report["plan"]
+    out["plan_approach"] = plan["approach"] == (expected.get("approach") or "none")
+    out["plan_all"] = out["plan_approach"] and all(
+        plan.get(k) == expected.get(k) for k in ("vascular_control", "ivc_reconstruction", "renal_vein_handling",
+                                                 "liver_resection") if expected)
+    return out
+
+
+def phantom_cases(n_variants: int, organs_only: bool, jobs: int = 1) -> tuple[list[dict], str]:
+    specs = [(f"sample {p.parent.name}", p.parent, organs_only)
+             for p in sorted((REPO / "sample_dicom").glob("*/truth.nii.gz"))]
+    specs += [(name, config, organs_only) for name, config in _variant_configs(n_variants)]
+    if jobs <= 1:
+        return [_phantom_case(s) for s in specs], ""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(_phantom_case, specs)), ""
+
+
+def end_to_end_table(results: list[dict]) -> str:
+    """Per phantom: the automatic pipeline's facts against the truth (issue 5's tolerances)."""
+    rows = [r for r in results if r.get("end_to_end")]
+    if not rows:
+        return ""
+    cols = ["dz_iliac_confluence", "dz_renal_veins", "dz_hepatic_veins", "dz_cavoatrial_junction", "tumor_present",
+            "volume_pct", "max_diameter_mm", "upper_pole_mm", "lower_pole_mm", "segments", "hepatic_veins_invaded",
+            "intracardiac", "plan_approach", "plan_all"]
+    heads = ["iliac dz", "renal dz", "hepatic dz", "junction dz", "tumor found", "volume %", "Feret mm",
+             "upper pole mm", "lower pole mm", "segments", "invaded HV", "intracardiac", "approach", "whole plan"]
+    lines = ["| case | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+
+    def cell(key: str, v: object) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "yes" if v else "**no**"
+        if isinstance(v, str):
+            return f"**{v}**"
+        limit = {"volume_pct": E2E_TOLERANCES["volume_pct"], "max_diameter_mm": E2E_TOLERANCES["diameter_mm"],
+                 "upper_pole_mm": E2E_TOLERANCES["pole_mm"], "lower_pole_mm": E2E_TOLERANCES["pole_mm"]}.get(
+            key, E2E_TOLERANCES["landmark_z_mm"])
+        return f"{v}" if abs(float(v)) <= limit else f"**{v}**"
+
+    for r in rows:
+        e = r["end_to_end"]
+        lines.append(f"| {r['case'].split(' (')[0]} | " + " | ".join(cell(k, e.get(k)) for k in cols) + " |")
+    ok = {k: sum(1 for r in rows if cell(k, r["end_to_end"].get(k)) not in ("",) and
+                 "**" not in cell(k, r["end_to_end"].get(k))) for k in cols}
+    n = {k: sum(1 for r in rows if r["end_to_end"].get(k) is not None) for k in cols}
+    lines.append("| within tolerance | " + " | ".join(f"{ok[k]}/{n[k]}" for k in cols) + " |")
+    return "\n".join(lines)
 
 
 def markdown(results: list[dict], note: str) -> str:
@@ -214,19 +307,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-benchmarks", action="store_true")
     parser.add_argument("--variants", type=int, default=10)
     parser.add_argument("--organs-only", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1, help="phantom cases analysed in parallel processes")
+    parser.add_argument("--phantoms-only", action="store_true", help="skip the real CT")
     parser.add_argument("--from-json", type=Path, help="re-render the table of an earlier run (no segmentation)")
     args = parser.parse_args(argv)
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         results, note = saved["results"], saved.get("note", "")
     else:
-        results = real_cases(args.organs_only)
-        phantoms, note = phantom_cases(args.variants, args.organs_only)
+        results = [] if args.phantoms_only else real_cases(args.organs_only)
+        phantoms, note = phantom_cases(args.variants, args.organs_only, args.jobs)
         results = phantoms + results
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"date": datetime.date.today().isoformat(), "results": results,
                                          "note": note}, indent=2))
+    e2e = end_to_end_table(results)
     table = summary(results) + "\n\nPer case:\n\n" + markdown(results, note)
+    if e2e:
+        table += ("\n\nEnd to end (automatic segmentation -> report, against the truth JSON; landmark dz in mm "
+                  "along z, poles as 3D distance; bold: outside issue 5's tolerance or wrong):\n\n" + e2e)
     print(table)
     if args.write_benchmarks:
         write_benchmarks(table)

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import ndimage
 
+from ivcplan.anatomy.morphology import ball
 from ivcplan.anatomy.phase import detect_phase
-from ivcplan.anatomy.tumor import split_ivc
-from ivcplan.anatomy.veins import find_branch_veins
+from ivcplan.anatomy.tumor import residual_lumen, split_ivc
+from ivcplan.anatomy.veins import blood_band, find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_branches import find_ends
@@ -48,6 +50,10 @@ AORTA_AXIS_SLICES = 6
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
+#: Radius (mm) of the closing that puts vessels inside the liver (and tumor filling them) into it.
+LIVER_ENCLOSURE_MM = 6.0
+#: ... and the reach (mm) from a kidney within which a tumor-filled renal vein is kept.
+HILUM_REACH_MM = 15.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
                         "priors only; tumor measurements are unreliable")
 
@@ -148,10 +154,15 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
                           forbidden=forbidden, centres=ivc.track.centres(),
-                          upper_hu=defect_max)
+                          upper_hu=defect_max, enclosed=_thin_extensions_kept(organ_work, frame))
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS
         details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
+        if enhanced and parts.tumor.any():
+            free = (labels == 0) & ~forbidden & (organ_work != Label.KIDNEY_RIGHT) & (organ_work != Label.KIDNEY_LEFT)
+            band = blood_band(parts.lumen_hu, organs["liver_hu"])
+            labels[residual_lumen(frame.hu, free, parts.tumor, labels == Label.IVC_LUMEN, band,
+                                  frame.spacing)] = Label.IVC_LUMEN
         for part, lab in ((parts.tumor, Label.IVC_TUMOR), (parts.thrombus, Label.IVC_THROMBUS)):
             confidence[lab.key] = round(ivc.confidence * (0.5 if phase.phase == "non_contrast" else 0.9), 3) \
                 if part.any() else 0.0
@@ -261,6 +272,7 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
     vein = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
     excluded = (labels > 0) & ~vein
     excluded |= frame.hu > BONE_HU
+    excluded |= organ_work == Label.SPINE  # vertebral marrow enhances like blood
     found = find_branch_veins(frame.hu, frame.spacing, ivc=vein, centres=ivc.track.centres(), excluded=excluded,
                               liver=organ_work == Label.LIVER,
                               kidneys={"right": organ_work == Label.KIDNEY_RIGHT,
@@ -286,6 +298,19 @@ def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forb
         cy, cx = centres[int(z)]
         disc = ellipse_mask(labels.shape[1:], cy, cx, ry, rx) & ~forbidden[z]
         labels[z][disc & (labels[z] == 0)] = Label.IVC_LUMEN
+
+
+def _thin_extensions_kept(organs: np.ndarray, frame: WorkFrame) -> np.ndarray:
+    """Where a thin tumor extension is vein invasion, not a leak: inside the liver (closed by
+    `LIVER_ENCLOSURE_MM`: its veins, not the diaphragm or crus on its surface) and at the renal hila
+    (within `HILUM_REACH_MM` of a kidney, where a tumor-filled renal vein ends)."""
+    liver = organs == Label.LIVER
+    out = ndimage.binary_closing(liver, structure=ball(LIVER_ENCLOSURE_MM, frame.spacing)) | liver \
+        if liver.any() else liver.copy()
+    kidneys = (organs == Label.KIDNEY_RIGHT) | (organs == Label.KIDNEY_LEFT)
+    if kidneys.any():
+        out |= ndimage.distance_transform_edt(~kidneys, sampling=frame.spacing) <= HILUM_REACH_MM
+    return out
 
 
 def _tumor_forbidden(frame: WorkFrame, spine: SpineAnchor, aorta: VesselResult | None) -> np.ndarray:

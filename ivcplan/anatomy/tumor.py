@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.morphology import ball, bbox
+
 #: A filling defect is at least this much darker (HU) than the enhanced lumen.
 DEFECT_MARGIN_HU = 45.0
 #: Enhanced lumen must exceed this (HU) for a defect to be measurable at all.
@@ -30,11 +32,19 @@ DEFECT_HU_RANGE = (-15.0, 110.0)
 MAX_TUMOR_RADIUS_MM = 45.0
 #: Tissue bridges thinner than about twice this (mm) do not carry the tumor into neighbours.
 BRIDGE_MM = 3.0
+#: ... and sheets or tubes thinner than about twice this (mm), in 3D.
+BRIDGE_3D_MM = 3.5
 #: Per section, the tumor lies within its core's (opened by this radius, mm) trimmed moment ellipse
 #: enlarged by this factor (irregular, lobulated outlines).
 CORE_OPENING_MM = 4.0
 ELLIPSE_TRIM_PASSES = 4
 ELLIPSE_MARGIN = 1.15
+
+
+#: The residual lumen beside a tumor lies within this distance (mm) of it ...
+RESIDUAL_LUMEN_MM = 6.0
+#: ... in pieces running at least this far (mm) along the vein, unless they join its lumen.
+RESIDUAL_LUMEN_MIN_Z_MM = 15.0
 
 
 @dataclass(frozen=True)
@@ -48,12 +58,14 @@ class IvcParts:
 
 def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast: bool,
               tumor_seeds: np.ndarray | None = None, forbidden: np.ndarray | None = None,
-              centres: dict[int, tuple[float, float]] | None = None, upper_hu: float | None = None) -> IvcParts:
+              centres: dict[int, tuple[float, float]] | None = None, upper_hu: float | None = None,
+              enclosed: np.ndarray | None = None) -> IvcParts:
     """Split the IVC mask (working grid) into lumen, tumor and thrombus.
 
     ``forbidden``: voxels the tumor never takes (aorta, bone); ``centres``: IVC centre (y, x) per
     slice, bounding how far a tumor may reach; ``upper_hu``: tumor is darker than this (e.g. the
-    enhanced liver).
+    enhanced liver); ``enclosed``: where thin tumor extensions are kept (inside the liver a dark tube is
+    a hepatic vein filled by tumor, not a leak into a neighbour).
     """
     empty = np.zeros_like(ivc)
     vox_ml = float(np.prod(spacing)) / 1000.0
@@ -106,7 +118,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         if not substantial and i not in seeded:
             continue
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
-        grown = _grow(comp, allowed, ivc, spacing, zs, centres)
+        grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
         expanded = float(np.max(np.maximum(grown_area, area)[zs])) > EXPANSION_FACTOR * normal_area
         if expanded or i in seeded:
@@ -120,7 +132,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,
-          centres: dict[int, tuple[float, float]] | None) -> np.ndarray:
+          centres: dict[int, tuple[float, float]] | None, enclosed: np.ndarray | None = None) -> np.ndarray:
     """Tumor-like voxels connected to ``seed`` through more than thin bridges, near the vein."""
     z0, z1 = max(int(zs.min()) - 1, 0), min(int(zs.max()) + 2, seed.shape[0])
     region = np.zeros_like(seed)
@@ -136,10 +148,13 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
             dist = np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])
             sub_allowed[z - z0] &= dist <= MAX_TUMOR_RADIUS_MM
     # Opening by reconstruction: erode to cut bridges into neighbouring muscle, keep what stays
-    # connected to the defect, dilate back inside the allowed tissue.
+    # connected to the defect, dilate back inside the allowed tissue. The erosion is 3D: a thin sheet
+    # (the diaphragm over the dome, the crus) or tube cut tangentially looks broad in one slice.
     k = max(1, int(np.rint(BRIDGE_MM / spacing[1])))
     st = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), k)[None]
     core = ndimage.binary_erosion(sub_allowed, structure=st)
+    thick = ndimage.binary_erosion(sub_allowed, structure=ball(BRIDGE_3D_MM, spacing))
+    core &= thick if enclosed is None else thick | enclosed[z0:z1]
     lab, _ = ndimage.label(core | seed[z0:z1])
     keep = np.unique(lab[seed[z0:z1]])
     keep = keep[keep > 0]
@@ -147,7 +162,9 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
     kept = ndimage.binary_dilation(kept, structure=st) & (sub_allowed | seed[z0:z1])
     for z in range(kept.shape[0]):
         kept[z] = ndimage.binary_fill_holes(kept[z]) & (sub_allowed[z] | seed[z0 + z] | ivc[z0 + z])
-        kept[z] &= _mass_ellipse(kept[z], seed[z0 + z], spacing)
+        ellipse = _mass_ellipse(kept[z], seed[z0 + z], spacing)
+        # Vein invasion reaches beyond the mass's ellipse: a plug in a hepatic or renal vein.
+        kept[z] &= ellipse if enclosed is None else ellipse | enclosed[z0 + z]
     region[z0:z1] = kept
     return region | seed
 
@@ -183,3 +200,27 @@ def _mass_ellipse(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray) ->
     grid = np.stack([yy * spacing[1], xx * spacing[2]], axis=-1) - mu
     d2 = np.einsum("...j,jk,...k->...", grid, inv, grid)
     return d2 <= 4.0 * ELLIPSE_MARGIN**2
+
+
+def residual_lumen(hu: np.ndarray, free: np.ndarray, tumor: np.ndarray, lumen: np.ndarray,
+                   band: tuple[float, float], spacing: np.ndarray) -> np.ndarray:
+    """The enhanced lumen left beside a tumor that the IVC delineation missed: blood-like voxels (``band``)
+    among ``free`` ones within `RESIDUAL_LUMEN_MM` of the tumor, in pieces that run along the vein
+    (`RESIDUAL_LUMEN_MIN_Z_MM` or more) or join its lumen. A renal vein's mouth next to the tumor comes
+    along (the first millimetres of it), its tube does not."""
+    if not tumor.any():
+        return np.zeros_like(tumor)
+    box = bbox(tumor, np.ceil(RESIDUAL_LUMEN_MM / np.asarray(spacing)).astype(int) + 1)
+    smooth = ndimage.gaussian_filter(hu[box].astype(np.float32), sigma=(0.0, 0.8, 0.8))
+    near = ndimage.distance_transform_edt(~tumor[box], sampling=spacing) <= RESIDUAL_LUMEN_MM
+    cand = near & free[box] & (smooth >= band[0]) & (smooth <= band[1])
+    lab, n = ndimage.label(cand, structure=np.ones((3, 3, 3), bool))
+    out = np.zeros_like(tumor)
+    if n == 0:
+        return out
+    touching = set(np.unique(lab[ndimage.binary_dilation(lumen[box]) & (lab > 0)]).tolist())
+    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+        z_mm = (sl[0].stop - sl[0].start) * spacing[0]
+        if i in touching or z_mm >= RESIDUAL_LUMEN_MIN_Z_MM:
+            out[box][sl] |= lab[sl] == i
+    return out

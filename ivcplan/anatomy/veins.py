@@ -54,6 +54,8 @@ RENAL_CONTACT_MM = 4.5
 #: A renal vein voxel lies on a path from the IVC to the kidney at most this much (mm) longer than
 #: the shortest: the tube's width, not its side branches.
 TUBE_SLACK_MM = 15.0
+#: Hilar branches near the kidney lie on paths at most this much (mm) longer than the shortest.
+HILUM_SLACK_MM = 40.0
 #: In-plane gaps (mm) closed along a renal vein.
 RENAL_GAP_CLOSING_MM = 3.5
 #: A renal vein lies within this distance (mm) of the line from the IVC axis to its kidney's centre.
@@ -134,7 +136,8 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
         notes.append("renal veins not segmented: the IVC does not reach the kidneys' level")
         return {}
     # Renal veins are thin (8-12 mm) and oblique: not opened, and a wider contact with the IVC.
-    cand = _candidates(hu, box, lo, hi, excluded | ivc | both | liver, opened=False)
+    cand = _candidates(hu, box, lo, hi, excluded | ivc | both | liver | _ivc_hull(ivc),
+                       opened=False)
     # Where the left vein is pinched between the aorta and the mesenteric artery (and touches the
     # aorta's mask) its lumen narrows to a few voxels: close small in-plane gaps.
     disc = ball(RENAL_GAP_CLOSING_MM, spacing, planar=True)
@@ -171,6 +174,18 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     return out
 
 
+def _ivc_hull(ivc: np.ndarray) -> np.ndarray:
+    """Per slice, the convex hull of the IVC (lumen + tumor): a residual lumen crescent around a tumor that
+    the IVC mask missed lies inside it, and is never a branch vein creeping along the IVC."""
+    from skimage.morphology import convex_hull_image
+
+    out = np.zeros_like(ivc)
+    for z in np.flatnonzero(ivc.any(axis=(1, 2))):
+        box = bbox(ivc[z], 1)
+        out[z][box] = convex_hull_image(ivc[z][box])
+    return out
+
+
 def _tube(mask: np.ndarray, start: np.ndarray, end: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """The voxels of ``mask`` on near-shortest paths (within `TUBE_SLACK_MM`) from ``start`` to ``end``:
     the vein from the IVC to the kidney without the side branches and neighbours it touches."""
@@ -186,8 +201,10 @@ def _tube(mask: np.ndarray, start: np.ndarray, end: np.ndarray, spacing: np.ndar
     finite = np.isfinite(total) & mask
     if not finite.any():
         return np.zeros_like(mask)
-    # Near the kidney the vein divides into its hilar branches: all of it is kept.
-    return finite & ((total <= total[finite].min() + TUBE_SLACK_MM) | end)
+    # Near the kidney the vein divides into its hilar branches: they are kept, but not what only
+    # passes by the kidney (the splenic or gonadal vein): a branch stays within a hilum's reach of the path.
+    best = total[finite].min()
+    return finite & ((total <= best + TUBE_SLACK_MM) | (end & (total <= best + HILUM_SLACK_MM)))
 
 
 def _corridor(kidney: np.ndarray, axis: np.ndarray, box: tuple[slice, ...], spacing: np.ndarray) -> np.ndarray:
@@ -267,6 +284,10 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         part = _keep_touching(part, near_ivc) if part.any() else part
         if part.sum() * voxel_mm3 < MIN_VEIN_MM3:
             continue
+        # As for the renal veins: the partial-volume rim between the vein and the IVC or the tumor
+        # filling its ostium belongs to the vein (they touch in the body).
+        mouth = ndimage.binary_dilation(part, structure=ball(RENAL_CONTACT_MM, spacing)) & near_ivc
+        part |= mouth & ~(excluded | ivc)[box] & region[box]
         full = np.zeros_like(ivc)
         full[box] = part
         out[side] = full

@@ -89,7 +89,8 @@ def vertebra_levels() -> list[tuple[float, float]]:
 
 
 def build(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
-    """Paint the normal anatomy onto ``canvas`` and return the IVC/vein geometry."""
+    """Paint the normal anatomy onto ``canvas`` and return the IVC/vein geometry. The bowel comes
+    last, after any lesion (`paint_bowel`, same ``rng``): loops then lie around a mass, not inside it."""
     body = Body(sx=rng.uniform(0.94, 1.06), sy=rng.uniform(0.94, 1.06), fat=rng.uniform(0.7, 1.3))
     _paint_body(canvas, body)
     _paint_muscles(canvas, rng)
@@ -99,7 +100,6 @@ def build(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
     _paint_heart(canvas)
     anatomy = _paint_vessels(canvas, rng)
     _paint_lung_vessels(canvas, rng)
-    _paint_bowel(canvas, rng)
     return anatomy
 
 
@@ -403,7 +403,8 @@ def _paint_lung_vessels(canvas: Canvas, rng: np.random.Generator) -> None:
 
 
 # -- bowel -----------------------------------------------------------------------------------------
-def _paint_bowel(canvas: Canvas, rng: np.random.Generator) -> None:
+def paint_bowel(canvas: Canvas, rng: np.random.Generator) -> None:
+    """Bowel loops (gas, content, wall) in the free visceral fat; call after the lesion."""
     only = (T.FAT_VISCERAL,)
     gas_noise = SmoothNoise(rng, (12, 30))
     duodenum = Tube([(-50, -32, 142), (-56, -20, 110), (-48, -14, 80), (-25, -15, 71), (0, -14, 69),

@@ -69,6 +69,7 @@ def generate(config: PhantomConfig, *, progress: ProgressCallback | None = None)
         lesion_info = lesion.paint_tumor(canvas, anatomy, config.tumor, lesion_rng)
     elif config.thrombus is not None:
         lesion_info = lesion.paint_thrombus(canvas, anatomy, config.thrombus, lesion_rng)
+    anatomy_mod.paint_bowel(canvas, rng)  # into the fat left free: around the mass, never inside it
     report("phantom: image", 0.5)
     dz_fine = float(zc[1] - zc[0]) if len(zc) > 1 else config.spacing_z
     hu = imaging.render(canvas.tissue, (dz_fine, config.pixel_mm, config.pixel_mm), step,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from ivcplan.anatomy.phase import detect_phase
-from ivcplan.anatomy.tumor import split_ivc
+from ivcplan.anatomy.tumor import RESIDUAL_LUMEN_MM, residual_lumen, split_ivc
 from ivcplan.anatomy.vessels_frame import CANONICAL_DIRECTION, labels_to_source, to_work_frame
 from ivcplan.anatomy.vessels_track import Candidate, dynamic_track
 from ivcplan.volume import Volume
@@ -99,3 +100,62 @@ def test_split_ivc_tumor_versus_bland_thrombus() -> None:
     # Without enhancement nothing is split.
     plain = split_ivc(hu, ivc, spacing=sp, contrast=False)
     assert not plain.tumor.any() and not plain.thrombus.any()
+
+
+def _mass_with_neighbours() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A vein (radius 6 mm, bright) expanded by a dark mass (radius 16 mm, z 20-40) that touches, broadly,
+    a 4 mm thick sheet of the same attenuation (a diaphragm cut tangentially) and sends a thin plug
+    (radius 3 mm) into a bright organ (a tumor-filled vein inside the liver)."""
+    nz, n = 60, 100
+    sp = np.array([2.0, 1.0, 1.0])
+    zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
+    r = np.hypot(yy - 50, xx - 50)
+    vein = r <= 6
+    mass = (r <= 16) & (zz >= 20) & (zz < 40)
+    sheet = ((zz == 30) | (zz == 31)) & (xx > 50) & (xx < 95) & (yy > 20) & (yy < 80) & ~mass
+    organ = (xx < 28) & (yy > 25) & (yy < 75) & (zz > 10) & (zz < 50)
+    plug = (np.hypot(yy - 50, zz * sp[0] - 60) <= 3) & (xx < 36) & (xx > 18)
+    hu = np.full((nz, n, n), -90.0)
+    hu[organ] = 115.0
+    hu[vein] = 160.0
+    hu[sheet] = 60.0
+    hu[mass | plug] = 60.0
+    return hu, vein | mass, mass, sheet, plug & organ, sp
+
+
+def test_tumor_growth_stops_at_thin_sheets_but_keeps_vein_invasion() -> None:
+    hu, ivc, mass, sheet, plug, sp = _mass_with_neighbours()
+    organ = hu == 115.0
+    kept_in = ndimage.binary_closing(organ | plug, iterations=3) | organ | plug
+    parts = split_ivc(hu, ivc, spacing=sp, contrast=True, upper_hu=100.0, enclosed=kept_in)
+    # The sheet touches the mass over 40 mm but is thin in 3D: not tumor.
+    assert np.count_nonzero(parts.tumor & sheet) <= 0.05 * sheet.sum()
+    # The plug inside the bright organ is tumor (the vein it fills is invaded).
+    assert np.count_nonzero(parts.tumor & plug) >= 0.8 * plug.sum()
+    # Without the enclosure the plug, thin too, is cut like the sheet.
+    bare = split_ivc(hu, ivc, spacing=sp, contrast=True, upper_hu=100.0)
+    assert np.count_nonzero(bare.tumor & plug) <= 0.2 * plug.sum()
+    dice = 2 * np.count_nonzero(parts.tumor & mass) / (parts.tumor.sum() + mass.sum())
+    assert dice >= 0.85
+
+
+def test_residual_lumen_beside_the_tumor_is_found_but_not_a_branch_vein() -> None:
+    nz, n = 50, 90
+    sp = np.array([2.0, 1.0, 1.0])
+    zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
+    r = np.hypot(yy - 45, xx - 45)
+    tumor = (r <= 14) & (zz >= 10) & (zz < 40)
+    crescent = (r > 14) & (r <= 18) & (yy < 45) & (zz >= 10) & (zz < 40)  # 4 mm lumen, 60 mm long
+    branch = (np.abs(zz - 25) * sp[0] <= 5) & (np.abs(yy - 45) <= 4) & (xx > 60)  # a renal vein, leaving
+    hu = np.full((nz, n, n), -90.0)
+    hu[tumor] = 60.0
+    hu[crescent | branch] = 160.0
+    free = ~tumor
+    got = residual_lumen(hu, free, tumor, np.zeros_like(tumor), (120.0, 240.0), sp)
+    # Its core (partial volume blurs its two edges) on every slice of the tumor.
+    assert np.count_nonzero(got & crescent) >= 0.7 * crescent.sum()
+    assert np.all(got[10:40].any(axis=(1, 2))) and not got[:9].any() and not got[41:].any()
+    # Only the branch's mouth (within the residual lumen's reach of the tumor) comes along.
+    far = branch & (xx > 45 + 14 + RESIDUAL_LUMEN_MM + 1)
+    assert not np.any(got & far)
+    assert not residual_lumen(hu, free, np.zeros_like(tumor), tumor, (120.0, 240.0), sp).any()
