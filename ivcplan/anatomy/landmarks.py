@@ -31,6 +31,9 @@ CONFIDENCE_CONTACT = 0.9
 CONFIDENCE_NEAR = 0.6
 CONFIDENCE_KIDNEY_HILUM = 0.35
 CONFIDENCE_AREA_JUMP = 0.4
+#: The I/II boundary from the right renal vein alone (the left kidney in view, its vein not found).
+CONFIDENCE_ONE_RENAL_VEIN = 0.55
+LEFT_RENAL_ABOVE_RIGHT_MM = 15.0
 #: Sudden area jump (cavoatrial junction without an atrium label): ratio to the median area of the
 #: reference window below (mm), lasting from the jump to the cranial end of the centerline (the
 #: atrium is where the IVC ends), at least `AREA_JUMP_MIN_MM` long, reaching an atrium-sized area
@@ -211,7 +214,8 @@ def _ostium(ctx: _Context, label: int, contact: _Contact) -> tuple[Landmark, flo
         # prolongation of a vein that bends towards the IVC overshoots: the ostium lies between.
         point = 0.5 * (point + along)
     s_ost = float(cl.project(point))
-    detail = f"vein filled by tumor: ostium traced {depth:.0f} mm back through the tumor to the normal IVC wall"
+    detail = (f"vein label starts {depth:.0f} mm beyond the normal IVC wall (tumor or widened IVC labels at its "
+              "mouth): ostium traced back to the wall")
     return Landmark(point, s_ost, contact.confidence * 0.9, detail), s_ost - s_contact
 
 
@@ -284,6 +288,16 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
         out[f"renal_vein_{side}"] = lm
         # Cranial edge of the inflow: highest contact voxel centre + half a voxel (moved with the ostium).
         edges.append((float(c.s.max()) + shift + half_voxel, lm.confidence))
+    left_kidney = bool((ctx.labelmap.array == int(Label.KIDNEY_LEFT)).any())
+    if len(edges) == 1 and not out["renal_vein_left"].found and left_kidney:
+        # Only the right vein: the left one, which usually enters 1-2 cm higher (domain.md), was missed
+        # (thin, pinched in front of the aorta, lost to partial volume in thick slices).
+        s_right, conf = edges[0]
+        out["renal_veins"] = ctx.on_centerline(
+            s_right + LEFT_RENAL_ABOVE_RIGHT_MM, min(conf, CONFIDENCE_ONE_RENAL_VEIN),
+            f"left renal vein not found: estimated {LEFT_RENAL_ABOVE_RIGHT_MM:.0f} mm above the right one's inflow "
+            "(the left usually enters 1-2 cm higher); check the I/II boundary on the images")
+        return out
     if edges:
         s, conf = max(edges)
         out["renal_veins"] = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")

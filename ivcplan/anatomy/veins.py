@@ -54,6 +54,8 @@ RENAL_CONTACT_MM = 4.5
 #: A renal vein voxel lies on a path from the IVC to the kidney at most this much (mm) longer than
 #: the shortest: the tube's width, not its side branches.
 TUBE_SLACK_MM = 15.0
+#: How far (HU) below the blood band a renal vein voxel connected to blood may lie (partial volume).
+RENAL_PARTIAL_VOLUME_HU = 35.0
 #: Hilar branches near the kidney lie on paths at most this much (mm) longer than the shortest.
 HILUM_SLACK_MM = 40.0
 #: In-plane gaps (mm) closed along a renal vein.
@@ -135,9 +137,13 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     if box is None or not ivc[box].any():
         notes.append("renal veins not segmented: the IVC does not reach the kidneys' level")
         return {}
-    # Renal veins are thin (8-12 mm) and oblique: not opened, and a wider contact with the IVC.
-    cand = _candidates(hu, box, lo, hi, excluded | ivc | both | liver | _ivc_hull(ivc),
-                       opened=False)
+    # Renal veins are thin (8-12 mm) and oblique: not opened, and a wider contact with the IVC. In the
+    # retroperitoneal fat partial volume darkens them (thick slices cut them lengthwise): the blood band
+    # is extended down by `RENAL_PARTIAL_VOLUME_HU` for voxels connected to ones within it (hysteresis).
+    blocked = excluded | ivc | both | liver | _ivc_hull(ivc)
+    core = _candidates(hu, box, lo, hi, blocked, opened=False)
+    wide = _candidates(hu, box, lo - RENAL_PARTIAL_VOLUME_HU, hi, blocked, opened=False)
+    cand = ndimage.binary_propagation(core, mask=wide, structure=np.ones((3, 3, 3), bool))
     # Where the left vein is pinched between the aorta and the mesenteric artery (and touches the
     # aorta's mask) its lumen narrows to a few voxels: close small in-plane gaps.
     disc = ball(RENAL_GAP_CLOSING_MM, spacing, planar=True)

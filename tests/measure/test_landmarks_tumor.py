@@ -157,3 +157,26 @@ def test_segment_map_rules():
     assert no_renal.segment_at(60) is None and no_renal.segment_at(130) == "III"
     assert no_renal.overlapping(60, 130) == ["III"]
     assert classify.SegmentMap(None, None, 0.0, 100.0).segments_in_view() == []
+
+
+def test_left_renal_vein_missed_beside_a_left_kidney():
+    """Right vein found, left vein missed although the left kidney is in view: the I/II boundary is put
+    the left vein's usual 15 mm above the right inflow, with a confidence and a detail saying so."""
+    from ivcplan.anatomy.landmarks import CONFIDENCE_ONE_RENAL_VEIN, LEFT_RENAL_ABOVE_RIGHT_MM
+    from measure_synth import IVC_X, IVC_Y, lps_points
+
+    case = abdomen()
+    arr = case.labelmap.array.copy()
+    arr[arr == Label.RENAL_VEIN_LEFT] = 0
+    right_edge = RENAL["right"][0] + RENAL["right"][2]
+    only_right = case.labelmap.with_array(arr)
+    lms = find_landmarks(only_right, vessel.centerline(only_right))
+    assert lms["renal_veins"].position_mm[2] == pytest.approx(right_edge, abs=2.0)  # no left kidney: as found
+    p = lps_points(case.labelmap.grid)
+    kidney = np.linalg.norm((p - np.array([IVC_X + 42.0, IVC_Y, 110.0])) / np.array([10.0, 12.0, 40.0]), axis=-1) <= 1
+    assert kidney.any()
+    arr[kidney & (arr == 0)] = Label.KIDNEY_LEFT
+    with_kidney = case.labelmap.with_array(arr)
+    lm = find_landmarks(with_kidney, vessel.centerline(with_kidney))["renal_veins"]
+    assert lm.position_mm[2] == pytest.approx(right_edge + LEFT_RENAL_ABOVE_RIGHT_MM, abs=2.0)
+    assert lm.confidence == pytest.approx(CONFIDENCE_ONE_RENAL_VEIN) and "left renal vein not found" in lm.detail
