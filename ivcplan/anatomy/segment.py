@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.anatomy.morphology import ball
+from ivcplan.anatomy.morphology import bbox
 from ivcplan.anatomy.phase import detect_phase
-from ivcplan.anatomy.tumor import residual_lumen, split_ivc
+from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc
 from ivcplan.anatomy.veins import blood_band, find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
@@ -151,10 +151,11 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
                                  liver=organ_work == Label.LIVER)
         forbidden = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden)
+        kept_thin = _thin_extensions_kept(organ_work, frame, labels == Label.IVC_LUMEN)
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
                           forbidden=forbidden, centres=ivc.track.centres(),
-                          upper_hu=defect_max, enclosed=_thin_extensions_kept(organ_work, frame))
+                          upper_hu=defect_max, enclosed=kept_thin)
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS
         details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
@@ -300,16 +301,26 @@ def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forb
         labels[z][disc & (labels[z] == 0)] = Label.IVC_LUMEN
 
 
-def _thin_extensions_kept(organs: np.ndarray, frame: WorkFrame) -> np.ndarray:
+def _thin_extensions_kept(organs: np.ndarray, frame: WorkFrame, ivc: np.ndarray) -> np.ndarray:
     """Where a thin tumor extension is vein invasion, not a leak: inside the liver (closed by
     `LIVER_ENCLOSURE_MM`: its veins, not the diaphragm or crus on its surface) and at the renal hila
-    (within `HILUM_REACH_MM` of a kidney, where a tumor-filled renal vein ends)."""
-    liver = organs == Label.LIVER
-    out = ndimage.binary_closing(liver, structure=ball(LIVER_ENCLOSURE_MM, frame.spacing)) | liver \
-        if liver.any() else liver.copy()
-    kidneys = (organs == Label.KIDNEY_RIGHT) | (organs == Label.KIDNEY_LEFT)
+    (within `HILUM_REACH_MM` of a kidney, where a tumor-filled renal vein ends). Computed only around
+    the IVC (as far as a tumor may reach), with distance transforms (a large ball is slow)."""
+    out = np.zeros(organs.shape, dtype=bool)
+    reach = MAX_TUMOR_RADIUS_MM + max(LIVER_ENCLOSURE_MM, HILUM_REACH_MM) + 5.0
+    box = bbox(ivc, np.ceil(reach / frame.spacing).astype(int))
+    if box is None:
+        return out
+    sub = organs[box]
+    liver = sub == Label.LIVER
+    kept = liver.copy()
+    if liver.any():
+        grown = ndimage.distance_transform_edt(~liver, sampling=frame.spacing) <= LIVER_ENCLOSURE_MM
+        kept |= ndimage.distance_transform_edt(grown, sampling=frame.spacing) > LIVER_ENCLOSURE_MM  # closing
+    kidneys = (sub == Label.KIDNEY_RIGHT) | (sub == Label.KIDNEY_LEFT)
     if kidneys.any():
-        out |= ndimage.distance_transform_edt(~kidneys, sampling=frame.spacing) <= HILUM_REACH_MM
+        kept |= ndimage.distance_transform_edt(~kidneys, sampling=frame.spacing) <= HILUM_REACH_MM
+    out[box] = kept
     return out
 
 

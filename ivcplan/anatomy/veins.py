@@ -257,8 +257,14 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     if top < zl.min():
         notes.append("hepatic veins not segmented: the IVC does not reach the liver")
         return {}
-    widened = ndimage.binary_dilation(liver, structure=ball(LIVER_MARGIN_MM, spacing))
-    region = widened.copy()
+    # The liver widened by LIVER_MARGIN_MM, only over the slices searched (a distance transform on its box:
+    # a dilation by a ball of that size over the whole volume costs seconds).
+    band = np.zeros_like(liver)
+    band[max(z_deep, 0):top + 1] = liver[max(z_deep, 0):top + 1]
+    region = np.zeros_like(liver)
+    wbox = bbox(band, np.ceil(LIVER_MARGIN_MM / spacing).astype(int) + 1)
+    if wbox is not None:
+        region[wbox] = ndimage.distance_transform_edt(~liver[wbox], sampling=spacing) <= LIVER_MARGIN_MM
     region[: max(z_deep, 0)] = False
     region[top + 1:] = False
     margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)

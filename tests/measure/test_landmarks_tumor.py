@@ -162,8 +162,9 @@ def test_segment_map_rules():
 def test_left_renal_vein_missed_beside_a_left_kidney():
     """Right vein found, left vein missed although the left kidney is in view: the I/II boundary is put
     the left vein's usual 15 mm above the right inflow, with a confidence and a detail saying so."""
-    from ivcplan.anatomy.landmarks import CONFIDENCE_ONE_RENAL_VEIN, LEFT_RENAL_ABOVE_RIGHT_MM
     from measure_synth import IVC_X, IVC_Y, lps_points
+
+    from ivcplan.anatomy.landmarks import CONFIDENCE_ONE_RENAL_VEIN, LEFT_RENAL_ABOVE_RIGHT_MM
 
     case = abdomen()
     arr = case.labelmap.array.copy()
