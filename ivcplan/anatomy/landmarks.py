@@ -126,6 +126,32 @@ class _Context:
         self.grid = labelmap.grid
         self.ivc = np.isin(labelmap.array, _IVC)
         self._dist: np.ndarray | None = None
+        # One pass for every label's box: the per-label lookups below scan that box, not the volume.
+        arr = labelmap.array
+        self._boxes = ndimage.find_objects(arr if arr.dtype.kind == "u" else arr.astype(np.int32))
+        self._voxels: dict[int, np.ndarray] = {}
+
+    def has(self, label: int) -> bool:
+        return 0 < int(label) <= len(self._boxes) and self._boxes[int(label) - 1] is not None
+
+    def voxels(self, label: int) -> np.ndarray:
+        """(K, 3) indices of the voxels of ``label`` (cached)."""
+        key = int(label)
+        if key not in self._voxels:
+            if not self.has(key):
+                self._voxels[key] = np.zeros((0, 3), dtype=np.intp)
+            else:
+                box = self._boxes[key - 1]
+                local = np.argwhere(self.labelmap.array[box] == key)
+                self._voxels[key] = local + np.array([sl.start for sl in box])
+        return self._voxels[key]
+
+    def mask_in_box(self, label: int) -> tuple[np.ndarray, tuple[slice, ...]] | None:
+        """(mask of ``label`` in its box, the box), or None when absent."""
+        if not self.has(label):
+            return None
+        box = self._boxes[int(label) - 1]
+        return self.labelmap.array[box] == int(label), box
 
     def dist_to_ivc(self, idx: np.ndarray) -> np.ndarray:
         """Distance (mm) to the IVC of (K, 3) voxel indices; inf beyond the search range."""
@@ -143,10 +169,9 @@ class _Context:
         return out
 
     def contact(self, label: int) -> _Contact | None:
-        vein = self.labelmap.array == int(label)
-        if not vein.any():
+        idx = self.voxels(label)
+        if len(idx) == 0:
             return None
-        idx = np.argwhere(vein)
         d = self.dist_to_ivc(idx)
         tol = CONTACT_SPACINGS * float(self.grid.spacing.max())
         touching = d <= tol
@@ -225,7 +250,7 @@ def _prolonged_vein(ctx: _Context, label: int, centre: np.ndarray, radius: float
     None when the vein label near the contact is too short to give a direction.
     """
     cl = ctx.centerline
-    vein = ctx.grid.index_to_lps(np.argwhere(ctx.labelmap.array == int(label)))
+    vein = ctx.grid.index_to_lps(ctx.voxels(label))
     near = vein[np.linalg.norm(vein - centre, axis=1) <= VEIN_AXIS_MM]
     if len(near) < 4:
         return None
@@ -280,7 +305,7 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
     for side, label in RENAL_VEIN_LABELS.items():
         c = ctx.contact(label)
         if c is None:
-            present = bool((ctx.labelmap.array == int(label)).any())
+            present = ctx.has(label)
             out[f"renal_vein_{side}"] = _missing("renal vein does not reach the IVC" if present
                                                  else f"no {side} renal vein (label {int(label)}) in the labelmap")
             continue
@@ -288,7 +313,7 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
         out[f"renal_vein_{side}"] = lm
         # Cranial edge of the inflow: highest contact voxel centre + half a voxel (moved with the ostium).
         edges.append((float(c.s.max()) + shift + half_voxel, lm.confidence))
-    left_kidney = bool((ctx.labelmap.array == int(Label.KIDNEY_LEFT)).any())
+    left_kidney = ctx.has(Label.KIDNEY_LEFT)
     if len(edges) == 1 and not out["renal_vein_left"].found and left_kidney:
         # Only the right vein: the left one, which usually enters 1-2 cm higher (domain.md), was missed
         # (thin, pinched in front of the aorta, lost to partial volume in thick slices).
@@ -330,9 +355,10 @@ def _kidney_hilum_height(ctx: _Context) -> float | None:
     corners = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
     levels = []
     for label in (Label.KIDNEY_RIGHT, Label.KIDNEY_LEFT):
-        kidney = ctx.labelmap.array == int(label)
-        if not kidney.any():
+        found = ctx.mask_in_box(label)
+        if found is None:
             continue
+        kidney, box = found
         heights, deficits = [], []
         for k in np.nonzero(kidney.any(axis=tuple(plane_axes)))[0]:
             pix = np.argwhere(np.take(kidney, k, axis=axis)).astype(float)
@@ -345,7 +371,7 @@ def _kidney_hilum_height(ctx: _Context) -> float | None:
                 continue
             deficits.append(hull - len(pix) * float(np.prod(grid.spacing[plane_axes])))
             centre = np.zeros(3)
-            centre[axis] = k
+            centre[axis] = k + box[axis].start
             heights.append(float(grid.index_to_lps(centre)[2]))
         if not deficits:
             continue
@@ -363,7 +389,7 @@ def _hepatic(ctx: _Context) -> dict[str, Landmark]:
     for side, label in HEPATIC_VEIN_LABELS.items():
         c = ctx.contact(label)
         if c is None:
-            present = bool((ctx.labelmap.array == int(label)).any())
+            present = ctx.has(label)
             out[f"hepatic_vein_{side}"] = _missing("hepatic vein does not reach the IVC" if present
                                                    else f"no {side} hepatic vein (label {int(label)}) in the labelmap")
             continue

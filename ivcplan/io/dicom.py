@@ -50,6 +50,8 @@ DECODE_IN_PROCESSES = True
 MIN_TASKS_FOR_PROCESSES = 8
 #: forkserver: safe when the caller runs threads (viewer, dask); workers import only pydicom + numpy.
 PROCESS_START_METHOD = "forkserver"
+#: The process that started (or will start) the forkserver: a child forked from it must not reuse it.
+_FORKSERVER_PID: int | None = None
 _INT16 = np.iinfo(np.int16)
 
 
@@ -265,6 +267,14 @@ def _pool(workers: int, n_tasks: int, compressed: bool):
     if (compressed and DECODE_IN_PROCESSES and workers > 1 and n_tasks >= MIN_TASKS_FOR_PROCESSES
             and not multiprocessing.current_process().daemon):
         method = PROCESS_START_METHOD if PROCESS_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
+        global _FORKSERVER_PID
+        if method == "forkserver":
+            if _FORKSERVER_PID not in (None, os.getpid()):
+                # Forked from a process whose forkserver we started: the inherited handle is stale
+                # (Python 3.11 then fails with ChildProcessError); spawn is safe here.
+                method = "spawn"
+            else:
+                _FORKSERVER_PID = os.getpid()
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload([__name__, "pydicom.pixels"])  # workers fork from a warm server

@@ -258,3 +258,32 @@ def test_unguarded_script_is_not_rerun_by_decoder_workers(tmp_path):
     assert "process pool unavailable" not in run.stderr  # the workers did start
     assert run.stdout.count("LOADED") == 1
     assert len((tmp_path / "runs.txt").read_text().split()) == 1
+
+
+def _load_in_forked_child(path: str, queue) -> None:
+    from ivcplan import io
+
+    try:
+        queue.put(("ok", io.load(path).array.sum()))
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def test_compressed_series_loads_in_a_process_forked_after_a_load(tmp_path):
+    """A script loads a compressed series (the decoder forkserver starts), then forks workers that load
+    others (e.g. a multiprocessing Pool): the children must not reuse the parent's forkserver handle."""
+    import multiprocessing
+
+    from ivcplan import io
+
+    hu = structured_hu((9, 64, 60), seed=6)
+    write_series(tmp_path / "ct", hu, transfer_syntax=JPEG2000Lossless)
+    assert np.array_equal(io.load(tmp_path / "ct").array, hu)  # the parent decodes in processes first
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_load_in_forked_child, args=(str(tmp_path / "ct"), queue))
+    child.start()
+    status, value = queue.get(timeout=120)
+    child.join(timeout=60)
+    assert status == "ok", value
+    assert value == hu.sum()
