@@ -373,12 +373,12 @@ class _Planner:
             return side
         if ratio < minimum:
             self.fire("R8", values)
-            self.flags.append(f"Insufficient future liver remnant: {ratio:.0%} of the total liver volume, below "
+            self.flags.append(f"Insufficient future liver remnant: {ratio:.1%} of the total liver volume, below "
                               f"{minimum:.0%}; consider portal vein embolisation.")
             return side
-        self.skip("R8", f"remnant {ratio:.0%} of the total liver volume, at least {minimum:.0%}")
+        self.skip("R8", f"remnant {ratio:.1%} of the total liver volume, at least {minimum:.0%}")
         if not compromised and ratio < strict and (f.prior_chemotherapy is None or f.liver_fibrosis is None):
-            self.flags.append(f"Future liver remnant {ratio:.0%} passes {base:.0%} but not the {strict:.0%} that "
+            self.flags.append(f"Future liver remnant {ratio:.1%} passes {base:.0%} but not the {strict:.0%} that "
                               "applies after chemotherapy or with fibrosis: history not given.")
         return side
 

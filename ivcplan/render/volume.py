@@ -31,10 +31,13 @@ CROP_MARGIN_MM = (45.0, 45.0, 15.0)
 #: HU -> (r, g, b) and HU -> opacity of the preset (portal-venous or arterial contrast CT).
 COLOR_POINTS = ((-100.0, (0.3, 0.1, 0.05)), (120.0, (0.55, 0.12, 0.08)), (180.0, (0.85, 0.25, 0.18)),
                 (280.0, (0.95, 0.55, 0.4)), (400.0, (0.95, 0.88, 0.78)), (1200.0, (1.0, 1.0, 0.95)))
-#: Opacity starts above enhanced liver (90-130 HU portal venous) so the retrohepatic IVC shows.
-OPACITY_POINTS = ((-1024.0, 0.0), (135.0, 0.0), (190.0, 0.3), (300.0, 0.55), (800.0, 0.85), (3000.0, 0.9))
-#: Gradient-magnitude opacity (HU/mm -> factor): flat regions fade, boundaries stay (sharper look).
-GRADIENT_POINTS = ((0.0, 0.0), (15.0, 0.4), (60.0, 1.0))
+#: Opacity starts above enhanced liver (90-130 HU portal venous) so the retrohepatic IVC shows, and
+#: enhanced blood (140-200 HU) is already fairly opaque: the vessels are what the view is for.
+OPACITY_POINTS = ((-1024.0, 0.0), (125.0, 0.0), (150.0, 0.45), (200.0, 0.65), (300.0, 0.7), (800.0, 0.85),
+                  (3000.0, 0.9))
+#: Gradient-magnitude opacity (HU/mm -> factor): flat regions fade, boundaries stay (sharper look); the
+#: floor keeps a vessel's uniform lumen visible.
+GRADIENT_POINTS = ((0.0, 0.6), (15.0, 0.8), (60.0, 1.0))
 
 
 def crop_box(labelmap: Labelmap, margin_mm=CROP_MARGIN_MM) -> tuple[np.ndarray, np.ndarray]:

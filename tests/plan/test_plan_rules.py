@@ -230,6 +230,13 @@ def test_r8_remnant_boundaries(ratio: float, clinical: dict, fired: bool) -> Non
         assert plan.fired("R8").values["remnant_ratio"] == round(ratio, 3)
 
 
+def test_r8_flag_shows_the_ratio_unrounded_to_the_limit() -> None:
+    # 29.6 % must not read "30 %, below 30 %".
+    plan = suggest(modified(case_b(), liver={"flr_ratio": 0.296}))
+    flag = next(f for f in plan.flags if f.startswith("Insufficient future liver remnant"))
+    assert "29.6%" in flag and "below 30%" in flag
+
+
 def test_r8_unknown_history_between_limits_is_flagged() -> None:
     plan = suggest(modified(case_b(), liver={"flr_ratio": 0.35}))
     assert "R8" not in plan.fired_ids
