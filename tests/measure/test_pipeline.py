@@ -131,6 +131,11 @@ def test_real_ct_automatic_segmentation(totalseg_dir):
     for name in ("hepatic_veins", "cavoatrial_junction"):
         assert r["landmarks"][name]["position_mm"] is None, name
     assert r["input"]["contrast_phase"] == "non_contrast"
+    # No renal vein is visible without contrast: the level comes from the kidney hila (12 mm from the
+    # slice where TotalSegmentator's kidneys are largest on 2026-12-02).
+    renal = r["landmarks"]["renal_veins"]["position_mm"]
+    assert renal is not None
+    assert abs(renal[2] - _kidney_peak_z(totalseg_dir / "example_seg_top30.nii.gz")) <= RENAL_LEVEL_TOL_MM
 
 
 def test_cli_reports_bad_input_clearly(tmp_path):
