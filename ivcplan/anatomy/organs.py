@@ -265,10 +265,14 @@ def _spine_low(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np.ndarr
         idx = np.arange(1, n + 1)
         cx = np.asarray(ndimage.mean(xx, labels, idx))
         area = np.asarray(ndimage.sum(sl, labels, idx))
-        area[np.abs(cx - mid) * sp[2] > SPINE_MIDLINE_MM] = 0
-        k = int(np.argmax(area))
-        if area[k] * sp[1] * sp[2] >= 200.0:
-            ys, xs = np.nonzero(labels == k + 1)
+        # The most bone, not the largest blob: above the dome the heart (blood ~160 HU) is a bigger
+        # "dense" blob near the midline than a thoracic vertebra, but holds no cortical bone.
+        bone_px = np.asarray(ndimage.sum(bone[z], labels, idx))
+        bone_px[(np.abs(cx - mid) * sp[2] > SPINE_MIDLINE_MM) | (area * sp[1] * sp[2] < 200.0)] = 0
+        k = int(np.argmax(bone_px))
+        if bone_px[k] > 0:
+            # Its bone only: the smoothed blob may have merged with the liver or the aorta beside it.
+            ys, xs = np.nonzero((labels == k + 1) & bone[z])
             front = ys <= np.median(ys)  # the vertebral body, not the posterior elements
             found[z] = (ys[front].mean(), xs[front].mean())
     ok = ~np.isnan(found[:, 0])

@@ -22,6 +22,9 @@ DEFECT_MARGIN_HU = 45.0
 MIN_LUMEN_HU = 100.0
 #: Expansion: a defect whose vein cross-section exceeds this factor of the normal calibre is tumor.
 EXPANSION_FACTOR = 1.4
+#: ... on at least this many slices and this fraction of the defect's slices.
+MIN_EXPANDED_SLICES = 2
+EXPANDED_FRACTION = 0.15
 #: Defects smaller than this (ml) are noise or partial volume at the wall.
 MIN_DEFECT_ML = 1.0
 #: ... and fills at least this fraction of the vein's cross-section on two slices or more.
@@ -120,7 +123,9 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
         grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
-        expanded = float(np.max(np.maximum(grown_area, area)[zs])) > EXPANSION_FACTOR * normal_area
+        # Expansion over a stretch of the vein, not on one slice (a leak into a neighbour at one level).
+        wide = np.maximum(grown_area, area)[zs] > EXPANSION_FACTOR * normal_area
+        expanded = int(np.count_nonzero(wide)) >= max(MIN_EXPANDED_SLICES, EXPANDED_FRACTION * len(zs))
         if expanded or i in seeded:
             tumor |= grown
         else:
