@@ -147,10 +147,10 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
         organ_work = resample_array(organs["labels"], volume.grid, frame.grid, interpolation="nearest", fill=0)
-        junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=enhanced,
-                                 liver=organ_work == Label.LIVER)
+        confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
+                                               enhanced=enhanced, liver=organ_work == Label.LIVER)
         forbidden = _tumor_forbidden(frame, spine, aorta)
-        _place_bridges(labels, ivc, frame, forbidden)
+        _place_bridges(labels, ivc, frame, forbidden, confluence_z, junction_z)
         kept_thin = _thin_extensions_kept(organ_work, frame, labels == Label.IVC_LUMEN)
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
@@ -226,9 +226,9 @@ def _trim_aorta(aorta: VesselResult, spacing: np.ndarray) -> VesselResult:
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
                 frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool,
-                liver: np.ndarray) -> int | None:
+                liver: np.ndarray) -> tuple[int | None, int | None]:
     """Iliac veins below the confluence and the right atrium above the junction replace the IVC there.
-    Returns the working slice of the cavoatrial junction (None when not found)."""
+    Returns the working slices of the iliac confluence and the cavoatrial junction (None: not found)."""
     forbidden = frame.hu > BONE_HU
     if aorta is not None:
         forbidden |= aorta.mask
@@ -263,7 +263,7 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
     elif enhanced and ends.junction_z is None:
         warnings.append("right atrium not found (above the field of view or not resolved)")
-    return junction
+    return ends.confluence_z, junction
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,
@@ -287,15 +287,24 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
             confidence[lab.key] = round(0.7 * ivc.confidence, 3)
 
 
-def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forbidden: np.ndarray) -> None:
+def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forbidden: np.ndarray,
+                   confluence_z: int | None, junction_z: int | None) -> None:
     """Where the track has no lumen (bridged, or on a filling defect), the vein is there all the same:
-    put a section of the vein's typical size on its axis, for the tumor / thrombus split to examine."""
+    put a section of the vein's typical size on its axis, for the tumor / thrombus split to examine.
+    Bridges beyond the iliac confluence and the cavoatrial junction are left out: there the track
+    skips through the iliac veins or the atrium, which have their own labels (a filling defect there
+    is kept: a tumor may reach into the atrium)."""
     track = ivc.track
     centres = track.centres()
     lumen = ~track.defect
     ry = float(np.median(track.ry[lumen] if lumen.any() else track.ry)) / frame.spacing[1]
     rx = float(np.median(track.rx[lumen] if lumen.any() else track.rx)) / frame.spacing[2]
+    lo = -1 if confluence_z is None else confluence_z
+    hi = labels.shape[0] if junction_z is None else junction_z
+    on_defect = set(track.z[track.defect].tolist())
     for z in track.filled:
+        if not lo <= z < hi and int(z) not in on_defect:
+            continue
         cy, cx = centres[int(z)]
         disc = ellipse_mask(labels.shape[1:], cy, cx, ry, rx) & ~forbidden[z]
         labels[z][disc & (labels[z] == 0)] = Label.IVC_LUMEN
