@@ -42,6 +42,8 @@ BRIDGE_3D_MM = 3.5
 CORE_OPENING_MM = 4.0
 ELLIPSE_TRIM_PASSES = 4
 ELLIPSE_MARGIN = 1.15
+#: ... with its centre and shape the median over sections within this distance (mm) along the vein.
+ELLIPSE_Z_WINDOW_MM = 10.0
 
 
 #: The residual lumen beside a tumor lies within this distance (mm) of it ...
@@ -165,26 +167,32 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
     keep = keep[keep > 0]
     kept = np.isin(lab, keep)
     kept = ndimage.binary_dilation(kept, structure=st) & (sub_allowed | seed[z0:z1])
+    moments: list[tuple[np.ndarray, np.ndarray] | None] = []
     for z in range(kept.shape[0]):
         kept[z] = ndimage.binary_fill_holes(kept[z]) & (sub_allowed[z] | seed[z0 + z] | ivc[z0 + z])
-        ellipse = _mass_ellipse(kept[z], seed[z0 + z], spacing)
+        moments.append(_mass_moments(kept[z], seed[z0 + z], spacing))
+    for z, (mu, cov) in enumerate(_along_z(moments, spacing[0])):
+        if mu is None:
+            continue
+        ellipse = _ellipse(kept.shape[1:], mu, cov, spacing)
         # Vein invasion reaches beyond the mass's ellipse: a plug in a hepatic or renal vein.
         kept[z] &= ellipse if enclosed is None else ellipse | enclosed[z0 + z]
     region[z0:z1] = kept
     return region | seed
 
 
-def _mass_ellipse(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> np.ndarray:
-    """Where the mass of one section may lie: the ellipse of its robust second moments, enlarged by
-    `ELLIPSE_MARGIN`. Tissue of tumor-like attenuation touching the mass broadly (bowel loops, the
-    psoas) widens the grown region on one side; the trimmed moments follow the mass, not the leak."""
+def _mass_moments(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Robust second moments (centre, covariance; mm) of one section's mass. Tissue of tumor-like
+    attenuation touching the mass broadly (bowel loops, the psoas) widens the grown region on one
+    side; the trimmed moments of its opened core follow the mass, not the leak. None: no mass."""
     if not section.any():
-        return section
+        return None
     r = max(1, round(CORE_OPENING_MM / spacing[1]))
     disc = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), r)
     core = ndimage.binary_opening(section, structure=disc)
     if not core.any():
-        return np.ones_like(section)
+        return None
     lab, n = ndimage.label(core)
     if n > 1:  # the core piece the defect is in (else the largest)
         hits = np.bincount(lab[seed & core], minlength=n + 1)[1:]
@@ -192,6 +200,7 @@ def _mass_ellipse(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray) ->
         core = lab == (int(np.argmax(hits)) + 1 if hits.any() else int(np.argmax(sizes)) + 1)
     pts = np.argwhere(core) * spacing[1:]
     keep = np.ones(len(pts), dtype=bool)
+    mu, cov = pts.mean(axis=0), np.cov(pts.T) + np.eye(2) * 1e-3
     for _ in range(ELLIPSE_TRIM_PASSES):
         mu = pts[keep].mean(axis=0)
         cov = np.cov((pts[keep] - mu).T) + np.eye(2) * 1e-3
@@ -201,7 +210,33 @@ def _mass_ellipse(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray) ->
         if new.sum() < 3 or np.array_equal(new, keep):
             break
         keep = new
-    yy, xx = np.mgrid[0:section.shape[0], 0:section.shape[1]]
+    return mu, cov
+
+
+def _along_z(moments: list[tuple[np.ndarray, np.ndarray] | None], dz_mm: float
+             ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Per-section moments made consistent along the vein: the median over `ELLIPSE_Z_WINDOW_MM`
+    (at least the adjacent sections). A mass changes gradually from section to section; a leak
+    into a neighbour that touches it over a few sections shifts those sections' moments only."""
+    half = max(1, int(round(ELLIPSE_Z_WINDOW_MM / dz_mm)))
+    out: list[tuple[np.ndarray | None, np.ndarray | None]] = []
+    for z, m in enumerate(moments):
+        if m is None:
+            out.append((None, None))
+            continue
+        near = [v for v in moments[max(0, z - half):z + half + 1] if v is not None]
+        mu = np.median(np.stack([v[0] for v in near]), axis=0)
+        cov = np.median(np.stack([v[1] for v in near]), axis=0)
+        if np.linalg.det(cov) <= 0 or cov[0, 0] <= 0:
+            mu, cov = m
+        out.append((mu, cov))
+    return out
+
+
+def _ellipse(shape: tuple[int, ...], mu: np.ndarray, cov: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """The section's mass ellipse from its moments, enlarged by `ELLIPSE_MARGIN`."""
+    inv = np.linalg.inv(cov)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     grid = np.stack([yy * spacing[1], xx * spacing[2]], axis=-1) - mu
     d2 = np.einsum("...j,jk,...k->...", grid, inv, grid)
     return d2 <= 4.0 * ELLIPSE_MARGIN**2
