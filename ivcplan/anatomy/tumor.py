@@ -218,7 +218,7 @@ def _along_z(moments: list[tuple[np.ndarray, np.ndarray] | None], dz_mm: float
     """Per-section moments made consistent along the vein: the median over `ELLIPSE_Z_WINDOW_MM`
     (at least the adjacent sections). A mass changes gradually from section to section; a leak
     into a neighbour that touches it over a few sections shifts those sections' moments only."""
-    half = max(1, int(round(ELLIPSE_Z_WINDOW_MM / dz_mm)))
+    half = max(1, round(ELLIPSE_Z_WINDOW_MM / dz_mm))
     out: list[tuple[np.ndarray | None, np.ndarray | None]] = []
     for z, m in enumerate(moments):
         if m is None:
