@@ -73,6 +73,9 @@ GROW_MM = 12.0
 #: muscle + ENHANCED_FLOOR_HU) is grown into as well.
 ENHANCED_MARGIN_HU = 60.0
 ENHANCED_FLOOR_HU = 30.0
+#: ... and, the cortex enhancing more than the medulla, a core at the medulla's level is grown into
+#: tissue up to this fraction of its enhancement (over muscle) above it.
+ENHANCED_CEILING = 0.5
 #: Bonus for a left/right pair at overlapping levels with similar attenuation.
 PAIR_BONUS = 0.5
 PAIR_HU_TOLERANCE = 40.0
@@ -268,6 +271,7 @@ def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarra
     lo, hi = mean - half, mean + half
     if mean > muscle + ENHANCED_MARGIN_HU:
         lo = min(lo, muscle + ENHANCED_FLOOR_HU)
+        hi = max(hi, mean + ENHANCED_CEILING * (mean - muscle))
     window = allowed & ~fat & (sub >= lo) & (sub <= hi)
     grown = core
     for _ in range(max(1, round(GROW_MM / float(sp[1:].min())))):
