@@ -46,6 +46,10 @@ BIFURCATION_AREA_FRACTION = 0.55
 #: `AORTA_AXIS_SLICES` above it has left the aorta (bifurcation, or a jump onto the iliac veins).
 AORTA_MAX_OFF_AXIS_MM = 9.0
 AORTA_AXIS_SLICES = 6
+#: Within this distance (mm) below the cavoatrial junction, lumen outside the vein's typical section
+#: (enlarged by FUNNEL_SECTION_MARGIN) is the atrium's funnel.
+JUNCTION_FUNNEL_MM = 10.0
+FUNNEL_SECTION_MARGIN = 1.15
 #: A right atrium candidate with more than this fraction inside the liver mask is liver.
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
@@ -261,9 +265,25 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         labels[vein & above] = 0  # above the junction the track is no longer the IVC
         labels[ends.atrium & ~liver & (labels == 0)] = Label.RIGHT_ATRIUM
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
+        _funnel_to_atrium(labels, ivc, frame, junction)
     elif enhanced and ends.junction_z is None:
         warnings.append("right atrium not found (above the field of view or not resolved)")
     return ends.confluence_z, junction
+
+
+def _funnel_to_atrium(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, junction: int) -> None:
+    """Just below the junction the vein widens into the atrium: there, lumen beyond the vein's
+    typical section (around its axis) is atrium, not a wider IVC."""
+    track, sp = ivc.track, frame.spacing
+    centres = track.centres()
+    ry = FUNNEL_SECTION_MARGIN * float(np.median(track.ry)) / sp[1]
+    rx = FUNNEL_SECTION_MARGIN * float(np.median(track.rx)) / sp[2]
+    for z in range(max(0, junction - max(1, round(JUNCTION_FUNNEL_MM / sp[0]))), junction):
+        if z not in centres:
+            continue
+        cy, cx = centres[z]
+        wide = (labels[z] == Label.IVC_LUMEN) & ~ellipse_mask(labels.shape[1:], cy, cx, ry, rx)
+        labels[z][wide] = Label.RIGHT_ATRIUM
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,
