@@ -46,6 +46,9 @@ BIFURCATION_AREA_FRACTION = 0.55
 #: `AORTA_AXIS_SLICES` above it has left the aorta (bifurcation, or a jump onto the iliac veins).
 AORTA_MAX_OFF_AXIS_MM = 9.0
 AORTA_AXIS_SLICES = 6
+#: On an enhanced scan, more than this share of the tracked IVC inside the liver mask means the lumen
+#: is isodense with the liver (the track is then a guess).
+ISODENSE_LIVER_SHARE = 0.3
 #: Within this distance (mm) below the cavoatrial junction, lumen outside the vein's typical section
 #: (enlarged by FUNNEL_SECTION_MARGIN) is the atrium's funnel.
 JUNCTION_FUNNEL_MM = 10.0
@@ -151,6 +154,8 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
         organ_work = resample_array(organs["labels"], volume.grid, frame.grid, interpolation="nearest", fill=0)
+        if enhanced:
+            _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
                                                enhanced=enhanced, liver=organ_work == Label.LIVER)
         forbidden = _tumor_forbidden(frame, spine, aorta)
@@ -269,6 +274,25 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
     elif enhanced and ends.junction_z is None:
         warnings.append("right atrium not found (above the field of view or not resolved)")
     return ends.confluence_z, junction
+
+
+def _check_isodense(labels: np.ndarray, organs: np.ndarray, confidence: dict[str, float],
+                    warnings: list[str]) -> None:
+    """An enhanced lumen is brighter than the liver and lies outside its mask. When most of the tracked
+    vein lies in what the liver segmentation took for liver, the lumen is isodense with it there and
+    the track followed shape and position only: lower the confidence and say so."""
+    vein = labels == Label.IVC_LUMEN
+    n = int(np.count_nonzero(vein))
+    if n == 0:
+        return
+    share = float(np.count_nonzero(vein & (organs == Label.LIVER))) / n
+    if share <= ISODENSE_LIVER_SHARE:
+        return
+    key = Label.IVC_LUMEN.key
+    confidence[key] = round(confidence.get(key, 0.0) * (1.0 - share), 3)
+    warnings.append(f"IVC: {100 * share:.0f} % of the tracked vein lies in tissue taken for liver (its lumen is "
+                    "not brighter than the liver on this scan): its course there is a guess from position and "
+                    "shape; check it, or give IVC seed points")
 
 
 def _funnel_to_atrium(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, junction: int) -> None:

@@ -134,3 +134,21 @@ def test_separate_functions_agree_and_input_untouched(contrast_case) -> None:
     assert spine_centres(spine, vol.grid).shape == (vol.shape[0], 3)
     with pytest.raises(InputError, match="body"):
         spine_mask(vol, body[:-1])
+
+
+def test_enhanced_kidney_core_at_the_medulla_grows_into_the_brighter_cortex() -> None:
+    from ivcplan.anatomy.organs_kidney import _grow
+
+    # Medulla (165 HU) inside a 4-voxel cortex (200 HU, noisy), in fat; paraspinal muscle at 50 HU.
+    rng = np.random.default_rng(3)
+    shape = (20, 40, 40)
+    zz, yy, xx = np.mgrid[0:shape[0], 0:shape[1], 0:shape[2]]
+    r = np.sqrt(((zz - 10) / 0.6) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2)
+    kidney = r <= 14
+    medulla = r <= 10
+    sub = np.where(kidney, 200.0, -90.0) + rng.normal(0, 12, shape)
+    sub[medulla] = 165.0 + rng.normal(0, 6, int(medulla.sum()))
+    core = r <= 7
+    grown, (_lo, hi) = _grow(core, sub, np.ones(shape, bool), sub < -30.0, 50.0, np.array([2.0, 1.0, 1.0]))
+    assert hi >= 220.0
+    assert dice(grown, kidney) >= 0.9

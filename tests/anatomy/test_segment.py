@@ -86,6 +86,10 @@ def test_contrast_real_dicom(contrast_dicom: tuple[Volume, np.ndarray, Segmentat
     assert dice(out == Label.LIVER, ref == TS_LIVER) >= DICOM_LIVER_DICE
     # The aorta is the enhanced blood pool: the phase detection saw it.
     assert seg.details["attenuation_hu"]["aorta"] > 120
+    # The IVC is isodense with the liver on this scan (95 vs 93 HU): the track there is a guess, and
+    # the segmentation says so instead of reporting it with confidence.
+    assert any(w.startswith("IVC: ") and "taken for liver" in w for w in seg.warnings)
+    assert not seg.found(Label.IVC_LUMEN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +164,42 @@ def test_toy_vessels_and_tumor(toy_tumor: tuple[Volume, dict[str, np.ndarray], S
     assert dice(out == Label.IVC_TUMOR, truth["tumor"]) >= TOY_TUMOR_DICE
     assert not np.any(out == Label.IVC_THROMBUS)  # the defect expands the vein: tumor, not thrombus
     assert seg.confidence["ivc_tumor"] > 0
+
+
+def test_toy_enhanced_ivc_is_not_called_isodense(toy_tumor: tuple[Volume, dict[str, np.ndarray], Segmentation]
+                                                 ) -> None:
+    _volume, _truth, seg = toy_tumor
+    assert not any("taken for liver" in w for w in seg.warnings)
+    assert seg.found(Label.IVC_LUMEN)
+
+
+def test_bridges_stop_at_the_ends_of_the_ivc() -> None:
+    from ivcplan.anatomy.segment import _place_bridges
+    from ivcplan.anatomy.vessels import VesselResult
+    from ivcplan.anatomy.vessels_frame import to_work_frame
+    from ivcplan.anatomy.vessels_track import Track
+
+    frame = to_work_frame(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    # Lumen on slices 2-9 and 20-27; the track bridges 10-19 (a filling defect) and, above the
+    # junction at slice 24, nothing is missing; below the confluence at slice 4 neither.
+    zs = np.r_[2:10, 20:28]
+    n = zs.size
+    track = Track(zs, np.full(n, 20.0), np.full(n, 20.0), np.full(n, 6.0), np.full(n, 6.0), np.ones(n),
+                  np.full(n, 150.0))
+    labels = np.zeros(frame.hu.shape, np.uint8)
+    ivc = VesselResult(track, np.zeros(frame.hu.shape, bool), 150.0, 0.9)
+    forbidden = np.zeros(frame.hu.shape, bool)
+    _place_bridges(labels, ivc, frame, forbidden, 4, 15)
+    filled = (labels == Label.IVC_LUMEN).any(axis=(1, 2))
+    assert filled[10:15].all() and not filled[15:20].any()  # beyond the junction: the atrium's
+    # A filling defect beyond the junction (a tumor reaching into the atrium) is kept.
+    defect = np.zeros(n, bool)
+    defect[zs >= 20] = True
+    track = Track(zs, track.y, track.x, track.ry, track.rx, track.score, track.inside_hu, defect)
+    labels[:] = 0
+    _place_bridges(labels, VesselResult(track, ivc.mask, 150.0, 0.9), frame, forbidden, 4, 15)
+    filled = (labels == Label.IVC_LUMEN).any(axis=(1, 2))
+    assert filled[20:28].all()
 
 
 def test_toy_orientation_independent() -> None:
