@@ -24,6 +24,7 @@ from ivcplan.anatomy.vessels import VesselResult, ellipse_mask, find_aorta, find
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
+from ivcplan.anatomy.vessels_track import Track
 from ivcplan.errors import InputError
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.progress import ProgressCallback, no_progress
@@ -298,11 +299,10 @@ def _check_isodense(labels: np.ndarray, organs: np.ndarray, confidence: dict[str
 def _funnel_to_atrium(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, junction: int) -> None:
     """Just below the junction the vein widens into the atrium: there, lumen beyond the vein's
     typical section (around its axis) is atrium, not a wider IVC."""
-    track, sp = ivc.track, frame.spacing
-    centres = track.centres()
-    ry = FUNNEL_SECTION_MARGIN * float(np.median(track.ry)) / sp[1]
-    rx = FUNNEL_SECTION_MARGIN * float(np.median(track.rx)) / sp[2]
-    for z in range(max(0, junction - max(1, round(JUNCTION_FUNNEL_MM / sp[0]))), junction):
+    centres = ivc.track.centres()
+    # The whole track's median: where a tumor distends the vein up to the junction, so does the funnel.
+    ry, rx = FUNNEL_SECTION_MARGIN * _typical_radii_px(ivc.track, frame.spacing, lumen_only=False)
+    for z in range(max(0, junction - max(1, round(JUNCTION_FUNNEL_MM / frame.spacing[0]))), junction):
         if z not in centres:
             continue
         cy, cx = centres[z]
@@ -340,9 +340,7 @@ def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forb
     is kept: a tumor may reach into the atrium)."""
     track = ivc.track
     centres = track.centres()
-    lumen = ~track.defect
-    ry = float(np.median(track.ry[lumen] if lumen.any() else track.ry)) / frame.spacing[1]
-    rx = float(np.median(track.rx[lumen] if lumen.any() else track.rx)) / frame.spacing[2]
+    ry, rx = _typical_radii_px(track, frame.spacing, lumen_only=True)
     lo = -1 if confluence_z is None else confluence_z
     hi = labels.shape[0] if junction_z is None else junction_z
     on_defect = set(track.z[track.defect].tolist())
@@ -352,6 +350,15 @@ def _place_bridges(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, forb
         cy, cx = centres[int(z)]
         disc = ellipse_mask(labels.shape[1:], cy, cx, ry, rx) & ~forbidden[z]
         labels[z][disc & (labels[z] == 0)] = Label.IVC_LUMEN
+
+
+def _typical_radii_px(track: Track, spacing: np.ndarray, *, lumen_only: bool) -> np.ndarray:
+    """The vein's typical section (semi-axes y, x in working voxels): the median template over the
+    track, or only where it is on lumen (a filling defect's template is a fixed guess)."""
+    lumen = ~track.defect if lumen_only else np.ones(track.z.size, bool)
+    if not lumen.any():
+        lumen = np.ones(track.z.size, bool)
+    return np.array([float(np.median(track.ry[lumen])) / spacing[1], float(np.median(track.rx[lumen])) / spacing[2]])
 
 
 def _thin_extensions_kept(organs: np.ndarray, frame: WorkFrame, ivc: np.ndarray) -> np.ndarray:

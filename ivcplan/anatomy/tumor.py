@@ -200,7 +200,6 @@ def _mass_moments(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray
         core = lab == (int(np.argmax(hits)) + 1 if hits.any() else int(np.argmax(sizes)) + 1)
     pts = np.argwhere(core) * spacing[1:]
     keep = np.ones(len(pts), dtype=bool)
-    mu, cov = pts.mean(axis=0), np.cov(pts.T) + np.eye(2) * 1e-3
     for _ in range(ELLIPSE_TRIM_PASSES):
         mu = pts[keep].mean(axis=0)
         cov = np.cov((pts[keep] - mu).T) + np.eye(2) * 1e-3

@@ -173,6 +173,24 @@ def test_toy_enhanced_ivc_is_not_called_isodense(toy_tumor: tuple[Volume, dict[s
     assert seg.found(Label.IVC_LUMEN)
 
 
+def test_isodense_ivc_is_flagged_by_its_share_in_the_liver() -> None:
+    from ivcplan.anatomy.segment import ISODENSE_LIVER_SHARE, _check_isodense
+
+    labels = np.zeros((4, 10, 10), np.uint8)
+    labels[:, 2:6, 2:6] = Label.IVC_LUMEN
+    organs = np.zeros_like(labels)
+    organs[:, 2:6, 2:4] = Label.LIVER  # half the vein lies in the liver mask
+    confidence, warnings = {Label.IVC_LUMEN.key: 0.8}, []
+    _check_isodense(labels, organs, confidence, warnings)
+    assert confidence[Label.IVC_LUMEN.key] == pytest.approx(0.4) and "50 %" in warnings[0]
+    organs[:] = 0
+    organs[:, 2:6, 2:3] = Label.LIVER  # a quarter: the partial volume of a vein beside the liver
+    assert ISODENSE_LIVER_SHARE >= 0.25  # the scenario below the threshold
+    confidence, warnings = {Label.IVC_LUMEN.key: 0.8}, []
+    _check_isodense(labels, organs, confidence, warnings)
+    assert confidence[Label.IVC_LUMEN.key] == 0.8 and not warnings
+
+
 def test_bridges_stop_at_the_ends_of_the_ivc() -> None:
     from ivcplan.anatomy.segment import _place_bridges
     from ivcplan.anatomy.vessels import VesselResult

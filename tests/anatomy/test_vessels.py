@@ -102,16 +102,22 @@ def test_split_ivc_tumor_versus_bland_thrombus() -> None:
     assert not plain.tumor.any() and not plain.thrombus.any()
 
 
+def _vein_with_mass(nz: int, n: int, centre: tuple[int, int], mass_z: tuple[int, int]
+                    ) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """Grid (2 x 1 x 1 mm) with a vein (radius 6 mm) along z through ``centre`` (y, x), expanded by a
+    mass (radius 16 mm) on slices ``mass_z``: spacing, (z, y, x) coordinates, vein and mass masks."""
+    sp = np.array([2.0, 1.0, 1.0])
+    zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
+    r = np.hypot(yy - centre[0], xx - centre[1])
+    return sp, (zz, yy, xx), r <= 6, (r <= 16) & (zz >= mass_z[0]) & (zz < mass_z[1])
+
+
 def _mass_with_neighbours() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A vein (radius 6 mm, bright) expanded by a dark mass (radius 16 mm, z 20-40) that touches, broadly,
     a 4 mm thick sheet of the same attenuation (a diaphragm cut tangentially) and sends a thin plug
     (radius 3 mm) into a bright organ (a tumor-filled vein inside the liver)."""
     nz, n = 60, 100
-    sp = np.array([2.0, 1.0, 1.0])
-    zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
-    r = np.hypot(yy - 50, xx - 50)
-    vein = r <= 6
-    mass = (r <= 16) & (zz >= 20) & (zz < 40)
+    sp, (zz, yy, xx), vein, mass = _vein_with_mass(nz, n, (50, 50), (20, 40))
     sheet = ((zz == 30) | (zz == 31)) & (xx > 50) & (xx < 95) & (yy > 20) & (yy < 80) & ~mass
     organ = (xx < 28) & (yy > 25) & (yy < 75) & (zz > 10) & (zz < 50)
     plug = (np.hypot(yy - 50, zz * sp[0] - 60) <= 3) & (xx < 36) & (xx > 18)
@@ -166,11 +172,7 @@ def test_tumor_leak_into_a_thick_neighbour_on_a_few_sections_is_cut() -> None:
     # its own attenuation (a bowel loop): on those sections the grown region is wider on one side,
     # but the mass's outline along the vein says where the mass is.
     nz, n = 60, 110
-    sp = np.array([2.0, 1.0, 1.0])
-    zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
-    r = np.hypot(yy - 55, xx - 45)
-    vein = r <= 6
-    mass = (r <= 16) & (zz >= 10) & (zz < 30)
+    sp, (zz, yy, xx), vein, mass = _vein_with_mass(nz, n, (55, 45), (10, 30))
     loop = (np.hypot(yy - 55, xx - 73) <= 13) & (zz >= 18) & (zz < 23) & ~mass
     hu = np.full((nz, n, n), -90.0)
     hu[vein] = 160.0
