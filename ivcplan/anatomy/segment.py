@@ -20,7 +20,7 @@ from ivcplan.anatomy.morphology import bbox
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc
 from ivcplan.anatomy.veins import blood_band, find_branch_veins
-from ivcplan.anatomy.vessels import VesselResult, ellipse_mask, find_aorta, find_ivc
+from ivcplan.anatomy.vessels import VesselResult, continue_aorta, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
@@ -128,6 +128,12 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     aorta = find_aorta(frame, body, spine)
     if aorta is not None:  # before the IVC: an aorta running on over the confluence would hide it
         aorta = _trim_aorta(aorta, frame.spacing)
+        aorta, continued = continue_aorta(aorta, frame, body, spine)
+        if continued:
+            mm = round(continued * float(frame.spacing[0]))
+            details["aorta_continued_mm"] = mm
+            warnings.append(f"aorta: its upper {mm} mm (no contrast against the diaphragmatic crura) follow "
+                            "its course as a shape prior; they were not delineated")
     report("segmentation: IVC", 0.5)
     seed_vox = _seeds_to_frame(seeds.ivc, frame, "seeds.ivc") if seeds and seeds.ivc else None
     tumor_vox = _seeds_to_frame(seeds.tumor, frame, "seeds.tumor") if seeds and seeds.tumor else None

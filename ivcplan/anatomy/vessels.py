@@ -82,6 +82,15 @@ ROI_ANTERIOR_MM = 120.0
 ROI_POSTERIOR_MM = 45.0
 
 
+#: An unenhanced aorta is isodense with the diaphragmatic crura that wrap it towards the hiatus, so
+#: its track stops there. It runs straight at that level: it is continued cranially along the line
+#: fitted to its last CONTINUE_FIT_MM, as a disc of its typical section, for at most
+#: CONTINUE_MAX_MM, while the disc holds soft tissue (not fat or lung) within the trunk.
+CONTINUE_FIT_MM = 45.0
+CONTINUE_MAX_MM = 45.0
+CONTINUE_SOFT_HU = (-20.0, 110.0)
+
+
 @dataclass(frozen=True)
 class VesselResult:
     track: Track
@@ -149,6 +158,54 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
     mask = delineate(frame.hu, track, sp, body)
     conf = _confidence(track)
     return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan, conf)
+
+
+def continue_aorta(aorta: VesselResult, frame: WorkFrame, body: np.ndarray,
+                   spine: SpineAnchor) -> tuple[VesselResult, int]:
+    """Continue an unenhanced aorta's track cranially where it stopped inside the trunk.
+
+    Returns the result and the number of slices added (0 on an enhanced scan, or when the track
+    reaches the last trunk slice). Added slices carry a zero template score.
+    """
+    track = aorta.track
+    if track.z.size < 3 or not np.isfinite(aorta.inside_hu) or aorta.inside_hu >= ENHANCED_BLOOD_HU:
+        return aorta, 0
+    sp = frame.spacing
+    top = int(track.z.max())
+    fit = track.z >= top - CONTINUE_FIT_MM / sp[0]
+    if fit.sum() < 3:
+        return aorta, 0
+    zf = track.z[fit].astype(float)
+    line_y, line_x = np.polyfit(zf, track.y[fit], 1), np.polyfit(zf, track.x[fit], 1)
+    area_px = aorta.mask.reshape(aorta.mask.shape[0], -1).sum(axis=1)[track.z[fit]]
+    radius_mm = float(np.sqrt(np.median(area_px) * sp[1] * sp[2] / np.pi))
+    if radius_mm <= 0:
+        return aorta, 0
+    mask = aorta.mask.copy()
+    added: list[tuple[int, float, float, float]] = []
+    for z in range(top + 1, min(top + 1 + int(CONTINUE_MAX_MM / sp[0]), frame.hu.shape[0])):
+        if not spine.usable[z]:
+            break
+        cy, cx = float(np.polyval(line_y, z)), float(np.polyval(line_x, z))
+        disc = ellipse_mask(frame.hu.shape[1:], cy, cx, radius_mm / sp[1], radius_mm / sp[2]) & body[z]
+        if not disc.any():
+            break
+        inside = float(np.median(frame.hu[z][disc]))
+        if not CONTINUE_SOFT_HU[0] <= inside <= CONTINUE_SOFT_HU[1]:
+            break  # fat or lung above the vessel's end (an arch, not a hiatus)
+        mask[z] |= disc
+        added.append((z, cy, cx, inside))
+    if not added:
+        return aorta, 0
+    z_new, y_new, x_new, hu_new = (np.array(v) for v in zip(*added, strict=True))
+    r = np.full(z_new.size, radius_mm)
+    track = Track(np.concatenate([track.z, z_new.astype(int)]), np.concatenate([track.y, y_new]),
+                  np.concatenate([track.x, x_new]), np.concatenate([track.ry, r]), np.concatenate([track.rx, r]),
+                  np.concatenate([track.score, np.zeros(z_new.size)]), np.concatenate([track.inside_hu, hu_new]),
+                  np.concatenate([track.defect, np.zeros(z_new.size, bool)]))
+    # Continued slices are a shape prior, not an observation: the confidence shrinks with their share.
+    confidence = round(aorta.confidence * (1.0 - 0.5 * z_new.size / track.z.size), 3)
+    return VesselResult(track, mask, aorta.inside_hu, confidence), int(z_new.size)
 
 
 def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: VesselResult | None,
