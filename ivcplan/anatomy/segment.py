@@ -9,7 +9,7 @@ bland thrombus inside the IVC -> branches (iliac, renal, hepatic veins, right at
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +54,14 @@ ISODENSE_LIVER_SHARE = 0.3
 #: (enlarged by FUNNEL_SECTION_MARGIN) is the atrium's funnel.
 JUNCTION_FUNNEL_MM = 10.0
 FUNNEL_SECTION_MARGIN = 1.15
+#: ... around the vein's axis fitted over this length (mm) below the funnel.
+FUNNEL_AXIS_MM = 30.0
 #: A right atrium candidate with more than this fraction inside the liver mask is liver.
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
+#: A bulky tumor may reach this far (mm) behind the front of the vertebral bodies, beside them.
+PARAVERTEBRAL_BAND_MM = 20.0
 #: Radius (mm) of the closing that puts vessels inside the liver (and tumor filling them) into it.
 LIVER_ENCLOSURE_MM = 6.0
 #: ... and the reach (mm) from a kidney within which a tumor-filled renal vein is kept.
@@ -165,12 +169,12 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
             _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
                                                enhanced=enhanced, liver=organ_work == Label.LIVER)
-        forbidden = _tumor_forbidden(frame, spine, aorta)
+        forbidden, paravertebral = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden, confluence_z, junction_z)
         kept_thin = _thin_extensions_kept(organ_work, frame, labels == Label.IVC_LUMEN)
         parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
                           contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
-                          forbidden=forbidden, centres=ivc.track.centres(),
+                          forbidden=forbidden, within_mass=paravertebral, centres=ivc.track.centres(),
                           upper_hu=defect_max, enclosed=kept_thin)
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS
@@ -303,17 +307,34 @@ def _check_isodense(labels: np.ndarray, organs: np.ndarray, confidence: dict[str
 
 
 def _funnel_to_atrium(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, junction: int) -> None:
-    """Just below the junction the vein widens into the atrium: there, lumen beyond the vein's
-    typical section (around its axis) is atrium, not a wider IVC."""
+    """Just below the junction the vein widens into the atrium: there the IVC is its typical section
+    around its axis (carried straight on from below: the track itself drifts into the chamber's
+    blood), and the rest of the blood pool is atrium."""
     centres = ivc.track.centres()
     # The whole track's median: where a tumor distends the vein up to the junction, so does the funnel.
     ry, rx = FUNNEL_SECTION_MARGIN * _typical_radii_px(ivc.track, frame.spacing, lumen_only=False)
-    for z in range(max(0, junction - max(1, round(JUNCTION_FUNNEL_MM / frame.spacing[0]))), junction):
-        if z not in centres:
+    z_lo = max(0, junction - max(1, round(JUNCTION_FUNNEL_MM / frame.spacing[0])))
+    axis = _axis_below(centres, z_lo, frame.spacing)
+    blood = (labels == Label.IVC_LUMEN) | (labels == Label.RIGHT_ATRIUM)
+    for z in range(z_lo, junction):
+        centre = axis(z) if axis is not None else centres.get(z)
+        if centre is None:
             continue
-        cy, cx = centres[z]
-        wide = (labels[z] == Label.IVC_LUMEN) & ~ellipse_mask(labels.shape[1:], cy, cx, ry, rx)
-        labels[z][wide] = Label.RIGHT_ATRIUM
+        section = ellipse_mask(labels.shape[1:], centre[0], centre[1], ry, rx)
+        labels[z][blood[z] & ~section] = Label.RIGHT_ATRIUM
+        labels[z][blood[z] & section] = Label.IVC_LUMEN
+
+
+def _axis_below(centres: dict[int, tuple[float, float]], z_top: int, spacing: np.ndarray
+                ) -> Callable[[int], tuple[float, float]] | None:
+    """The vein's axis as the line fitted to its centres over `FUNNEL_AXIS_MM` below ``z_top``."""
+    zs = np.array([z for z in centres if z_top - FUNNEL_AXIS_MM / spacing[0] <= z < z_top], dtype=float)
+    if zs.size < 3:
+        return None
+    ys = np.array([centres[int(z)][0] for z in zs])
+    xs = np.array([centres[int(z)][1] for z in zs])
+    fy, fx = np.polyfit(zs, ys, 1), np.polyfit(zs, xs, 1)
+    return lambda z: (float(np.polyval(fy, z)), float(np.polyval(fx, z)))
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,
@@ -390,14 +411,19 @@ def _thin_extensions_kept(organs: np.ndarray, frame: WorkFrame, ivc: np.ndarray)
     return out
 
 
-def _tumor_forbidden(frame: WorkFrame, spine: SpineAnchor, aorta: VesselResult | None) -> np.ndarray:
-    """Where an IVC tumor never grows: the aorta, bone, and behind the front of the vertebral bodies."""
+def _tumor_forbidden(frame: WorkFrame, spine: SpineAnchor, aorta: VesselResult | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Where an IVC tumor never grows (the aorta, bone, and behind the front of the vertebral bodies),
+    and the band behind that front where a bulky tumor may lie beside the vertebral body, only
+    within its own mass's outline (the psoas and crura there are of the tumor's attenuation)."""
     forbidden = frame.hu > BONE_HU
     if aorta is not None:
         forbidden |= aorta.mask
     yy = np.arange(frame.hu.shape[1])[None, :, None]
     front = np.where(spine.usable, spine.y_anterior, np.inf)[:, None, None]
-    return forbidden | (yy > front)
+    behind = yy > front
+    band = behind & (yy <= front + PARAVERTEBRAL_BAND_MM / frame.spacing[1]) & ~forbidden
+    return forbidden | behind, band
 
 
 def _seeds_to_frame(points: Sequence[Sequence[float]], frame: WorkFrame, name: str) -> np.ndarray:

@@ -44,6 +44,8 @@ ELLIPSE_TRIM_PASSES = 4
 ELLIPSE_MARGIN = 1.15
 #: ... with its centre and shape the median over sections within this distance (mm) along the vein.
 ELLIPSE_Z_WINDOW_MM = 10.0
+#: Passes re-measuring the outline of a mass cut short where only the mass may extend.
+OUTLINE_PASSES = 3
 
 
 #: The residual lumen beside a tumor lies within this distance (mm) of it ...
@@ -63,12 +65,14 @@ class IvcParts:
 
 def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast: bool,
               tumor_seeds: np.ndarray | None = None, forbidden: np.ndarray | None = None,
-              centres: dict[int, tuple[float, float]] | None = None, upper_hu: float | None = None,
+              within_mass: np.ndarray | None = None, centres: dict[int, tuple[float, float]] | None = None,
+              upper_hu: float | None = None,
               enclosed: np.ndarray | None = None) -> IvcParts:
     """Split the IVC mask (working grid) into lumen, tumor and thrombus.
 
-    ``forbidden``: voxels the tumor never takes (aorta, bone); ``centres``: IVC centre (y, x) per
-    slice, bounding how far a tumor may reach; ``upper_hu``: tumor is darker than this (e.g. the
+    ``forbidden``: voxels the tumor never takes (aorta, bone); ``within_mass``: forbidden voxels it
+    takes only inside its mass's outline, next to it (beside the vertebral body); ``centres``: IVC
+    centre (y, x) per slice, bounding how far a tumor may reach; ``upper_hu``: tumor is darker than this (e.g. the
     enhanced liver); ``enclosed``: where thin tumor extensions are kept (inside the liver a dark tube is
     a hepatic vein filled by tumor, not a leak into a neighbour).
     """
@@ -112,6 +116,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
             if lab[idx] > 0:
                 seeded.add(int(lab[idx]))
     allowed = (smooth > DEFECT_HU_RANGE[0]) & (smooth < upper)
+    extra = None if within_mass is None else allowed & within_mass
     if forbidden is not None:
         allowed &= ~forbidden
     for i in range(1, n + 1):
@@ -123,7 +128,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         if not substantial and i not in seeded:
             continue
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
-        grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed)
+        grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed, extra)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
         # Expansion over a stretch of the vein, not on one slice (a leak into a neighbour at one level).
         wide = np.maximum(grown_area, area)[zs] > EXPANSION_FACTOR * normal_area
@@ -139,11 +144,13 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,
-          centres: dict[int, tuple[float, float]] | None, enclosed: np.ndarray | None = None) -> np.ndarray:
+          centres: dict[int, tuple[float, float]] | None, enclosed: np.ndarray | None = None,
+          extra: np.ndarray | None = None) -> np.ndarray:
     """Tumor-like voxels connected to ``seed`` through more than thin bridges, near the vein."""
     z0, z1 = max(int(zs.min()) - 1, 0), min(int(zs.max()) + 2, seed.shape[0])
     region = np.zeros_like(seed)
     sub_allowed = allowed[z0:z1].copy()
+    sub_allowed_radius = np.ones_like(sub_allowed)
     if centres:
         ny, nx = seed.shape[1:]
         yy, xx = np.ogrid[0:ny, 0:nx]
@@ -153,7 +160,8 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
                 sub_allowed[z - z0] &= ivc[z]
                 continue
             dist = np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])
-            sub_allowed[z - z0] &= dist <= MAX_TUMOR_RADIUS_MM
+            sub_allowed_radius[z - z0] = dist <= MAX_TUMOR_RADIUS_MM
+            sub_allowed[z - z0] &= sub_allowed_radius[z - z0]
     # Opening by reconstruction: erode to cut bridges into neighbouring muscle, keep what stays
     # connected to the defect, dilate back inside the allowed tissue. The erosion is 3D: a thin sheet
     # (the diaphragm over the dome, the crus) or tube cut tangentially looks broad in one slice.
@@ -177,8 +185,32 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
         ellipse = _ellipse(kept.shape[1:], mu, cov, spacing)
         # Vein invasion reaches beyond the mass's ellipse: a plug in a hepatic or renal vein.
         kept[z] &= ellipse if enclosed is None else ellipse | enclosed[z0 + z]
+    if extra is not None:
+        _extend_within_outline(kept, extra[z0:z1] & sub_allowed_radius, seed[z0:z1], spacing)
     region[z0:z1] = kept
     return region | seed
+
+
+def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> None:
+    """Add ``extra`` tissue (in place) that touches the mass within its outline. The outline of a mass
+    cut short (e.g. at the vertebral front) is too short on that side: each pass re-measures it with
+    what the last one added, so that it extends to the mass's own edge, and no further."""
+    for _ in range(OUTLINE_PASSES):
+        moments = [_mass_moments(kept[z], seed[z], spacing) for z in range(kept.shape[0])]
+        grew = False
+        for z, (mu, cov) in enumerate(_along_z(moments, spacing[0])):
+            if mu is None:
+                continue
+            more = extra[z] & ~kept[z] & _ellipse(kept.shape[1:], mu, cov, spacing)
+            if not more.any():
+                continue
+            lab, _ = ndimage.label(more | kept[z])
+            touch = np.unique(lab[kept[z]])
+            add = more & np.isin(lab, touch[touch > 0])
+            kept[z] |= add
+            grew |= bool(add.any())
+        if not grew:
+            break
 
 
 def _mass_moments(section: np.ndarray, seed: np.ndarray, spacing: np.ndarray

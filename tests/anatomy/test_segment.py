@@ -330,3 +330,31 @@ def test_bad_input_is_named() -> None:
         segment(vol, seeds=Seeds(ivc=((1e4, 1e4, 1e4),)))
     with pytest.raises(InputError, match=r"seeds\.tumor"):
         Seeds(tumor=((0.0, float("nan"), 0.0),))
+
+
+def test_funnel_keeps_the_vein_on_its_axis_into_the_atrium() -> None:
+    from ivcplan.anatomy.segment import _funnel_to_atrium
+    from ivcplan.anatomy.vessels import VesselResult, ellipse_mask
+    from ivcplan.anatomy.vessels_frame import to_work_frame
+    from ivcplan.anatomy.vessels_track import Track
+
+    frame = to_work_frame(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    # A straight vein (x = 14) whose track drifts into the atrium's blood (centred at x = 26) over the
+    # 10 mm below the junction at slice 20.
+    zs = np.arange(20)
+    xs = np.where(zs < 15, 14.0, 14.0 + 2.0 * (zs - 14))
+    n = zs.size
+    track = Track(zs, np.full(n, 20.0), xs, np.full(n, 8.0), np.full(n, 8.0), np.ones(n), np.full(n, 150.0))
+    labels = np.zeros(frame.hu.shape, np.uint8)
+    for z in range(15, 30):
+        labels[z][ellipse_mask((40, 40), 20, 26, 9, 9)] = Label.RIGHT_ATRIUM
+    own = ellipse_mask((40, 40), 20, 14, 4, 4)  # the vein's own lumen, on its axis
+    for k, z in enumerate(zs):
+        # The delineation around the drifting track took the vein and the chamber's blood beside it.
+        labels[z][own | ellipse_mask((40, 40), 20, xs[k], 4, 4)] = Label.IVC_LUMEN
+    _funnel_to_atrium(labels, VesselResult(track, labels == Label.IVC_LUMEN, 150.0, 0.9), frame, 20)
+    for z in range(15, 20):
+        vein = labels[z] == Label.IVC_LUMEN
+        assert vein[own].all()  # the vein stays whole on its axis ...
+        assert not np.any(vein[:, 20:])  # ... and blood beyond its section (1.15 x 4 px) is atrium
+        assert np.count_nonzero(labels[z] == Label.RIGHT_ATRIUM) > 0

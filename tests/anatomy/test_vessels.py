@@ -181,3 +181,24 @@ def test_tumor_leak_into_a_thick_neighbour_on_a_few_sections_is_cut() -> None:
     assert np.count_nonzero(parts.tumor & loop) <= 0.25 * loop.sum()
     dice = 2 * np.count_nonzero(parts.tumor & mass) / (parts.tumor.sum() + mass.sum())
     assert dice >= 0.85
+
+
+def test_bulky_tumor_beside_the_vertebral_body_is_kept_within_its_outline() -> None:
+    # A mass (radius 16 mm) whose back 8 mm lie behind the vertebral front (y > 58), beside the body;
+    # a muscle of its attenuation (a psoas or crus) touches it there.
+    nz, n = 50, 100
+    sp, (zz, yy, xx), vein, mass = _vein_with_mass(nz, n, (50, 50), (10, 40))
+    behind = yy > 58
+    muscle = (np.hypot(yy - 70, xx - 76) <= 11) & ~mass & (zz >= 5) & (zz < 45)
+    hu = np.full((nz, n, n), -90.0)
+    hu[vein] = 160.0
+    hu[mass | muscle] = 60.0
+    ivc = (vein | mass) & ~behind  # the vein as the pipeline delineates it: in front of the spine
+    band = behind & (yy <= 58 + 20)
+    parts = split_ivc(hu, ivc, spacing=sp, contrast=True, upper_hu=100.0, forbidden=behind, within_mass=band)
+    back = mass & behind
+    assert np.count_nonzero(parts.tumor & back) >= 0.8 * back.sum()
+    assert np.count_nonzero(parts.tumor & muscle) <= 0.1 * muscle.sum()
+    # Without the band the tumor stops at the vertebral front.
+    front_only = split_ivc(hu, ivc, spacing=sp, contrast=True, upper_hu=100.0, forbidden=behind)
+    assert not np.any(front_only.tumor & back)
