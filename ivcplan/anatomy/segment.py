@@ -9,7 +9,7 @@ bland thrombus inside the IVC -> branches (iliac, renal, hepatic veins, right at
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +54,11 @@ ISODENSE_LIVER_SHARE = 0.3
 #: (enlarged by FUNNEL_SECTION_MARGIN) is the atrium's funnel.
 JUNCTION_FUNNEL_MM = 10.0
 FUNNEL_SECTION_MARGIN = 1.15
-#: ... around the vein's axis fitted over this length (mm) below the funnel.
+#: ... around the vein's axis fitted over this length (mm) beyond the funnel (or the flare below).
 FUNNEL_AXIS_MM = 30.0
+#: Within this distance (mm) above the iliac confluence, lumen beyond the vein's typical section is
+#: the iliac veins running into it.
+CONFLUENCE_FLARE_MM = 12.0
 #: A right atrium candidate with more than this fraction inside the liver mask is liver.
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
@@ -261,6 +264,7 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         labels[vein & below] = 0
         labels[ends.iliac_right & (labels == 0)] = Label.ILIAC_VEIN_RIGHT
         labels[ends.iliac_left & (labels == 0)] = Label.ILIAC_VEIN_LEFT
+        _flare_to_iliacs(labels, ivc, frame, ends.confluence_z)
         for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
             confidence[lab.key] = round(0.8 * ivc.confidence, 3) if np.any(labels == lab) else 0.0
         details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([ends.confluence_z, 0, 0])[2])
@@ -310,31 +314,49 @@ def _funnel_to_atrium(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, j
     """Just below the junction the vein widens into the atrium: there the IVC is its typical section
     around its axis (carried straight on from below: the track itself drifts into the chamber's
     blood), and the rest of the blood pool is atrium."""
-    centres = ivc.track.centres()
-    # The whole track's median: where a tumor distends the vein up to the junction, so does the funnel.
-    ry, rx = FUNNEL_SECTION_MARGIN * _typical_radii_px(ivc.track, frame.spacing, lumen_only=False)
     z_lo = max(0, junction - max(1, round(JUNCTION_FUNNEL_MM / frame.spacing[0])))
-    axis = _axis_below(centres, z_lo, frame.spacing)
     blood = (labels == Label.IVC_LUMEN) | (labels == Label.RIGHT_ATRIUM)
-    for z in range(z_lo, junction):
-        centre = axis(z) if axis is not None else centres.get(z)
-        if centre is None:
-            continue
-        section = ellipse_mask(labels.shape[1:], centre[0], centre[1], ry, rx)
+    for z, section, _axis_x in _sections_on_axis(labels.shape, ivc, frame, range(z_lo, junction),
+                                                 (z_lo - FUNNEL_AXIS_MM / frame.spacing[0], z_lo)):
         labels[z][blood[z] & ~section] = Label.RIGHT_ATRIUM
         labels[z][blood[z] & section] = Label.IVC_LUMEN
 
 
-def _axis_below(centres: dict[int, tuple[float, float]], z_top: int, spacing: np.ndarray
-                ) -> Callable[[int], tuple[float, float]] | None:
-    """The vein's axis as the line fitted to its centres over `FUNNEL_AXIS_MM` below ``z_top``."""
-    zs = np.array([z for z in centres if z_top - FUNNEL_AXIS_MM / spacing[0] <= z < z_top], dtype=float)
-    if zs.size < 3:
-        return None
-    ys = np.array([centres[int(z)][0] for z in zs])
-    xs = np.array([centres[int(z)][1] for z in zs])
-    fy, fx = np.polyfit(zs, ys, 1), np.polyfit(zs, xs, 1)
-    return lambda z: (float(np.polyval(fy, z)), float(np.polyval(fx, z)))
+def _flare_to_iliacs(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame, confluence: int) -> None:
+    """Just above the confluence the two iliac veins run into the vein's lumen side by side, as one
+    wide blob: there the IVC is its typical section around its axis (carried on from above), and the
+    blob beyond it is the iliac vein of its side."""
+    z_hi = min(labels.shape[0], confluence + max(1, round(CONFLUENCE_FLARE_MM / frame.spacing[0])))
+    lumen = labels == Label.IVC_LUMEN
+    for z, section, axis_x in _sections_on_axis(labels.shape, ivc, frame, range(confluence, z_hi),
+                                                (z_hi, z_hi + FUNNEL_AXIS_MM / frame.spacing[0])):
+        beyond = lumen[z] & ~section
+        right = beyond & (np.arange(labels.shape[2])[None, :] < axis_x)  # x runs to the patient's left
+        labels[z][right] = Label.ILIAC_VEIN_RIGHT
+        labels[z][beyond & ~right] = Label.ILIAC_VEIN_LEFT
+
+
+def _sections_on_axis(shape: tuple[int, ...], ivc: VesselResult, frame: WorkFrame, zs: range,
+                      fit: tuple[float, float]) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Per slice of ``zs``: the vein's typical section (enlarged by `FUNNEL_SECTION_MARGIN`) around its
+    axis, the line fitted to the track's centres on slices within ``fit`` (from, to); the track's own
+    centre where too few are there. Yields (slice, section mask, axis x)."""
+    centres = ivc.track.centres()
+    # The whole track's median: where a tumor distends the vein up to its end, so does the end.
+    ry, rx = FUNNEL_SECTION_MARGIN * _typical_radii_px(ivc.track, frame.spacing, lumen_only=False)
+    near = np.array([z for z in centres if fit[0] <= z < fit[1]], dtype=float)
+    line = None
+    if near.size >= 3:
+        line = (np.polyfit(near, [centres[int(z)][0] for z in near], 1),
+                np.polyfit(near, [centres[int(z)][1] for z in near], 1))
+    for z in zs:
+        if line is not None:
+            cy, cx = float(np.polyval(line[0], z)), float(np.polyval(line[1], z))
+        elif z in centres:
+            cy, cx = centres[z]
+        else:
+            continue
+        yield z, ellipse_mask(shape[1:], cy, cx, ry, rx), cx
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,

@@ -358,3 +358,30 @@ def test_funnel_keeps_the_vein_on_its_axis_into_the_atrium() -> None:
         assert vein[own].all()  # the vein stays whole on its axis ...
         assert not np.any(vein[:, 20:])  # ... and blood beyond its section (1.15 x 4 px) is atrium
         assert np.count_nonzero(labels[z] == Label.RIGHT_ATRIUM) > 0
+
+
+def test_flare_above_the_confluence_goes_to_the_iliac_veins() -> None:
+    from ivcplan.anatomy.segment import _flare_to_iliacs
+    from ivcplan.anatomy.vessels import VesselResult, ellipse_mask
+    from ivcplan.anatomy.vessels_frame import to_work_frame
+    from ivcplan.anatomy.vessels_track import Track
+
+    frame = to_work_frame(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    # A straight vein (x = 20, radius 4 px) from the confluence at slice 5; on the 12 mm above it the
+    # two iliac veins still run into its lumen side by side (x = 13 and x = 27).
+    zs = np.arange(5, 30)
+    n = zs.size
+    track = Track(zs, np.full(n, 20.0), np.full(n, 20.0), np.full(n, 8.0), np.full(n, 8.0), np.ones(n),
+                  np.full(n, 150.0))
+    labels = np.zeros(frame.hu.shape, np.uint8)
+    own = ellipse_mask((40, 40), 20, 20, 4, 4)
+    right, left = ellipse_mask((40, 40), 20, 13, 4, 4), ellipse_mask((40, 40), 20, 27, 4, 4)
+    for z in zs:
+        labels[z][own | (right | left if z < 11 else False)] = Label.IVC_LUMEN
+    _flare_to_iliacs(labels, VesselResult(track, labels == Label.IVC_LUMEN, 150.0, 0.9), frame, 5)
+    for z in range(5, 11):
+        assert (labels[z][own] == Label.IVC_LUMEN).all()
+        assert not np.any(labels[z][:, :15] == Label.IVC_LUMEN) and not np.any(labels[z][:, 25:] == Label.IVC_LUMEN)
+        assert np.any(labels[z][:, :15] == Label.ILIAC_VEIN_RIGHT)  # smaller x: the patient's right
+        assert np.any(labels[z][:, 25:] == Label.ILIAC_VEIN_LEFT)
+    assert (labels[11:30][:, own] == Label.IVC_LUMEN).all()
