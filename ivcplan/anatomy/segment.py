@@ -268,6 +268,20 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
             confidence[lab.key] = round(0.8 * ivc.confidence, 3) if np.any(labels == lab) else 0.0
         details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([ends.confluence_z, 0, 0])[2])
+    elif enhanced and (start := _off_axis_start(ivc.track, frame.spacing)) is not None:
+        # No pair of veins below the track, but its lowest slices veer off the vein's axis: it began
+        # on one iliac vein, above the other's inflow. Those slices are that iliac vein.
+        axis_x = float(np.median(ivc.track.x[(ivc.track.z >= start)][:AORTA_AXIS_SLICES]))
+        low = np.zeros_like(vein)
+        low[:start] = True
+        side = np.arange(labels.shape[2])[None, None, :] < axis_x  # x runs to the patient's left
+        labels[vein & low & side] = Label.ILIAC_VEIN_RIGHT
+        labels[vein & low & ~side] = Label.ILIAC_VEIN_LEFT
+        _flare_to_iliacs(labels, ivc, frame, start)
+        for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
+            confidence[lab.key] = round(0.5 * ivc.confidence, 3) if np.any(labels == lab) else 0.0
+        details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([start, 0, 0])[2])
+        ends = replace(ends, confluence_z=start)
     elif enhanced:
         warnings.append("iliac confluence not found (below the field of view or not resolved)")
     junction = ends.junction_z
@@ -289,6 +303,20 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
     elif enhanced and ends.junction_z is None:
         warnings.append("right atrium not found (above the field of view or not resolved)")
     return ends.confluence_z, junction
+
+
+def _off_axis_start(track: Track, spacing: np.ndarray) -> int | None:
+    """The first slice of the track on the vein's axis when its lowest slices lie off it (more than
+    `AORTA_MAX_OFF_AXIS_MM` from the median centre of the `AORTA_AXIS_SLICES` above): None when
+    they do not, or when that is not in the lowest third of the track."""
+    if track.z.size < 3 * AORTA_AXIS_SLICES:
+        return None
+    centre = np.stack([track.y * spacing[1], track.x * spacing[2]], axis=1)
+    for k in range(track.z.size // 3, -1, -1):
+        above = centre[k + 1:k + 1 + AORTA_AXIS_SLICES]
+        if np.linalg.norm(centre[k] - np.median(above, axis=0)) > AORTA_MAX_OFF_AXIS_MM:
+            return int(track.z[k + 1])
+    return None
 
 
 def _check_isodense(labels: np.ndarray, organs: np.ndarray, confidence: dict[str, float],

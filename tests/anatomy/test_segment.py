@@ -385,3 +385,19 @@ def test_flare_above_the_confluence_goes_to_the_iliac_veins() -> None:
         assert np.any(labels[z][:, :15] == Label.ILIAC_VEIN_RIGHT)  # smaller x: the patient's right
         assert np.any(labels[z][:, 25:] == Label.ILIAC_VEIN_LEFT)
     assert (labels[11:30][:, own] == Label.IVC_LUMEN).all()
+
+
+def test_a_track_starting_on_one_iliac_vein_is_cut_at_the_axis() -> None:
+    from ivcplan.anatomy.segment import _off_axis_start
+    from ivcplan.anatomy.vessels_track import Track
+
+    zs = np.arange(5, 41)
+    x = np.where(zs < 10, 28.0, 20.0)  # its lowest 5 slices 16 mm to the left (2 mm voxels)
+    n = zs.size
+    track = Track(zs, np.full(n, 20.0), x, np.full(n, 8.0), np.full(n, 8.0), np.ones(n), np.full(n, 150.0))
+    assert _off_axis_start(track, np.array([3.0, 2.0, 2.0])) == 10
+    straight = Track(zs, np.full(n, 20.0), np.full(n, 20.0), track.ry, track.rx, track.score, track.inside_hu)
+    assert _off_axis_start(straight, np.array([3.0, 2.0, 2.0])) is None
+    # A bend in its upper two thirds (towards the liver) is not an iliac start.
+    high = Track(zs, track.y, np.where(zs > 30, 28.0, 20.0), track.ry, track.rx, track.score, track.inside_hu)
+    assert _off_axis_start(high, np.array([3.0, 2.0, 2.0])) is None
