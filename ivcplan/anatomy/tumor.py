@@ -44,6 +44,8 @@ ELLIPSE_TRIM_PASSES = 4
 ELLIPSE_MARGIN = 1.15
 #: ... with its centre and shape the median over sections within this distance (mm) along the vein.
 ELLIPSE_Z_WINDOW_MM = 10.0
+#: A tumor-filled branch vein (an island of tumor in a section) is at most this wide (radius, mm).
+MAX_PLUG_RADIUS_MM = 8.0
 #: Passes re-measuring the outline of a mass cut short where only the mass may extend.
 OUTLINE_PASSES = 3
 
@@ -137,6 +139,8 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
             tumor |= grown
         else:
             thrombus |= comp
+    if tumor.any():
+        tumor = _drop_islands(tumor, ivc & ~tumor, enclosed, spacing)
     thrombus &= ~tumor
     ivc_total = ivc | tumor
     lumen = ivc_total & ~tumor & ~thrombus
@@ -189,6 +193,28 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
         _extend_within_outline(kept, extra[z0:z1] & sub_allowed_radius, seed[z0:z1], spacing)
     region[z0:z1] = kept
     return region | seed
+
+
+def _drop_islands(tumor: np.ndarray, lumen: np.ndarray, enclosed: np.ndarray | None,
+                  spacing: np.ndarray) -> np.ndarray:
+    """Per section, the tumor is one piece with the vein: pieces that do not touch the lumen (or,
+    where the tumor fills the vein, its largest piece) are the cut ends of leaks through a neighbour
+    (the psoas or a bowel loop it touches on the next section). Islands of a branch vein's calibre in
+    ``enclosed`` tissue (a tumor-filled hepatic vein in the liver, a renal vein at its hilum) are kept."""
+    out = tumor.copy()
+    for z in np.nonzero(tumor.reshape(tumor.shape[0], -1).any(axis=1))[0]:
+        lab, n = ndimage.label(tumor[z])
+        if n < 2:
+            continue
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+        keep = {int(v) for v in np.unique(lab[ndimage.binary_dilation(lumen[z]) & (lab > 0)])}
+        if not keep:  # the tumor fills the vein here: its largest piece
+            keep = {int(np.argmax(sizes)) + 1}
+        if enclosed is not None:
+            plug = sizes * float(np.prod(spacing[1:])) <= np.pi * MAX_PLUG_RADIUS_MM**2
+            keep.update(int(v) for v in np.unique(lab[enclosed[z] & (lab > 0)]) if plug[v - 1])
+        out[z] = np.isin(lab, sorted(keep))
+    return out
 
 
 def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> None:

@@ -202,3 +202,26 @@ def test_bulky_tumor_beside_the_vertebral_body_is_kept_within_its_outline() -> N
     # Without the band the tumor stops at the vertebral front.
     front_only = split_ivc(hu, ivc, spacing=sp, contrast=True, upper_hu=100.0, forbidden=behind)
     assert not np.any(front_only.tumor & back)
+
+
+def test_tumor_islands_off_the_vein_are_dropped_but_branch_plugs_kept() -> None:
+    from ivcplan.anatomy.tumor import _drop_islands
+
+    sp = np.array([3.0, 1.5, 1.5])
+    yy, xx = np.mgrid[0:80, 0:80]
+    tumor = np.zeros((3, 80, 80), bool)
+    lumen = np.zeros_like(tumor)
+    lumen[:, (yy - 40) ** 2 + (xx - 40) ** 2 <= 16] = True  # the vein's lumen (radius 6 mm)
+    mass = ((yy - 40) ** 2 + (xx - 48) ** 2 <= 64) & ~lumen[0]
+    leak = (yy - 40) ** 2 + (xx - 70) ** 2 <= 49  # a psoas cut end, larger than a vein's plug
+    plug = (yy - 12) ** 2 + (xx - 40) ** 2 <= 9  # a hepatic vein's plug (radius 4.5 mm)
+    tumor[0] = mass | leak | plug
+    filled = mass | lumen[1]
+    tumor[1] = filled | leak  # no lumen on this section: the tumor fills the vein
+    lumen[1] = False
+    enclosed = np.zeros_like(tumor)
+    enclosed[:, :25] = True  # the liver, where plugs are kept ...
+    enclosed[:, :, 62:] = True  # ... and a hilum: the leak lies there, but is no plug
+    out = _drop_islands(tumor, lumen, enclosed, sp)
+    assert (out[0] == (mass | plug)).all()
+    assert (out[1] == filled).all()  # the largest piece where nothing touches the lumen
