@@ -74,6 +74,11 @@ LOW_CONTRAST_HU = 30.0
 #: The delineated cross-section may extend this much beyond its template (factor, mm).
 REGION_GROWTH = 1.0
 REGION_MARGIN_MM = 4.0
+#: Edge voxels nearer the tissue outside them (mean over a (2 x this + 1) voxel window) than the
+#: lumen, where that tissue differs from it by PEEL_CONTRAST_HU, are peeled, PEEL_PASSES layers.
+PEEL_WINDOW_PX = 2
+PEEL_CONTRAST_HU = 30.0
+PEEL_PASSES = 1
 #: The lumen edge lies at most this far (HU) below the lumen value.
 EDGE_MAX_HU = 60.0
 #: Search region margins around the spine (mm) for the template filters.
@@ -312,7 +317,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     if track.z.size == 0:
         return None
     # The lumen is delineated where the track is on it; filled stretches are the tumor step's.
-    mask = delineate(frame.hu, _subset(track, ~track.defect), sp, body, exclude=exclude)
+    mask = delineate(frame.hu, _subset(track, ~track.defect), sp, body, exclude=exclude, peel=True)
     return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
                         _confidence(track))
 
@@ -403,8 +408,10 @@ def ellipse_mask(shape: tuple[int, int], cy: float, cx: float, ry_px: float, rx_
 
 
 def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarray,
-              exclude: np.ndarray | None = None) -> np.ndarray:
-    """Per-slice vessel region: voxels like the lumen, connected to the centre, near the template."""
+              exclude: np.ndarray | None = None, peel: bool = False) -> np.ndarray:
+    """Per-slice vessel region: voxels like the lumen, connected to the centre, near the template.
+    ``peel``: peel the partial volume of soft tissue the vessel touches (`_peel_partial_volume`);
+    the aorta is not peeled (reference masks, e.g. TotalSegmentator's, include its wall)."""
     mask = np.zeros(hu.shape, dtype=bool)
     ny, nx = hu.shape[1:]
     # A single slice's template may underestimate the vessel: never go below the track's median.
@@ -419,7 +426,7 @@ def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarra
         if y1 <= y0 or x1 <= x0:
             continue
         win = hu[z, y0:y1, x0:x1]
-        region = _delineate_slice(win, track.y[k] - y0, track.x[k] - x0, ry, rx, spacing)
+        region = _delineate_slice(win, track.y[k] - y0, track.x[k] - x0, ry, rx, spacing, peel)
         if region is None:
             continue
         region &= body[z, y0:y1, x0:x1]
@@ -430,7 +437,7 @@ def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarra
 
 
 def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float,
-                     spacing: np.ndarray) -> np.ndarray | None:
+                     spacing: np.ndarray, peel: bool = False) -> np.ndarray | None:
     shape2 = win.shape
     template = ellipse_mask(shape2, cy, cx, ry, rx)
     core = ellipse_mask(shape2, cy, cx, 0.6 * ry, 0.6 * rx)
@@ -461,4 +468,25 @@ def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float
     hits = hits[hits > 0]
     region = np.isin(lab, hits) if hits.size else template
     region = ndimage.binary_fill_holes(ndimage.binary_opening(region, iterations=1))
-    return region if region.any() else template
+    if not region.any():
+        return template
+    return _peel_partial_volume(region, sl, m) if peel else region
+
+
+def _peel_partial_volume(region: np.ndarray, sl: np.ndarray, lumen: float) -> np.ndarray:
+    """The ring's median mixes fat with the soft tissue a vessel touches (bowel, a crus): the half-way
+    edge taken from it lies in that tissue. An edge voxel nearer the tissue just outside it than the
+    lumen's value is that tissue's partial volume, and is peeled (at most `PEEL_PASSES` layers)."""
+    size = 2 * PEEL_WINDOW_PX + 1
+    cross = ndimage.generate_binary_structure(2, 1)
+    out = region.copy()
+    for _ in range(PEEL_PASSES):
+        outside = (~out).astype(np.float32)
+        count = ndimage.uniform_filter(outside, size=size)
+        level = ndimage.uniform_filter(sl * outside, size=size) / np.maximum(count, 1e-6)
+        edge = out & ~ndimage.binary_erosion(out, structure=cross) & (count > 0)
+        peel = edge & (np.abs(level - lumen) >= PEEL_CONTRAST_HU) & (np.abs(sl - level) < np.abs(sl - lumen))
+        if not peel.any() or peel.sum() >= out.sum():
+            break
+        out &= ~peel
+    return out

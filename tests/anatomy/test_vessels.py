@@ -225,3 +225,29 @@ def test_tumor_islands_off_the_vein_are_dropped_but_branch_plugs_kept() -> None:
     out = _drop_islands(tumor, lumen, enclosed, sp)
     assert (out[0] == (mass | plug)).all()
     assert (out[1] == filled).all()  # the largest piece where nothing touches the lumen
+
+
+def test_vein_edge_against_touching_soft_tissue_is_peeled() -> None:
+    from ivcplan.anatomy.vessels import _delineate_slice
+
+    # An enhanced vein (150 HU, radius 8 px) in fat, touching a bowel loop (95 HU) on one side; the
+    # scanner's blur mixes them at the contact. The ring's median mixes fat and bowel, so the
+    # half-way edge from it lies in the bowel's partial volume.
+    yy, xx = np.mgrid[0:60, 0:60]
+    vein = (yy - 30) ** 2 + (xx - 30) ** 2 <= 64
+    loop = ((yy - 30) ** 2 + (xx - 47) ** 2 <= 100) & ~vein
+    hu = np.full((60, 60), -100.0)
+    hu[loop] = 95.0
+    hu[vein] = 150.0
+    hu = ndimage.gaussian_filter(hu, 1.0) + np.random.default_rng(0).normal(0, 8.0, hu.shape)
+    sp = np.array([2.0, 1.5, 1.5])
+    plain = _delineate_slice(hu, 30.0, 30.0, 8.0, 8.0, sp)
+    peeled = _delineate_slice(hu, 30.0, 30.0, 8.0, 8.0, sp, peel=True)
+
+    def dice(a: np.ndarray) -> float:
+        return 2 * np.count_nonzero(a & vein) / (a.sum() + vein.sum())
+
+    # Measured: 0.853 -> 0.871 (one layer peeled where the loop touches; the fat side is kept).
+    assert np.count_nonzero(peeled & loop) <= 0.7 * np.count_nonzero(plain & loop)
+    assert dice(peeled) >= dice(plain) + 0.01
+    assert np.count_nonzero(peeled & vein & (xx < 36)) == np.count_nonzero(plain & vein & (xx < 36))
