@@ -59,6 +59,8 @@ FUNNEL_AXIS_MM = 30.0
 #: Within this distance (mm) above the iliac confluence, lumen beyond the vein's typical section is
 #: the iliac veins running into it.
 CONFLUENCE_FLARE_MM = 12.0
+#: Lumen beyond the slice's template enlarged by this factor is a branch vein's mouth.
+MOUTH_SECTION_MARGIN = 1.2
 #: A right atrium candidate with more than this fraction inside the liver mask is liver.
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
@@ -194,6 +196,7 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
             warnings.append(f"IVC tumor: {parts.note}")
         if enhanced:
             report("segmentation: renal and hepatic veins", 0.8)
+            _trim_branch_mouths(labels, ivc, frame)
             _place_branch_veins(labels, confidence, warnings, frame, organs, organ_work, ivc, parts.lumen_hu,
                                 junction_z)
 
@@ -385,6 +388,22 @@ def _sections_on_axis(shape: tuple[int, ...], ivc: VesselResult, frame: WorkFram
         else:
             continue
         yield z, ellipse_mask(shape[1:], cy, cx, ry, rx), cx
+
+
+def _trim_branch_mouths(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame) -> None:
+    """Where hepatic or renal veins open into it, the delineated lumen runs out into their mouths.
+    On slices where the track is on lumen and no tumor or thrombus lies, lumen beyond the slice's
+    template (at least the vein's typical section, enlarged by `MOUTH_SECTION_MARGIN`) is left to
+    the branch veins."""
+    ry_typ, rx_typ = _typical_radii_px(ivc.track, frame.spacing, lumen_only=True)
+    filled = np.isin(labels, [int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)]).reshape(labels.shape[0], -1).any(axis=1)
+    for k, z in enumerate(ivc.track.z):
+        if ivc.track.defect[k] or filled[z]:
+            continue
+        ry = MOUTH_SECTION_MARGIN * max(ivc.track.ry[k] / frame.spacing[1], ry_typ)
+        rx = MOUTH_SECTION_MARGIN * max(ivc.track.rx[k] / frame.spacing[2], rx_typ)
+        section = ellipse_mask(labels.shape[1:], ivc.track.y[k], ivc.track.x[k], ry, rx)
+        labels[z][(labels[z] == Label.IVC_LUMEN) & ~section] = 0
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,

@@ -401,3 +401,29 @@ def test_a_track_starting_on_one_iliac_vein_is_cut_at_the_axis() -> None:
     # A bend in its upper two thirds (towards the liver) is not an iliac start.
     high = Track(zs, track.y, np.where(zs > 30, 28.0, 20.0), track.ry, track.rx, track.score, track.inside_hu)
     assert _off_axis_start(high, np.array([3.0, 2.0, 2.0])) is None
+
+
+def test_branch_mouths_are_left_to_the_branch_veins() -> None:
+    from ivcplan.anatomy.segment import _trim_branch_mouths
+    from ivcplan.anatomy.vessels import VesselResult, ellipse_mask
+    from ivcplan.anatomy.vessels_frame import to_work_frame
+    from ivcplan.anatomy.vessels_track import Track
+
+    frame = to_work_frame(Volume.from_array(np.zeros((10, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    zs = np.arange(10)
+    n = zs.size
+    # A vein of radius 4 px (template 8 mm) with a hepatic vein's mouth (a 3 px wide stub) on every
+    # slice; slice 7 holds a tumor beside the lumen (its lumen is left alone).
+    track = Track(zs, np.full(n, 20.0), np.full(n, 20.0), np.full(n, 8.0), np.full(n, 8.0), np.ones(n),
+                  np.full(n, 150.0))
+    own = ellipse_mask((40, 40), 20, 20, 4, 4)
+    stub = np.zeros((40, 40), bool)
+    stub[19:22, 20:32] = True
+    labels = np.zeros(frame.hu.shape, np.uint8)
+    labels[:, own | stub] = Label.IVC_LUMEN
+    labels[7, 30:34, 10:14] = Label.IVC_TUMOR
+    _trim_branch_mouths(labels, VesselResult(track, labels == Label.IVC_LUMEN, 150.0, 0.9), frame)
+    for z in range(10):
+        assert (labels[z][own] == Label.IVC_LUMEN).all()
+        beyond = stub & ~ellipse_mask((40, 40), 20, 20, 1.2 * 4, 1.2 * 4)
+        assert (labels[z][beyond] == (Label.IVC_LUMEN if z == 7 else 0)).all()
