@@ -46,6 +46,8 @@ ELLIPSE_MARGIN = 1.15
 ELLIPSE_Z_WINDOW_MM = 10.0
 #: A tumor-filled branch vein (an island of tumor in a section) is at most this wide (radius, mm).
 MAX_PLUG_RADIUS_MM = 8.0
+#: Below its widest section, a section of the mass lies within the one above it widened by this (mm).
+POLE_TAPER_MM = 3.0
 #: Passes re-measuring the outline of a mass cut short where only the mass may extend.
 OUTLINE_PASSES = 3
 
@@ -191,6 +193,7 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
         kept[z] &= ellipse if enclosed is None else ellipse | enclosed[z0 + z]
     if extra is not None:
         _extend_within_outline(kept, extra[z0:z1] & sub_allowed_radius, seed[z0:z1], spacing)
+    _taper_lower_pole(kept, spacing, None if enclosed is None else enclosed[z0:z1])
     region[z0:z1] = kept
     return region | seed
 
@@ -215,6 +218,30 @@ def _drop_islands(tumor: np.ndarray, lumen: np.ndarray, enclosed: np.ndarray | N
             keep.update(int(v) for v in np.unique(lab[enclosed[z] & (lab > 0)]) if plug[v - 1])
         out[z] = np.isin(lab, sorted(keep))
     return out
+
+
+def _taper_lower_pole(kept: np.ndarray, spacing: np.ndarray, enclosed: np.ndarray | None) -> None:
+    """Below its widest section a mass tapers to its lower pole: each section lies within the two
+    above it (one may be cut short), widened by `POLE_TAPER_MM` (an irregular outline). Bowel loops
+    and the psoas it touches near the pole widen the thick pole sections instead; they are cut (in
+    place). Tumor in ``enclosed`` tissue (a renal vein it fills) is exempt."""
+    area = kept.reshape(kept.shape[0], -1).sum(axis=1)
+    if not area.any():
+        return
+    r = max(1, round(POLE_TAPER_MM / spacing[1]))
+    disc = _disc(r)
+    for z in range(int(np.argmax(area)) - 1, -1, -1):
+        if not kept[z].any() or not kept[z + 1].any():
+            continue
+        within = ndimage.binary_dilation(kept[z + 1] | kept[min(z + 2, kept.shape[0] - 1)], structure=disc)
+        if enclosed is not None:
+            within |= enclosed[z]
+        kept[z] &= within
+
+
+def _disc(radius_px: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius_px:radius_px + 1, -radius_px:radius_px + 1]
+    return yy * yy + xx * xx <= radius_px * radius_px
 
 
 def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> None:

@@ -251,3 +251,27 @@ def test_vein_edge_against_touching_soft_tissue_is_peeled() -> None:
     assert np.count_nonzero(peeled & loop) <= 0.7 * np.count_nonzero(plain & loop)
     assert dice(peeled) >= dice(plain) + 0.01
     assert np.count_nonzero(peeled & vein & (xx < 36)) == np.count_nonzero(plain & vein & (xx < 36))
+
+
+def test_lower_pole_sections_lie_within_the_sections_above() -> None:
+    from ivcplan.anatomy.tumor import _taper_lower_pole
+
+    sp = np.array([5.0, 1.0, 1.0])
+    yy, xx = np.mgrid[0:80, 0:80]
+    kept = np.zeros((8, 80, 80), bool)
+    for z, radius in enumerate((6, 10, 14, 16, 18, 16, 12, 8)):  # widest at slice 4
+        kept[z] = (yy - 40) ** 2 + (xx - 40) ** 2 <= radius**2
+    lobe = (yy - 40) ** 2 + (xx - 62) ** 2 <= 36  # a bowel loop beside the thin pole sections
+    kept[1] |= lobe
+    kept[7] |= lobe  # beside the upper pole: not a lower pole, left alone
+    hilum = np.zeros_like(kept)
+    hilum[0, 35:45, 50:60] = True  # a renal vein it fills, at the hilum
+    kept[0] |= hilum[0]
+    before = kept.copy()
+    _taper_lower_pole(kept, sp, hilum)
+    # Within the two sections above (radius 16 px) widened by 3 mm: the lobe beyond x = 59 is cut.
+    assert not np.any(kept[1] & lobe & (xx > 59)) and np.any(kept[1] & lobe)
+    assert not np.any(kept[1] & ~before[1])
+    assert kept[1][before[1] & ((yy - 40) ** 2 + (xx - 40) ** 2 <= 18**2)].all()
+    assert kept[0][hilum[0]].all()  # the plug in its vein is kept
+    assert (kept[2:] == before[2:]).all()
