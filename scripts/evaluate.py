@@ -39,6 +39,7 @@ STRUCTURES: dict[str, tuple[int, ...]] = {
     "kidney_left": (int(Label.KIDNEY_LEFT),),
     "renal_veins": (int(Label.RENAL_VEIN_RIGHT), int(Label.RENAL_VEIN_LEFT)),
     "hepatic_veins": (int(Label.HEPATIC_VEIN_RIGHT), int(Label.HEPATIC_VEIN_MIDDLE), int(Label.HEPATIC_VEIN_LEFT)),
+    "right_atrium": (int(Label.RIGHT_ATRIUM),),
 }
 #: Issue 4 targets (Dice) per case kind and structure.
 TARGETS = {

@@ -300,7 +300,9 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         above = np.zeros_like(vein)
         above[junction:] = True
         labels[vein & above] = 0  # above the junction the track is no longer the IVC
-        labels[ends.atrium & ~liver & (labels == 0)] = Label.RIGHT_ATRIUM
+        # Noise voxels below the blood window leave holes inside the chamber: they are its blood.
+        atrium = np.stack([ndimage.binary_fill_holes(sl) for sl in ends.atrium])
+        labels[atrium & ~liver & (labels == 0)] = Label.RIGHT_ATRIUM
         confidence[Label.RIGHT_ATRIUM.key] = round(0.8 * ivc.confidence, 3)
         _funnel_to_atrium(labels, ivc, frame, junction)
     elif enhanced and ends.junction_z is None:

@@ -74,3 +74,17 @@ def test_segments_and_plan_equal_the_expected_suggestion(name: str) -> None:
     if expected:
         for key in ("vascular_control", "ivc_reconstruction", "renal_vein_handling", "liver_resection"):
             assert plan[key] == expected[key], f"{name} {key}: {plan[key]} vs expected {expected[key]}"
+
+
+@pytest.mark.parametrize("name", ["case_a_renal", "case_b_retrohepatic"])
+def test_right_atrium_is_one_solid_chamber(name: str) -> None:
+    from scipy import ndimage
+
+    from ivcplan.labels import Label
+
+    analysis, _, ref = _analysed(name)
+    atrium = analysis.segmentation.labelmap.array == Label.RIGHT_ATRIUM
+    # Noise voxels inside the chamber are its blood: no holes on any section (they were 4-5 % of it).
+    holes = sum(int(np.count_nonzero(ndimage.binary_fill_holes(s) & ~s)) for s in atrium)
+    assert holes <= 0.005 * atrium.sum()
+    assert _dice(atrium, ref == Label.RIGHT_ATRIUM) >= 0.74  # measured 0.749 and 0.753 (0.73 with holes)
