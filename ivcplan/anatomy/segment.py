@@ -238,9 +238,7 @@ def _trim_aorta(aorta: VesselResult, spacing: np.ndarray) -> VesselResult:
         if small[k - 2:k + 1].all():
             cut = k
             break
-        above = centre[k + 1:k + 1 + AORTA_AXIS_SLICES]
-        if k < zs.size // 2 and len(above) >= 3 and \
-                np.linalg.norm(centre[k] - np.median(above, axis=0)) > AORTA_MAX_OFF_AXIS_MM:
+        if k < zs.size // 2 and _off_axis(centre, k):
             cut = k
             break
     if cut is None:
@@ -261,30 +259,25 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
     ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced)
     warnings.extend(ends.notes)
     vein = labels == Label.IVC_LUMEN
-    if ends.confluence_z is not None:
-        below = np.zeros_like(vein)
-        below[:ends.confluence_z] = True
-        labels[vein & below] = 0
-        labels[ends.iliac_right & (labels == 0)] = Label.ILIAC_VEIN_RIGHT
-        labels[ends.iliac_left & (labels == 0)] = Label.ILIAC_VEIN_LEFT
-        _flare_to_iliacs(labels, ivc, frame, ends.confluence_z)
-        for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
-            confidence[lab.key] = round(0.8 * ivc.confidence, 3) if np.any(labels == lab) else 0.0
-        details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([ends.confluence_z, 0, 0])[2])
-    elif enhanced and (start := _off_axis_start(ivc.track, frame.spacing)) is not None:
+    confluence, right, left, certainty = ends.confluence_z, ends.iliac_right, ends.iliac_left, 0.8
+    if confluence is None and enhanced and (start := _off_axis_start(ivc.track, frame.spacing)) is not None:
         # No pair of veins below the track, but its lowest slices veer off the vein's axis: it began
         # on one iliac vein, above the other's inflow. Those slices are that iliac vein.
-        axis_x = float(np.median(ivc.track.x[(ivc.track.z >= start)][:AORTA_AXIS_SLICES]))
-        low = np.zeros_like(vein)
-        low[:start] = True
+        axis_x = float(np.median(ivc.track.x[ivc.track.z >= start][:AORTA_AXIS_SLICES]))
+        low = vein.copy()
+        low[start:] = False
         side = np.arange(labels.shape[2])[None, None, :] < axis_x  # x runs to the patient's left
-        labels[vein & low & side] = Label.ILIAC_VEIN_RIGHT
-        labels[vein & low & ~side] = Label.ILIAC_VEIN_LEFT
-        _flare_to_iliacs(labels, ivc, frame, start)
+        confluence, right, left, certainty = start, low & side, low & ~side, 0.5
+    if confluence is not None:
+        below = np.zeros_like(vein)
+        below[:confluence] = True
+        labels[vein & below] = 0
+        labels[right & (labels == 0)] = Label.ILIAC_VEIN_RIGHT
+        labels[left & (labels == 0)] = Label.ILIAC_VEIN_LEFT
+        _flare_to_iliacs(labels, ivc, frame, confluence)
         for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
-            confidence[lab.key] = round(0.5 * ivc.confidence, 3) if np.any(labels == lab) else 0.0
-        details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([start, 0, 0])[2])
-        ends = replace(ends, confluence_z=start)
+            confidence[lab.key] = round(certainty * ivc.confidence, 3) if np.any(labels == lab) else 0.0
+        details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([confluence, 0, 0])[2])
     elif enhanced:
         warnings.append("iliac confluence not found (below the field of view or not resolved)")
     junction = ends.junction_z
@@ -307,19 +300,25 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         _funnel_to_atrium(labels, ivc, frame, junction)
     elif enhanced and ends.junction_z is None:
         warnings.append("right atrium not found (above the field of view or not resolved)")
-    return ends.confluence_z, junction
+    return confluence, junction
+
+
+def _off_axis(centre: np.ndarray, k: int) -> bool:
+    """Track point ``k`` (centres in mm, (n, 2)) lies more than `AORTA_MAX_OFF_AXIS_MM` from the
+    median centre of the `AORTA_AXIS_SLICES` above it (at least 3 of them): it has left the vessel's
+    straight axis (the aorta onto an iliac vessel, the IVC's start on one iliac vein)."""
+    above = centre[k + 1:k + 1 + AORTA_AXIS_SLICES]
+    return len(above) >= 3 and float(np.linalg.norm(centre[k] - np.median(above, axis=0))) > AORTA_MAX_OFF_AXIS_MM
 
 
 def _off_axis_start(track: Track, spacing: np.ndarray) -> int | None:
-    """The first slice of the track on the vein's axis when its lowest slices lie off it (more than
-    `AORTA_MAX_OFF_AXIS_MM` from the median centre of the `AORTA_AXIS_SLICES` above): None when
-    they do not, or when that is not in the lowest third of the track."""
+    """The first slice of the track on the vein's axis when its lowest slices lie off it (`_off_axis`):
+    None when they do not, or when that is not in the lowest third of the track."""
     if track.z.size < 3 * AORTA_AXIS_SLICES:
         return None
     centre = np.stack([track.y * spacing[1], track.x * spacing[2]], axis=1)
     for k in range(track.z.size // 3, -1, -1):
-        above = centre[k + 1:k + 1 + AORTA_AXIS_SLICES]
-        if np.linalg.norm(centre[k] - np.median(above, axis=0)) > AORTA_MAX_OFF_AXIS_MM:
+        if _off_axis(centre, k):
             return int(track.z[k + 1])
     return None
 

@@ -46,7 +46,7 @@ ELLIPSE_MARGIN = 1.15
 ELLIPSE_Z_WINDOW_MM = 10.0
 #: A tumor-filled branch vein (an island of tumor in a section) is at most this wide (radius, mm).
 MAX_PLUG_RADIUS_MM = 8.0
-#: Below its widest section, a section of the mass lies within the one above it widened by this (mm).
+#: Below its widest section, a section of the mass lies within the two above it widened by this (mm).
 POLE_TAPER_MM = 3.0
 #: Passes re-measuring the outline of a mass cut short where only the mass may extend.
 OUTLINE_PASSES = 3
@@ -228,8 +228,7 @@ def _taper_lower_pole(kept: np.ndarray, spacing: np.ndarray, enclosed: np.ndarra
     area = kept.reshape(kept.shape[0], -1).sum(axis=1)
     if not area.any():
         return
-    r = max(1, round(POLE_TAPER_MM / spacing[1]))
-    disc = _disc(r)
+    disc = ball(max(POLE_TAPER_MM, float(spacing[1:].max())), spacing[1:])
     for z in range(int(np.argmax(area)) - 1, -1, -1):
         if not kept[z].any() or not kept[z + 1].any():
             continue
@@ -237,11 +236,6 @@ def _taper_lower_pole(kept: np.ndarray, spacing: np.ndarray, enclosed: np.ndarra
         if enclosed is not None:
             within |= enclosed[z]
         kept[z] &= within
-
-
-def _disc(radius_px: int) -> np.ndarray:
-    yy, xx = np.mgrid[-radius_px:radius_px + 1, -radius_px:radius_px + 1]
-    return yy * yy + xx * xx <= radius_px * radius_px
 
 
 def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> None:

@@ -173,6 +173,9 @@ def test_toy_enhanced_ivc_is_not_called_isodense(toy_tumor: tuple[Volume, dict[s
     _volume, _truth, seg = toy_tumor
     assert not any("taken for liver" in w for w in seg.warnings)
     assert seg.found(Label.IVC_LUMEN)
+    # Nor is its aorta continued as a shape prior (`test_only_an_unenhanced_aorta_is_continued`).
+    assert "aorta_continued_mm" not in seg.details
+    assert not any(w.startswith("aorta: its upper") for w in seg.warnings)
 
 
 def test_isodense_ivc_is_flagged_by_its_share_in_the_liver() -> None:
@@ -260,10 +263,28 @@ def test_aorta_is_not_continued_into_fat() -> None:
     assert not out[24:].any() and "aorta_continued_mm" not in seg.details
 
 
-def test_enhanced_aorta_is_never_continued(toy_tumor: tuple[Volume, dict[str, np.ndarray], Segmentation]) -> None:
-    _vol, _truth, seg = toy_tumor
-    assert "aorta_continued_mm" not in seg.details
-    assert not any(w.startswith("aorta: its upper") for w in seg.warnings)
+def test_only_an_unenhanced_aorta_is_continued() -> None:
+    from ivcplan.anatomy.vessels import VesselResult, continue_aorta
+    from ivcplan.anatomy.vessels_anchor import SpineAnchor
+    from ivcplan.anatomy.vessels_frame import to_work_frame
+    from ivcplan.anatomy.vessels_track import Track
+
+    # Soft tissue everywhere; an aorta track (radius 5 px) on slices 0-9 of 20, stopping inside the trunk.
+    frame = to_work_frame(Volume.from_array(np.full((20, 40, 40), 45.0, np.float32), spacing=(3.0, 1.5, 1.5)))
+    nz = frame.hu.shape[0]
+    spine = SpineAnchor(np.ones(nz, bool), np.full(nz, 20.0), np.full(nz, 30.0), np.full(nz, 32.0), np.ones(nz, bool))
+    zs = np.arange(10)
+    track = Track(zs, np.full(10, 20.0), np.full(10, 20.0), np.full(10, 7.5), np.full(10, 7.5), np.full(10, 3.0),
+                  np.full(10, 40.0))
+    mask = np.zeros(frame.hu.shape, bool)
+    yy, xx = np.mgrid[0:40, 0:40]
+    mask[:10] = (yy - 20) ** 2 + (xx - 20) ** 2 <= 25
+    body = np.ones(frame.hu.shape, bool)
+    plain, n = continue_aorta(VesselResult(track, mask, 40.0, 0.9), frame, body, spine)
+    assert n == 10 and plain.mask[10:].any(axis=(1, 2)).all()  # 45 mm at most: up to slice 19 here
+    assert plain.confidence < 0.9 and plain.track.z.max() == 19
+    enhanced, n = continue_aorta(VesselResult(track, mask, 180.0, 0.9), frame, body, spine)
+    assert n == 0 and not enhanced.mask[10:].any()
 
 
 def test_toy_orientation_independent() -> None:
