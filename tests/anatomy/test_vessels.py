@@ -183,6 +183,32 @@ def test_tumor_leak_into_a_thick_neighbour_on_a_few_sections_is_cut() -> None:
     assert dice >= 0.85
 
 
+def test_upper_pole_beside_the_tracked_lumen_is_reached_but_not_the_lower() -> None:
+    # A mass (radius 16 mm, z 10-36) beside a vein (radius 6 mm) that it fills on slices 16-27 only;
+    # above (in the liver) and below, the vein's enhanced lumen runs beside it and the delineated
+    # vein holds no defect.
+    nz, n = 50, 100
+    sp = np.array([2.0, 1.0, 1.0])
+    zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
+    vein = np.hypot(yy - 50, xx - 56) <= 6
+    mass = (np.hypot(yy - 50, xx - 40) <= 16) & (zz >= 10) & (zz < 36)
+    filled = (zz >= 16) & (zz < 28)
+    hu = np.full((nz, n, n), -90.0)
+    hu[(np.hypot(yy - 50, xx - 50) <= 42) & (zz >= 20)] = 115.0  # the liver
+    hu[mass] = 60.0
+    hu[vein & ~(mass & filled)] = 160.0
+    tumor_truth = mass & ~(vein & ~filled)
+    parts = split_ivc(hu, vein | (mass & filled), spacing=sp, contrast=True, upper_hu=100.0)
+    area = parts.tumor.sum(axis=(1, 2))
+    per_slice = tumor_truth.sum(axis=(1, 2))
+    # Cranially the mass is followed for up to POLE_REACH_MM (15 mm) beyond the defect: slices 28-34.
+    assert np.all(area[28:35] >= 0.8 * per_slice[28:35]) and not area[36:].any()
+    assert np.all(area[16:28] >= 0.8 * per_slice[16:28])
+    # Caudally, where bowel and psoas of its attenuation lie, not beyond the defect's next section.
+    assert not area[:15].any()
+    assert np.count_nonzero(parts.tumor & ~tumor_truth) <= 0.05 * parts.tumor.sum()
+
+
 def test_bulky_tumor_beside_the_vertebral_body_is_kept_within_its_outline() -> None:
     # A mass (radius 16 mm) whose back 8 mm lie behind the vertebral front (y > 58), beside the body;
     # a muscle of its attenuation (a psoas or crus) touches it there.
