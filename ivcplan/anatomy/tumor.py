@@ -213,11 +213,11 @@ def _drop_islands(tumor: np.ndarray, lumen: np.ndarray, enclosed: np.ndarray | N
     out = tumor.copy()
     for z in np.nonzero(tumor.reshape(tumor.shape[0], -1).any(axis=1))[0]:
         lab, n = ndimage.label(tumor[z])
-        if n < 2:
+        if n < 2 and not lumen[z].any():
             continue
         sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
         keep = {int(v) for v in np.unique(lab[ndimage.binary_dilation(lumen[z]) & (lab > 0)])}
-        if not keep:  # the tumor fills the vein here: its largest piece
+        if not keep and not lumen[z].any():  # the tumor fills the vein here: its largest piece
             keep = {int(np.argmax(sizes)) + 1}
         if enclosed is not None:
             plug = sizes * float(np.prod(spacing[1:])) <= np.pi * MAX_PLUG_RADIUS_MM**2

@@ -245,12 +245,14 @@ def test_tumor_islands_off_the_vein_are_dropped_but_branch_plugs_kept() -> None:
     filled = mass | lumen[1]
     tumor[1] = filled | leak  # no lumen on this section: the tumor fills the vein
     lumen[1] = False
+    tumor[2] = leak  # below the mass: the leak's cut end alone, beside the vein's lumen
     enclosed = np.zeros_like(tumor)
     enclosed[:, :25] = True  # the liver, where plugs are kept ...
     enclosed[:, :, 62:] = True  # ... and a hilum: the leak lies there, but is no plug
     out = _drop_islands(tumor, lumen, enclosed, sp)
     assert (out[0] == (mass | plug)).all()
     assert (out[1] == filled).all()  # the largest piece where nothing touches the lumen
+    assert not out[2].any()  # one piece, but off the lumen of its section
 
 
 def test_vein_edge_against_touching_soft_tissue_is_peeled() -> None:
