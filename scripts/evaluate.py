@@ -296,7 +296,7 @@ def write_benchmarks(table: str) -> None:
     today = datetime.date.today().isoformat()
     section = (f"## accuracy\n\nMeasured by `scripts/evaluate.py` on {today} (2 cores). Dice and 95 % "
                f"Hausdorff distance per structure; real CT against TotalSegmentator v2 masks, compared in "
-               f"physical space on the reference's slices.\n\n{table}\n")
+               f"physical space on the reference's slices.\n\n{table}\n\n")
     pattern = re.compile(r"^## accuracy\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     BENCHMARKS.write_text(text)
