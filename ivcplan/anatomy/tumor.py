@@ -147,10 +147,23 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
             thrombus |= comp
     if tumor.any():
         tumor = _drop_islands(tumor, ivc & ~tumor, enclosed, spacing)
-    thrombus &= ~tumor
+    tumor, thrombus = _absorb_remnants(tumor, thrombus & ~tumor, vox_ml)
     ivc_total = ivc | tumor
     lumen = ivc_total & ~tumor & ~thrombus
     return IvcParts(lumen, tumor, thrombus, lumen_hu)
+
+
+def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces of thrombus smaller than `MIN_DEFECT_ML` that touch the tumor are what the tumor left of a
+    defect it grew over in part: its own margin, not a bland thrombus (which would be too small to
+    report). Returns (tumor, thrombus)."""
+    if not tumor.any() or not thrombus.any():
+        return tumor, thrombus
+    lab, n = ndimage.label(thrombus)
+    sizes = np.bincount(lab.ravel(), minlength=n + 1) * vox_ml
+    touching = np.unique(lab[ndimage.binary_dilation(tumor) & (lab > 0)])
+    remnant = np.isin(lab, [int(i) for i in touching if sizes[i] < MIN_DEFECT_ML])
+    return tumor | remnant, thrombus & ~remnant
 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,

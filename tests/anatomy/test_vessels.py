@@ -255,6 +255,22 @@ def test_tumor_islands_off_the_vein_are_dropped_but_branch_plugs_kept() -> None:
     assert not out[2].any()  # one piece, but off the lumen of its section
 
 
+def test_thrombus_remnants_beside_the_tumor_are_tumor_but_a_real_thrombus_is_not() -> None:
+    from ivcplan.anatomy.tumor import _absorb_remnants
+
+    tumor = np.zeros((20, 30, 30), bool)
+    tumor[2:8, 5:20, 5:20] = True
+    thrombus = np.zeros_like(tumor)
+    thrombus[8:9, 8:12, 8:12] = True  # 16 voxels on the tumor's pole: what it left of a defect
+    thrombus[12:20, 5:20, 5:20] = True  # 1800 voxels, apart from the tumor: a bland thrombus
+    thrombus[0:1, 25:28, 25:28] = True  # small, but not touching the tumor: left alone
+    vox_ml = 1.0 / 1000.0  # 1 mm voxels
+    out_tumor, out_thrombus = _absorb_remnants(tumor, thrombus, vox_ml)
+    assert out_tumor[8, 8:12, 8:12].all() and not out_thrombus[8].any()
+    assert out_thrombus[12:20, 5:20, 5:20].all() and out_thrombus[0, 25:28, 25:28].all()
+    assert out_tumor.sum() == tumor.sum() + 16
+
+
 def test_vein_edge_against_touching_soft_tissue_is_peeled() -> None:
     from ivcplan.anatomy.vessels import _delineate_slice
 
