@@ -87,7 +87,13 @@ def main() -> None:
     parser.add_argument("--pixel-mm", type=float, default=0.78)
     parser.add_argument("--slice-mm", type=float, default=1.0)
     parser.add_argument("--toy", action="store_true", help="the slice-by-slice toy trunk instead of the phantom")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of the segmentation (default: the cores available; 1: serial)")
     args = parser.parse_args()
+    if args.threads is not None:
+        from ivcplan import parallel
+
+        parallel.set_threads(args.threads)
     vol = synthetic_abdomen(args.matrix, args.slices, args.pixel_mm, args.slice_mm) if args.toy else \
         phantom_ct(args.matrix, args.slices)
     rss_input = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -99,7 +105,10 @@ def main() -> None:
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"volume {vol.shape} spacing {vol.spacing.tolist()}")
-    print(f"segment: {elapsed:.1f} s wall, {cpu:.1f} s CPU; peer (gaussian sigma=1): {peer:.2f} s; "
+    from ivcplan.parallel import available_threads
+
+    print(f"segment ({available_threads()} threads): {elapsed:.1f} s wall, {cpu:.1f} s CPU; "
+          f"peer (gaussian sigma=1): {peer:.2f} s; "
           f"ratio {elapsed / peer:.1f}")
     print(f"peak RSS {rss_peak:.0f} MB (after building the input: {rss_input:.0f} MB)")
     print(f"phase {seg.phase}; found: " + ", ".join(lab.key for lab in Label if lab and seg.found(lab)))

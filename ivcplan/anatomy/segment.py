@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_f
 from ivcplan.anatomy.vessels_track import Track
 from ivcplan.errors import InputError
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
+from ivcplan.parallel import available_threads
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Labelmap, Volume, resample_array
 
@@ -112,6 +114,15 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
         raise InputError(f"expected ivcplan.anatomy.Seeds, got {type(seeds).__name__}", "seeds")
     report = progress or no_progress
     report("segmentation: preparing", 0.0)
+    # The organs need nothing from the vessel steps up to the IVC: they run beside them.
+    organ_warnings: list[str] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        organs_job = pool.submit(_organs, volume, None, organ_warnings) if available_threads() > 1 else None
+        return _segment(volume, seeds, report, organs_job, organ_warnings)
+
+
+def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, organs_job: Future | None,
+             organ_warnings: list[str]) -> Segmentation:
     frame = to_work_frame(volume)
     body = body_mask(frame.hu)
     spine = find_spine(frame.hu, body, frame.spacing)
@@ -131,9 +142,7 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
         report("segmentation: done", 1.0)
         return Segmentation(labels_to_source(labels, frame), confidence, "unknown", tuple(warnings), details)
 
-    report("segmentation: organs", 0.1)
-    organs = _organs(volume, phase_hint=None, warnings=warnings)
-    report("segmentation: aorta", 0.4)
+    report("segmentation: aorta", 0.1)
     aorta = find_aorta(frame, body, spine)
     if aorta is not None:  # before the IVC: an aorta running on over the confluence would hide it
         aorta = _trim_aorta(aorta, frame.spacing)
@@ -143,6 +152,9 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
             details["aorta_continued_mm"] = mm
             warnings.append(f"aorta: its upper {mm} mm (no contrast against the diaphragmatic crura) follow "
                             "its course as a shape prior; they were not delineated")
+    report("segmentation: organs", 0.3)
+    organs = organs_job.result() if organs_job is not None else _organs(volume, None, organ_warnings)
+    warnings[:0] = organ_warnings  # the organs' notes first, as they come first in the report
     report("segmentation: IVC", 0.5)
     seed_vox = _seeds_to_frame(seeds.ivc, frame, "seeds.ivc") if seeds and seeds.ivc else None
     tumor_vox = _seeds_to_frame(seeds.tumor, frame, "seeds.tumor") if seeds and seeds.tumor else None

@@ -14,7 +14,14 @@ from scipy import ndimage, signal
 
 from ivcplan.anatomy.vessels_anchor import SpineAnchor
 from ivcplan.anatomy.vessels_frame import WorkFrame
-from ivcplan.anatomy.vessels_track import Candidate, Track, dynamic_track, slice_candidates, template_scores
+from ivcplan.anatomy.vessels_track import (
+    Candidate,
+    Track,
+    dynamic_track,
+    slice_candidates,
+    template_scores,
+    template_scores_by_polarity,
+)
 
 #: Aorta cross-section templates (semi-axes ry, rx in mm).
 AORTA_TEMPLATES: tuple[tuple[float, float], ...] = ((6.0, 6.0), (8.0, 8.0), (10.0, 10.0), (12.5, 12.5), (15.0, 15.0))
@@ -245,9 +252,17 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         dx = (x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
         return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / IVC_PRIOR_SIGMA_MM[1]) ** 2)
 
+    # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
+    # attenuation are favoured (tumor stretches are bridged by the path's continuity).
+    blood_hu = float(np.percentile(aorta.track.inside_hu, 75)) if aorta is not None else np.nan
+    enhanced = bool(blood_hu >= ENHANCED_BLOOD_HU)
+    # Both passes' template scores at once (the second, lumen-only pass runs on enhanced scans).
+    scores = template_scores_by_polarity(sub, sp, IVC_TEMPLATES, (-30.0, 450.0),
+                                         ("any", "bright") if enhanced else ("any",))
+
     def candidates(polarity: str, blood: Callable[[np.ndarray], np.ndarray]) -> dict[int, list[Candidate]]:
         """Per slice, the local maxima of the whole gain (template score + blood + position)."""
-        score, which, inside, ring = template_scores(sub, sp, IVC_TEMPLATES, (-30.0, 450.0), polarity=polarity)
+        score, which, inside, ring = scores[polarity]
         cands: dict[int, list[Candidate]] = {}
         for i, z in enumerate(range(zs[0], zs[-1] + 1)):
             if z not in allowed:
@@ -264,11 +279,6 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
                                        float(ring[i, iy, ix]))]
             cands[z] = found
         return cands
-
-    # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
-    # attenuation are favoured (tumor stretches are bridged by the path's continuity).
-    blood_hu = float(np.percentile(aorta.track.inside_hu, 75)) if aorta is not None else np.nan
-    enhanced = bool(blood_hu >= ENHANCED_BLOOD_HU)
 
     def bonus(venous_hu: float) -> Callable[[np.ndarray], np.ndarray]:
         def term(inside: np.ndarray) -> np.ndarray:

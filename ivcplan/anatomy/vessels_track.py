@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import fft, ndimage, signal
+
+from ivcplan.parallel import available_threads
 
 #: Width (mm) of the ring around a template, compared with its inside.
 RING_MM = 4.0
@@ -107,7 +109,8 @@ def _ring_kernel(ry_px: float, rx_px: float, ring_px: float) -> np.ndarray:
 
 def _mean_filter(stack: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     k = kernel[None] / kernel.sum()
-    return signal.fftconvolve(stack, k, mode="same", axes=(1, 2))
+    with fft.set_workers(available_threads()):  # the slices' transforms run in parallel
+        return signal.fftconvolve(stack, k, mode="same", axes=(1, 2))
 
 
 def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tuple[float, float]],
@@ -116,10 +119,18 @@ def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tup
 
     ``polarity``: "bright" (inside brighter than its ring), "any" (either way).
     """
-    best = np.full(hu.shape, -np.inf, dtype=np.float32)
-    which = np.zeros(hu.shape, dtype=np.int8)
-    inside_best = np.zeros(hu.shape, dtype=np.float32)
-    ring_best = np.zeros(hu.shape, dtype=np.float32)
+    return template_scores_by_polarity(hu, spacing, templates, hu_range, (polarity,))[polarity]
+
+
+def template_scores_by_polarity(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tuple[float, float]],
+                                hu_range: tuple[float, float], polarities: Sequence[str]
+                                ) -> dict[str, tuple[np.ndarray, ...]]:
+    """`template_scores` for several polarities at once: the template filters, most of the cost, are
+    computed once for all of them."""
+    best = {p: np.full(hu.shape, -np.inf, dtype=np.float32) for p in polarities}
+    which = {p: np.zeros(hu.shape, dtype=np.int8) for p in polarities}
+    inside_best = {p: np.zeros(hu.shape, dtype=np.float32) for p in polarities}
+    ring_best = {p: np.zeros(hu.shape, dtype=np.float32) for p in polarities}
     hu = np.clip(hu, -200.0, 700.0)  # air and dense bone would dominate the means
     sq = hu * hu
     ring_px = max(RING_MM / spacing[1], MIN_RING_PX)
@@ -130,19 +141,19 @@ def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tup
         m = _mean_filter(hu, k)
         v = np.maximum(_mean_filter(sq, k) - m * m, 0.0)
         ring = _mean_filter(hu, _ring_kernel(ry / spacing[1], rx / spacing[2], ring_px))
-        diff = m - ring
-        if polarity == "any":
-            diff = np.abs(diff)
-        # Contrast beyond ~250 HU says nothing more about being a vessel.
-        raw = np.minimum(diff, 250.0) / (np.sqrt(v) + NOISE_FLOOR_HU)
-        score = MAX_SCORE * np.tanh(raw / MAX_SCORE)  # saturating, but never tied
-        score[(m < hu_range[0]) | (m > hu_range[1])] = 0.0
-        better = score > best
-        best[better] = score[better]
-        which[better] = i
-        inside_best[better] = m[better]
-        ring_best[better] = ring[better]
-    return best, which, inside_best, ring_best
+        out_of_range = (m < hu_range[0]) | (m > hu_range[1])
+        for polarity in polarities:
+            diff = np.abs(m - ring) if polarity == "any" else m - ring
+            # Contrast beyond ~250 HU says nothing more about being a vessel.
+            raw = np.minimum(diff, 250.0) / (np.sqrt(v) + NOISE_FLOOR_HU)
+            score = MAX_SCORE * np.tanh(raw / MAX_SCORE)  # saturating, but never tied
+            score[out_of_range] = 0.0
+            better = score > best[polarity]
+            best[polarity][better] = score[better]
+            which[polarity][better] = i
+            inside_best[polarity][better] = m[better]
+            ring_best[polarity][better] = ring[better]
+    return {p: (best[p], which[p], inside_best[p], ring_best[p]) for p in polarities}
 
 
 def slice_candidates(score: np.ndarray, which: np.ndarray, inside: np.ndarray, ring: np.ndarray,

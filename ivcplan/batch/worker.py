@@ -90,7 +90,11 @@ def init_worker(events: Any, memory_limit: int | None, threads: int | None) -> N
 
 
 def set_threads(threads: int) -> None:
-    """Threads for SimpleITK filters in this process: each case gets its share of the cores, not all of them."""
+    """Threads for SimpleITK filters and ivcplan's own parallel steps in this process: each case gets its
+    share of the cores, not all of them."""
+    from ivcplan import parallel
+
+    parallel.set_threads(max(1, int(threads)))
     try:
         import SimpleITK as sitk
 

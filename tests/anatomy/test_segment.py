@@ -327,6 +327,23 @@ def test_ivc_seed_moves_the_track(noncontrast: tuple[Volume, np.ndarray, Segment
     assert after > before + 0.2
 
 
+def test_organs_beside_the_vessels_give_the_serial_result(
+        toy_tumor: tuple[Volume, dict[str, np.ndarray], Segmentation]) -> None:
+    from ivcplan import parallel
+
+    vol, _truth, threaded = toy_tumor
+    assert parallel.available_threads() >= 2  # the fixture ran the organs in their own thread
+    parallel.set_threads(1)
+    try:
+        serial = segment(vol)
+    finally:
+        parallel.set_threads(None)
+    assert np.array_equal(serial.labelmap.array, threaded.labelmap.array)
+    assert serial.warnings == threaded.warnings and serial.confidence == threaded.confidence
+    with pytest.raises(ValueError, match="threads"):
+        parallel.set_threads(0)
+
+
 def test_head_like_volume_reports_no_abdomen() -> None:
     # A 180 mm wide skull: brain-like tissue inside a bone ring, no trunk, no vertebral column.
     _zz, yy, xx = np.mgrid[0:20, 0:140, 0:140]

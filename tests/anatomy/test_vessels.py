@@ -78,6 +78,27 @@ def test_dynamic_track_stops_where_the_vessel_ends() -> None:
     assert track.z.min() == 0 and track.z.max() == 11
 
 
+def test_template_scores_for_both_polarities_in_one_pass() -> None:
+    from ivcplan.anatomy.vessels_track import template_scores, template_scores_by_polarity
+
+    # A bright vessel (160 HU) and a dark one (-20 HU) of radius 8 mm in soft tissue (50 HU).
+    yy, xx = np.mgrid[0:80, 0:120]
+    hu = np.full((3, 80, 120), 50.0, np.float32)
+    hu[:, (yy - 40) ** 2 + (xx - 30) ** 2 <= 64] = 160.0
+    hu[:, (yy - 40) ** 2 + (xx - 90) ** 2 <= 64] = -20.0
+    hu += np.random.default_rng(1).normal(0, 5, hu.shape).astype(np.float32)
+    sp = np.array([3.0, 1.0, 1.0])
+    templates = ((5.0, 5.0), (8.0, 8.0), (12.0, 12.0))
+    both = template_scores_by_polarity(hu, sp, templates, (-100.0, 400.0), ("any", "bright"))
+    for polarity in ("any", "bright"):  # one pass gives what each polarity gives alone
+        alone = template_scores(hu, sp, templates, (-100.0, 400.0), polarity)
+        assert all(np.array_equal(a, b) for a, b in zip(both[polarity], alone))
+    any_score, bright_score = both["any"][0][1], both["bright"][0][1]
+    assert any_score[40, 30] > 2.0 and any_score[40, 90] > 2.0  # "any": both vessels
+    assert bright_score[40, 30] > 2.0 and bright_score[40, 90] <= 0.0  # "bright": the enhanced one only
+    assert templates[both["bright"][1][1, 40, 30]] == (8.0, 8.0)  # its own size
+
+
 def test_split_ivc_tumor_versus_bland_thrombus() -> None:
     # A vein of constant calibre with a non-expanding dark defect (thrombus) and, further up, an
     # expanding dark mass (tumor).
