@@ -5,8 +5,16 @@ kernels, so independent steps run in parallel threads."""
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _THREADS: int | None = None
+#: Helper thread -> the thread whose work it does (log records are filed by thread: a batch's case log).
+_OWNERS: dict[int, int] = {}
 
 
 def available_threads() -> int:
@@ -25,3 +33,24 @@ def set_threads(threads: int | None) -> None:
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     _THREADS = None if threads is None else int(threads)
+
+
+def owner_of(thread_ident: int) -> int:
+    """The thread a helper thread works for (itself if it is none's helper)."""
+    return _OWNERS.get(thread_ident, thread_ident)
+
+
+def run_beside(pool: Executor, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Submit ``fn(*args)`` to ``pool`` on behalf of the calling thread: while it runs, its thread's log
+    records belong to the caller (`owner_of`), so that they reach the caller's case log."""
+    owner = owner_of(threading.get_ident())
+
+    def job() -> T:
+        me = threading.get_ident()
+        _OWNERS[me] = owner
+        try:
+            return fn(*args)
+        finally:
+            _OWNERS.pop(me, None)
+
+    return pool.submit(job)

@@ -28,7 +28,7 @@ from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_f
 from ivcplan.anatomy.vessels_track import Track
 from ivcplan.errors import InputError
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
-from ivcplan.parallel import available_threads
+from ivcplan.parallel import available_threads, run_beside
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Labelmap, Volume, resample_array
 
@@ -117,7 +117,7 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
     # The organs need nothing from the vessel steps up to the IVC: they run beside them.
     organ_warnings: list[str] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        organs_job = pool.submit(_organs, volume, None, organ_warnings) if available_threads() > 1 else None
+        organs_job = run_beside(pool, _organs, volume, None, organ_warnings) if available_threads() > 1 else None
         return _segment(volume, seeds, report, organs_job, organ_warnings)
 
 

@@ -31,6 +31,7 @@ from ivcplan.batch import worker as wk
 from ivcplan.batch.discover import Case, Discovery, discover, fingerprint
 from ivcplan.batch.summary import write_summary
 from ivcplan.errors import InputError
+from ivcplan.parallel import owner_of
 from ivcplan.progress import ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,8 @@ def _batch_log(path: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     owner = threading.get_ident()  # records of Dask worker threads in this process belong to their case logs
-    handler.addFilter(lambda record: record.thread == owner or record.name.startswith("ivcplan.batch"))
+    handler.addFilter(lambda record: (record.thread is not None and owner_of(record.thread) == owner)
+                      or record.name.startswith("ivcplan.batch"))
     old_level = logger.level
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivcplan import parallel
 from ivcplan.batch.discover import Case
 from ivcplan.batch.summary import key_fields
 
@@ -92,8 +93,6 @@ def init_worker(events: Any, memory_limit: int | None, threads: int | None) -> N
 def set_threads(threads: int) -> None:
     """Threads for SimpleITK filters and ivcplan's own parallel steps in this process: each case gets its
     share of the cores, not all of them."""
-    from ivcplan import parallel
-
     parallel.set_threads(max(1, int(threads)))
     try:
         import SimpleITK as sitk
@@ -159,14 +158,14 @@ def _emit(*event: Any) -> None:
 
 
 class _ThreadFilter(logging.Filter):
-    """Keep only the records of one thread (Dask runs several cases in one process)."""
+    """Keep only the records of one thread and its helpers (Dask runs several cases in one process)."""
 
     def __init__(self, ident: int) -> None:
         super().__init__()
         self.ident = ident
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.thread == self.ident
+        return record.thread is not None and parallel.owner_of(record.thread) == self.ident
 
 
 def _manifest(folder: Path) -> dict[str, dict[str, Any]]:

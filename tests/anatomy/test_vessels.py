@@ -92,7 +92,7 @@ def test_template_scores_for_both_polarities_in_one_pass() -> None:
     both = template_scores_by_polarity(hu, sp, templates, (-100.0, 400.0), ("any", "bright"))
     for polarity in ("any", "bright"):  # one pass gives what each polarity gives alone
         alone = template_scores(hu, sp, templates, (-100.0, 400.0), polarity)
-        assert all(np.array_equal(a, b) for a, b in zip(both[polarity], alone))
+        assert all(np.array_equal(a, b) for a, b in zip(both[polarity], alone, strict=True))
     any_score, bright_score = both["any"][0][1], both["bright"][0][1]
     assert any_score[40, 30] > 2.0 and any_score[40, 90] > 2.0  # "any": both vessels
     assert bright_score[40, 30] > 2.0 and bright_score[40, 90] <= 0.0  # "bright": the enhanced one only
