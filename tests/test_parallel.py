@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,16 +14,16 @@ from ivcplan.batch.worker import _ThreadFilter
 
 
 def test_thread_budget_is_set_and_reset() -> None:
-    default = parallel.available_threads()
-    assert default >= 1
-    parallel.set_threads(1)
+    previous = parallel._THREADS  # other tests in this process (a Dask worker's share) may have set it
     try:
-        assert parallel.available_threads() == 1
-    finally:
+        parallel.set_threads(3)
+        assert parallel.available_threads() == 3
         parallel.set_threads(None)
-    assert parallel.available_threads() == default
-    with pytest.raises(ValueError, match="threads"):
-        parallel.set_threads(0)
+        assert parallel.available_threads() == len(os.sched_getaffinity(0))
+        with pytest.raises(ValueError, match="threads"):
+            parallel.set_threads(0)
+    finally:
+        parallel.set_threads(previous)
 
 
 def test_records_of_a_helper_thread_reach_the_callers_case_log() -> None:

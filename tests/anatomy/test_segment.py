@@ -331,13 +331,15 @@ def test_organs_beside_the_vessels_give_the_serial_result(
         toy_tumor: tuple[Volume, dict[str, np.ndarray], Segmentation]) -> None:
     from ivcplan import parallel
 
-    vol, _truth, threaded = toy_tumor
-    assert parallel.available_threads() >= 2  # the fixture ran the organs in their own thread
-    parallel.set_threads(1)
+    vol = toy_tumor[0]
+    previous = parallel._THREADS
     try:
+        parallel.set_threads(2)  # the organs in their own thread
+        threaded = segment(vol)
+        parallel.set_threads(1)
         serial = segment(vol)
     finally:
-        parallel.set_threads(None)
+        parallel.set_threads(previous)
     assert np.array_equal(serial.labelmap.array, threaded.labelmap.array)
     assert serial.warnings == threaded.warnings and serial.confidence == threaded.confidence
 
