@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -35,9 +35,9 @@ def set_threads(threads: int | None) -> None:
     _THREADS = None if threads is None else int(threads)
 
 
-def owner_of(thread_ident: int) -> int:
-    """The thread a helper thread works for (itself if it is none's helper)."""
-    return _OWNERS.get(thread_ident, thread_ident)
+def owner_of(thread_ident: int | None) -> int | None:
+    """The thread a helper thread works for (itself if it is none's helper; None for a record without one)."""
+    return None if thread_ident is None else _OWNERS.get(thread_ident, thread_ident)
 
 
 def run_beside(pool: Executor, fn: Callable[..., T], *args: Any) -> Future[T]:
@@ -54,3 +54,11 @@ def run_beside(pool: Executor, fn: Callable[..., T], *args: Any) -> Future[T]:
             _OWNERS.pop(me, None)
 
     return pool.submit(job)
+
+
+def side_by_side(*calls: tuple[Callable[..., Any], tuple[Any, ...]]) -> list[Any]:
+    """Run independent ``(fn, args)`` calls in threads (at most `available_threads`), on behalf of the
+    calling thread (`run_beside`); their results in the order given."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(calls), available_threads()))) as pool:
+        jobs = [run_beside(pool, fn, *args) for fn, args in calls]
+        return [job.result() for job in jobs]

@@ -19,6 +19,7 @@ import time
 import numpy as np
 from scipy import ndimage
 
+from ivcplan import parallel
 from ivcplan.anatomy import segment
 from ivcplan.labels import Label
 from ivcplan.volume import Volume
@@ -91,8 +92,6 @@ def main() -> None:
                         help="threads of the segmentation (default: the cores available; 1: serial)")
     args = parser.parse_args()
     if args.threads is not None:
-        from ivcplan import parallel
-
         parallel.set_threads(args.threads)
     vol = synthetic_abdomen(args.matrix, args.slices, args.pixel_mm, args.slice_mm) if args.toy else \
         phantom_ct(args.matrix, args.slices)
@@ -105,9 +104,7 @@ def main() -> None:
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"volume {vol.shape} spacing {vol.spacing.tolist()}")
-    from ivcplan.parallel import available_threads
-
-    print(f"segment ({available_threads()} threads): {elapsed:.1f} s wall, {cpu:.1f} s CPU; "
+    print(f"segment ({parallel.available_threads()} threads): {elapsed:.1f} s wall, {cpu:.1f} s CPU; "
           f"peer (gaussian sigma=1): {peer:.2f} s; "
           f"ratio {elapsed / peer:.1f}")
     print(f"peak RSS {rss_peak:.0f} MB (after building the input: {rss_input:.0f} MB)")

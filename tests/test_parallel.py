@@ -43,7 +43,11 @@ def test_records_of_a_helper_thread_reach_the_callers_case_log() -> None:
             parallel.run_beside(pool, logger.info, "from the helper").result()
             pool.submit(logger.info, "from another case's thread").result()
         logger.info("from the case")
+        results = parallel.side_by_side((logger.info, ("from a side-by-side call",)), (sum, ([1, 2],)),
+                                        (max, ((3, 7),)))
     finally:
         logger.removeHandler(handler)
-    assert [r.getMessage() for r in records] == ["from the helper", "from the case"]
+    assert [r.getMessage() for r in records] == ["from the helper", "from the case", "from a side-by-side call"]
+    assert results == [None, 3, 7]  # in the order given
+    assert parallel.owner_of(None) is None  # a record without a thread belongs to no case
     assert parallel.owner_of(threading.get_ident()) == threading.get_ident()

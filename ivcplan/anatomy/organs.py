@@ -35,7 +35,6 @@ may be included: the orchestrator lets vessel labels override organ labels.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +44,7 @@ from ivcplan.anatomy.morphology import ball
 from ivcplan.anatomy.organs_frame import WorkFrame, refine_edges
 from ivcplan.anatomy.organs_kidney import kidneys_low
 from ivcplan.errors import InputError
-from ivcplan.parallel import available_threads, run_beside
+from ivcplan.parallel import side_by_side
 from ivcplan.progress import ProgressCallback
 from ivcplan.volume import Grid, Volume
 
@@ -190,14 +189,13 @@ def segment_organs(volume: Volume, *, phase: str | None = None,
     report("organs: kidneys", 0.7)
     kidneys_low = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
     # The full-resolution edges of each organ are independent of the others': refined side by side.
-    with ThreadPoolExecutor(max_workers=available_threads()) as pool:
-        spine_job = run_beside(pool, frame.to_full_smooth, spine_low)
-        liver_job = run_beside(pool, refine_edges, volume, frame, liver_low, liver_window)
-        kidney_jobs = {side: (run_beside(pool, refine_edges, volume, frame, m, w), c, n)
-                       for side, (m, c, n, w) in kidneys_low.items()}
-        spine = spine_job.result()
-        liver = OrganResult(liver_job.result(), liver_conf, liver_note)
-        kidneys = {side: OrganResult(job.result(), c, n) for side, (job, c, n) in kidney_jobs.items()}
+    sides = list(kidneys_low)
+    spine, liver_mask, *kidney_masks = side_by_side(
+        (frame.to_full_smooth, (spine_low,)), (refine_edges, (volume, frame, liver_low, liver_window)),
+        *((refine_edges, (volume, frame, kidneys_low[s][0], kidneys_low[s][3])) for s in sides))
+    liver = OrganResult(liver_mask, liver_conf, liver_note)
+    kidneys = {s: OrganResult(m, kidneys_low[s][1], kidneys_low[s][2])
+               for s, m in zip(sides, kidney_masks, strict=True)}
     notes = tuple(f"{name}: {res.note}" for name, res in [("liver", liver)] +
                   [(f"kidney_{s}", r) for s, r in kidneys.items()] if res.note)
     report("organs: done", 1.0)

@@ -48,9 +48,9 @@ ELLIPSE_Z_WINDOW_MM = 10.0
 MAX_PLUG_RADIUS_MM = 8.0
 #: Below its widest section, a section of the mass lies within the two above it widened by this (mm).
 POLE_TAPER_MM = 3.0
-#: The mass may reach this far (mm) along the vein beyond the filling defect (its poles lie in tissue
+#: The mass may reach this far (mm) cranially beyond the filling defect (its upper pole lies in tissue
 #: beside the lumen the track follows there); beyond the defect's first section each section lies
-#: within the one nearer the defect, widened by one voxel.
+#: within the one below, widened by one voxel.
 POLE_REACH_MM = 15.0
 #: Passes re-measuring the outline of a mass cut short where only the mass may extend.
 OUTLINE_PASSES = 3
@@ -211,7 +211,7 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
         kept[z] &= ellipse if enclosed is None else ellipse | enclosed[z0 + z]
     if extra is not None:
         _extend_within_outline(kept, extra[z0:z1] & sub_allowed_radius, seed[z0:z1], spacing)
-    _taper_beyond_defect(kept, int(zs.min()) - z0, int(zs.max()) - z0)
+    _taper_beyond_defect(kept, int(zs.max()) - z0)
     _taper_lower_pole(kept, spacing, None if enclosed is None else enclosed[z0:z1])
     region[z0:z1] = kept
     return region | seed
@@ -257,14 +257,13 @@ def _taper_lower_pole(kept: np.ndarray, spacing: np.ndarray, enclosed: np.ndarra
         kept[z] &= within
 
 
-def _taper_beyond_defect(kept: np.ndarray, lo: int, hi: int) -> None:
-    """Beyond the defect's sections ``lo..hi`` the mass narrows to its poles: from the second section
-    on, each lies within the one nearer the defect widened by one voxel (in place)."""
+def _taper_beyond_defect(kept: np.ndarray, top: int) -> None:
+    """Above the defect's highest section ``top`` the mass narrows to its upper pole: from the second
+    section on, each lies within the one below widened by one voxel (in place). Caudally the growth
+    stops one section beyond the defect (`_grow`)."""
     cross = ndimage.generate_binary_structure(2, 1)
-    for z in range(hi + 2, kept.shape[0]):
+    for z in range(top + 2, kept.shape[0]):
         kept[z] &= ndimage.binary_dilation(kept[z - 1], structure=cross)
-    for z in range(lo - 2, -1, -1):
-        kept[z] &= ndimage.binary_dilation(kept[z + 1], structure=cross)
 
 
 def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> None:

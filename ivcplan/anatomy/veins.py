@@ -15,14 +15,13 @@ The portal vein, at the hilum, does not open into the IVC and is left out by the
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.morphology import ball, bbox
-from ivcplan.parallel import available_threads, run_beside
+from ivcplan.parallel import side_by_side
 
 #: Blood is above this fraction of the way from the liver (or soft tissue) to the IVC lumen (below
 #: the midpoint: thin veins lose contrast to partial volume) ...
@@ -104,12 +103,9 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
     renal_notes: list[str] = []
     hepatic_notes: list[str] = []
     # The renal and the hepatic veins are found independently: side by side.
-    with ThreadPoolExecutor(max_workers=available_threads()) as pool:
-        renal_job = run_beside(pool, _renal_veins, hu, spacing, ivc, axis, excluded, liver, kidneys, lo, hi,
-                               renal_notes)
-        hepatic_job = run_beside(pool, _hepatic_veins, hu, spacing, ivc, axis, excluded, liver, lo, hi, junction_z,
-                                 hepatic_notes)
-        renal, hepatic = renal_job.result(), hepatic_job.result()
+    renal, hepatic = side_by_side(
+        (_renal_veins, (hu, spacing, ivc, axis, excluded, liver, kidneys, lo, hi, renal_notes)),
+        (_hepatic_veins, (hu, spacing, ivc, axis, excluded, liver, lo, hi, junction_z, hepatic_notes)))
     return BranchVeins(renal, hepatic, tuple(renal_notes + hepatic_notes))
 
 

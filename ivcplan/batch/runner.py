@@ -174,8 +174,7 @@ def _batch_log(path: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     owner = threading.get_ident()  # records of Dask worker threads in this process belong to their case logs
-    handler.addFilter(lambda record: (record.thread is not None and owner_of(record.thread) == owner)
-                      or record.name.startswith("ivcplan.batch"))
+    handler.addFilter(lambda record: owner_of(record.thread) == owner or record.name.startswith("ivcplan.batch"))
     old_level = logger.level
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:

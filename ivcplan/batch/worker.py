@@ -165,7 +165,7 @@ class _ThreadFilter(logging.Filter):
         self.ident = ident
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.thread is not None and parallel.owner_of(record.thread) == self.ident
+        return parallel.owner_of(record.thread) == self.ident
 
 
 def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
