@@ -16,6 +16,7 @@ All operations return new objects; arrays are never modified in place.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,10 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
 GEOMETRY_TOLERANCE = 1e-4
 #: A direction matrix must be orthonormal to within this tolerance.
 ORTHONORMAL_TOLERANCE = 1e-3
+
+#: Orientation letters: the anatomical direction an array axis grows towards, as (LPS axis, sign).
+ORIENTATION_LETTERS: dict[str, tuple[int, float]] = {
+    "L": (0, 1.0), "R": (0, -1.0), "P": (1, 1.0), "A": (1, -1.0), "S": (2, 1.0), "I": (2, -1.0)}
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 # Array index (z, y, x) <-> NIfTI/ITK index (i, j, k) = (x, y, z).
@@ -133,6 +138,14 @@ class Grid:
         """Array axis most closely aligned with the given LPS axis (0=L, 1=P, 2=S)."""
         return int(np.argmax(np.abs(self.direction[lps_axis, :])))
 
+    def reorientation(self, code: str) -> Reorientation:
+        """How this grid's arrays read with their axes growing towards ``code`` (e.g. "SPL", "LPS").
+
+        Only permutes and flips array axes (no resampling): every voxel keeps its value and its
+        position. An oblique grid is read along the array axes closest to the named ones.
+        """
+        return Reorientation.of(self, code)
+
     def is_same(self, other: Grid, tol: float = GEOMETRY_TOLERANCE) -> bool:
         return (
             self.shape == other.shape
@@ -189,6 +202,94 @@ class Grid:
         lps = np.eye(4)
         lps[:3, :] = _LPS_TO_RAS @ np.asarray(affine_ras, dtype=float)[:3, :4]
         return cls.from_affine(tuple(shape_xyz)[::-1], lps @ perm)
+
+
+def orientation_direction(code: str) -> np.ndarray:
+    """Ideal direction matrix (array-axis columns, LPS) of an orientation code such as "SPL"."""
+    letters = _parse_orientation(code)
+    out = np.zeros((3, 3))
+    for axis, letter in enumerate(letters):
+        lps_axis, sign = ORIENTATION_LETTERS[letter]
+        out[lps_axis, axis] = sign
+    return out
+
+
+def _parse_orientation(code: str) -> str:
+    letters = str(code).upper()
+    if (len(letters) != 3 or any(c not in ORIENTATION_LETTERS for c in letters)
+            or len({ORIENTATION_LETTERS[c][0] for c in letters}) != 3):
+        raise GeometryError(f"orientation code must name each of L/R, P/A, S/I once (e.g. 'SPL'), got {code!r}")
+    return letters
+
+
+@dataclass(frozen=True)
+class Reorientation:
+    """A grid's arrays read in a named anatomical orientation, and the way back.
+
+    ``axes[k]`` is the source array axis that becomes axis ``k``; ``flips[k]`` says that it runs
+    against the letter ``code[k]``. `apply` gives a view (no copy), `restore` maps an array in the
+    target order back onto the source grid, and `grid` is the exact target geometry, so positions
+    go through ``grid.index_to_lps`` as on any grid.
+    """
+
+    code: str
+    source: Grid
+    axes: tuple[int, int, int]
+    flips: tuple[bool, bool, bool]
+
+    @classmethod
+    def of(cls, source: Grid, code: str) -> Reorientation:
+        letters = _parse_orientation(code)
+        targets = [ORIENTATION_LETTERS[c] for c in letters]
+        # The assignment of array axes to the named axes that is best aligned overall (six
+        # candidates; ties go to the array's own order, so 45-degree grids stay put).
+        best = max(itertools.permutations(range(3)),
+                   key=lambda perm: sum(abs(source.direction[lps, a]) for (lps, _), a in zip(targets, perm,
+                                                                                               strict=True)))
+        flips = tuple(bool(source.direction[lps, a] * sign < 0) for (lps, sign), a in zip(targets, best,
+                                                                                       strict=True))
+        return cls(letters, source, tuple(int(a) for a in best), flips)  # type: ignore[arg-type]
+
+    @property
+    def is_identity(self) -> bool:
+        return self.axes == (0, 1, 2) and not any(self.flips)
+
+    @property
+    def grid(self) -> Grid:
+        """The target grid: same voxels and positions, array axes in the named orientation."""
+        src = self.source
+        shape = tuple(src.shape[a] for a in self.axes)
+        spacing = np.array([src.spacing[a] for a in self.axes])
+        direction = np.stack([src.direction[:, a] * (-1.0 if f else 1.0) for a, f in zip(self.axes, self.flips,
+                                                                                          strict=True)], axis=1)
+        return Grid(shape, spacing, src.index_to_lps(self.to_source_index(np.zeros(3))), direction)
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        """``array`` (on the source grid) in the target order: a view, not a copy."""
+        out = np.transpose(np.asarray(array), self.axes)
+        return out[tuple(slice(None, None, -1) if f else slice(None) for f in self.flips)]
+
+    def restore(self, array: np.ndarray) -> np.ndarray:
+        """An array in the target order back in the source order (contiguous)."""
+        arr = np.asarray(array)[tuple(slice(None, None, -1) if f else slice(None) for f in self.flips)]
+        return np.ascontiguousarray(np.transpose(arr, np.argsort(self.axes)))
+
+    def to_target_index(self, index: Any) -> np.ndarray:
+        """(..., 3) source array indices (fractional allowed) -> target indices."""
+        idx = np.asarray(index, dtype=float)
+        out = np.stack([idx[..., a] for a in self.axes], axis=-1)
+        for k, (a, f) in enumerate(zip(self.axes, self.flips, strict=True)):
+            if f:
+                out[..., k] = self.source.shape[a] - 1 - out[..., k]
+        return out
+
+    def to_source_index(self, index: Any) -> np.ndarray:
+        """(..., 3) target indices -> source array indices (inverse of `to_target_index`)."""
+        idx = np.asarray(index, dtype=float)
+        out = np.empty_like(idx)
+        for k, (a, f) in enumerate(zip(self.axes, self.flips, strict=True)):
+            out[..., a] = self.source.shape[a] - 1 - idx[..., k] if f else idx[..., k]
+        return out
 
 
 def _check_array(array: np.ndarray, name: str) -> np.ndarray:
@@ -265,6 +366,11 @@ class Volume:
     def with_array(self, array: np.ndarray) -> Volume:
         """Same geometry and metadata, another array (must have the same shape)."""
         return Volume(array, self.grid, self.meta, self.warnings)
+
+    def reoriented(self, code: str) -> Volume:
+        """The same voxels with array axes growing towards ``code`` (e.g. "SPL"); see `Grid.reorientation`."""
+        ro = self.grid.reorientation(code)
+        return Volume(np.ascontiguousarray(ro.apply(self.array)), ro.grid, self.meta, self.warnings)
 
     def with_warnings(self, *messages: str) -> Volume:
         return Volume(self.array, self.grid, self.meta, self.warnings + tuple(messages))
@@ -392,6 +498,11 @@ class Labelmap:
 
     def with_array(self, array: np.ndarray) -> Labelmap:
         return Labelmap(array, self.grid, self.table, self.meta)
+
+    def reoriented(self, code: str) -> Labelmap:
+        """The same labels with array axes growing towards ``code``; see `Grid.reorientation`."""
+        ro = self.grid.reorientation(code)
+        return Labelmap(np.ascontiguousarray(ro.apply(self.array)), ro.grid, self.table, self.meta)
 
     def resample_to(self, grid: Grid) -> Labelmap:
         """Nearest-neighbour resampling through LPS coordinates (labels are never blended)."""

@@ -87,3 +87,37 @@ def test_crop_and_sample() -> None:
     assert vol.sample(vol.index_to_lps([2, 3, 4])) == pytest.approx(100.0)
     assert vol.sample(vol.index_to_lps([2, 3, 4.5])) == pytest.approx(50.0)
     assert vol.sample(vol.index_to_lps([-5, 0, 0])) == pytest.approx(-1024.0)
+
+
+@pytest.mark.parametrize("code", ["SPL", "LPS", "IAR", "RAS", "PSL"])
+def test_reorientation_keeps_every_voxel_at_its_position(code: str) -> None:
+    from ivcplan.volume import ORIENTATION_LETTERS
+
+    arr = np.random.default_rng(1).integers(-1000, 1000, size=(4, 5, 6)).astype(np.int16)
+    # Stored feet-first, posterior-to-anterior rows, right-to-left columns, slightly oblique.
+    direction = _oblique_direction() @ np.diag([-1.0, -1.0, 1.0])
+    vol = Volume.from_array(arr, spacing=(2.5, 0.7, 0.8), origin=(-10.0, 20.0, 30.0), direction=direction)
+    out = vol.reoriented(code)
+    for k, letter in enumerate(code):  # axis k grows towards its letter
+        lps_axis, sign = ORIENTATION_LETTERS[letter]
+        assert out.grid.direction[lps_axis, k] * sign > 0.9
+    ro = vol.grid.reorientation(code)
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        src = tuple(int(rng.integers(0, n)) for n in arr.shape)
+        tgt = ro.to_target_index(src)
+        assert out.array[tuple(int(v) for v in tgt)] == arr[src]
+        np.testing.assert_allclose(out.grid.index_to_lps(tgt), vol.grid.index_to_lps(src), atol=1e-9)
+        np.testing.assert_allclose(ro.to_source_index(tgt), src)
+    np.testing.assert_array_equal(ro.restore(out.array), arr)
+    back = out.reoriented("SPL")
+    assert back.grid.is_same(vol.reoriented("SPL").grid)
+
+
+def test_reorientation_rejects_bad_codes_by_name() -> None:
+    grid = Grid((2, 2, 2), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), np.eye(3))
+    for bad in ("SP", "SPX", "SIL", "LRP"):
+        with pytest.raises(GeometryError, match="orientation code"):
+            grid.reorientation(bad)
+    assert grid.reorientation("LPS").is_identity
+    assert not grid.reorientation("SPL").is_identity

@@ -35,15 +35,8 @@ class WorkFrame:
     @classmethod
     def from_volume(cls, volume: Volume, target_mm: float = TARGET_SPACING_MM) -> WorkFrame:
         grid = volume.grid
-        perm_list: list[int] = []
-        flips: list[bool] = []
-        for lps_axis in (2, 1, 0):  # S, P, L
-            axis = grid.axis_of(lps_axis)
-            perm_list.append(axis)
-            flips.append(bool(grid.direction[lps_axis, axis] < 0))
-        if sorted(perm_list) != [0, 1, 2]:  # 45-degree oblique ties: keep the array order
-            perm_list, flips = [0, 1, 2], [False, False, False]
-        perm = tuple(perm_list)
+        reorient = grid.reorientation("SPL")
+        perm, flips = reorient.axes, reorient.flips
         spacing_full = np.asarray(grid.spacing)[list(perm)]
         factors = tuple(max(1, round(target_mm / s)) for s in spacing_full)
         # Reduce in the original memory order (fast), then permute and flip the small array.
@@ -61,7 +54,7 @@ class WorkFrame:
             low = _block_mean(np.asarray(volume.array), tuple(orig_factors))
         low = np.ascontiguousarray(np.transpose(low, perm))
         full_shape = tuple(int(volume.shape[a]) for a in perm)
-        return cls(low, spacing_full * np.asarray(factors), perm, tuple(flips), factors,  # type: ignore[arg-type]
+        return cls(low, spacing_full * np.asarray(factors), perm, flips, factors,  # type: ignore[arg-type]
                    full_shape, tuple(volume.shape))  # type: ignore[arg-type]
 
     @property

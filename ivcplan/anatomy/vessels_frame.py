@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ivcplan.volume import Grid, Labelmap, Volume, resample_array
+from ivcplan.volume import Grid, Labelmap, Volume, orientation_direction, resample_array
 
 #: In-plane working spacing (mm): coarse enough for speed, fine enough for a 15 mm vein.
 WORK_SPACING_XY_MM = 1.5
 #: Slice working spacing (mm); thicker native slices are kept as they are.
 WORK_SPACING_Z_MM = 2.0
 #: Axes S, P, L: array axis 0 increases cranially, axis 1 posteriorly, axis 2 to the patient's left.
-CANONICAL_DIRECTION = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+CANONICAL_DIRECTION = orientation_direction("SPL")
 AIR_HU = -1024.0
 
 

@@ -6,22 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ivcplan.volume import Grid, Volume
+from ivcplan.volume import Volume
 
 #: Abdominal soft-tissue window (HU): level 40, width 400.
 WINDOW = (40.0, 400.0)
-
-
-def _resample_canonical(volume: Volume) -> tuple[np.ndarray, Grid]:
-    """Array reordered so that axes are (z up, y posterior, x left) whatever the stored orientation."""
-    arr, grid = volume.array, volume.grid
-    order = [grid.axis_of(2), grid.axis_of(1), grid.axis_of(0)]
-    arr = np.transpose(arr, order)
-    flips = [grid.direction[lps, ax] < 0 for lps, ax in zip((2, 1, 0), order, strict=True)]
-    for axis, flip in enumerate(flips):
-        if flip:
-            arr = np.flip(arr, axis=axis)
-    return arr, grid
 
 
 def write_previews(volume: Volume, outdir: Path, stem: str, centre_lps: np.ndarray,
@@ -34,17 +22,10 @@ def write_previews(volume: Volume, outdir: Path, stem: str, centre_lps: np.ndarr
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    arr, grid = _resample_canonical(volume)
-    sz = grid.spacing[grid.axis_of(2)]
-    sy = grid.spacing[grid.axis_of(1)]
-    sx = grid.spacing[grid.axis_of(0)]
-    # Canonical indices of the centre point.
-    idx = grid.lps_to_index(np.asarray(centre_lps, float))
-    canon = []
-    for lps, n in zip((2, 1, 0), arr.shape, strict=True):
-        ax = grid.axis_of(lps)
-        i = float(idx[ax])
-        canon.append(round(n - 1 - i if grid.direction[lps, ax] < 0 else i))
+    canonical = volume.reoriented("SPL")  # axes: z up, y posterior, x left
+    arr, grid = canonical.array, canonical.grid
+    sz, sy, sx = (float(v) for v in grid.spacing)
+    canon = np.rint(grid.lps_to_index(np.asarray(centre_lps, float)))
     kz, ky, kx = (int(np.clip(c, 0, n - 1)) for c, n in zip(canon, arr.shape, strict=True))
     level, width = window
     lo, hi = level - width / 2, level + width / 2

@@ -43,48 +43,11 @@ _PLANES = {
 _AXIS_NAMES = ("x", "y", "z")
 
 
-class _Canonical:
-    """The volume seen with array axes along +L, +P, +S (nearest axes; flips and transposes only)."""
-
-    def __init__(self, grid) -> None:
-        self.grid = grid
-        self.axes = [grid.axis_of(a) for a in range(3)]  # array axis of L, P, S
-        if len(set(self.axes)) != 3:
-            raise InputError("volume: direction matrix is too oblique to show orthogonal planes")
-        self.signs = [float(np.sign(grid.direction[a, self.axes[a]])) for a in range(3)]
-        self.shape = [grid.shape[ax] for ax in self.axes]
-        self.spacing = [float(grid.spacing[ax]) for ax in self.axes]
-
-    def view(self, array: np.ndarray) -> np.ndarray:
-        """``array`` (z, y, x) as (L, P, S) with indices increasing along +L, +P, +S."""
-        out = np.transpose(array, self.axes)
-        flips = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in self.signs)
-        return out[flips]
-
-    def index(self, lps) -> np.ndarray:
-        """Fractional canonical (L, P, S) indices of (..., 3) LPS points."""
-        idx = self.grid.lps_to_index(lps)
-        out = np.stack([idx[..., ax] for ax in self.axes], axis=-1)
-        for a in range(3):
-            if self.signs[a] < 0:
-                out[..., a] = self.shape[a] - 1 - out[..., a]
-        return out
-
-    def lps(self, index) -> np.ndarray:
-        """LPS of fractional canonical (L, P, S) indices (inverse of `index`)."""
-        can = np.asarray(index, dtype=float).copy()
-        idx = np.zeros_like(can)
-        for a in range(3):
-            value = self.shape[a] - 1 - can[..., a] if self.signs[a] < 0 else can[..., a]
-            idx[..., self.axes[a]] = value
-        return self.grid.index_to_lps(idx)
-
-
 def plane_xy(volume: Volume, plane: str, points_lps) -> np.ndarray:
     """Data coordinates (mm across, mm down the image) of LPS points in a plane's picture panel."""
     across, down, _, flip, _ = _PLANES[plane]
-    can = _Canonical(volume.grid)
-    idx = can.index(np.asarray(points_lps, dtype=float))
+    can = volume.grid.reorientation("LPS").grid
+    idx = can.lps_to_index(np.asarray(points_lps, dtype=float))
     x = (idx[..., across] + 0.5) * can.spacing[across]
     d = idx[..., down]
     if flip:
@@ -103,14 +66,15 @@ def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_
         labelmap = labelmap.resample_to(volume.grid)
     vmin, vmax = window_range(window)
     across, down, normal, flip, letters = _PLANES[plane]
-    can = _Canonical(volume.grid)
-    centre = can.index(np.asarray(center_lps, dtype=float))
+    reorient = volume.grid.reorientation("LPS")  # array axes growing to L, P, S
+    can = reorient.grid
+    centre = can.lps_to_index(np.asarray(center_lps, dtype=float))
     k = int(np.clip(np.rint(centre[normal]), 0, can.shape[normal] - 1))
 
     def cut(array: np.ndarray) -> np.ndarray:
         index: list[int | slice] = [slice(None)] * 3
         index[normal] = k
-        image = can.view(array)[tuple(index)]  # a view (np.take would copy the volume); axes in L, P, S order
+        image = reorient.apply(array)[tuple(index)]  # a view (np.take would copy the volume); axes in L, P, S order
         if min(a for a in range(3) if a != normal) != down:
             image = image.T  # rows run along the down axis
         return np.ascontiguousarray(image[::-1] if flip else image)
@@ -140,7 +104,7 @@ def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_
     outline_text(ax, 0.5, 0.015, bottom, size=16, weight="bold", transform=ax.transAxes, va="bottom", ha="center")
     plane_idx = centre.copy()
     plane_idx[normal] = k
-    position = float(can.lps(plane_idx)[normal])
+    position = float(can.index_to_lps(plane_idx)[normal])
     head = title or f"{plane.capitalize()}  {_AXIS_NAMES[normal]} = {position:.1f} mm"
     outline_text(ax, 0.02, 0.93, f"{head}\nW {vmax - vmin:.0f} / L {(vmax + vmin) / 2:.0f}", size=9,
                  transform=ax.transAxes, va="top")

@@ -97,19 +97,15 @@ class SlicePlane:
 def plane_for(grid: Grid, name: str) -> SlicePlane:
     """The `SlicePlane` of view ``name`` (axial, coronal, sagittal) on ``grid``.
 
-    Oblique grids are shown along the array axis closest to each anatomical axis.
+    Oblique grids are shown along the array axes closest to the anatomical ones (`Grid.reorientation`).
     """
     if name not in _ORIENTATIONS:
         raise ValueError(f"view must be one of {VIEW_NAMES}, got {name!r}")
     normal_lps, (right_lps, right_sign), (up_lps, up_sign) = _ORIENTATIONS[name]
-    normal = grid.axis_of(normal_lps)
-    col = grid.axis_of(right_lps)
-    row = grid.axis_of(up_lps)
-    if len({normal, col, row}) != 3:  # strongly oblique: fall back to the remaining axes
-        others = [a for a in range(3) if a != normal]
-        col, row = others[1], others[0]
-    flip_col = np.sign(grid.direction[right_lps, col]) != right_sign
-    flip_row = np.sign(grid.direction[up_lps, row]) != up_sign
+    lps = grid.reorientation("LPS")  # array axis and flip of each of L, P, S
+    normal, col, row = lps.axes[normal_lps], lps.axes[right_lps], lps.axes[up_lps]
+    flip_col = lps.flips[right_lps] != (right_sign < 0)
+    flip_row = lps.flips[up_lps] != (up_sign < 0)
     return SlicePlane(name, normal, col, row, bool(flip_col), bool(flip_row), grid.shape,
                       tuple(float(s) for s in grid.spacing))
 
