@@ -161,12 +161,12 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
     if tumor_vox is not None:  # a tumor seed lies in the (expanded) IVC: the track must pass there
         seed_vox = tumor_vox if seed_vox is None else np.vstack([seed_vox, tumor_vox])
     # A tumor enhances less than the liver: a filling defect is darker than it.
-    defect_max = organs["liver_hu"] - LIVER_MARGIN_HU if organs["liver_hu"] else None
+    defect_max = organs.liver_hu - LIVER_MARGIN_HU if organs.liver_hu else None
     ivc = find_ivc(frame, body, spine, aorta, exclude=aorta.mask if aorta else None, seeds_vox=seed_vox,
                    defect_max_hu=defect_max)
 
     attenuation = {"aorta": aorta.inside_hu if aorta else None, "ivc": ivc.inside_hu if ivc else None}
-    attenuation.update(organs["kidney_hu"])
+    attenuation.update(organs.kidney_hu)
     phase = detect_phase(attenuation)
     details["phase_reason"] = phase.reason
     details["attenuation_hu"] = {k: (None if v is None else round(float(v), 1)) for k, v in attenuation.items()}
@@ -174,14 +174,14 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
         warnings.append(NON_CONTRAST_WARNING)
 
     report("segmentation: tumor", 0.7)
-    for lab, value in organs["confidence"].items():
+    for lab, value in organs.confidence.items():
         confidence[lab.key] = value
     enhanced = phase.phase in ("arterial", "portal_venous", "delayed")
     _place_vessel(labels, confidence, aorta, Label.AORTA, warnings, "aorta")
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
-        organ_work = resample_array(organs["labels"], volume.grid, frame.grid, interpolation="nearest", fill=0)
+        organ_work = resample_array(organs.labels, volume.grid, frame.grid, interpolation="nearest", fill=0)
         if enhanced:
             _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
@@ -198,7 +198,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
         details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
         if enhanced and parts.tumor.any():
             free = (labels == 0) & ~forbidden & (organ_work != Label.KIDNEY_RIGHT) & (organ_work != Label.KIDNEY_LEFT)
-            band = blood_band(parts.lumen_hu, organs["liver_hu"])
+            band = blood_band(parts.lumen_hu, organs.liver_hu)
             labels[residual_lumen(frame.hu, free, parts.tumor, labels == Label.IVC_LUMEN, band,
                                   frame.spacing)] = Label.IVC_LUMEN
         for part, lab in ((parts.tumor, Label.IVC_TUMOR), (parts.thrombus, Label.IVC_THROMBUS)):
@@ -216,7 +216,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
     # labels override organ labels where they overlap.
     vessels = labels_to_source(labels, frame, tuple(int(v) for v in SMOOTH_LABELS)).array
-    final = organs["labels"]
+    final = organs.labels
     final[vessels > 0] = vessels[vessels > 0]
     labelmap = Labelmap(final, volume.grid)
     report("segmentation: done", 1.0)
@@ -420,7 +420,7 @@ def _trim_branch_mouths(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame)
 
 
 def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnings: list[str], frame: WorkFrame,
-                        organs: dict, organ_work: np.ndarray, ivc: VesselResult, lumen_hu: float,
+                        organs: OrganLabels, organ_work: np.ndarray, ivc: VesselResult, lumen_hu: float,
                         junction_z: int | None) -> None:
     """Renal and hepatic veins (``ivcplan.anatomy.veins``) where nothing else is labelled."""
     vein = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
@@ -431,7 +431,7 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
                               liver=organ_work == Label.LIVER,
                               kidneys={"right": organ_work == Label.KIDNEY_RIGHT,
                                        "left": organ_work == Label.KIDNEY_LEFT},
-                              lumen_hu=lumen_hu, liver_hu=organs["liver_hu"], junction_z=junction_z)
+                              lumen_hu=lumen_hu, liver_hu=organs.liver_hu, junction_z=junction_z)
     warnings.extend(found.notes)
     for group, table in ((found.renal, RENAL_VEIN_LABELS), (found.hepatic, HEPATIC_VEIN_LABELS)):
         for side, mask in group.items():
@@ -517,7 +517,17 @@ def _seeds_to_frame(points: Sequence[Sequence[float]], frame: WorkFrame, name: s
     return idx
 
 
-def _organs(volume: Volume, phase_hint: str | None, warnings: list[str]) -> dict:
+@dataclass(frozen=True)
+class OrganLabels:
+    """The organs as the vessel steps use them: one label array on the volume grid and its references."""
+
+    labels: np.ndarray  # uint8 (z, y, x) on the volume grid: body, spine, liver, kidneys
+    confidence: Mapping[Label, float]
+    kidney_hu: Mapping[str, float]  # "kidney" (median) and "kidney_p99" when a kidney was found
+    liver_hu: float | None  # median attenuation of the liver, None when not found
+
+
+def _organs(volume: Volume, phase_hint: str | None, warnings: list[str]) -> OrganLabels:
     """Body, spine, liver and kidneys from the organs module: one label array on the volume grid."""
     from ivcplan.anatomy import organs as organ_mod
 
@@ -547,7 +557,7 @@ def _organs(volume: Volume, phase_hint: str | None, warnings: list[str]) -> dict
         vals = np.concatenate(kidney_vals).astype(np.float32)
         kidney_hu = {"kidney": float(np.median(vals)), "kidney_p99": float(np.percentile(vals, 99))}
     liver_hu = float(np.median(volume.array[seg.liver.mask])) if seg.liver.found else None
-    return {"labels": composite, "confidence": conf, "kidney_hu": kidney_hu, "liver_hu": liver_hu}
+    return OrganLabels(composite, conf, kidney_hu, liver_hu)
 
 
 def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:
