@@ -76,6 +76,14 @@ HEPATIC_VEIN_LABELS: dict[str, Label] = {
 RENAL_VEIN_LABELS: dict[str, Label] = {"right": Label.RENAL_VEIN_RIGHT, "left": Label.RENAL_VEIN_LEFT}
 
 
+#: The report contract's landmarks, caudal to cranial: the IVC's ends and its segment boundaries.
+CONTRACT_LANDMARKS: tuple[str, ...] = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
+#: Every landmark the measurement places: the contract's and each vein's own ostium.
+LANDMARKS: tuple[str, ...] = ("iliac_confluence", "renal_vein_right", "renal_vein_left", "renal_veins",
+                              "hepatic_vein_right", "hepatic_vein_middle", "hepatic_vein_left", "hepatic_veins",
+                              "cavoatrial_junction")
+
+
 def label_from_key(key: str) -> Label:
     """Label from its lower-case key (``"ivc_lumen"``); raises ValueError naming valid keys."""
     try:

@@ -1,67 +1,42 @@
 """The whole analysis, as the CLI, the batch runner and the viewer call it.
 
-``run`` chains the stages (load -> segment [+ imported labels] -> centerline -> landmarks ->
-segments -> measurements -> plan -> report dict); ``write_outputs`` writes the files.
+``run`` chains the stages, data flowing one way::
 
-Output writers live in a registry, ``kind -> writer(analysis, outdir) -> Path``. The built-in
-kinds are ``json`` (report.json, validated), ``csv`` (report.csv, one row) and ``segmentation``
-(segmentation.nii.gz). Other areas add theirs with `register_writer` in one of the modules listed
-in `WRITER_MODULES` (imported on demand by `write_outputs`), e.g. in ``ivcplan/report/html.py``::
+    io.load -> anatomy.segment [+ io.load_labels] -> measure.trace_centerline -> measure.find_landmarks
+      -> measure.classify_segments -> measure.tumor_measurements / liver_measurements -> plan.suggest
+      -> report dict (validated)
 
-    from ivcplan.pipeline import register_writer
-    register_writer("html", write_html)   # write_html(analysis, outdir) -> Path
+and returns an `ivcplan.analysis.Analysis`; `ivcplan.outputs.write_outputs` writes its files.
 """
 
 from __future__ import annotations
 
-import csv
-import importlib
-import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ivcplan.errors import AnalysisError, InputError, NotApplicableError
-from ivcplan.labels import Label
+from ivcplan import anatomy, io, measure, plan
+from ivcplan.analysis import Analysis
+from ivcplan.anatomy import Seeds, Segmentation
+from ivcplan.errors import AnalysisError, InputError
+from ivcplan.labels import LANDMARKS, Label
+from ivcplan.measure import Centerline, Landmarks, LiverMeasurements, SegmentMap, TumorMeasurements
 from ivcplan.progress import ProgressCallback, no_progress
+from ivcplan.report import contract
 from ivcplan.volume import Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
+__all__ = ["STAGE_WEIGHTS", "Analysis", "run"]
+
 #: Share of the progress bar per stage (they add up to 1).
 STAGE_WEIGHTS = {"load": 0.15, "segment": 0.55, "centerline": 0.15, "landmarks": 0.05, "measure": 0.05,
                  "plan": 0.05}
-#: Modules that register more output writers when imported (missing ones are skipped).
-WRITER_MODULES = ("ivcplan.report.html", "ivcplan.report.pdf", "ivcplan.render", "ivcplan.io.export")
-
-Writer = Callable[["Analysis", Path], Path]
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything one run produced (stage results may be None when a stage could not run)."""
-
-    volume: Volume
-    segmentation: Any  # ivcplan.anatomy.Segmentation
-    centerline: Any | None  # ivcplan.vessel.Centerline
-    landmarks: Any | None  # ivcplan.anatomy.landmarks.Landmarks
-    segment_map: Any | None  # ivcplan.classify.SegmentMap
-    tumor: Any  # ivcplan.measure.TumorMeasurements
-    liver: Any  # ivcplan.measure.LiverMeasurements
-    plan: Any | None  # ivcplan.plan.Plan
-    report: dict[str, Any]
-    timings_s: dict[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def labelmap(self) -> Labelmap:
-        return self.segmentation.labelmap
 
 
 class _Stages:
@@ -90,7 +65,8 @@ class _Stages:
 
 
 def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Labelmap | None = None,
-        seeds: Any = None, rules: Any = None, series: str | int | None = None,
+        seeds: Seeds | None = None, rules: str | os.PathLike | plan.RuleSet | None = None,
+        series: str | int | None = None,
         clinical: Mapping[str, bool | None] | None = None, progress: ProgressCallback | None = None) -> Analysis:
     """Analyse one CT: ``source`` is a path (DICOM folder/file, NIfTI, NRRD, MHA) or a `Volume`.
 
@@ -100,9 +76,7 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     ``clinical``: facts CT cannot show (``prior_chemotherapy``, ``liver_fibrosis``: True / False / None),
     reported in the ``clinical`` section and read by the planner (R8's remnant limit).
     """
-    from ivcplan.report.contract import clinical_section
-
-    clinical_facts = clinical_section(clinical)  # bad input fails before the slow stages
+    clinical_facts = contract.clinical_section(clinical)  # bad input fails before the slow stages
     stages = _Stages(progress)
     warnings: list[str] = []
     volume = stages.run("load", lambda p: _load(source, series, p))
@@ -111,71 +85,60 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     warnings += [w for w in segmentation.warnings if w not in warnings]
     labelmap: Labelmap = segmentation.labelmap
 
-    from ivcplan import classify, measure, vessel
-    from ivcplan.anatomy.landmarks import find_landmarks
-
-    def _centerline(p: ProgressCallback) -> Any:
+    def _centerline(p: ProgressCallback) -> Centerline | None:
         try:
-            return vessel.centerline(labelmap, progress=p)
+            return measure.trace_centerline(labelmap, progress=p)
         except AnalysisError as exc:
             warnings.append(f"IVC not found: {exc}")
             return None
 
     cl = stages.run("centerline", _centerline)
-    landmarks = segment_map = None
+    landmarks: Landmarks | None = None
+    segment_map: SegmentMap | None = None
     if cl is not None:
-        landmarks = stages.run("landmarks", lambda p: find_landmarks(labelmap, cl))
-        segment_map = classify.segments(cl, landmarks)
-        tumor = stages.run("measure", lambda p: measure.tumor(labelmap, cl, landmarks, segment_map, volume))
+        landmarks = stages.run("landmarks", lambda p: measure.find_landmarks(labelmap, cl))
+        segment_map = measure.classify_segments(cl, landmarks)
+        tumor = stages.run("measure", lambda p: measure.tumor_measurements(labelmap, cl, landmarks, segment_map,
+                                                                           volume))
     else:
-        tumor = measure.TumorMeasurements(present=bool(np.any(labelmap.array == Label.IVC_TUMOR)))
+        tumor = TumorMeasurements(present=bool(np.any(labelmap.array == Label.IVC_TUMOR)))
         if tumor.present:
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
-    liver = measure.liver(labelmap)
+    liver = measure.liver_measurements(labelmap)
     report = _report(volume, segmentation, cl, landmarks, segment_map, tumor, liver, warnings)
     report["clinical"] = clinical_facts
-    plan = stages.run("plan", lambda p: _plan(report, rules))
-    report["plan"] = plan.to_dict()
+    suggestion = stages.run("plan", lambda p: _plan(report, rules))
+    report["plan"] = suggestion.to_dict()
     report["timings_s"] = dict(stages.timings)
-    from ivcplan.report.contract import validate
-
-    validate(report)
-    return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, plan, report,
+    contract.validate(report)
+    return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, suggestion, report,
                     dict(stages.timings), tuple(warnings))
 
 
 def _load(source: str | os.PathLike | Volume, series: str | int | None, progress: ProgressCallback) -> Volume:
     if isinstance(source, Volume):
         return source
-    from ivcplan import io
-
     return io.load(source, series=series, progress=progress)
 
 
-def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds: Any,
-             progress: ProgressCallback) -> Any:
-    from ivcplan import anatomy
-
+def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds: Seeds | None,
+             progress: ProgressCallback) -> Segmentation:
     if isinstance(labels, Labelmap):
         lm = labels if labels.grid.is_same(volume.grid) else labels.resample_to(volume.grid)
         present = {int(v) for v in np.unique(lm.array)}
         confidence = {lab.key: (1.0 if int(lab) in present else 0.0) for lab in Label if lab is not Label.BACKGROUND}
-        return anatomy.Segmentation(lm, confidence, "unknown", ("segmentation supplied by the caller",))
+        return Segmentation(lm, confidence, "unknown", ("segmentation supplied by the caller",))
     if labels is None:
         return anatomy.segment(volume, seeds=seeds, progress=progress)
-    from ivcplan import io
-
     if not Path(labels).exists():
         raise InputError("segmentation file not found", labels)
     imported = io.load_labels(labels, volume)  # before the slow segmentation: bad files fail fast
     return anatomy.merge(anatomy.segment(volume, seeds=seeds, progress=progress), imported)
 
 
-def _report(volume: Volume, segmentation: Any, cl: Any, landmarks: Any, segment_map: Any, tumor: Any, liver: Any,
+def _report(volume: Volume, segmentation: Segmentation, cl: Centerline | None, landmarks: Landmarks | None,
+            segment_map: SegmentMap | None, tumor: TumorMeasurements, liver: LiverMeasurements,
             warnings: list[str]) -> dict[str, Any]:
-    from ivcplan.anatomy.landmarks import NAMES
-    from ivcplan.report import contract
-
     conf = segmentation.confidence
     ivc = {"detected": cl is not None,
            "centerline_length_mm": None if cl is None else round(cl.length_mm, 2),
@@ -186,113 +149,16 @@ def _report(volume: Volume, segmentation: Any, cl: Any, landmarks: Any, segment_
         lms = landmarks.to_dict()
     else:
         lms = {name: {"position_mm": None, "s_mm": None, "confidence": 0.0, "detail": "no IVC centerline"}
-               for name in NAMES}
+               for name in LANDMARKS}
     tumor_dict = tumor.to_dict()
     tumor_dict["confidence"] = conf.get(Label.IVC_TUMOR.key) if tumor.present else None
     return contract.assemble(
         input=contract.input_section(volume.grid.shape, volume.grid.spacing, volume.meta, warnings,
-                                     getattr(segmentation, "phase", "unknown")),
+                                     segmentation.phase),
         ivc=ivc, landmarks=lms, segments_in_view=[] if segment_map is None else segment_map.segments_in_view(),
         tumor=tumor_dict, liver=liver.to_dict())
 
 
-def _plan(report: Mapping[str, Any], rules: Any) -> Any:
-    from ivcplan import plan
-    from ivcplan.report.contract import facts
-
+def _plan(report: Mapping[str, Any], rules: str | os.PathLike | plan.RuleSet | None) -> plan.Plan:
     ruleset = plan.load_rules(rules) if isinstance(rules, str | os.PathLike) else rules
-    return plan.suggest(facts(report), ruleset)
-
-
-# -- outputs ----------------------------------------------------------------------------------------
-def _write_json(analysis: Analysis, outdir: Path) -> Path:
-    from ivcplan.report.contract import validate
-
-    validate(analysis.report)
-    path = outdir / "report.json"
-    path.write_text(json.dumps(analysis.report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return path
-
-
-def _write_csv(analysis: Analysis, outdir: Path) -> Path:
-    from ivcplan.report.contract import csv_row
-
-    row = csv_row(analysis.report)
-    path = outdir / "report.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerow(row)
-    return path
-
-
-def _write_segmentation(analysis: Analysis, outdir: Path) -> Path:
-    from ivcplan.io import save_nifti
-
-    lm = analysis.labelmap
-    return save_nifti(lm.with_array(lm.array.astype(np.uint8, copy=False)), outdir / "segmentation.nii.gz")
-
-
-WRITERS: dict[str, Writer] = {"json": _write_json, "csv": _write_csv, "segmentation": _write_segmentation}
-
-
-def register_writer(kind: str, writer: Writer) -> None:
-    """Add (or replace) the writer of output ``kind``."""
-    WRITERS[str(kind)] = writer
-
-
-def available_kinds() -> tuple[str, ...]:
-    """Every output kind a writer is registered for (after importing `WRITER_MODULES`)."""
-    for name in WRITER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the module exists but one of its imports is missing: a real error
-                raise
-    return tuple(WRITERS)
-
-
-ALL = "all"
-
-
-#: Output kinds every run writes; with ``kinds="all"`` a failure of any other kind is logged and skipped.
-CORE_KINDS = ("json", "csv", "segmentation")
-
-
-def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable[str] | str = ALL, *,
-                  skipped: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write the requested output kinds into ``outdir`` (created); returns kind -> path.
-
-    A kind that does not apply to this analysis (a DICOM SEG of a NIfTI CT, meshes of an empty
-    segmentation: the writer raises `NotApplicableError`) is left out, asked for or not. Other kinds
-    asked for by name must succeed; with ``kinds="all"`` an optional kind that fails is left out too.
-    Every kind left out is logged, with its reason put in ``skipped`` when a dict is given.
-    """
-    known = available_kinds()
-    everything = kinds == ALL
-    wanted = list(known) if everything else [kinds] if isinstance(kinds, str) else list(kinds)
-    unknown = [k for k in wanted if k not in WRITERS]
-    if unknown:
-        raise InputError(f"unknown output kind(s) {unknown}; available: {', '.join(known)}", "kinds")
-    out = Path(outdir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a directory", out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for kind in wanted:
-        try:
-            path = WRITERS[kind](analysis, out)
-        except NotApplicableError as exc:
-            log.warning("output %s not written: %s", kind, exc)
-            if skipped is not None:
-                skipped[kind] = str(exc)
-            continue
-        except Exception as exc:
-            if not everything or kind in CORE_KINDS:
-                raise
-            log.warning("output %s not written: %s", kind, exc)
-            if skipped is not None:
-                skipped[kind] = str(exc)
-            continue
-        written[kind] = Path(path)
-    return written
+    return plan.suggest(contract.facts(report), ruleset)

@@ -17,8 +17,7 @@ import nibabel
 import numpy as np
 from scipy import ndimage
 
-from ivcplan import classify, measure, vessel
-from ivcplan.anatomy.landmarks import find_landmarks
+from ivcplan.measure import classify_segments, find_landmarks, liver_measurements, trace_centerline, tumor_measurements
 from ivcplan.volume import Grid, Labelmap, Volume
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_dicom"
@@ -53,22 +52,22 @@ def main() -> None:
     print(f"labelmap {lm.grid.shape} spacing {np.round(lm.grid.spacing, 3).tolist()} mm, "
           f"tumor {lm.volume_ml(2):.1f} ml")
     peer, _ = best_of(lambda: ndimage.label(lm.array > 0), args.repeats)
-    t_cl, cl = best_of(lambda: vessel.centerline(lm), args.repeats)
+    t_cl, cl = best_of(lambda: trace_centerline(lm), args.repeats)
     t_lm, lms = best_of(lambda: find_landmarks(lm, cl), args.repeats)
 
     def measure_all():
-        seg = classify.segments(cl, lms)
-        return measure.tumor(lm, cl, lms, seg)
+        seg = classify_segments(cl, lms)
+        return tumor_measurements(lm, cl, lms, seg)
 
     t_me, tumor = best_of(measure_all, args.repeats)
-    t_li, _ = best_of(lambda: measure.liver(lm), args.repeats)
+    t_li, _ = best_of(lambda: liver_measurements(lm), args.repeats)
     print(f"centerline {len(cl)} points, {cl.length_mm:.0f} mm; tumor segments {tumor.segments}")
     print("| stage | time | ratio to one ndimage.label pass |")
     print("|---|---|---|")
     print(f"| peer: `scipy.ndimage.label(labelmap > 0)` | {peer:.2f} s | 1.0 |")
-    for name, t in (("`vessel.centerline` (path + cross-sections)", t_cl),
-                    ("`find_landmarks`", t_lm), ("`classify.segments` + `measure.tumor`", t_me),
-                    ("`measure.liver` (volume + FLR)", t_li)):
+    for name, t in (("`trace_centerline` (path + cross-sections)", t_cl),
+                    ("`find_landmarks`", t_lm), ("`classify_segments` + `tumor_measurements`", t_me),
+                    ("`liver_measurements` (volume + FLR)", t_li)):
         print(f"| {name} | {t:.2f} s | {t / peer:.1f} |")
     total = t_cl + t_lm + t_me + t_li
     print(f"| total | {total:.2f} s | {total / peer:.1f} |")

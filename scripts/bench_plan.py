@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ivcplan.labels import Label
-from ivcplan.liver import LIVER_LABELS, liver_volumes
+from ivcplan.measure.liver import LIVER_LABELS, liver_volumes
 from ivcplan.plan import suggest
 from ivcplan.volume import Grid, Labelmap
 

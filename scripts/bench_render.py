@@ -41,10 +41,10 @@ def main() -> None:
     from ivcplan import pipeline
     from ivcplan.io import load
     from ivcplan.io.export import write_dicom_seg, write_meshes
+    from ivcplan.outputs import write_outputs
     from ivcplan.phantom.config import PhantomConfig, TumorSpec
     from ivcplan.phantom.generate import generate
-    from ivcplan.render import cpr, plots, scene, slices, volume
-    from ivcplan.render import write_all as _write_all  # noqa: F401  (registers the writers)
+    from ivcplan.render import cpr, plots, scene, slices, volume_rendering
     from ivcplan.render.mesh import default_surfaces
     from ivcplan.report.html import write_html
     from ivcplan.report.pdf import write_pdf
@@ -73,7 +73,7 @@ def main() -> None:
     for view in ("anterior", "right", "posterior"):
         _timed(f"scene {view}", lambda v=view: scene.render_surfaces(lm, images / f"scene_{v}.png", view=v,
                                                                    surfaces=surfaces), t)
-    _timed("volume rendering", lambda: volume.render_volume(vol, lm, images / "volume.png"), t)
+    _timed("volume rendering", lambda: volume_rendering.render_volume(vol, lm, images / "volume.png"), t)
     centre = slices.tumor_center(lm)
     _timed("orthogonal slices (3)", lambda: slices.orthogonal(vol, lm, centre, images / "slice"), t)
     _timed("CPR", lambda: cpr.curved_reformation(vol, lm, cl.points, cl.s, lms, images / "cpr.png"), t)
@@ -85,7 +85,7 @@ def main() -> None:
     _timed("HTML", lambda: write_html(analysis.report, imgs, outdir / "report.html"), t)
     _timed("PDF", lambda: write_pdf(analysis.report, imgs, outdir / "report.pdf"), t)
     all_outputs: dict[str, float] = {}
-    _timed("write_outputs(all)", lambda: pipeline.write_outputs(analysis, outdir / "all"), all_outputs)
+    _timed("write_outputs(all)", lambda: write_outputs(analysis, outdir / "all"), all_outputs)
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"case {vol.shape} spacing {np.round(vol.spacing, 3).tolist()}, {len(surfaces)} surfaces, "

@@ -138,15 +138,15 @@ def _options_key(outputs: tuple[str, ...] | str, rules: str | None) -> str:
 
 
 def _check_outputs(outputs: Iterable[str] | str) -> tuple[str, ...] | str:
-    from ivcplan import pipeline
+    from ivcplan import outputs as output_kinds
 
-    if isinstance(outputs, str) and outputs == pipeline.ALL:
-        return pipeline.ALL
+    if isinstance(outputs, str) and outputs == output_kinds.ALL:
+        return output_kinds.ALL
     wanted = (outputs,) if isinstance(outputs, str) else tuple(outputs)
     wanted = tuple(dict.fromkeys(k.strip() for k in wanted if k.strip()))
     if not wanted:
         raise InputError("no output kind given", "--outputs")
-    known = pipeline.available_kinds()
+    known = output_kinds.kind_names()
     unknown = [k for k in wanted if k not in known]
     if unknown:
         raise InputError(f"unknown output kind(s) {unknown}; available: {', '.join(known)}", "--outputs")

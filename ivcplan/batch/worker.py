@@ -260,12 +260,13 @@ def run_case(task: CaseTask) -> dict[str, Any]:
 
     try:
         from ivcplan import pipeline
+        from ivcplan.outputs import write_outputs
 
         logging.getLogger(__name__).info("case %s: %s (series %s)", case.name, case.source, case.series)
         analysis = pipeline.run(case.source, series=case.series, rules=task.rules, progress=progress)
         t_write = time.perf_counter()
         skipped: dict[str, str] = {}
-        written = pipeline.write_outputs(analysis, tmp, task.outputs, skipped=skipped)
+        written = write_outputs(analysis, tmp, task.outputs, skipped=skipped)
         timings = dict(analysis.timings_s)
         timings["write"] = round(time.perf_counter() - t_write, 3)
         status, error_type, error = _outcome(analysis.report, analysis.warnings)

@@ -45,6 +45,7 @@ def analyze(
 
     from ivcplan import pipeline
     from ivcplan.errors import IvcplanError
+    from ivcplan.outputs import write_outputs
 
     console = Console(stderr=True)
     if path is None:
@@ -67,7 +68,7 @@ def analyze(
             analysis = pipeline.run(path, labels=labels, rules=rules, series=series, clinical=clinical,
                                     progress=progress)
         skipped: dict[str, str] = {}
-        written = pipeline.write_outputs(analysis, output, wanted, skipped=skipped)
+        written = write_outputs(analysis, output, wanted, skipped=skipped)
     except IvcplanError as exc:
         print_error(console, exc)
         raise typer.Exit(2) from None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivcplan.errors import InputError, NotApplicableError
+from ivcplan.errors import InputError
 from ivcplan.labels import Label
 from ivcplan.volume import Labelmap
 
@@ -337,31 +337,3 @@ def read_dicom_seg(path: str | Path, source_files: Sequence[str | Path], referen
             raise InputError(f"source image {ds.SOPInstanceUID} lies outside the reference grid", path)
         out[k] = frame
     return reference.with_array(out)
-
-
-# -- output writers of ivcplan.pipeline.write_outputs ---------------------------------------------
-def _meshes_writer(analysis, outdir: Path) -> Path:
-    """The ``meshes`` directory; NotApplicableError when nothing was segmented."""
-    labelmap = analysis.segmentation.labelmap
-    if not labelmap.present():
-        raise NotApplicableError("empty segmentation: no mesh written")
-    write_meshes(labelmap, Path(outdir) / "meshes")
-    return Path(outdir) / "meshes"
-
-
-def _dicom_seg_writer(analysis, outdir: Path) -> Path:
-    """segmentation.seg.dcm when the CT came from DICOM; NotApplicableError for NIfTI/NRRD input."""
-    files = analysis.volume.meta.get("source_files") or ()
-    if not files:
-        raise NotApplicableError("no DICOM source files (input was not DICOM): DICOM SEG not written")
-    return write_dicom_seg(analysis.segmentation.labelmap, files, Path(outdir) / "segmentation.seg.dcm")
-
-
-def _register() -> None:
-    from ivcplan.pipeline import register_writer
-
-    register_writer("meshes", _meshes_writer)
-    register_writer("dicom_seg", _dicom_seg_writer)
-
-
-_register()

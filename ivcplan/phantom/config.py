@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from ivcplan.errors import InputError
+from ivcplan.labels import CONTRACT_LANDMARKS
 
-LANDMARK_NAMES = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
 HEPATIC_VEINS = ("right", "middle", "left")
 RENAL_VEINS = ("right", "left")
 PATIENT_POSITIONS = ("HFS", "FFS")
@@ -32,9 +32,9 @@ def parse_position(value: str | float, argument: str) -> tuple[str | None, float
     except ValueError:
         pass
     match = _POSITION.match(str(value))
-    if not match or match["name"] not in LANDMARK_NAMES:
+    if not match or match["name"] not in CONTRACT_LANDMARKS:
         raise InputError(f"{argument}={value!r}: expected millimetres along the IVC or "
-                         f"'<landmark>[+-offset]' with landmark one of {', '.join(LANDMARK_NAMES)}")
+                         f"'<landmark>[+-offset]' with landmark one of {', '.join(CONTRACT_LANDMARKS)}")
     offset = float(match["offset"].replace(" ", "")) if match["offset"] else 0.0
     return match["name"], offset
 

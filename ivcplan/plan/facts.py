@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from ivcplan.errors import InputError
+from ivcplan.labels import CONTRACT_LANDMARKS
 
 SEGMENTS = ("I", "II", "III")
 SIDES_HEPATIC = ("right", "middle", "left")
 SIDES_RENAL = ("right", "left")
-LANDMARK_NAMES = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def _choices(data: Mapping[str, Any], section: str, key: str, allowed: Sequence[
 
 def _landmarks(data: Mapping[str, Any]) -> dict[str, LandmarkFact]:
     out: dict[str, LandmarkFact] = {}
-    for name in LANDMARK_NAMES:
+    for name in CONTRACT_LANDMARKS:
         entry = data.get(name)
         if entry is None:
             out[name] = LandmarkFact(None, None)

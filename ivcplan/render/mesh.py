@@ -160,14 +160,6 @@ def extract_surfaces(labelmap: Labelmap, labels: Iterable[int] | None = None, *,
     return out
 
 
-# The last default_surfaces result, so the scene views and the mesh export of one analysis share
-# one extraction (labelmaps are immutable; identity is the key).
-_last: tuple[Labelmap, list[Surface]] | None = None
-
-
 def default_surfaces(labelmap: Labelmap) -> list[Surface]:
-    """Surfaces of every structure present but `DEFAULT_EXCLUDED` (memoised for the last labelmap)."""
-    global _last
-    if _last is None or _last[0] is not labelmap:
-        _last = (labelmap, extract_surfaces(labelmap, [v for v in labelmap.present() if v not in DEFAULT_EXCLUDED]))
-    return list(_last[1])
+    """Surfaces of every structure present but `DEFAULT_EXCLUDED`."""
+    return extract_surfaces(labelmap, [v for v in labelmap.present() if v not in DEFAULT_EXCLUDED])

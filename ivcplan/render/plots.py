@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ivcplan.errors import InputError
-from ivcplan.labels import Label
+from ivcplan.labels import CONTRACT_LANDMARKS, Label
 from ivcplan.render.cpr import segment_spans, spread_labels
 from ivcplan.render.figure import Picture, capture_figure, new_figure
 
 _SEGMENT_SHADES = ("#f2f2f2", "#e0e7f0")
 #: Landmarks named on the plot (the others are drawn as unnamed lines).
-NAMED_LANDMARKS = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
 #: Smallest horizontal distance between two landmark names, as a share of the centerline length.
 LABEL_GAP = 0.06
 
@@ -70,7 +69,7 @@ def profile_picture(s, lumen_area, tumor_area=None, diameters: Mapping[str, obje
         ax.set_xlim(arc[0], arc[-1])
         ax.grid(alpha=0.3)
     # Names of the contract landmarks (segment limits), spread apart; the veins' ostia stay unnamed lines.
-    named = {k: v for k, v in landmarks.items() if k in NAMED_LANDMARKS}
+    named = {k: v for k, v in landmarks.items() if k in CONTRACT_LANDMARKS}
     for name, value, x in spread_labels(named, LABEL_GAP * float(arc[-1] - arc[0])):
         top.annotate(name.replace("_", " "), xy=(value, 1.0), xycoords=top.get_xaxis_transform(), xytext=(x, 1.03),
                      textcoords=top.get_xaxis_transform(), rotation=35, fontsize=7, ha="left", va="bottom",

@@ -21,7 +21,8 @@ from ivcplan.volume import Labelmap
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_EXCLUDED", "DEFAULT_OPACITY", "VIEWS", "orientation_letter", "render_surfaces", "scene_snapshot"]
+__all__ = ["BACKGROUND", "DEFAULT_EXCLUDED", "DEFAULT_OPACITY", "VIEWS", "orientation_letter", "render_surfaces",
+           "scene_snapshot", "surface_actor"]
 
 #: view name -> (direction from the focal point to the camera, view-up), LPS.
 VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -36,7 +37,7 @@ VIEW_TITLES = {"anterior": "anterior view", "posterior": "posterior view", "righ
 DEFAULT_OPACITY: dict[int, float] = {int(Label.LIVER): 0.22, int(Label.RIGHT_ATRIUM): 0.7}
 #: Empty border around the anatomy, as a fraction of its size.
 _MARGIN = 0.08
-_BACKGROUND = (0.08, 0.09, 0.11)
+BACKGROUND = (0.08, 0.09, 0.11)
 _LPS_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))
 
 
@@ -47,7 +48,8 @@ def orientation_letter(vector: np.ndarray) -> str:
     return _LPS_LETTERS[axis][int(v[axis] > 0)]
 
 
-def _surface_actor(surface: Surface, opacity: float):
+def surface_actor(surface: Surface, opacity: float):
+    """A shaded (Phong) actor of one label surface in its label colour (scenes, volume rendering, viewer)."""
     from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
 
     mapper = vtkPolyDataMapper()
@@ -77,7 +79,7 @@ def _legend(surfaces: list[Surface]):
     for i, surf in enumerate(surfaces):
         legend.SetEntry(i, cube.GetOutput(), surf.name.replace("_", " "), [c / 255.0 for c in surf.color])
     legend.UseBackgroundOn()
-    legend.SetBackgroundColor(*_BACKGROUND)
+    legend.SetBackgroundColor(*BACKGROUND)
     legend.SetBackgroundOpacity(0.8)
     legend.BorderOff()
     legend.GetEntryTextProperty().SetColor(1.0, 1.0, 1.0)
@@ -158,11 +160,11 @@ def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[in
     opacities = {**DEFAULT_OPACITY, **{int(k): float(v) for k, v in (opacity or {}).items()}}
 
     renderer = vtkRenderer()
-    renderer.SetBackground(*_BACKGROUND)
+    renderer.SetBackground(*BACKGROUND)
     # No depth peeling: it triples the render time on a software rasterizer and the scene has
     # few translucent surfaces, which plain alpha blending shows acceptably.
     for surf in surfaces:
-        renderer.AddActor(_surface_actor(surf, opacities.get(surf.label, 1.0)))
+        renderer.AddActor(surface_actor(surf, opacities.get(surf.label, 1.0)))
     kit = vtkLightKit()
     kit.AddLightsToRenderer(renderer)
 

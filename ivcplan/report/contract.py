@@ -15,8 +15,6 @@ from typing import Any
 from ivcplan.errors import AnalysisError, InputError
 
 SCHEMA_VERSION = "ivcplan.report/1"
-#: Landmark names of the contract (more are reported: each vein's ostium).
-CONTRACT_LANDMARKS = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
 
 
 @lru_cache(maxsize=1)

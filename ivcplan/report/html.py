@@ -92,18 +92,3 @@ def write_html(report: Mapping[str, Any], images: Mapping[str, str | Path] | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(report, images), encoding="utf-8")
     return path
-
-
-def _writer(analysis, outdir: Path) -> Path:
-    from ivcplan.render import write_all
-
-    return write_html(analysis.report, write_all(analysis, outdir), outdir / "report.html")
-
-
-def _register() -> None:
-    from ivcplan.pipeline import register_writer
-
-    register_writer("html", _writer)
-
-
-_register()

@@ -120,18 +120,3 @@ def _image_page(items, mpimg):
         ax.set_axis_off()
         fig.text(0.5, 0.52 - 0.47 * j + 0.015, caption, ha="center", fontsize=9)
     return fig
-
-
-def _writer(analysis, outdir: Path) -> Path:
-    from ivcplan.render import write_all
-
-    return write_pdf(analysis.report, write_all(analysis, outdir), outdir / "report.pdf")
-
-
-def _register() -> None:
-    from ivcplan.pipeline import register_writer
-
-    register_writer("pdf", _writer)
-
-
-_register()

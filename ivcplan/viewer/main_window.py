@@ -2,7 +2,7 @@
 
 Loading and analysis run as background `Job`s (progress bar + Cancel in the status bar); the GUI
 thread only draws. The window talks to the library only through `ivcplan.io` (scan, load),
-`ivcplan.pipeline` (run, write_outputs), `ivcplan.render` (surfaces, CPR sampling).
+`ivcplan.pipeline` (run), `ivcplan.outputs` (write_outputs), `ivcplan.render` (surfaces, CPR sampling).
 """
 
 from __future__ import annotations
@@ -492,18 +492,18 @@ class MainWindow(QMainWindow):
             self.export(outdir)
 
     def export(self, outdir: str | Path, kinds: Any = None) -> None:
-        """Write the outputs through `pipeline.write_outputs` (the same code as `ivcplan analyze`)."""
+        """Write the outputs through `ivcplan.outputs.write_outputs` (the same code as `ivcplan analyze`)."""
         if self.result is None:
             self.show_error("Nothing to export yet: open a study and wait for the analysis.")
             return
-        from ivcplan import pipeline
+        from ivcplan.outputs import write_outputs
 
         analysis, outdir = self.result.analysis, Path(outdir)
 
         def work(progress):
             if kinds is None:
-                return pipeline.write_outputs(analysis, outdir)
-            return pipeline.write_outputs(analysis, outdir, kinds)
+                return write_outputs(analysis, outdir)
+            return write_outputs(analysis, outdir, kinds)
 
         self._run(Job("export", work), self._on_exported)
 

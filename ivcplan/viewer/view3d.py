@@ -20,7 +20,7 @@ from vtkmodules.vtkRenderingCore import (
 )
 
 from ivcplan.render.mesh import Surface
-from ivcplan.render.scene import DEFAULT_EXCLUDED, DEFAULT_OPACITY, VIEWS
+from ivcplan.render.scene import DEFAULT_EXCLUDED, DEFAULT_OPACITY, VIEWS, surface_actor
 from ivcplan.viewer.vtkwidget import VtkView
 from ivcplan.volume import Volume
 
@@ -50,7 +50,7 @@ class View3D(VtkView):
             self.renderer.RemoveActor(actor)
         self.actors, self.surfaces = {}, {}
         for surf in surfaces:
-            actor = _surface_actor(surf, DEFAULT_OPACITY.get(surf.label, 1.0))
+            actor = surface_actor(surf, DEFAULT_OPACITY.get(surf.label, 1.0))
             actor.SetVisibility(surf.label not in DEFAULT_EXCLUDED)
             self.renderer.AddActor(actor)
             self.actors[surf.label] = actor
@@ -122,21 +122,6 @@ class View3D(VtkView):
             if not self.actors:
                 self.set_view("anterior")
         self.render()
-
-
-def _surface_actor(surface: Surface, opacity: float) -> vtkActor:
-    mapper = vtkPolyDataMapper()
-    mapper.SetInputData(surface.polydata)
-    mapper.ScalarVisibilityOff()
-    actor = vtkActor()
-    actor.SetMapper(mapper)
-    prop = actor.GetProperty()
-    prop.SetColor(*(c / 255.0 for c in surface.color))
-    prop.SetOpacity(float(opacity))
-    prop.SetInterpolationToPhong()
-    prop.SetSpecular(0.25)
-    prop.SetSpecularPower(20)
-    return actor
 
 
 def _volume_prop(volume: Volume) -> vtkVolume:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from measure_synth import AXIAL, lps_points
 
-from ivcplan import vessel
 from ivcplan.errors import AnalysisError
 from ivcplan.labels import Label
+from ivcplan.measure import centerline as vessel
 from ivcplan.volume import Grid, Labelmap
 
 AXIS_TOL_MM = 1.0
@@ -35,7 +35,7 @@ def test_straight_tube_with_half_tumor():
     dist = np.hypot(p[..., 0] - 16.0, p[..., 1] - 16.0)
     lab = _tube_labels(grid, dist, np.ones(grid.shape, bool), r)
     lab[(lab == Label.IVC_LUMEN) & (p[..., 2] > 40) & (p[..., 2] < 80) & (p[..., 0] > 16.0)] = Label.IVC_TUMOR
-    cl = vessel.centerline(Labelmap(lab, grid))
+    cl = vessel.trace_centerline(Labelmap(lab, grid))
     assert cl.reaches_caudal_border and cl.reaches_cranial_border
     assert np.all(np.hypot(cl.points[:, 0] - 16.0, cl.points[:, 1] - 16.0) < AXIS_TOL_MM)
     assert cl.points[0, 2] < cl.points[-1, 2]  # caudal -> cranial
@@ -67,7 +67,7 @@ def test_tilted_tube_sections_are_perpendicular():
     t = rel @ axis
     dist = np.linalg.norm(rel - t[..., None] * axis, axis=-1)
     r = 8.0
-    cl = vessel.centerline(Labelmap(_tube_labels(grid, dist, (t > 5) & (t < 100), r), grid))
+    cl = vessel.trace_centerline(Labelmap(_tube_labels(grid, dist, (t > 5) & (t < 100), r), grid))
     rel_c = cl.points - base
     off = np.linalg.norm(rel_c - (rel_c @ axis)[:, None] * axis, axis=1)
     assert np.all(off < AXIS_TOL_MM)
@@ -92,7 +92,7 @@ def test_curved_tube_follows_the_arc():
     inside = (angle > 0.05) & (angle < np.pi / 2 - 0.05)
     lab = np.zeros(grid.shape, np.uint8)
     lab[(ring <= 7.0) & inside] = Label.IVC_LUMEN
-    cl = vessel.centerline(Labelmap(lab, grid))
+    cl = vessel.trace_centerline(Labelmap(lab, grid))
     rho_c = np.hypot(cl.points[:, 1] - centre[1], cl.points[:, 2] - centre[2])
     inner = (cl.s > 7.0) & (cl.s < cl.length_mm - 7.0)
     assert np.all(np.abs(rho_c[inner] - 60.0) < AXIS_TOL_MM)
@@ -113,7 +113,7 @@ def test_small_gap_and_tumor_filling_the_lumen_keep_one_centerline():
     lab = _tube_labels(grid, dist, np.ones(grid.shape, bool), 8.0)
     lab[(p[..., 2] >= 50) & (p[..., 2] <= 54)] = 0  # a 6 mm gap (3 slices)
     lab[(lab > 0) & (p[..., 2] > 70) & (p[..., 2] < 90)] = Label.IVC_TUMOR  # fills the lumen
-    cl = vessel.centerline(Labelmap(lab, grid))
+    cl = vessel.trace_centerline(Labelmap(lab, grid))
     assert cl.length_mm == pytest.approx(118.0, abs=2.0)
     assert np.all(np.hypot(cl.points[:, 0] - 15.0, cl.points[:, 1] - 15.0) < AXIS_TOL_MM)
     filled = (cl.points[:, 2] > 74) & (cl.points[:, 2] < 86)
@@ -126,10 +126,10 @@ def test_small_gap_and_tumor_filling_the_lumen_keep_one_centerline():
 def test_no_ivc_raises_and_single_voxel_works():
     grid = _grid((10, 10, 10), (1.0, 1.0, 1.0))
     with pytest.raises(AnalysisError, match="no IVC voxels"):
-        vessel.centerline(Labelmap.empty(grid))
+        vessel.trace_centerline(Labelmap.empty(grid))
     lab = np.zeros(grid.shape, np.uint8)
     lab[5, 5, 5] = Label.IVC_THROMBUS
-    cl = vessel.centerline(Labelmap(lab, grid))
+    cl = vessel.trace_centerline(Labelmap(lab, grid))
     assert len(cl) == 1 and cl.length_mm == 0.0
     assert cl.thrombus_area_mm2[0] > 0 and cl.lumen_area_mm2[0] == 0
     assert cl.project([[5.0, 5.0, 8.0]]) == pytest.approx([3.0])
@@ -140,5 +140,5 @@ def test_input_labelmap_is_not_modified():
     lab = np.zeros(grid.shape, np.uint8)
     lab[:, 8:12, 8:12] = Label.IVC_LUMEN
     before = lab.copy()
-    vessel.centerline(Labelmap(lab, grid))
+    vessel.trace_centerline(Labelmap(lab, grid))
     assert np.array_equal(lab, before)

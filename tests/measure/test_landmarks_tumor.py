@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from measure_synth import CONFLUENCE_Z, HEPATIC, JUNCTION_Z, RENAL, Tumor, abdomen, make_grid
 
-from ivcplan import classify, measure, vessel
-from ivcplan.anatomy.landmarks import find_landmarks
 from ivcplan.labels import Label
+from ivcplan.measure import SegmentMap, classify_segments, find_landmarks, trace_centerline, tumor_measurements
 
 LANDMARK_Z_TOL_MM = 4.0  # acceptance: 10 mm
 POLE_TOL_MM = 3.0
@@ -20,10 +19,10 @@ HIGH = Tumor((33.0, 35.0, 172.0), (10.0, 10.0, 24.0))  # II + III, right HV inva
 
 
 def _analyse(case):
-    cl = vessel.centerline(case.labelmap)
+    cl = trace_centerline(case.labelmap)
     lms = find_landmarks(case.labelmap, cl)
-    sm = classify.segments(cl, lms)
-    return cl, lms, sm, measure.tumor(case.labelmap, cl, lms, sm)
+    sm = classify_segments(cl, lms)
+    return cl, lms, sm, tumor_measurements(case.labelmap, cl, lms, sm)
 
 
 def test_landmarks_against_truth():
@@ -61,7 +60,7 @@ def test_missing_structures_are_null_never_invented():
     # The IVC cut by the top of the field of view: no junction even with an area jump impossible to see.
     grid = make_grid(shape=(85, 48, 64))  # z up to 168 mm: below the hepatic veins
     cut = abdomen(grid)
-    cl2 = vessel.centerline(cut.labelmap)
+    cl2 = trace_centerline(cut.labelmap)
     assert cl2.reaches_cranial_border and not cl2.reaches_caudal_border
     lms2 = find_landmarks(cut.labelmap, cl2)
     assert lms2["cavoatrial_junction"].position_mm is None
@@ -138,25 +137,25 @@ def test_iliac_confluence_from_one_side_only_has_lower_confidence():
     arr = case.labelmap.array.copy()
     arr[arr == Label.ILIAC_VEIN_LEFT] = 0
     lm = case.labelmap.with_array(arr)
-    cl = vessel.centerline(lm)
+    cl = trace_centerline(lm)
     one = find_landmarks(lm, cl)["iliac_confluence"]
-    both = find_landmarks(case.labelmap, vessel.centerline(case.labelmap))["iliac_confluence"]
+    both = find_landmarks(case.labelmap, trace_centerline(case.labelmap))["iliac_confluence"]
     assert one.found and one.confidence < both.confidence
     assert one.position_mm[2] == pytest.approx(CONFLUENCE_Z, abs=LANDMARK_Z_TOL_MM)
 
 
 def test_segment_map_rules():
-    sm = classify.SegmentMap(renal_s=50.0, hepatic_s=120.0, s_min=0.0, s_max=150.0)
+    sm = SegmentMap(renal_s=50.0, hepatic_s=120.0, s_min=0.0, s_max=150.0)
     assert sm.overlapping(10, 49.5) == ["I"]
     assert sm.overlapping(10, 50.8) == ["I"]  # 0.8 mm into II: within the boundary tolerance
     assert sm.overlapping(10, 60) == ["I", "II"]
     assert sm.overlapping(100, 170) == ["II", "III"]
     assert sm.overlapping(80, 80.5) == ["II"]  # tiny range: the segment of its middle
     assert sm.segments_in_view() == ["I", "II", "III"]
-    no_renal = classify.SegmentMap(renal_s=None, hepatic_s=120.0, s_min=0.0, s_max=150.0)
+    no_renal = SegmentMap(renal_s=None, hepatic_s=120.0, s_min=0.0, s_max=150.0)
     assert no_renal.segment_at(60) is None and no_renal.segment_at(130) == "III"
     assert no_renal.overlapping(60, 130) == ["III"]
-    assert classify.SegmentMap(None, None, 0.0, 100.0).segments_in_view() == []
+    assert SegmentMap(None, None, 0.0, 100.0).segments_in_view() == []
 
 
 def test_left_renal_vein_missed_beside_a_left_kidney():
@@ -164,20 +163,20 @@ def test_left_renal_vein_missed_beside_a_left_kidney():
     the left vein's usual 15 mm above the right inflow, with a confidence and a detail saying so."""
     from measure_synth import IVC_X, IVC_Y, lps_points
 
-    from ivcplan.anatomy.landmarks import CONFIDENCE_ONE_RENAL_VEIN, LEFT_RENAL_ABOVE_RIGHT_MM
+    from ivcplan.measure.landmarks import CONFIDENCE_ONE_RENAL_VEIN, LEFT_RENAL_ABOVE_RIGHT_MM
 
     case = abdomen()
     arr = case.labelmap.array.copy()
     arr[arr == Label.RENAL_VEIN_LEFT] = 0
     right_edge = RENAL["right"][0] + RENAL["right"][2]
     only_right = case.labelmap.with_array(arr)
-    lms = find_landmarks(only_right, vessel.centerline(only_right))
+    lms = find_landmarks(only_right, trace_centerline(only_right))
     assert lms["renal_veins"].position_mm[2] == pytest.approx(right_edge, abs=2.0)  # no left kidney: as found
     p = lps_points(case.labelmap.grid)
     kidney = np.linalg.norm((p - np.array([IVC_X + 42.0, IVC_Y, 110.0])) / np.array([10.0, 12.0, 40.0]), axis=-1) <= 1
     assert kidney.any()
     arr[kidney & (arr == 0)] = Label.KIDNEY_LEFT
     with_kidney = case.labelmap.with_array(arr)
-    lm = find_landmarks(with_kidney, vessel.centerline(with_kidney))["renal_veins"]
+    lm = find_landmarks(with_kidney, trace_centerline(with_kidney))["renal_veins"]
     assert lm.position_mm[2] == pytest.approx(right_edge + LEFT_RENAL_ABOVE_RIGHT_MM, abs=2.0)
     assert lm.confidence == pytest.approx(CONFIDENCE_ONE_RENAL_VEIN) and "left renal vein not found" in lm.detail

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from ivcplan import pipeline
 from ivcplan.cli import app
 from ivcplan.errors import AnalysisError, InputError
+from ivcplan.labels import CONTRACT_LANDMARKS
+from ivcplan.outputs import kind_names, write_outputs
 from ivcplan.report import contract
 from ivcplan.volume import Labelmap, Volume
 
@@ -39,7 +41,7 @@ def test_report_follows_the_contract(synthetic_analysis):
     assert r["schema"] == "ivcplan.report/1"
     assert r["input"]["series_instance_uid"] == "1.2.3" and r["input"]["size"] == [110, 48, 64]
     assert r["ivc"]["detected"] and r["ivc"]["centerline_length_mm"] > 150
-    assert set(contract.CONTRACT_LANDMARKS) <= set(r["landmarks"])
+    assert set(CONTRACT_LANDMARKS) <= set(r["landmarks"])
     assert r["segments_in_view"] == ["I", "II", "III"]
     assert r["tumor"]["present"] and r["tumor"]["segments"] == ["II", "III"]
     assert r["tumor"]["hepatic_veins_invaded"] == ["right"] and r["tumor"]["intracardiac"] is True
@@ -62,7 +64,7 @@ def test_validation_names_the_broken_field(synthetic_analysis):
 
 def test_write_outputs(synthetic_analysis, tmp_path):
     case, a = synthetic_analysis
-    written = pipeline.write_outputs(a, tmp_path / "out", ["json", "csv", "segmentation"])
+    written = write_outputs(a, tmp_path / "out", ["json", "csv", "segmentation"])
     report = json.loads(written["json"].read_text())
     assert report["tumor"]["volume_ml"] == a.report["tumor"]["volume_ml"]
     rows = list(csv.DictReader(written["csv"].open()))
@@ -74,8 +76,8 @@ def test_write_outputs(synthetic_analysis, tmp_path):
     assert seg.grid.is_same(a.volume.grid)
     assert np.array_equal(seg.array, case.labelmap.array)
     with pytest.raises(InputError, match="unknown output kind"):
-        pipeline.write_outputs(a, tmp_path / "out", ["nonsense"])
-    assert {"json", "csv", "segmentation"} <= set(pipeline.available_kinds())
+        write_outputs(a, tmp_path / "out", ["nonsense"])
+    assert {"json", "csv", "segmentation"} <= set(kind_names())
 
 
 def test_no_ivc_gives_a_valid_report_without_measurements():
@@ -159,19 +161,20 @@ def test_cli_is_quiet_logs_to_file_and_passes_clinical_facts(totalseg_dir, tmp_p
     assert contract.facts(report)["clinical"] == report["clinical"]
 
 
-def test_all_outputs_skip_kinds_that_do_not_apply(synthetic_analysis, tmp_path):
+def test_all_outputs_skip_kinds_that_fail(synthetic_analysis, tmp_path, monkeypatch):
+    # An optional kind that fails is left out of "all" with its reason, but fails a run that named it.
+    from ivcplan import outputs
+
     _, a = synthetic_analysis
     skipped: dict[str, str] = {}
 
-    def broken(analysis, outdir):
+    def broken(analysis, outdir, shared):
         raise InputError("not applicable to this input", "x")
 
-    pipeline.register_writer("broken_test_kind", broken)
-    try:
-        written = pipeline.write_outputs(a, tmp_path / "all", "all", skipped=skipped)
-        assert "broken_test_kind" in skipped and "broken_test_kind" not in written
-        assert {"json", "csv", "segmentation"} <= set(written)
-        with pytest.raises(InputError, match="not applicable"):
-            pipeline.write_outputs(a, tmp_path / "named", ["broken_test_kind"])
-    finally:
-        pipeline.WRITERS.pop("broken_test_kind")
+    broken_kind = outputs.OutputKind("broken_test_kind", "always fails", broken)
+    monkeypatch.setattr(outputs, "_BY_NAME", {**outputs._BY_NAME, broken_kind.name: broken_kind})
+    written = write_outputs(a, tmp_path / "all", "all", skipped=skipped)
+    assert "broken_test_kind" in skipped and "broken_test_kind" not in written
+    assert {"json", "csv", "segmentation"} <= set(written)
+    with pytest.raises(InputError, match="not applicable"):
+        write_outputs(a, tmp_path / "named", ["broken_test_kind"])

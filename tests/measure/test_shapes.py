@@ -7,7 +7,7 @@ import pytest
 from measure_synth import AXIAL
 from scipy.spatial.transform import Rotation
 
-from ivcplan import measure
+from ivcplan.measure import tumor as measure
 from ivcplan.volume import Grid
 
 #: Linear sizes (centres + half a voxel) on spheres / ellipsoids at these voxels: stated tolerance.

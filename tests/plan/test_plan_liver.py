@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from ivcplan.labels import Label
-from ivcplan.liver import FLR_METHOD, liver_volumes
+from ivcplan.measure.liver import FLR_METHOD, liver_volumes
 from ivcplan.volume import Grid, Labelmap
 
 RADIUS = 40.0  # mm

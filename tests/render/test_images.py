@@ -12,7 +12,7 @@ from ivcplan.render.cpr import cpr_picture, curved_reformation
 from ivcplan.render.plots import area_profile, profile_picture
 from ivcplan.render.scene import render_surfaces, scene_snapshot
 from ivcplan.render.slices import orthogonal, plane_picture, plane_xy, tumor_center
-from ivcplan.render.volume import render_volume, volume_snapshot
+from ivcplan.render.volume_rendering import render_volume, volume_snapshot
 from ivcplan.volume import Labelmap
 
 TUMOR = Label.IVC_TUMOR.color

@@ -16,7 +16,7 @@ from imagecheck import assert_not_blank, load
 
 from ivcplan import pipeline
 from ivcplan.errors import InputError
-from ivcplan.render import write_all
+from ivcplan.outputs import Shared, write_outputs
 from ivcplan.report.html import render_html, write_html
 from ivcplan.report.pdf import write_pdf
 
@@ -36,7 +36,7 @@ def outdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def images(analysis, outdir):
-    return write_all(analysis, outdir)
+    return Shared(analysis, outdir).images
 
 
 class _Collect(HTMLParser):
@@ -58,7 +58,7 @@ class _Collect(HTMLParser):
         self.text.append(data)
 
 
-def test_write_all_makes_every_image(images):
+def test_every_image_is_made(images):
     assert set(images) == IMAGE_KEYS
     for path in images.values():
         assert_not_blank(load(path), min_colors=20)
@@ -117,13 +117,23 @@ def test_pdf_renders_with_poppler_and_shows_content(analysis, images, tmp_path):
     assert (load(pages[-image_pages]) < 200).any(axis=-1).mean() > 0.2
 
 
-def test_pipeline_writes_every_registered_kind(analysis, images, outdir):
+def test_every_output_kind_is_written_and_images_are_rendered_once(analysis, images, outdir, monkeypatch):
     from ivcplan.labels import Label
+    from ivcplan.outputs import images as images_module
 
     tmp_path = outdir
+    calls = []
+    real = images_module.render_images
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(images_module, "render_images", counted)
     skipped: dict[str, str] = {}
-    written = pipeline.write_outputs(analysis, outdir, skipped=skipped)  # write_all's images are reused
-    assert {k: p for k, p in write_all(analysis, outdir).items()} == images
+    written = write_outputs(analysis, outdir, skipped=skipped)
+    assert calls == [outdir / "images"]  # the images kind, the HTML and the PDF share one rendering
+    assert sorted(p.name for p in (outdir / "images").glob("*.png")) == sorted(Path(p).name for p in images.values())
     for kind in ("json", "csv", "segmentation", "html", "pdf", "images", "meshes"):
         assert kind in written and Path(written[kind]).exists(), kind
     # The synthetic volume came from memory, not DICOM: no DICOM SEG, said so, nothing crashed.
@@ -142,7 +152,7 @@ def test_outputs_of_an_empty_segmentation(case, tmp_path):
 
     analysis = pipeline.run(case.volume, labels=Labelmap.empty(case.labelmap.grid))
     skipped: dict[str, str] = {}
-    written = pipeline.write_outputs(analysis, tmp_path, ["images", "html", "meshes"], skipped=skipped)
+    written = write_outputs(analysis, tmp_path, ["images", "html", "meshes"], skipped=skipped)
     assert "meshes" not in written and "empty segmentation" in skipped["meshes"]
     assert not (tmp_path / "meshes").exists()
     assert sorted(p.stem for p in (tmp_path / "images").glob("*.png")) == [
@@ -159,7 +169,7 @@ def test_dicom_input_gets_a_dicom_seg_of_its_series(case, tmp_path):
     files = write_ct_series(case.volume, tmp_path / "ct")
     analysis = pipeline.run(tmp_path / "ct", labels=case.labelmap)
     assert sorted(map(str, analysis.volume.meta["source_files"])) == sorted(map(str, files))
-    written = pipeline.write_outputs(analysis, tmp_path / "out", ["dicom_seg"])
+    written = write_outputs(analysis, tmp_path / "out", ["dicom_seg"])
     seg = hd.seg.segread(str(written["dicom_seg"]))
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == pydicom.dcmread(files[0]).SeriesInstanceUID
     back = read_dicom_seg(written["dicom_seg"], files, analysis.segmentation.labelmap)

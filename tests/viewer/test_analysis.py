@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from ivcplan import pipeline
 from ivcplan.labels import Label
+from ivcplan.outputs import write_outputs
 from ivcplan.phantom.config import PhantomConfig, TumorSpec
 from ivcplan.phantom.generate import generate
 from ivcplan.phantom.write import write_case
@@ -75,7 +75,7 @@ def _tumor_centre(window) -> np.ndarray:
 
 
 def test_panel_shows_the_report_values(analysed, tmp_path):
-    written = pipeline.write_outputs(analysed.result.analysis, tmp_path, ["json"])
+    written = write_outputs(analysed.result.analysis, tmp_path, ["json"])
     report = json.loads(written["json"].read_text())
     shown = analysed.panel.displayed(analysed.panel.tumor_table)
     assert report["tumor"]["present"] is True

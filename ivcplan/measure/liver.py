@@ -12,6 +12,7 @@ out of the liver label must not shrink it).
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -153,3 +154,25 @@ def _orient_left(labelmap: Labelmap, array: np.ndarray, start: np.ndarray, centr
     if abs(normal[0]) < MIN_LEFT_COMPONENT:
         return None
     return normal if normal[0] > 0 else -normal
+
+
+# -- the report section ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiverMeasurements:
+    """The report's ``liver`` section: total volume and the FLR estimate (`liver_volumes`)."""
+
+    volume_ml: float | None
+    flr_ml: float | None = None
+    flr_ratio: float | None = None
+    flr_method: str | None = None
+    flr_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def liver_measurements(labelmap: Labelmap) -> LiverMeasurements:
+    """Liver volume and future liver remnant, from `liver_volumes`."""
+    res = liver_volumes(labelmap)
+    return LiverMeasurements(volume_ml=res["volume_ml"], flr_ml=res["flr_ml"], flr_ratio=res["flr_ratio"],
+                             flr_method=res["flr_method"], flr_reason=res.get("flr_reason"))

@@ -185,7 +185,7 @@ class Centerline:
 
 
 # -- centerline extraction ---------------------------------------------------------------------------
-def centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) -> Centerline:
+def trace_centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = None) -> Centerline:
     """IVC centerline of ``labelmap`` (union of labels 1, 2, 17), caudal -> cranial, ~1 mm steps.
 
     Raises `AnalysisError` when the labelmap holds no IVC voxels.

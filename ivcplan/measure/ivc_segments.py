@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ivcplan.anatomy.landmarks import Landmark
-from ivcplan.vessel import Centerline
+from ivcplan.measure.centerline import Centerline
+from ivcplan.measure.landmarks import Landmark
 
 SEGMENTS = ("I", "II", "III")
 #: A tumor counts in a segment only when it reaches more than this far (mm) into it: voxel-size
@@ -70,7 +70,7 @@ class SegmentMap:
         return {"renal_s_mm": self.renal_s, "hepatic_s_mm": self.hepatic_s, "segments_in_view": self.segments_in_view()}
 
 
-def segments(centerline: Centerline, landmarks: Mapping[str, Landmark]) -> SegmentMap:
+def classify_segments(centerline: Centerline, landmarks: Mapping[str, Landmark]) -> SegmentMap:
     """Segment boundaries from the ``renal_veins`` and ``hepatic_veins`` landmarks."""
     renal = landmarks.get("renal_veins")
     hepatic = landmarks.get("hepatic_veins")

@@ -17,7 +17,7 @@ from ivcplan.errors import InputError
 from ivcplan.labels import IVC_LABELS, Label
 from ivcplan.render._vtk import Snapshot, capture, image_data, offscreen_window, save_png, world_to_pixel_matrix
 from ivcplan.render.mesh import label_surface
-from ivcplan.render.scene import _BACKGROUND, VIEW_TITLES, VIEWS, _surface_actor, annotate_view, fit_camera
+from ivcplan.render.scene import BACKGROUND, VIEW_TITLES, VIEWS, annotate_view, fit_camera, surface_actor
 from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -126,13 +126,13 @@ def volume_snapshot(volume: Volume, labelmap: Labelmap | None, *, view: str = "a
     actor.SetUserMatrix(matrix)
 
     renderer = vtkRenderer()
-    renderer.SetBackground(*_BACKGROUND)
+    renderer.SetBackground(*BACKGROUND)
     renderer.AddVolume(actor)
     has_tumor = False
     if labelmap is not None:
         tumor = label_surface(labelmap, int(Label.IVC_TUMOR))
         if tumor is not None:
-            renderer.AddActor(_surface_actor(tumor, 1.0))
+            renderer.AddActor(surface_actor(tumor, 1.0))
             has_tumor = True
 
     corners = np.array([[i, j, k] for i in (0, ct.shape[0] - 1) for j in (0, ct.shape[1] - 1)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, RENAL_VEIN_LABELS, Label
-from ivcplan.vessel import Centerline
+from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, LANDMARKS, RENAL_VEIN_LABELS, Label
+from ivcplan.measure.centerline import Centerline
 from ivcplan.volume import Labelmap
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,6 @@ INTRA_ATRIAL_PCT = 60.0
 #: Kidney hilum: slices whose hull-minus-kidney area reaches this fraction of the maximum.
 HILUM_FRACTION = 0.5
 
-NAMES = ("iliac_confluence", "renal_vein_right", "renal_vein_left", "renal_veins", "hepatic_vein_right",
-         "hepatic_vein_middle", "hepatic_vein_left", "hepatic_veins", "cavoatrial_junction")
-#: The four landmarks of the report contract.
-CONTRACT_NAMES = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
-
 _IVC = tuple(int(v) for v in IVC_LABELS)
 
 
@@ -88,10 +83,10 @@ def _missing(detail: str) -> Landmark:
 
 
 class Landmarks(Mapping[str, Landmark]):
-    """Read-only mapping landmark name -> `Landmark` (every name in `NAMES` is present)."""
+    """Read-only mapping landmark name -> `Landmark` (every name in `ivcplan.labels.LANDMARKS` is present)."""
 
     def __init__(self, items: Mapping[str, Landmark]) -> None:
-        self._items = {name: items.get(name, _missing("not computed")) for name in NAMES}
+        self._items = {name: items.get(name, _missing("not computed")) for name in LANDMARKS}
 
     def __getitem__(self, key: str) -> Landmark:
         return self._items[key]
@@ -192,7 +187,7 @@ class _Context:
 
 
 def find_landmarks(labelmap: Labelmap, centerline: Centerline) -> Landmarks:
-    """Landmarks of `NAMES` (see docs/design.md); absent structures give ``position_mm = None``."""
+    """Landmarks of `ivcplan.labels.LANDMARKS` (see docs/design.md); absent structures give ``position_mm = None``."""
     ctx = _Context(labelmap, centerline)
     out: dict[str, Landmark] = {"iliac_confluence": _iliac_confluence(ctx)}
     out.update(_renal(ctx))

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.anatomy.landmarks import OSTIUM_BEYOND_WALL_MM, Landmarks
-from ivcplan.classify import SegmentMap
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
-from ivcplan.vessel import Centerline
+from ivcplan.measure.centerline import Centerline
+from ivcplan.measure.ivc_segments import SegmentMap
+from ivcplan.measure.landmarks import OSTIUM_BEYOND_WALL_MM, Landmarks
 from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class TumorMeasurements:
         return out
 
 
-def tumor(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segment_map: SegmentMap,
+def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segment_map: SegmentMap,
           volume: Volume | None = None) -> TumorMeasurements:
     """Measure the IVC tumor (label 2). ``volume`` (the CT) is accepted for future HU statistics."""
     grid = labelmap.grid
@@ -342,27 +342,3 @@ def _vein_involvement(labelmap: Labelmap, tumor_mask: np.ndarray, centerline: Ce
     out["adjacent"] = tuple(int(lab) for lab in ADJACENT_LABELS
                             if np.any(dist[labels == lab] <= ADJACENT_MM + 0.5 * float(grid.spacing.min())))
     return out
-
-
-# -- liver ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LiverMeasurements:
-    """The report's ``liver`` section: total volume and the FLR estimate (``ivcplan.liver``)."""
-
-    volume_ml: float | None
-    flr_ml: float | None = None
-    flr_ratio: float | None = None
-    flr_method: str | None = None
-    flr_reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-
-
-def liver(labelmap: Labelmap) -> LiverMeasurements:
-    """Liver volume and future liver remnant, from ``ivcplan.liver.liver_volumes``."""
-    from ivcplan.liver import liver_volumes
-
-    res = liver_volumes(labelmap)
-    return LiverMeasurements(volume_ml=res["volume_ml"], flr_ml=res["flr_ml"], flr_ratio=res["flr_ratio"],
-                             flr_method=res["flr_method"], flr_reason=res.get("flr_reason"))

@@ -1,0 +1,36 @@
+"""`Analysis`: everything one run of the pipeline produced, handed to the outputs, the batch and the viewer.
+
+It lives apart from `ivcplan.pipeline` so that the outputs can take it without importing the
+pipeline that calls them (data flows one way: pipeline -> outputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivcplan.anatomy import Segmentation
+from ivcplan.measure import Centerline, Landmarks, LiverMeasurements, SegmentMap, TumorMeasurements
+from ivcplan.plan import Plan
+from ivcplan.volume import Labelmap, Volume
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The stage results of one run; those after the centerline are None when no IVC was found."""
+
+    volume: Volume
+    segmentation: Segmentation
+    centerline: Centerline | None
+    landmarks: Landmarks | None
+    segment_map: SegmentMap | None
+    tumor: TumorMeasurements
+    liver: LiverMeasurements
+    plan: Plan
+    report: dict[str, Any]  # report.json, validated against ivcplan/report/schema.json
+    timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def labelmap(self) -> Labelmap:
+        return self.segmentation.labelmap

@@ -1,0 +1,107 @@
+"""Every file an analysis produces, from one ordered table of output kinds.
+
+Each kind is a plain function of the finished `ivcplan.analysis.Analysis` and a folder. What
+several kinds need (the label surfaces; the images, which the HTML and the PDF embed) is made
+once per `write_outputs` call by `Shared`, only when a kind asks for it.
+
+May import: `analysis`, `render`, `report`, `io`, `measure`, `labels`, `volume`, `errors`; never
+`pipeline`, `cli`, `batch` or `viewer` (the pipeline calls the outputs, not the other way round).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivcplan.analysis import Analysis
+from ivcplan.errors import InputError, NotApplicableError
+from ivcplan.outputs.documents import write_html_report, write_pdf_report
+from ivcplan.outputs.segmentation import write_labelmap, write_mesh_files, write_seg
+from ivcplan.outputs.shared import IMAGES_DIR, Shared
+from ivcplan.outputs.tables import write_csv, write_json
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ALL", "CORE_KINDS", "IMAGES_DIR", "OUTPUT_KINDS", "OutputKind", "Shared", "kind_names", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """One kind of output: its name (as in ``--outputs``), what it is, and how it is written."""
+
+    name: str
+    description: str
+    write: Callable[[Analysis, Path, Shared], Path]
+    core: bool = False  # written by every run: its failure fails the run
+
+
+#: The output kinds, in the order they are written.
+OUTPUT_KINDS: tuple[OutputKind, ...] = (
+    OutputKind("json", "report.json (the report contract)", lambda a, d, s: write_json(a, d), core=True),
+    OutputKind("csv", "report.csv (the report as one row)", lambda a, d, s: write_csv(a, d), core=True),
+    OutputKind("segmentation", "segmentation.nii.gz (labels on the CT grid)", lambda a, d, s: write_labelmap(a, d),
+               core=True),
+    OutputKind("images", "images/*.png (3D views, slices, CPR, profile)", lambda a, d, s: _write_images(s)),
+    OutputKind("html", "report.html (self-contained)", lambda a, d, s: write_html_report(a, d, s.images)),
+    OutputKind("pdf", "report.pdf", lambda a, d, s: write_pdf_report(a, d, s.images)),
+    OutputKind("meshes", "meshes/ (STL, OBJ, GLB in LPS mm)", lambda a, d, s: write_mesh_files(a, d, s.surfaces)),
+    OutputKind("dicom_seg", "segmentation.seg.dcm (DICOM SEG of a DICOM input)", lambda a, d, s: write_seg(a, d)),
+)
+ALL = "all"
+#: Output kinds every run writes; with ``kinds="all"`` a failure of any other kind is logged and skipped.
+CORE_KINDS: tuple[str, ...] = tuple(k.name for k in OUTPUT_KINDS if k.core)
+_BY_NAME = {k.name: k for k in OUTPUT_KINDS}
+
+
+def kind_names() -> tuple[str, ...]:
+    """Every output kind's name, in writing order."""
+    return tuple(_BY_NAME)
+
+
+def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable[str] | str = ALL, *,
+                  skipped: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write the requested output kinds into ``outdir`` (created); returns kind -> path.
+
+    A kind that does not apply to this analysis (a DICOM SEG of a NIfTI CT, meshes of an empty
+    segmentation: the writer raises `NotApplicableError`) is left out, asked for or not. Other kinds
+    asked for by name must succeed; with ``kinds="all"`` an optional kind that fails is left out too.
+    Every kind left out is logged, with its reason put in ``skipped`` when a dict is given.
+    """
+    everything = kinds == ALL
+    wanted = list(_BY_NAME) if everything else [kinds] if isinstance(kinds, str) else list(kinds)
+    unknown = [k for k in wanted if k not in _BY_NAME]
+    if unknown:
+        raise InputError(f"unknown output kind(s) {unknown}; available: {', '.join(_BY_NAME)}", "kinds")
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a directory", out)
+    out.mkdir(parents=True, exist_ok=True)
+    shared = Shared(analysis, out)
+    written: dict[str, Path] = {}
+    for kind in (_BY_NAME[name] for name in wanted):
+        try:
+            path = kind.write(analysis, out, shared)
+        except NotApplicableError as exc:
+            _left_out(kind.name, exc, skipped)
+            continue
+        except Exception as exc:
+            if not everything or kind.core:
+                raise
+            _left_out(kind.name, exc, skipped)
+            continue
+        written[kind.name] = Path(path)
+    return written
+
+
+def _write_images(shared: Shared) -> Path:
+    shared.images  # noqa: B018  (rendered on first access)
+    return shared.outdir / IMAGES_DIR
+
+
+def _left_out(kind: str, exc: Exception, skipped: dict[str, str] | None) -> None:
+    log.warning("output %s not written: %s", kind, exc)
+    if skipped is not None:
+        skipped[kind] = str(exc)

@@ -1,0 +1,84 @@
+"""The images of an analysis: 3D scene views, a volume rendering, three orthogonal slices, the
+stretched CPR along the IVC and its area/diameter profile (`ivcplan.render` draws each)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ivcplan.analysis import Analysis
+from ivcplan.errors import InputError
+from ivcplan.labels import IVC_LABELS
+from ivcplan.measure import Centerline, Landmarks
+from ivcplan.render.cpr import curved_reformation
+from ivcplan.render.mesh import Surface
+from ivcplan.render.plots import area_profile
+from ivcplan.render.scene import render_surfaces
+from ivcplan.render.slices import orthogonal, tumor_center
+from ivcplan.render.volume_rendering import render_volume
+from ivcplan.volume import Labelmap
+
+log = logging.getLogger(__name__)
+
+SCENE_VIEWS = ("anterior", "right", "posterior")
+
+
+def render_images(analysis: Analysis, images_dir: Path, surfaces: Sequence[Surface]) -> dict[str, Path]:
+    """Write every image of ``analysis`` into ``images_dir``; returns image key -> path.
+
+    Keys: scene_anterior, scene_right, scene_posterior, volume, axial, coronal, sagittal, cpr,
+    profile. An image that cannot be made (no structure, no centerline) is left out and logged.
+    """
+    volume, labelmap, centerline = analysis.volume, analysis.labelmap, analysis.centerline
+    landmarks_s = _landmarks_s(analysis.landmarks)
+    images_dir = Path(images_dir)
+    images_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    for view in SCENE_VIEWS:
+        try:
+            out[f"scene_{view}"] = render_surfaces(labelmap, images_dir / f"scene_{view}.png", view=view,
+                                                   surfaces=list(surfaces))
+        except InputError as exc:
+            log.warning("3D scene (%s) not rendered: %s", view, exc)
+            break
+    try:
+        out["volume"] = render_volume(volume, labelmap, images_dir / "volume_anterior.png")
+    except InputError as exc:
+        log.warning("volume rendering skipped: %s", exc)
+    for plane, path in orthogonal(volume, labelmap, _slice_center(labelmap, centerline), images_dir / "slice").items():
+        out[plane] = path
+    if centerline is not None and len(centerline.points) >= 2:
+        try:
+            out["cpr"] = curved_reformation(volume, labelmap, centerline.points, centerline.s, landmarks_s,
+                                            images_dir / "cpr.png")
+            diameters = {name: getattr(centerline, name) for name in (
+                "eq_diameter_mm", "max_diameter_mm", "min_diameter_mm")}
+            out["profile"] = area_profile(centerline.s, centerline.lumen_area_mm2, centerline.tumor_area_mm2,
+                                          diameters, landmarks_s, images_dir / "profile.png")
+        except InputError as exc:
+            log.warning("curved reformation / profile skipped: %s", exc)
+    else:
+        log.warning("no IVC centerline: curved reformation and profile skipped")
+    return out
+
+
+def _landmarks_s(landmarks: Landmarks | None) -> dict[str, float]:
+    """Arc length along the IVC of each landmark that was placed."""
+    if landmarks is None:
+        return {}
+    return {name: float(lm.s_mm) for name, lm in landmarks.items() if lm.s_mm is not None and np.isfinite(lm.s_mm)}
+
+
+def _slice_center(labelmap: Labelmap, centerline: Centerline | None) -> np.ndarray:
+    """Where the orthogonal slices cross: the tumor's largest section, else the IVC's middle."""
+    centre = tumor_center(labelmap)
+    if centre is not None:
+        return centre
+    if centerline is not None and len(centerline.points):
+        return np.asarray(centerline.points[len(centerline.points) // 2], dtype=float)
+    ivc = np.argwhere(labelmap.mask(*IVC_LABELS))
+    idx = ivc.mean(axis=0) if len(ivc) else (np.asarray(labelmap.grid.shape) - 1) / 2.0
+    return labelmap.grid.index_to_lps(idx)

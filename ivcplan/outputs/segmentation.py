@@ -1,0 +1,35 @@
+"""The segmentation as files: a NIfTI labelmap on the CT grid, meshes (STL, OBJ, GLB) and a DICOM SEG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ivcplan.analysis import Analysis
+from ivcplan.errors import NotApplicableError
+from ivcplan.io import save_nifti
+from ivcplan.io.export import write_dicom_seg, write_meshes
+from ivcplan.render.mesh import Surface
+
+
+def write_labelmap(analysis: Analysis, outdir: Path) -> Path:
+    lm = analysis.labelmap
+    return save_nifti(lm.with_array(lm.array.astype(np.uint8, copy=False)), Path(outdir) / "segmentation.nii.gz")
+
+
+def write_mesh_files(analysis: Analysis, outdir: Path, surfaces: list[Surface]) -> Path:
+    """The ``meshes`` folder; NotApplicableError when nothing was segmented."""
+    if not analysis.labelmap.present():
+        raise NotApplicableError("empty segmentation: no mesh written")
+    folder = Path(outdir) / "meshes"
+    write_meshes(analysis.labelmap, folder, surfaces=surfaces)
+    return folder
+
+
+def write_seg(analysis: Analysis, outdir: Path) -> Path:
+    """segmentation.seg.dcm when the CT came from DICOM; NotApplicableError for NIfTI/NRRD input."""
+    files = analysis.volume.meta.get("source_files") or ()
+    if not files:
+        raise NotApplicableError("no DICOM source files (input was not DICOM): DICOM SEG not written")
+    return write_dicom_seg(analysis.labelmap, files, Path(outdir) / "segmentation.seg.dcm")
