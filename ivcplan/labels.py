@@ -1,6 +1,6 @@
 """The one label enum of ivcplan: values, names and colors used by every output.
 
-Values follow the segmentation file contract in ``shared/design/architecture.md``.
+Values follow the segmentation file contract (docs/report.md). Also the landmark names.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "io"))  # dicomgen: the same writer the tests use
+sys.path.insert(0, str(REPO / "tests" / "helpers"))  # dicomgen: the same writer the tests use
 
 import dicomgen  # noqa: E402
 from pydicom.uid import JPEG2000Lossless  # noqa: E402

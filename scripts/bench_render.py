@@ -40,7 +40,7 @@ def main() -> None:
 
     from ivcplan import pipeline
     from ivcplan.io import load
-    from ivcplan.io.export import write_dicom_seg, write_meshes
+    from ivcplan.outputs.export import write_dicom_seg, write_meshes
     from ivcplan.outputs import write_outputs
     from ivcplan.phantom.config import PhantomConfig, TumorSpec
     from ivcplan.phantom.generate import generate
@@ -54,7 +54,7 @@ def main() -> None:
     config = PhantomConfig(matrix=args.matrix, pixel_mm=args.pixel_mm, n_slices=args.slices, tumor=TumorSpec())
     case = _timed("phantom", lambda: generate(config), setup)
     # The CT goes through real DICOM files (the SEG must reference them), written by the test helper.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "render"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))
     from dicom_series import write_ct_series
 
     _timed("write DICOM", lambda: write_ct_series(case.volume, outdir / "dicom"), setup)

@@ -85,7 +85,7 @@ def _totalseg_reference(path: Path, volume: Volume) -> tuple[np.ndarray, np.ndar
     """TotalSegmentator ids mapped to ivcplan labels on the volume grid, and its coverage mask."""
     import nibabel
 
-    from ivcplan.io.labels import load_labels
+    from ivcplan.io.label_import import load_labels
 
     imported = load_labels(path, volume, kind="totalseg_v2")
     src = Volume.from_nifti(nibabel.load(str(path)))

@@ -7,9 +7,13 @@ A missing ../shared is a failure, not a skip: CI always has it.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Helpers shared by several test folders (synthetic cases, DICOM writers, image checks).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IVCPLAN_SHARED", REPO.parent / "shared")).resolve()

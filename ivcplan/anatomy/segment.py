@@ -33,7 +33,7 @@ from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Labelmap, Volume, resample_array
 
 if TYPE_CHECKING:
-    from ivcplan.io.labels import ImportedLabels
+    from ivcplan.io.label_import import ImportedLabels
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from ivcplan.io.series import SeriesInfo
 from ivcplan.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
-    from ivcplan.io.labels import ImportedLabels
+    from ivcplan.io.label_import import ImportedLabels
     from ivcplan.volume import Volume
 
 __all__ = ["SeriesInfo", "load", "load_labels", "save_nifti", "scan"]
@@ -88,7 +88,7 @@ def load(path: str | os.PathLike, *, series: str | int | None = None, require_ct
 
 
 def load_labels(path: str | os.PathLike, reference: Volume, *, kind: str = "auto") -> ImportedLabels:
-    """External segmentation onto ``reference``'s grid (implemented in `ivcplan.io.labels`)."""
-    from ivcplan.io.labels import load_labels as _load_labels
+    """External segmentation onto ``reference``'s grid (implemented in `ivcplan.io.label_import`)."""
+    from ivcplan.io.label_import import load_labels as _load_labels
 
     return _load_labels(path, reference, kind=kind)

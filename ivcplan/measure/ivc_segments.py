@@ -1,4 +1,4 @@
-"""IVC segments I/II/III along the centerline (Kulaylat 1997; conventions in shared/design/domain.md).
+"""IVC segments I/II/III along the centerline (Kulaylat 1997; conventions in docs/clinical.md).
 
 I: below the I/II boundary (cranial edge of the highest renal vein inflow, landmark ``renal_veins``);
 II: from there up to the II/III boundary (lowest hepatic vein ostium, landmark ``hepatic_veins``);

@@ -9,7 +9,7 @@ import numpy as np
 from ivcplan.analysis import Analysis
 from ivcplan.errors import NotApplicableError
 from ivcplan.io import save_nifti
-from ivcplan.io.export import write_dicom_seg, write_meshes
+from ivcplan.outputs.export import write_dicom_seg, write_meshes
 from ivcplan.render.mesh import Surface
 
 

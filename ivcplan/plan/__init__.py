@@ -1,4 +1,4 @@
-"""Decision support for IVC tumor surgery: rules R1-R9 of shared/design/domain.md.
+"""Decision support for IVC tumor surgery: rules R1-R9 (thresholds and sources in plan_rules.toml; clinical background in docs/clinical.md).
 
 ``suggest(facts)`` turns a report's sections into a `Plan` (approach, vascular control, IVC
 management, renal veins, fired rules with the numbers they used, flags, disclaimer);

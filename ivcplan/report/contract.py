@@ -1,7 +1,7 @@
 """The report contract: build report.json's sections, validate them against ``schema.json``,
 flatten them into one CSV row.
 
-Field names follow shared/design/architecture.md (fixed) plus the planner fields of docs/design.md.
+Field names: docs/report.md (the contract's are fixed; more may be added).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ivcplan.anatomy.organs import segment_organs
-from ivcplan.io.labels import load_labels
+from ivcplan.io.label_import import load_labels
 from ivcplan.labels import Label
 from ivcplan.metrics import dice
 from ivcplan.volume import Labelmap, Volume

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import structured_hu
 from dicomgen import write_series
+from io_synth import structured_hu
 from typer.testing import CliRunner
 
 from ivcplan.cli import app

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import structured_hu
 from dicomgen import ct_slice, write_series
+from io_synth import structured_hu
 from pydicom.uid import SegmentationStorage, generate_uid
 
 import ivcplan.io as io

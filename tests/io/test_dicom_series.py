@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_pixels_at_positions, digest, plane_points, smooth_field, structured_hu
 from dicomgen import AXIAL_IOP, write_enhanced, write_series
+from io_synth import assert_pixels_at_positions, digest, plane_points, smooth_field, structured_hu
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
 import ivcplan.io as io

@@ -6,7 +6,7 @@ import nibabel
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import structured_hu
+from io_synth import structured_hu
 
 import ivcplan.io as io
 from ivcplan.errors import InputError

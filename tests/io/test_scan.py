@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import structured_hu
 from dicomgen import write_series
+from io_synth import structured_hu
 
 import ivcplan.io as io
 from ivcplan.io.series import contrast_hint, plane_label

@@ -92,7 +92,7 @@ def test_volume_rendering_highlights_the_tumor(case, tmp_path):
 
 def test_axial_slice_is_at_the_tumor_largest_section(case):
     centre = tumor_center(case.labelmap)
-    from conftest import TUMOR_CENTRE_ZYX
+    from synth_case import TUMOR_CENTRE_ZYX
 
     expected = case.labelmap.grid.index_to_lps(TUMOR_CENTRE_ZYX)
     assert np.allclose(centre, expected, atol=0.5)

@@ -30,7 +30,7 @@ def write_series(outdir: Path, array: np.ndarray, spacing=(2.5, 0.9, 0.9), *, or
                  modality="CT", description="synthetic", series_number=1) -> Path:
     """A real axial head-first DICOM series of ``array`` (z, y, x) in HU, written by pydicom through the
     loader tests' generator (which can also write non-CT modalities); returns the folder."""
-    from tests.io.dicomgen import write_series as write_dicom
+    from dicomgen import write_series as write_dicom
 
     write_dicom(Path(outdir), array, spacing_zyx=spacing, origin=origin, modality=modality,
                 description=description, series_number=series_number)

@@ -13,7 +13,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from ivcplan.errors import InputError
-from ivcplan.io.labels import load_labels
+from ivcplan.io.label_import import load_labels
 from ivcplan.labels import Label
 from ivcplan.volume import Grid, Volume
 

@@ -164,7 +164,7 @@ def test_dicom_input_gets_a_dicom_seg_of_its_series(case, tmp_path):
     import highdicom as hd
     import pydicom
 
-    from ivcplan.io.export import read_dicom_seg
+    from ivcplan.outputs.export import read_dicom_seg
 
     files = write_ct_series(case.volume, tmp_path / "ct")
     analysis = pipeline.run(tmp_path / "ct", labels=case.labelmap)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ivcplan.errors import InputError
-from ivcplan.io.labels import load_labels
+from ivcplan.io.label_import import load_labels
 from ivcplan.labels import Label
 from ivcplan.volume import Labelmap, Volume
 

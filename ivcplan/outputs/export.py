@@ -1,6 +1,6 @@
-"""Exports of the segmentation: meshes (STL, OBJ, GLB) and DICOM SEG (highdicom).
+"""File formats other tools read the segmentation in: meshes (STL, OBJ, GLB) and DICOM SEG (highdicom).
 
-The NIfTI labelmap is `ivcplan.io.save_nifti` (the pipeline's ``segmentation`` output).
+The NIfTI labelmap is `ivcplan.io.save_nifti` (the ``segmentation`` output kind).
 
 Meshes are in LPS patient millimetres, so they superimpose on the CT in any DICOM-aware tool; the
 GLB adds one root transform to glTF's convention (Y up, metres) so web viewers show the patient

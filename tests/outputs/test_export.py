@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_case
 from dicom_series import write_ct_series
 from scipy import ndimage
 from scipy.spatial import cKDTree
+from synth_case import build_case
 
 from ivcplan.errors import InputError
-from ivcplan.io.export import read_dicom_seg, safe_filename, write_dicom_seg, write_meshes
 from ivcplan.labels import Label
+from ivcplan.outputs.export import read_dicom_seg, safe_filename, write_dicom_seg, write_meshes
 from ivcplan.render.mesh import CONTOUR_SPACING_MM
 from ivcplan.volume import Labelmap
 

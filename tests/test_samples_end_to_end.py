@@ -15,7 +15,7 @@ from ivcplan import pipeline
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS
 from ivcplan.volume import Labelmap, Volume
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_dicom"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_dicom"
 #: Issue 5: landmarks within 10 mm along z.
 LANDMARK_Z_TOL_MM = 10.0
 CONTRACT_LANDMARKS = ("renal_veins", "hepatic_veins", "cavoatrial_junction")
