@@ -82,6 +82,9 @@ CONTRACT_LANDMARKS: tuple[str, ...] = ("iliac_confluence", "renal_veins", "hepat
 LANDMARKS: tuple[str, ...] = ("iliac_confluence", "renal_vein_right", "renal_vein_left", "renal_veins",
                               "hepatic_vein_right", "hepatic_vein_middle", "hepatic_vein_left", "hepatic_veins",
                               "cavoatrial_junction")
+#: Where a clamp can go (issue 19, ivcplan.measure.clamp_room): the lowest level of the retrohepatic IVC and
+#: the diaphragm's caval hiatus.
+CLAMP_LANDMARKS: tuple[str, ...] = ("liver_caudal_edge", "caval_hiatus")
 
 
 def label_from_key(key: str) -> Label:

@@ -24,10 +24,20 @@ from ivcplan import anatomy, io, measure, plan
 from ivcplan.analysis import Analysis
 from ivcplan.anatomy import Seeds, Segmentation
 from ivcplan.errors import AnalysisError, InputError
-from ivcplan.labels import LANDMARKS, Label
-from ivcplan.measure import Centerline, Landmarks, LiverMeasurements, SegmentMap, TumorMeasurements
+from ivcplan.labels import CLAMP_LANDMARKS, LANDMARKS, Label
+from ivcplan.measure import (
+    Centerline,
+    Landmark,
+    Landmarks,
+    LiverMeasurements,
+    SegmentMap,
+    TumorMeasurements,
+    clamp_room,
+    collaterals,
+    ivc_size,
+)
 from ivcplan.progress import ProgressCallback, no_progress
-from ivcplan.report import contract
+from ivcplan.report import contract, provenance
 from ivcplan.volume import Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -66,8 +76,9 @@ class _Stages:
 
 def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Labelmap | None = None,
         seeds: Seeds | None = None, rules: str | os.PathLike | plan.RuleSet | None = None,
-        series: str | int | None = None,
-        clinical: Mapping[str, bool | None] | None = None, progress: ProgressCallback | None = None) -> Analysis:
+        series: str | int | None = None, clinical: Mapping[str, bool | float | None] | None = None,
+        weight_kg: float | None = None, anonymize: bool = False,
+        progress: ProgressCallback | None = None) -> Analysis:
     """Analyse one CT: ``source`` is a path (DICOM folder/file, NIfTI, NRRD, MHA) or a `Volume`.
 
     ``labels``: a segmentation file imported through ``ivcplan.io.load_labels`` and merged over the
@@ -75,8 +86,15 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     nearest neighbour if needed). ``rules``: a rules file path or ``ivcplan.plan.RuleSet``.
     ``clinical``: facts CT cannot show (``prior_chemotherapy``, ``liver_fibrosis``: True / False / None),
     reported in the ``clinical`` section and read by the planner (R8's remnant limit).
+    ``weight_kg``: the patient's body weight (R8's remnant to body weight ratio); also accepted as
+    ``clinical["weight_kg"]``. ``anonymize``: leave the patient ID, study date, accession number and
+    the input's local path out of the report (``provenance``).
     """
+    clinical = dict(clinical or {})
+    if weight_kg is not None:
+        clinical["weight_kg"] = weight_kg
     clinical_facts = contract.clinical_section(clinical)  # bad input fails before the slow stages
+    ruleset = plan.load_rules(rules) if isinstance(rules, str | os.PathLike) or rules is None else rules
     stages = _Stages(progress)
     warnings: list[str] = []
     volume = stages.run("load", lambda p: _load(source, series, p))
@@ -95,24 +113,39 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     cl = stages.run("centerline", _centerline)
     landmarks: Landmarks | None = None
     segment_map: SegmentMap | None = None
+    extra_landmarks: dict[str, Landmark] = {}
     if cl is not None:
         landmarks = stages.run("landmarks", lambda p: measure.find_landmarks(labelmap, cl))
+        extra_landmarks = clamp_room.find(labelmap, cl, landmarks, volume)
         segment_map = measure.classify_segments(cl, landmarks)
         tumor = stages.run("measure", lambda p: measure.tumor_measurements(labelmap, cl, landmarks, segment_map,
-                                                                           volume))
+                                                                           volume, extra_landmarks))
     else:
         tumor = TumorMeasurements(present=bool(np.any(labelmap.array == Label.IVC_TUMOR)))
         if tumor.present:
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
-    liver = measure.liver_measurements(labelmap)
-    report = _report(volume, segmentation, cl, landmarks, segment_map, tumor, liver, warnings)
+    liver = measure.liver_measurements(labelmap, caudate_levels=_caudate_levels(landmarks, extra_landmarks))
+    report = _report(volume, segmentation, cl, landmarks, segment_map, tumor, liver, warnings, extra_landmarks)
     report["clinical"] = clinical_facts
-    suggestion = stages.run("plan", lambda p: _plan(report, rules))
+    suggestion = stages.run("plan", lambda p: plan.suggest(contract.facts(report), ruleset))
     report["plan"] = suggestion.to_dict()
+    report["provenance"] = provenance.section(volume.meta, rules_name=ruleset.name, rules_sha256=ruleset.sha256,
+                                              anonymize=anonymize)
+    if anonymize:
+        report["input"]["source_path"] = None
     report["timings_s"] = dict(stages.timings)
     contract.validate(report)
     return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, suggestion, report,
                     dict(stages.timings), tuple(warnings))
+
+
+def _caudate_levels(landmarks: Landmarks | None, extra: Mapping[str, Landmark]) -> tuple[float | None, float | None]:
+    """LPS heights between which the caudate lobe lies: the liver's caudal edge and the hepatic vein ostia."""
+    edge = extra.get("liver_caudal_edge")
+    hv = None if landmarks is None else landmarks["hepatic_veins"]
+    low = float(edge.position_mm[2]) if edge is not None and edge.found else None
+    high = float(hv.position_mm[2]) if hv is not None and hv.found else None
+    return low, high
 
 
 def _load(source: str | os.PathLike | Volume, series: str | int | None, progress: ProgressCallback) -> Volume:
@@ -138,27 +171,43 @@ def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds:
 
 def _report(volume: Volume, segmentation: Segmentation, cl: Centerline | None, landmarks: Landmarks | None,
             segment_map: SegmentMap | None, tumor: TumorMeasurements, liver: LiverMeasurements,
-            warnings: list[str]) -> dict[str, Any]:
+            warnings: list[str], extra_landmarks: Mapping[str, Landmark]) -> dict[str, Any]:
     conf = segmentation.confidence
     ivc = {"detected": cl is not None,
            "centerline_length_mm": None if cl is None else round(cl.length_mm, 2),
            "confidence": conf.get(Label.IVC_LUMEN.key),
            "reaches_caudal_border": None if cl is None else cl.reaches_caudal_border,
            "reaches_cranial_border": None if cl is None else cl.reaches_cranial_border}
-    if landmarks is not None:
+    if cl is not None and landmarks is not None:
         lms = landmarks.to_dict()
+        tumor_range = None if not tumor.present or tumor.lower_pole_s_mm is None else \
+            (tumor.lower_pole_s_mm, tumor.upper_pole_s_mm)
+        levels = ivc_size.diameters(cl, renal_s=landmarks.s("renal_veins"), caj_s=landmarks.s("cavoatrial_junction"),
+                                    tumor_range=tumor_range)
+        ivc["diameters_mm"] = {name: level.to_dict() for name, level in levels.items()}
     else:
         lms = {name: {"position_mm": None, "s_mm": None, "confidence": 0.0, "detail": "no IVC centerline"}
                for name in LANDMARKS}
+        ivc["diameters_mm"] = {name: {"ap": None, "transverse": None, "reason": "no IVC centerline"}
+                               for name in ivc_size.LEVELS}
+    for name in CLAMP_LANDMARKS:
+        mark = extra_landmarks.get(name)
+        lms[name] = mark.to_dict() if mark is not None else {"position_mm": None, "s_mm": None, "confidence": 0.0,
+                                                              "detail": "no IVC centerline"}
     tumor_dict = tumor.to_dict()
     tumor_dict["confidence"] = conf.get(Label.IVC_TUMOR.key) if tumor.present else None
+    if tumor.present:
+        renal = None if landmarks is None else landmarks["renal_veins"]
+        found = collaterals.assess(volume, segmentation.labelmap,
+                                   renal_z=float(renal.position_mm[2]) if renal is not None and renal.found else None,
+                                   phase=segmentation.phase)
+        tumor_dict["collateral_return"] = found.pop("collateral_return")
+        tumor_dict["collaterals"] = found
+        # The segmentation shows contact; invasion of adjacent organs is not assessed from it.
+        tumor_dict["organs_invaded"] = None
     return contract.assemble(
         input=contract.input_section(volume.grid.shape, volume.grid.spacing, volume.meta, warnings,
                                      segmentation.phase),
         ivc=ivc, landmarks=lms, segments_in_view=[] if segment_map is None else segment_map.segments_in_view(),
         tumor=tumor_dict, liver=liver.to_dict())
 
-
-def _plan(report: Mapping[str, Any], rules: str | os.PathLike | plan.RuleSet | None) -> plan.Plan:
-    ruleset = plan.load_rules(rules) if isinstance(rules, str | os.PathLike) else rules
-    return plan.suggest(contract.facts(report), ruleset)

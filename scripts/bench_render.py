@@ -40,8 +40,8 @@ def main() -> None:
 
     from ivcplan import pipeline
     from ivcplan.io import load
-    from ivcplan.outputs.export import write_dicom_seg, write_meshes
     from ivcplan.outputs import write_outputs
+    from ivcplan.outputs.export import write_dicom_seg, write_meshes
     from ivcplan.phantom.config import PhantomConfig, TumorSpec
     from ivcplan.phantom.generate import generate
     from ivcplan.render import cpr, plots, scene, slices, volume_rendering

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from pathlib import Path
 
 import nibabel
 import numpy as np
@@ -32,6 +34,8 @@ def synthetic_analysis():
     analysis = pipeline.run(ct, labels=case.labelmap, progress=lambda stage, f: None)
     assert np.array_equal(case.labelmap.array, before)  # inputs are never modified
     return case, analysis
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_dicom"
 
 
 def test_report_follows_the_contract(synthetic_analysis):
@@ -151,13 +155,14 @@ def test_cli_is_quiet_logs_to_file_and_passes_clinical_facts(totalseg_dir, tmp_p
     out = tmp_path / "o"
     result = CliRunner().invoke(app, ["analyze", str(totalseg_dir / "example_ct.nii.gz"), "-o", str(out),
                                       "--labels", str(totalseg_dir / "example_seg_top30.nii.gz"),
-                                      "--outputs", "json", "--prior-chemotherapy", "--no-liver-fibrosis"])
+                                      "--outputs", "json", "--prior-chemotherapy", "--no-liver-fibrosis",
+                                      "--weight-kg", "72.5"])
     assert result.exit_code == 0, result.output
     # The importer's list of ignored TotalSegmentator structures goes to the log file, not the console.
     assert "ignored structures" not in result.output
     assert "ignored structures" in (out / "ivcplan.log").read_text()
     report = json.loads((out / "report.json").read_text())
-    assert report["clinical"] == {"prior_chemotherapy": True, "liver_fibrosis": False}
+    assert report["clinical"] == {"prior_chemotherapy": True, "liver_fibrosis": False, "weight_kg": 72.5}
     assert contract.facts(report)["clinical"] == report["clinical"]
 
 
@@ -178,3 +183,25 @@ def test_all_outputs_skip_kinds_that_fail(synthetic_analysis, tmp_path, monkeypa
     assert {"json", "csv", "segmentation"} <= set(written)
     with pytest.raises(InputError, match="not applicable"):
         write_outputs(a, tmp_path / "named", ["broken_test_kind"])
+
+
+def test_anonymize_drops_the_study_identifiers_and_paths(tmp_path):
+    """--anonymize: no patient ID, study date, accession number or local path in report.json / report.csv."""
+    from ivcplan import io as ivc_io
+
+    sample = SAMPLES / "case_c_normal"
+    volume = ivc_io.load(sample / "dicom")
+    labels = ivc_io.load_labels(sample / "truth.nii.gz", volume).labelmap
+    plain = pipeline.run(sample / "dicom", labels=labels).report
+    assert plain["provenance"]["patient_id"] == "PHANTOM-case_c_normal" and plain["input"]["source_path"]
+    anon = pipeline.run(sample / "dicom", labels=labels, anonymize=True)
+    prov = anon.report["provenance"]
+    assert prov["anonymized"] is True
+    assert prov["patient_id"] is None and prov["study_date"] is None and prov["accession_number"] is None
+    assert anon.report["input"]["source_path"] is None
+    written = write_outputs(anon, tmp_path, ["json", "csv"])
+    for path in written.values():
+        text = path.read_text()
+        assert "PHANTOM-case_c_normal" not in text and str(sample) not in text
+    assert "/" not in prov["rules_file"] and len(prov["rules_sha256"]) == 64
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", prov["created_utc"])

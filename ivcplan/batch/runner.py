@@ -20,7 +20,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -126,15 +126,62 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _options_key(outputs: tuple[str, ...] | str, rules: str | None) -> str:
+def _options_key(outputs: tuple[str, ...] | str, rules: str | None, anonymize: bool = False) -> str:
     from ivcplan import __version__
 
     rules_hash = None
     if rules is not None:
         rules_hash = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
     doc = {"format": BATCH_FORMAT, "version": __version__,
-           "outputs": outputs if isinstance(outputs, str) else sorted(outputs), "rules": rules_hash}
+           "outputs": outputs if isinstance(outputs, str) else sorted(outputs), "rules": rules_hash,
+           "anonymize": bool(anonymize)}
     return json.dumps(doc, sort_keys=True)
+
+
+#: Columns of a batch's clinical facts file (CSV, one row per case; empty cells are unknown).
+CLINICAL_COLUMNS = ("case", "weight_kg", "prior_chemotherapy", "liver_fibrosis")
+
+
+def load_clinical(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Per-case clinical facts from a CSV file (columns `CLINICAL_COLUMNS`; ``case`` is the case name as
+    in the batch's summary). Raises `InputError` naming the file, the line and the problem."""
+    import csv
+
+    from ivcplan.report.contract import clinical_section
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read the clinical facts file: {exc}", path) from None
+    rows = list(csv.DictReader(text.splitlines()))
+    fields = set(rows[0]) if rows else set()
+    if "case" not in fields or fields - set(CLINICAL_COLUMNS):
+        raise InputError(f"clinical facts file needs a 'case' column and only {', '.join(CLINICAL_COLUMNS)}; "
+                         f"got {sorted(fields)}", path)
+    out: dict[str, dict[str, Any]] = {}
+    for line, row in enumerate(rows, start=2):
+        facts: dict[str, Any] = {}
+        for key in CLINICAL_COLUMNS[1:]:
+            cell = (row.get(key) or "").strip().lower()
+            if not cell:
+                continue
+            if key == "weight_kg":
+                try:
+                    facts[key] = float(cell)
+                except ValueError:
+                    raise InputError(f"line {line}: weight_kg must be a number, got {cell!r}", path) from None
+            elif cell in ("true", "yes", "1", "false", "no", "0"):
+                facts[key] = cell in ("true", "yes", "1")
+            else:
+                raise InputError(f"line {line}: {key} must be true or false (or empty), got {cell!r}", path)
+        try:
+            clinical_section(facts)
+        except InputError as exc:
+            message = str(exc).removeprefix(f"{exc.path}: ") if exc.path else str(exc)
+            raise InputError(f"line {line}: {message}", path) from None
+        out[row["case"].strip()] = facts
+    return out
 
 
 def _check_outputs(outputs: Iterable[str] | str) -> tuple[str, ...] | str:
@@ -438,10 +485,14 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
               outputs: Iterable[str] | str = "all", rules: str | os.PathLike | None = None,
               memory_limit: int | str | None = None, scheduler: str | None = None,
               threads_per_worker: int | None = None, scheduler_timeout_s: float = DASK_CONNECT_TIMEOUT_S,
-              progress: ProgressCallback | None = None,
+              clinical: Mapping[str, Mapping[str, Any]] | None = None, weight_kg: float | None = None,
+              anonymize: bool = False, progress: ProgressCallback | None = None,
               on_event: EventCallback | None = None) -> BatchResult:
     """Analyse every case under ``root`` into ``outdir`` (one folder per case under ``outdir/cases``,
-    ``summary.csv``, ``summary.json``, ``batch.log``); finished cases are skipped unless ``force``."""
+    ``summary.csv``, ``summary.json``, ``batch.log``); finished cases are skipped unless ``force``.
+
+    ``clinical``: case name -> clinical facts (`load_clinical`); ``weight_kg`` applies to every case
+    without its own weight (a batch of one patient's series); ``anonymize`` as in `pipeline.run`."""
     t0 = time.perf_counter()
     if jobs is not None and int(jobs) < 1:
         raise InputError(f"must be at least 1, got {jobs}", "--jobs")
@@ -473,7 +524,7 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
         discovery = discover(root_path, exclude=[out], progress=lambda s, f: report(s, 0.0))
         for ig in discovery.ignored:
             log.info("not a case: %s (%s: %s)", ig.relpath, ig.modality, ig.reason)
-        options = _options_key(kinds, rules_path)
+        options = _options_key(kinds, rules_path, anonymize)
         tracker = _Tracker(len(discovery.cases), on_event, report)
         tracker.emit("discovered")
         results: dict[str, dict[str, Any]] = {}
@@ -492,12 +543,16 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
 
         tasks = []
         for case in discovery.cases:
-            key = hashlib.sha256(f"{fingerprint(case)}\n{options}".encode()).hexdigest()
+            facts = dict((clinical or {}).get(case.name, {}))
+            if weight_kg is not None:
+                facts.setdefault("weight_kg", float(weight_kg))
+            facts_key = json.dumps(facts, sort_keys=True)
+            key = hashlib.sha256(f"{fingerprint(case)}\n{options}\n{facts_key}".encode()).hexdigest()
             stored = None if force else wk.verify(cases_dir / case.name, key)
             if stored is not None:
                 record({**stored, "resumed": True})
             else:
-                tasks.append(wk.CaseTask(case, str(cases_dir), key, kinds, rules_path))
+                tasks.append(wk.CaseTask(case, str(cases_dir), key, kinds, rules_path, facts or None, anonymize))
         log.info("%d case(s) found, %d already finished, %d to run", len(discovery.cases),
                  len(discovery.cases) - len(tasks), len(tasks))
         if tasks and scheduler:

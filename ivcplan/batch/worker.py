@@ -56,6 +56,8 @@ class CaseTask:
     key: str  # hash of inputs + options: what the marker must match
     outputs: tuple[str, ...] | str
     rules: str | None = None
+    clinical: dict[str, Any] | None = None  # this case's clinical facts (weight_kg, history)
+    anonymize: bool = False
 
 
 def _address_space() -> int | None:
@@ -263,7 +265,8 @@ def run_case(task: CaseTask) -> dict[str, Any]:
         from ivcplan.outputs import write_outputs
 
         logging.getLogger(__name__).info("case %s: %s (series %s)", case.name, case.source, case.series)
-        analysis = pipeline.run(case.source, series=case.series, rules=task.rules, progress=progress)
+        analysis = pipeline.run(case.source, series=case.series, rules=task.rules, clinical=task.clinical,
+                                anonymize=task.anonymize, progress=progress)
         t_write = time.perf_counter()
         skipped: dict[str, str] = {}
         written = write_outputs(analysis, tmp, task.outputs, skipped=skipped)

@@ -38,6 +38,11 @@ def analyze(
     liver_fibrosis: Annotated[bool | None, typer.Option(
         "--liver-fibrosis/--no-liver-fibrosis",
         help="Liver fibrosis known (raises the remnant limit, rule R8). Default: unknown.")] = None,
+    weight_kg: Annotated[float | None, typer.Option(
+        "--weight-kg", help="Body weight in kg (rule R8: remnant liver volume to body weight >= 0.5 %).")] = None,
+    anonymize: Annotated[bool, typer.Option(
+        "--anonymize", help="Leave the patient ID, study date, accession number and input path out of the report.")]
+    = False,
 ) -> None:
     """Segment, measure and plan one CT; write report.json, report.csv, segmentation.nii.gz (+ more)."""
     from rich.console import Console
@@ -66,7 +71,7 @@ def analyze(
                 bar.update(task, description=stage[:40], completed=fraction)
 
             analysis = pipeline.run(path, labels=labels, rules=rules, series=series, clinical=clinical,
-                                    progress=progress)
+                                    weight_kg=weight_kg, anonymize=anonymize, progress=progress)
         skipped: dict[str, str] = {}
         written = write_outputs(analysis, output, wanted, skipped=skipped)
     except IvcplanError as exc:

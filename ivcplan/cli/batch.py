@@ -30,6 +30,15 @@ def batch(
         "--memory-limit", help="Address-space limit per local worker, e.g. 4GB; a case above it is recorded "
         "as out of memory.")] = None,
     rules: Annotated[Path | None, typer.Option("--rules", help="Decision rules file (default: built-in).")] = None,
+    clinical: Annotated[Path | None, typer.Option(
+        "--clinical", help="CSV of clinical facts per case: case,weight_kg,prior_chemotherapy,liver_fibrosis "
+        "(rule R8).")] = None,
+    weight_kg: Annotated[float | None, typer.Option(
+        "--weight-kg", help="Body weight in kg for every case without its own (a batch of one patient's series).")]
+    = None,
+    anonymize: Annotated[bool, typer.Option(
+        "--anonymize", help="Leave patient ID, study date, accession number and input paths out of the reports.")]
+    = False,
 ) -> None:
     """Analyse every CT series under INPUT_ROOT; write one folder per case, summary.csv/json and batch.log.
 
@@ -64,8 +73,12 @@ def batch(
             progress.console.print(f"[yellow]a worker died: retrying {event.case} alone[/yellow]")
 
     try:
+        from ivcplan.batch.runner import load_clinical
+
+        facts = load_clinical(clinical) if clinical is not None else None
         result = run_batch(input_root, output, jobs=jobs, force=force, outputs=kinds, rules=rules,
-                           memory_limit=memory_limit, scheduler=scheduler, on_event=on_event)
+                           memory_limit=memory_limit, scheduler=scheduler, clinical=facts, weight_kg=weight_kg,
+                           anonymize=anonymize, on_event=on_event)
     except IvcplanError as exc:
         print_error(console, exc)
         raise typer.Exit(EXIT_USAGE) from None

@@ -6,12 +6,17 @@ The stages, in the order the pipeline runs them (each module owns one):
 - `landmarks`: iliac confluence, renal and hepatic vein ostia, cavoatrial junction (`find_landmarks`);
 - `ivc_segments`: the IVC segments I/II/III along the centerline (`classify_segments`);
 - `tumor`: the tumor's size, extent, occlusion and vein involvement (`tumor_measurements`);
-- `liver`: liver volume and future liver remnant (`liver_measurements`).
+- `liver`: liver volume and future liver remnant (`liver_measurements`);
+- `ivc_size`: the native IVC's AP / transverse size from normal sections, residual lumen and occlusion;
+- `clamp_room`: the liver's caudal edge and the diaphragm's caval hiatus (`clamp_room.find`);
+- `collaterals`: enlarged collateral veins beside the spine (`collaterals.assess`);
+- `remnant`: the future liver remnant's uncertainty and the caudate lobe.
 
 May import: `ivcplan.volume`, `ivcplan.labels`, `ivcplan.errors`, `ivcplan.progress` (never
 `anatomy`, `plan`, `outputs` or `pipeline`): it reads a labelmap, whoever made it.
 """
 
+from ivcplan.measure import clamp_room, collaterals, ivc_size, remnant
 from ivcplan.measure.centerline import Centerline, trace_centerline
 from ivcplan.measure.ivc_segments import SegmentMap, classify_segments
 from ivcplan.measure.landmarks import Landmark, Landmarks, find_landmarks
@@ -25,9 +30,13 @@ __all__ = [
     "LiverMeasurements",
     "SegmentMap",
     "TumorMeasurements",
+    "clamp_room",
     "classify_segments",
+    "collaterals",
     "find_landmarks",
+    "ivc_size",
     "liver_measurements",
+    "remnant",
     "trace_centerline",
     "tumor_measurements",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.errors import AnalysisError
-from ivcplan.labels import IVC_LABELS, Label
+from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.progress import ProgressCallback
 from ivcplan.volume import Labelmap
 
@@ -57,16 +57,26 @@ WALL_BIN_DEG = 5.0
 NORMAL_WINDOW_MM = 40.0
 #: Width (mm) of the ring around the IVC section in which the right atrium is looked for.
 ATRIUM_RING_MM = 2.0
+#: IVC pieces of a section within this gap (mm) of the central region belong to it (a lumen channel
+#: parted from the tumor by a one-voxel seam of another label).
+REGION_GAP_MM = 2.0
 
 _IVC = tuple(int(v) for v in IVC_LABELS)
+#: Veins opening into the IVC: a section whose ring touches one is at a branch mouth.
+_BRANCH_VEINS = (*RENAL_VEIN_LABELS.values(), *HEPATIC_VEIN_LABELS.values(), Label.ILIAC_VEIN_RIGHT,
+                 Label.ILIAC_VEIN_LEFT)
 
 
 @dataclass(frozen=True)
 class Centerline:
     """IVC centerline, caudal -> cranial, with one perpendicular cross-section per point.
 
-    Areas in mm2, diameters in mm, ``occlusion_pct = 100 * (1 - lumen / total)``;
-    ``wall_involvement_deg`` is the angle of IVC wall in contact with tumor in each section.
+    Areas in mm2, diameters in mm; ``transverse_mm`` / ``ap_mm`` are the section's widths along its
+    left-right / front-back axis (`section_basis`), as surgeons measure the IVC;
+    ``wall_involvement_deg`` is the angle of IVC wall in contact with tumor in each section;
+    ``atrium_contact_pct`` / ``branch_contact_pct`` are the shares of a thin ring around the section
+    that are right atrium / a branch vein (renal, hepatic, iliac: the section is at a vein's mouth).
+    Occlusion is not a per-section field: it needs the native IVC area (`ivcplan.measure.ivc_size`).
     ``reaches_caudal_border`` / ``reaches_cranial_border`` say whether the IVC is cut by the
     field of view at that end.
     """
@@ -81,9 +91,11 @@ class Centerline:
     eq_diameter_mm: np.ndarray
     max_diameter_mm: np.ndarray
     min_diameter_mm: np.ndarray
-    occlusion_pct: np.ndarray
     wall_involvement_deg: np.ndarray
+    transverse_mm: np.ndarray | None = None
+    ap_mm: np.ndarray | None = None
     atrium_contact_pct: np.ndarray | None = None
+    branch_contact_pct: np.ndarray | None = None
     reaches_caudal_border: bool = False
     reaches_cranial_border: bool = False
     _tree: Any = field(default=None, repr=False, compare=False)
@@ -92,8 +104,8 @@ class Centerline:
         from scipy.spatial import cKDTree
 
         for name in ("points", "s", "tangents", "lumen_area_mm2", "tumor_area_mm2", "thrombus_area_mm2",
-                     "total_area_mm2", "eq_diameter_mm", "max_diameter_mm", "min_diameter_mm", "occlusion_pct",
-                     "wall_involvement_deg", "atrium_contact_pct"):
+                     "total_area_mm2", "eq_diameter_mm", "max_diameter_mm", "min_diameter_mm",
+                     "wall_involvement_deg", "transverse_mm", "ap_mm", "atrium_contact_pct", "branch_contact_pct"):
             value = getattr(self, name)
             arr = np.zeros(len(self.s)) if value is None else np.array(value, dtype=float)
             arr.setflags(write=False)
@@ -436,20 +448,23 @@ def cross_sections(labelmap: Labelmap, points: np.ndarray, tangents: np.ndarray,
     # Label -> is IVC, by table lookup (np.isin sorts on every call: seconds over hundreds of sections).
     is_ivc = np.zeros(max(int(arr.max()), max(int(v) for v in _IVC)) + 1, dtype=bool)
     is_ivc[[int(v) for v in _IVC]] = True
+    is_branch = np.zeros_like(is_ivc)
+    is_branch[[int(v) for v in _BRANCH_VEINS if int(v) < len(is_branch)]] = True
     out = {k: np.zeros(len(points)) for k in ("lumen_area_mm2", "tumor_area_mm2", "thrombus_area_mm2",
                                                  "total_area_mm2", "eq_diameter_mm", "max_diameter_mm",
-                                                 "min_diameter_mm", "occlusion_pct", "wall_involvement_deg",
-                                                 "atrium_contact_pct")}
+                                                 "min_diameter_mm", "wall_involvement_deg", "transverse_mm",
+                                                 "ap_mm", "atrium_contact_pct", "branch_contact_pct")}
     angles = np.deg2rad(np.arange(0.0, 180.0, FERET_ANGLE_STEP_DEG))
     dirs = np.stack([np.cos(angles), np.sin(angles)])
     centre = len(offsets) // 2
     ring_px = max(1, round(ATRIUM_RING_MM / pix))
+    gap_px = max(1, round(REGION_GAP_MM / pix))
     for i, (p, t) in enumerate(zip(points, tangents, strict=True)):
         u, v = section_basis(t)
         plane = p + gu[..., None] * u + gv[..., None] * v
         idx = (plane - grid.origin) @ inv.T
         labels2d = ndimage.map_coordinates(arr, np.moveaxis(idx, -1, 0), order=0, mode="constant", cval=0)
-        region = _central_region(is_ivc[labels2d], centre)
+        region = _central_region(is_ivc[labels2d], centre, gap_px)
         if region is None:
             continue
         lab = labels2d[region]
@@ -466,27 +481,37 @@ def cross_sections(labelmap: Labelmap, points: np.ndarray, tangents: np.ndarray,
         widths = np.ptp(coords @ dirs, axis=0) + pix
         out["max_diameter_mm"][i] = widths.max()
         out["min_diameter_mm"][i] = widths.min()
-        out["occlusion_pct"][i] = 100.0 * (1.0 - lumen / total)
+        # u runs to the patient's left, v to the back (section_basis): transverse and AP widths.
+        out["transverse_mm"][i] = float(np.ptp(coords[:, 0])) + pix
+        out["ap_mm"][i] = float(np.ptp(coords[:, 1])) + pix
         out["wall_involvement_deg"][i] = _wall_involvement(coords, lab == Label.IVC_TUMOR)
         ring = ndimage.binary_dilation(region, iterations=ring_px) & ~region
-        out["atrium_contact_pct"][i] = 100.0 * np.count_nonzero(labels2d[ring] == Label.RIGHT_ATRIUM) / max(
-            np.count_nonzero(ring), 1)
+        ring_labels = labels2d[ring]
+        ring_n = max(len(ring_labels), 1)
+        out["atrium_contact_pct"][i] = 100.0 * np.count_nonzero(ring_labels == Label.RIGHT_ATRIUM) / ring_n
+        out["branch_contact_pct"][i] = 100.0 * np.count_nonzero(is_branch[ring_labels]) / ring_n
         if progress and i % 50 == 0:
             progress("cross-sections", 0.3 + 0.7 * i / len(points))
     return out
 
 
-def _central_region(ivc2d: np.ndarray, centre: int) -> np.ndarray | None:
-    """The connected IVC region at (or nearest to) the plane centre."""
+def _central_region(ivc2d: np.ndarray, centre: int, gap_px: int = 0) -> np.ndarray | None:
+    """The connected IVC region at (or nearest to) the plane centre, with the IVC pieces within
+    ``gap_px`` of it (a residual lumen channel that the segmentation parted from the tumor by a
+    thin seam is still the same vein)."""
     if not ivc2d.any():
         return None
-    comps, _ = ndimage.label(ivc2d)
+    comps, n = ndimage.label(ivc2d)
     lab = comps[centre, centre]
     if lab == 0:
         pts = np.argwhere(ivc2d)
         nearest = pts[np.argmin(np.sum((pts - centre) ** 2, axis=1))]
         lab = comps[tuple(nearest)]
-    return comps == lab
+    region = comps == lab
+    if n > 1 and gap_px > 0:
+        near = np.unique(comps[ndimage.binary_dilation(region, iterations=gap_px) & (comps > 0)])
+        region = np.isin(comps, near)
+    return region
 
 
 def _wall_involvement(coords: np.ndarray, is_tumor: np.ndarray) -> float:

@@ -166,13 +166,33 @@ class LiverMeasurements:
     flr_ratio: float | None = None
     flr_method: str | None = None
     flr_reason: str | None = None
+    # Uncertainty and caudate lobe (`ivcplan.measure.remnant`).
+    volume_ml_range: list[float] | None = None
+    flr_ml_range: list[float] | None = None
+    flr_ratio_range: list[float] | None = None
+    caudate_ml: float | None = None
+    caudate_ml_range: list[float] | None = None
+    caudate_method: str | None = None
+    caudate_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        def r(v: Any) -> Any:
+            if isinstance(v, float):
+                return round(v, 3)
+            return [round(float(x), 3) for x in v] if isinstance(v, list) else v
+
+        return {k: r(v) for k, v in asdict(self).items()}
 
 
-def liver_measurements(labelmap: Labelmap) -> LiverMeasurements:
-    """Liver volume and future liver remnant, from `liver_volumes`."""
+def liver_measurements(labelmap: Labelmap, *, caudate_levels: tuple[float | None, float | None] = (None, None)
+                       ) -> LiverMeasurements:
+    """Liver volume and future liver remnant (`liver_volumes`), their uncertainty and the caudate lobe
+    (`ivcplan.measure.remnant`; ``caudate_levels``: LPS heights of the liver's caudal edge at the IVC and of
+    the lowest hepatic vein ostium)."""
+    from ivcplan.measure import remnant  # remnant reads this module's LIVER_LABELS
+
     res = liver_volumes(labelmap)
+    spread = remnant.uncertainty(labelmap, res)
+    lobe = remnant.caudate(labelmap, res, low_z=caudate_levels[0], high_z=caudate_levels[1])
     return LiverMeasurements(volume_ml=res["volume_ml"], flr_ml=res["flr_ml"], flr_ratio=res["flr_ratio"],
-                             flr_method=res["flr_method"], flr_reason=res.get("flr_reason"))
+                             flr_method=res["flr_method"], flr_reason=res.get("flr_reason"), **spread, **lobe)

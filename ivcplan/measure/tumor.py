@@ -17,6 +17,7 @@ outermost centres. Measured on random spheres / ellipsoids at voxels up to 2.5 m
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,9 +25,10 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
+from ivcplan.measure import ivc_size
 from ivcplan.measure.centerline import Centerline
 from ivcplan.measure.ivc_segments import SegmentMap
-from ivcplan.measure.landmarks import OSTIUM_BEYOND_WALL_MM, Landmarks
+from ivcplan.measure.landmarks import OSTIUM_BEYOND_WALL_MM, Landmark, Landmarks
 from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,11 @@ VEIN_INVASION_DEPTH_MM = OSTIUM_BEYOND_WALL_MM
 VEIN_ABUTTING_MM = 5.0
 #: An organ within this distance (mm) of the tumor is adjacent.
 ADJACENT_MM = 3.0
-#: A section with at least this occlusion counts as complete occlusion.
-COMPLETE_OCCLUSION_PCT = 99.0
+#: The IVC is completely occluded when no lumen remains over at least this length (mm) of the tumor
+#: (shared/design/domain.md, R2): a short stretch without visible lumen may be partial volume.
+COMPLETE_OCCLUSION_MIN_MM = 10.0
 #: Tumor above the cavoatrial junction by more than this (mm) is intracardiac.
 INTRACARDIAC_MIN_MM = 1.0
-#: IVC diameters above / below the tumor: sections this far (mm) beyond the pole.
-DIAMETER_WINDOW_MM = (5.0, 25.0)
 #: Growth pattern: tumor farther than this factor x the normal IVC radius (+ margin) from the
 #: centerline is extraluminal; a pattern needs this share of the tumor volume.
 EXTRALUMINAL_RADIUS_FACTOR = 1.5
@@ -170,7 +171,11 @@ class TumorMeasurements:
     distance_upper_pole_to_hepatic_veins_mm: float | None = None
     distance_upper_pole_to_cavoatrial_junction_mm: float | None = None
     distance_lower_pole_to_renal_veins_mm: float | None = None
-    max_lumen_occlusion_pct: float | None = None
+    max_lumen_occlusion_pct: float | None = None  # = max_stenosis_pct (contract name)
+    residual_lumen_min_area_mm2: float | None = None
+    max_stenosis_pct: float | None = None
+    occluded_length_mm: float | None = None
+    native_area_source: str | None = None
     complete_occlusion: bool | None = None
     max_circumferential_involvement_deg: float | None = None
     hepatic_veins_invaded: list[str] = field(default_factory=list)
@@ -178,12 +183,18 @@ class TumorMeasurements:
     renal_veins_involved: list[str] = field(default_factory=list)
     intracardiac: bool | None = None
     intracardiac_length_mm: float | None = None
-    ivc_diameter_above_mm: float | None = None
+    ivc_diameter_above_mm: float | None = None  # transverse, normal IVC above the tumor (ivc_size)
     ivc_diameter_below_mm: float | None = None
     growth_pattern: str | None = None
+    extraluminal_volume_ml: float | None = None
     adjacent_organs: list[str] = field(default_factory=list)
     measurable_recist: bool | None = None
-    collateral_return: bool | None = None  # not assessed from a labelmap
+    collateral_return: bool | None = None  # set by ivcplan.measure.collaterals in the pipeline
+    distance_upper_pole_to_hepatic_vein_mm: dict[str, float | None] | None = None
+    distance_upper_pole_to_caval_hiatus_mm: float | None = None
+    distance_upper_pole_to_liver_caudal_edge_mm: float | None = None
+    retrohepatic_length_mm: float | None = None
+    distance_lower_pole_to_iliac_confluence_mm: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -192,12 +203,16 @@ class TumorMeasurements:
                 out[key] = round(value, 2)
             elif isinstance(value, list) and value and isinstance(value[0], float):
                 out[key] = [round(v, 2) for v in value]
+            elif isinstance(value, dict):
+                out[key] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in value.items()}
         return out
 
 
 def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks, segment_map: SegmentMap,
-          volume: Volume | None = None) -> TumorMeasurements:
-    """Measure the IVC tumor (label 2). ``volume`` (the CT) is accepted for future HU statistics."""
+                       volume: Volume | None = None, extra_landmarks: Mapping[str, Landmark] | None = None
+                       ) -> TumorMeasurements:
+    """Measure the IVC tumor (label 2). ``extra_landmarks``: `ivcplan.measure.clamp_room.find` (caval
+    hiatus, liver caudal edge) for the clamp-room distances; ``volume`` (the CT) is not used here."""
     grid = labelmap.grid
     mask = labelmap.array == Label.IVC_TUMOR
     if not mask.any():
@@ -224,7 +239,9 @@ def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: La
 
     caj = landmarks.s("cavoatrial_junction")
     sec = centerline.in_range(s_lo, s_hi)
-    occl = centerline.occlusion_pct[sec] if sec.any() else None
+    levels = ivc_size.diameters(centerline, renal_s=landmarks.s("renal_veins"), caj_s=caj, tumor_range=(s_lo, s_hi))
+    lumen = ivc_size.lumen(centerline, levels, (s_lo, s_hi))
+    room = _clamp_room(landmarks, extra_landmarks or {}, s_lo, s_hi)
     intracardiac_len = None if caj is None else max(0.0, s_hi - caj)
     veins = _vein_involvement(labelmap, mask, centerline)
     for side, lab in RENAL_VEIN_LABELS.items():
@@ -249,8 +266,13 @@ def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: La
         distance_upper_pole_to_hepatic_veins_mm=dist(landmarks.s("hepatic_veins"), s_hi),
         distance_upper_pole_to_cavoatrial_junction_mm=dist(caj, s_hi),
         distance_lower_pole_to_renal_veins_mm=dist(s_lo, landmarks.s("renal_veins")),
-        max_lumen_occlusion_pct=None if occl is None else float(occl.max()),
-        complete_occlusion=None if occl is None else bool(occl.max() >= COMPLETE_OCCLUSION_PCT),
+        max_lumen_occlusion_pct=lumen.max_stenosis_pct,
+        residual_lumen_min_area_mm2=lumen.residual_lumen_min_area_mm2,
+        max_stenosis_pct=lumen.max_stenosis_pct,
+        occluded_length_mm=lumen.occluded_length_mm,
+        native_area_source=lumen.native_area_source,
+        complete_occlusion=None if lumen.occluded_length_mm is None
+        else lumen.occluded_length_mm >= COMPLETE_OCCLUSION_MIN_MM,
         max_circumferential_involvement_deg=float(centerline.wall_involvement_deg[sec].max()) if sec.any() else None,
         hepatic_veins_invaded=[k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"],
         hepatic_veins_abutting=[k for k, lab in HEPATIC_VEIN_LABELS.items()
@@ -259,24 +281,44 @@ def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: La
                               if veins.get(int(lab)) in ("invaded", "occluded_ostium")],
         intracardiac=None if intracardiac_len is None else intracardiac_len > INTRACARDIAC_MIN_MM,
         intracardiac_length_mm=intracardiac_len,
-        ivc_diameter_above_mm=_diameter_near(centerline, s_hi + DIAMETER_WINDOW_MM[0], s_hi + DIAMETER_WINDOW_MM[1]),
-        ivc_diameter_below_mm=_diameter_near(centerline, s_lo - DIAMETER_WINDOW_MM[1], s_lo - DIAMETER_WINDOW_MM[0]),
+        ivc_diameter_above_mm=levels["above_tumor"].transverse_mm,
+        ivc_diameter_below_mm=levels["below_tumor"].transverse_mm,
         growth_pattern=_growth_pattern(centerline, pts),
+        extraluminal_volume_ml=ivc_size.extraluminal_ml(centerline, levels, pts, grid.voxel_volume_mm3 / 1000.0),
         adjacent_organs=[lab.key for lab in ADJACENT_LABELS if int(lab) in veins.get("adjacent", ())],
         measurable_recist=axial >= RECIST_MEASURABLE_MM,
         collateral_return=None,
+        distance_lower_pole_to_iliac_confluence_mm=dist(s_lo, landmarks.s("iliac_confluence")),
+        **room,
     )
+
+
+def _clamp_room(landmarks: Landmarks, extra: Mapping[str, Landmark], s_lo: float, s_hi: float) -> dict[str, Any]:
+    """Distances from the upper pole to each hepatic vein ostium, the caval hiatus and the liver's
+    caudal edge (positive: the pole lies below), and the tumor length in the retrohepatic IVC (from the
+    liver's caudal edge up to the hiatus, else the cavoatrial junction)."""
+    def below(s: float | None) -> float | None:
+        return None if s is None else s - s_hi
+
+    per_vein = {side: below(landmarks.s(f"hepatic_vein_{side}")) for side in HEPATIC_VEIN_LABELS}
+    hiatus = extra.get("caval_hiatus")
+    edge = extra.get("liver_caudal_edge")
+    s_hiatus = hiatus.s_mm if hiatus is not None and hiatus.found else None
+    s_edge = edge.s_mm if edge is not None and edge.found else None
+    top = s_hiatus if s_hiatus is not None else landmarks.s("cavoatrial_junction")
+    retro = None
+    if s_edge is not None:
+        upper = s_hi if top is None else min(s_hi, top)
+        retro = max(0.0, upper - max(s_lo, s_edge))
+    return {"distance_upper_pole_to_hepatic_vein_mm": per_vein,
+            "distance_upper_pole_to_caval_hiatus_mm": below(s_hiatus),
+            "distance_upper_pole_to_liver_caudal_edge_mm": below(s_edge),
+            "retrohepatic_length_mm": retro}
 
 
 def _tangent_at(centerline: Centerline, s: float) -> np.ndarray:
     i = int(np.clip(np.searchsorted(centerline.s, s), 0, len(centerline.s) - 1))
     return centerline.tangents[i]
-
-
-def _diameter_near(centerline: Centerline, s_a: float, s_b: float) -> float | None:
-    """Median equivalent diameter of tumor-free sections with ``s_a <= s <= s_b`` (None if none)."""
-    sel = centerline.in_range(s_a, s_b) & (centerline.tumor_area_mm2 == 0) & (centerline.total_area_mm2 > 0)
-    return float(np.median(centerline.eq_diameter_mm[sel])) if sel.any() else None
 
 
 def _growth_pattern(centerline: Centerline, pts: np.ndarray) -> str | None:

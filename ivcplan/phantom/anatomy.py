@@ -17,6 +17,8 @@ from ivcplan.phantom.tissues import T
 
 #: Slabs of slices processed at once for the whole-body layers (bounds memory).
 SLAB_SLICES = 24
+#: Thickness (mm) of the diaphragm below its dome surface (`Body.diaphragm`).
+DIAPHRAGM_MM = 5.0
 _BONES = (T.BONE_CORTEX, T.BONE_MARROW, T.BONE_ARCH, T.DISC, T.CSF, T.CORD)
 
 
@@ -132,7 +134,7 @@ def _paint_body(canvas: Canvas, body: Body) -> None:
         tissue[in_skin] = T.FAT_SUBCUT
         tissue[in_fat] = T.MUSCLE
         above = z >= dome
-        diaphragm = (z >= dome - 5) & ~above
+        diaphragm = (z >= dome - DIAPHRAGM_MM) & ~above
         tissue[cavity & ~above] = T.FAT_VISCERAL
         tissue[cavity & diaphragm] = T.MUSCLE
         tissue[cavity & above] = T.LUNG

@@ -90,7 +90,8 @@ def generate(config: PhantomConfig, *, progress: ProgressCallback | None = None)
             "slice_thickness_mm": config.thickness, "phantom": config.name}
     report("phantom: truth", 0.8)
     truth_labels = Labelmap(labels, grid)
-    info = truth.compute_truth(truth_labels, records, anatomy.ivc, meta=meta)
+    info = truth.compute_truth(truth_labels, records, anatomy.ivc, meta=meta,
+                               diaphragm=lambda x, y: anatomy_mod.Body.diaphragm(x, y) - anatomy_mod.DIAPHRAGM_MM)
     info = {"case": config.name, "seed": config.seed, "config": asdict(config), **info,
             "lesion": {"kind": "tumor" if config.tumor else "thrombus" if config.thrombus else "none",
                        **{k: round(float(v), 1) for k, v in lesion_info.items()}}}

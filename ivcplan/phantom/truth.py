@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,11 @@ RECIST_MIN_MM = 10.0
 #: farthest voxel of a flat end is arbitrary (ivcplan.measure uses the same cap).
 POLE_CAP_MM = 2.0
 PHASE = "portal_venous"
+#: Issue 19's definitions (docs/design.md): complete occlusion is no lumen over this length (mm); the
+#: liver lies against the IVC when it fills this share of the ring within LIVER_RING_MM of it.
+COMPLETE_OCCLUSION_MIN_MM = 10.0
+LIVER_RING_MM = 10.0
+LIVER_WRAP_MIN = 0.25
 SCHEMA = "ivcplan.phantom-truth/1"
 
 _VEIN_RECORDS = {"renal_vein_right": "rv_right", "renal_vein_left": "rv_left",
@@ -228,6 +233,101 @@ def _sections(grid: Grid, arr: np.ndarray, centerline: Tube, s_min: float, s_max
     return {"s": 0.5 * (edges[:-1] + edges[1:]), **areas, "involvement_deg": involvement}
 
 
+def _section_axes(tangent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors of a cross-section: u towards the patient's left, v towards the back."""
+    t = tangent / np.linalg.norm(tangent)
+    u = np.array([1.0, 0.0, 0.0]) - t[0] * t
+    u /= np.linalg.norm(u)
+    return u, np.cross(t, u)
+
+
+def ivc_diameters(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube,
+                  landmarks: Mapping[str, dict[str, Any]], tumor_range: tuple[float, float] | None
+                  ) -> dict[str, dict[str, Any]]:
+    """Transverse / AP widths of the painted IVC tube where it is normal: 10 mm above the renal veins,
+    15 mm above / below the tumor (a 2 mm slab of the tube; null with the reason otherwise)."""
+    grid = labelmap.grid
+    s_conf, s_renal = _s(landmarks, "iliac_confluence"), _s(landmarks, "renal_veins")
+    s_caj = _s(landmarks, "cavoatrial_junction")
+    pts = _points(grid, records["ivc"])
+    s_pts = centerline.project(pts)
+    tumor_s = centerline.project(_points(grid, labelmap.array == int(Label.IVC_TUMOR))) \
+        if tumor_range is not None else np.zeros(0)
+    levels = {"renal_veins": None if s_renal is None else s_renal + 10.0,
+              "above_tumor": None if tumor_range is None else tumor_range[1] + 15.0,
+              "below_tumor": None if tumor_range is None else tumor_range[0] - 15.0}
+    out: dict[str, dict[str, Any]] = {}
+    for name, s0 in levels.items():
+        def none(reason: str) -> dict[str, Any]:
+            return {"ap": None, "transverse": None, "reason": reason}
+
+        if s0 is None:
+            out[name] = none("level not defined")
+        elif (s_conf is not None and s0 < s_conf) or (s_caj is not None and s0 > s_caj - 5.0):
+            out[name] = none("beyond the normal IVC (iliac confluence or right atrium)")
+        elif len(tumor_s) and np.any(np.abs(tumor_s - s0) <= 5.0):
+            out[name] = none("tumor at that level")
+        else:
+            slab = pts[np.abs(s_pts - s0) <= 1.0]
+            if len(slab) < 3:
+                out[name] = none("no IVC at that level")
+                continue
+            tangent = centerline.point_at(s0 + 0.5) - centerline.point_at(s0 - 0.5)
+            u, v = _section_axes(tangent)
+            rel = slab - centerline.point_at(s0)
+            out[name] = {"ap": round(float(np.ptp(rel @ v)) + _footprint(grid, v), 1),
+                         "transverse": round(float(np.ptp(rel @ u)) + _footprint(grid, u), 1), "reason": None}
+    return out
+
+
+def clamp_landmarks(labelmap: Labelmap, centerline: Tube, landmarks: Mapping[str, dict[str, Any]],
+                    diaphragm: Callable[[np.ndarray, np.ndarray], np.ndarray] | None) -> dict[str, dict[str, Any]]:
+    """``caval_hiatus``: where the IVC tube crosses the diaphragm's under-surface (the dome the phantom
+    painted, less its thickness); ``liver_caudal_edge``: the lowest axial slice, going down from the
+    hepatic veins, with liver over `LIVER_WRAP_MIN` of the ring within `LIVER_RING_MM` of the IVC."""
+    out: dict[str, dict[str, Any]] = {}
+    s_grid = np.arange(0.0, centerline.length + 30.0, 0.25)
+    line = np.array([centerline.point_at(v) for v in s_grid])
+    if diaphragm is None:
+        out["caval_hiatus"] = _landmark(None, None, "diaphragm not known")
+    else:
+        under = diaphragm(line[:, 0], line[:, 1])
+        cross = np.flatnonzero(line[:, 2] >= under)
+        s_h = float(s_grid[cross[0]]) if len(cross) else None
+        out["caval_hiatus"] = _landmark(None if s_h is None else centerline.point_at(s_h), s_h,
+                                        "IVC centreline crossing the diaphragm's under-surface")
+    grid, arr = labelmap.grid, labelmap.array
+    ivc = np.isin(arr, [int(v) for v in IVC_LABELS])
+    liver = np.isin(arr, [int(Label.LIVER), *(int(v) for v in HEPATIC_VEIN_LABELS.values())])
+    axis = grid.axis_of(2)
+    heights = grid.index_to_lps(np.stack([np.arange(grid.shape[axis]) if a == axis else np.zeros(grid.shape[axis])
+                                          for a in range(3)], axis=1))[:, 2]
+    pixel = np.array([grid.spacing[a] for a in range(3) if a != axis])
+    wrapped = np.zeros(len(heights), dtype=bool)
+    for k in range(len(heights)):
+        ring_ivc = np.take(ivc, k, axis=axis)
+        if not ring_ivc.any():
+            continue
+        dist = ndimage.distance_transform_edt(~ring_ivc, sampling=pixel)
+        ring = (dist > 0) & (dist <= LIVER_RING_MM)
+        wrapped[k] = np.count_nonzero(ring & np.take(liver, k, axis=axis)) >= LIVER_WRAP_MIN * np.count_nonzero(ring)
+    hv = landmarks["hepatic_veins"]["position_mm"]
+    order = np.argsort(heights)
+    wrapped, heights = wrapped[order], heights[order]
+    s_edge = None
+    if wrapped.any():
+        start = int(np.argmin(np.abs(heights - hv[2]))) if hv is not None else int(np.flatnonzero(wrapped)[-1])
+        cand = np.flatnonzero(wrapped)
+        k = int(cand[np.argmin(np.abs(cand - start))])
+        while k > 0 and wrapped[k - 1]:
+            k -= 1
+        z_edge = heights[k] - 0.5 * float(grid.spacing[axis])
+        s_edge = float(s_grid[np.argmin(np.abs(line[:, 2] - z_edge))])
+    out["liver_caudal_edge"] = _landmark(None if s_edge is None else centerline.point_at(s_edge), s_edge,
+                                         "lowest level of the retrohepatic IVC (liver against the IVC)")
+    return out
+
+
 def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube,
                 landmarks: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """The report contract's ``tumor`` section (plus the planner's extra fields) from the masks."""
@@ -255,8 +355,19 @@ def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerlin
     sec = _sections(grid, arr, centerline, min(s_lo, s_conf or 0.0) - 25, s_top)
     within = (sec["s"] >= s_lo) & (sec["s"] <= s_hi)
     total = sec["lumen"] + sec["tumor"] + sec["thrombus"]
-    occl = np.where(total > 0, 100 * (sec["tumor"] + sec["thrombus"]) / np.maximum(total, 1e-9), 0.0)
     inner = within & (sec["s"] > s_lo + BIN_MM) & (sec["s"] < s_hi - BIN_MM) & (total > 0)
+    # Occlusion against the native area: the normal IVC's lumen area just beyond each pole.
+    normal_area = [float(np.mean(sec["lumen"][m])) for m in (
+        (sec["s"] > s_hi + 5) & (sec["s"] < s_hi + 25) & (sec["tumor"] == 0) & (sec["lumen"] > 0),
+        (sec["s"] < s_lo - 5) & (sec["s"] > s_lo - 25) & (sec["tumor"] == 0) & (sec["lumen"] > 0)) if m.any()]
+    native = max(normal_area) if normal_area else None
+    occl = np.where(total > 0, 100 * (1 - sec["lumen"] / native), 0.0) if native else \
+        np.where(total > 0, 100 * (sec["tumor"] + sec["thrombus"]) / np.maximum(total, 1e-9), 0.0)
+    occl = np.clip(occl, 0.0, 100.0)
+    run, longest = 0, 0
+    for empty in (sec["lumen"][inner] == 0):
+        run = run + 1 if empty else 0
+        longest = max(longest, run)
 
     def lumen_diameter(a: float, b: float) -> float | None:
         sel = (sec["s"] >= a) & (sec["s"] <= b) & (sec["lumen"] > 0)
@@ -311,7 +422,17 @@ def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerlin
         "distance_lower_pole_to_renal_veins_mm": dist(s_lo, s_renal),
         "distance_lower_pole_to_iliac_confluence_mm": dist(s_lo, s_conf),
         "max_lumen_occlusion_pct": round(float(occl[within].max()) if within.any() else 0.0, 1),
-        "complete_occlusion": bool(inner.any() and np.any(sec["lumen"][inner] == 0)),
+        "complete_occlusion": bool(longest * BIN_MM >= COMPLETE_OCCLUSION_MIN_MM),
+        "occluded_length_mm": float(longest * BIN_MM),
+        "residual_lumen_min_area_mm2": round(float(sec["lumen"][inner].min()), 1) if inner.any() else None,
+        "max_stenosis_pct": round(float(occl[within].max()) if within.any() else 0.0, 1),
+        "extraluminal_volume_ml": round(float(np.count_nonzero(tumor & ~ivc_rec)) * voxel_ml, 2),
+        "distance_upper_pole_to_hepatic_vein_mm": {side: dist(_s(landmarks, f"hepatic_vein_{side}"), s_hi)
+                                                   for side in HEPATIC_VEIN_LABELS},
+        "distance_upper_pole_to_caval_hiatus_mm": dist(_s(landmarks, "caval_hiatus"), s_hi)
+        if "caval_hiatus" in landmarks else None,
+        "distance_upper_pole_to_liver_caudal_edge_mm": dist(_s(landmarks, "liver_caudal_edge"), s_hi)
+        if "liver_caudal_edge" in landmarks else None,
         "max_circumferential_involvement_deg": round(float(sec["involvement_deg"][within].max())
                                                      if within.any() else 0.0, 1),
         "hepatic_veins_invaded": hv_invaded,
@@ -360,14 +481,18 @@ def expected_plan(facts: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def compute_truth(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube, *,
-                  meta: Mapping[str, Any]) -> dict[str, Any]:
-    """truth.json content: structures, landmarks, centreline, report-shaped ``facts``, expected plan."""
+                  meta: Mapping[str, Any],
+                  diaphragm: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
+    """truth.json content: structures, landmarks, centreline, report-shaped ``facts``, expected plan.
+
+    ``diaphragm(x, y)``: LPS height of the diaphragm's under-surface (the caval hiatus lies on it)."""
     grid = labelmap.grid
     counts = np.bincount(labelmap.array.reshape(-1), minlength=max(int(v) for v in Label) + 1)
     structures = {lab.key: {"label": int(lab), "voxels": int(counts[int(lab)]),
                             "volume_ml": round(float(counts[int(lab)]) * grid.voxel_volume_mm3 / 1000.0, 2)}
                   for lab in Label if lab is not Label.BACKGROUND}
     landmarks = compute_landmarks(labelmap, records, centerline)
+    landmarks.update(clamp_landmarks(labelmap, centerline, landmarks, diaphragm))
     s_conf, s_caj = _s(landmarks, "iliac_confluence"), _s(landmarks, "cavoatrial_junction")
     s_renal, s_hep = _s(landmarks, "renal_veins"), _s(landmarks, "hepatic_veins")
     in_view = [seg for seg, (a, b) in (("I", (s_conf, s_renal)), ("II", (s_renal, s_hep)), ("III", (s_hep, s_caj)))
@@ -381,10 +506,12 @@ def compute_truth(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerl
                 else None},
         "segments_in_view": in_view,
         "landmarks": landmarks,
-        "tumor": tumor_facts(labelmap, records, centerline, landmarks),
+        "tumor": (tumor := tumor_facts(labelmap, records, centerline, landmarks)),
         "thrombus": thrombus_facts(labelmap, centerline),
         "liver": {"volume_ml": liver_ml, "flr_ml": None, "flr_ratio": None, "flr_method": None},
     }
+    tumor_range = (tumor["lower_pole_s_mm"], tumor["upper_pole_s_mm"]) if tumor["present"] else None
+    facts["ivc"]["diameters_mm"] = ivc_diameters(labelmap, records, centerline, landmarks, tumor_range)
     s_end = s_caj if s_caj is not None else centerline.length
     s_line = np.arange(s_conf or 0.0, s_end + 1e-6, 5.0)
     return {

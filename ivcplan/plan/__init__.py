@@ -1,4 +1,5 @@
-"""Decision support for IVC tumor surgery: rules R1-R9 (thresholds and sources in plan_rules.toml; clinical background in docs/clinical.md).
+"""Decision support for IVC tumor surgery: rules R1-R9 (thresholds, sources and the references table in
+plan_rules.toml, listed in docs/rules.md; clinical background in docs/clinical.md).
 
 ``suggest(facts)`` turns a report's sections into a `Plan` (approach, vascular control, IVC
 management, renal veins, fired rules with the numbers they used, flags, disclaimer);

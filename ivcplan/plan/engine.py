@@ -1,18 +1,24 @@
 """Apply R1-R9 to a report's facts and assemble the plan.
 
-Order of the decision (domain.md's rules; thresholds from the rules file):
+Order of the decision (domain.md's rules, revised 2026-12-06; thresholds from the rules file):
 1. R9 first: IVC or tumor not found, low tumor confidence, or a landmark the decision needs not
    found / low confidence -> approach "none" and nothing else.
-2. Approach: R1 (segments I-II, upper pole >= margin below the hepatic vein ostia) -> conventional
-   with infrahepatic clamping. Otherwise the tumor reaches the retrohepatic IVC: R5 (all ostia free)
-   -> conventional under total vascular exclusion; R6 (an ostium invaded, segment III, upper pole
-   within 20 mm of the cavoatrial junction or above) -> ELRA. Invaded ostia without R6 match no rule
-   (approach "none", flagged); unknown hepatic vein status there is an R9 block.
-3. R7 (intracardiac) replaces the vascular control by cardiopulmonary bypass; PUTH-B beyond 20 mm.
-4. IVC management: R2 ligation (complete occlusion + collateral return + infrarenal, never with
-   ELRA); otherwise R3: patch under the circumferential limit, else a graft of 0.6 x the IVC
-   diameter above the tumor clamped to 12-20 mm (ELRA always grafts).
-5. R4 renal veins; R8 remnant check whenever ELRA is suggested.
+2. Approach: R1 (segments I-II, upper pole >= margin below the hepatic vein ostia) -> conventional,
+   IVC clamped below the liver when the upper pole also lies >= the clamp room below the liver's
+   caudal edge, else below the hepatic veins after liver mobilisation (flag). Otherwise the tumor
+   reaches the retrohepatic IVC near the hepatic veins: R5 (all ostia free) -> conventional under
+   total vascular exclusion; R6 (an ostium invaded, segment III, upper pole within 20 mm of the
+   cavoatrial junction or above) -> ELRA. Invaded ostia without R6 match no rule (approach "none",
+   flagged); unknown hepatic vein status there is an R9 block.
+3. R7: a tumor entering the atrium -> cardiopulmonary bypass (the intrapericardial IVC wall is
+   involved: PUTH-B); a tumor above the caval hiatus or within the standby margin below it ->
+   intrapericardial or suprahepatic control, bypass on standby (a flag; control stays TVE).
+4. IVC management: R2 ligation (no lumen over >= 10 mm + collateral return + infrarenal, never with
+   ELRA); otherwise R3: patch under the circumferential limit, else a graft of 0.6 x the transverse
+   diameter of the normal IVC at the upper resection margin, kept within 12-20 mm, length = tumor
+   length + margins (ELRA always grafts).
+5. R4 renal veins; R8 remnant check whenever ELRA is suggested (caudate excluded, body weight
+   when known); ELRA's anhepatic-phase support and in-situ / ante-situm alternatives.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from ivcplan.plan.facts import Facts
+from ivcplan.plan.facts import DIAMETER_LEVELS, LANDMARK_NAMES, Facts
 from ivcplan.plan.rules import RuleSet, load_rules
 
 log = logging.getLogger(__name__)
@@ -39,9 +46,11 @@ class FiredRule:
     text: str
     source: str
     values: Mapping[str, Any]
+    references: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "source": self.source, "values": dict(self.values)}
+        return {"id": self.id, "text": self.text, "source": self.source, "values": dict(self.values),
+                "references": list(self.references)}
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,15 @@ class Plan:
     flags: tuple[str, ...]
     disclaimer: str
     rules_file: str = ""
+    rules_sha256: str = ""
+    graft_length_mm: float | None = None
+    graft_sizing: Mapping[str, Any] | None = None  # source level, diameter, ratio, bounds
+    upper_clamp_site: str | None = None
+    liver_mobilisation: bool | None = None
+    bypass_standby: bool | None = None
+    anhepatic_support: tuple[Mapping[str, Any], ...] | None = None
+    elra_alternatives: tuple[Mapping[str, Any], ...] | None = None
+    references: tuple[Mapping[str, Any], ...] = ()
 
     def fired(self, rule_id: str) -> FiredRule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -71,15 +89,24 @@ class Plan:
         return {
             "approach": self.approach,
             "vascular_control": self.vascular_control,
+            "upper_clamp_site": self.upper_clamp_site,
+            "liver_mobilisation": self.liver_mobilisation,
+            "bypass_standby": self.bypass_standby,
             "ivc_reconstruction": self.ivc_reconstruction,
             "graft_diameter_mm": self.graft_diameter_mm,
+            "graft_length_mm": self.graft_length_mm,
+            "graft_sizing": None if self.graft_sizing is None else dict(self.graft_sizing),
             "renal_vein_handling": dict(self.renal_vein_handling),
             "liver_resection": self.liver_resection,
+            "anhepatic_support": None if self.anhepatic_support is None else [dict(a) for a in self.anhepatic_support],
+            "elra_alternatives": None if self.elra_alternatives is None else [dict(a) for a in self.elra_alternatives],
             "rules": [r.to_dict() for r in self.rules],
             "rules_not_fired": [{"id": k, "reason": v} for k, v in sorted(self.not_fired.items())],
             "flags": list(self.flags),
+            "references": [dict(r) for r in self.references],
             "disclaimer": self.disclaimer,
             "rules_file": self.rules_file,
+            "rules_sha256": self.rules_sha256,
         }
 
 
@@ -103,6 +130,19 @@ def _sorted(values: frozenset[str] | None) -> list[str] | None:
     return None if values is None else sorted(values, key=lambda v: order.get(v, 9))
 
 
+#: Where the upper clamp goes (``plan.upper_clamp_site``).
+CLAMP_BELOW_LIVER = "infrahepatic"
+CLAMP_RETROHEPATIC = "retrohepatic_below_hepatic_veins"
+CLAMP_SUPRAHEPATIC = "suprahepatic_below_diaphragm"
+CLAMP_INTRAPERICARDIAL = "intrapericardial_or_suprahepatic"
+CLAMP_ATRIUM = "right_atrium_on_bypass"
+_LEVEL_WORDS = {"above_tumor": "the normal IVC above the tumor (upper resection margin)",
+                "renal_veins": "the normal IVC at the renal veins (about the size of the IVC below the atrium: "
+                               "Cureus 2022, transverse 25.8 vs 26.2 mm)",
+                "below_tumor": "the normal IVC below the tumor",
+                "legacy": "the IVC diameter above the tumor given in the facts"}
+
+
 @dataclass
 class _Planner:
     facts: Facts
@@ -110,12 +150,15 @@ class _Planner:
     fired: list[FiredRule] = field(default_factory=list)
     not_fired: dict[str, str] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # Plan fields beyond the basic ones
 
     # -- helpers ------------------------------------------------------------------------------
     def fire(self, rule_id: str, values: Mapping[str, Any], text_key: str = "text") -> None:
         rule = self.rules.rules[rule_id]
         shown = {**values, **self.rules.thresholds_of(rule_id)}
-        self.fired.append(FiredRule(rule_id, self.rules.text(rule_id, text_key), rule.source, shown))
+        self.fired = [r for r in self.fired if r.id != rule_id]
+        self.fired.append(FiredRule(rule_id, self.rules.text(rule_id, text_key), rule.source, shown,
+                                    self.rules.references_of(rule_id)))
         self.not_fired.pop(rule_id, None)
 
     def skip(self, rule_id: str, reason: str) -> None:
@@ -126,10 +169,13 @@ class _Planner:
              renal: Mapping[str, str | None] | None = None, liver_resection: str | None = None) -> Plan:
         if approach == "none":
             self.flags.append("No suggestion: refer the case to the multidisciplinary team for review.")
+        cited = dict.fromkeys(key for rule in self.fired for key in rule.references)
+        refs = tuple(self.rules.references[key].to_dict() for key in cited if key in self.rules.references)
         return Plan(approach, vascular_control, ivc_reconstruction, graft_diameter_mm,
                     dict(renal or {"right": None, "left": None}), liver_resection, tuple(self.fired),
                     dict(self.not_fired), tuple(dict.fromkeys(self.flags)), self.rules.disclaimer,
-                    self.rules.path)
+                    self.rules.name or Path(self.rules.path).name, self.rules.sha256, references=refs,
+                    **self.extra)
 
     @property
     def margin(self) -> float:
@@ -148,10 +194,12 @@ class _Planner:
         self.general_flags(segments)
         if approach == "none":
             return self.plan()
-        control = self.r7(control)
+        control = self.r7(approach, control)
         reconstruction, graft = self.ivc_management(approach, segments)
         renal = self.r4(segments)
         resection = self.r8(approach)
+        if approach == "elra":
+            self.elra_support(resection)
         return self.plan(approach, vascular_control=control, ivc_reconstruction=reconstruction,
                          graft_diameter_mm=graft, renal=renal, liver_resection=resection)
 
@@ -180,21 +228,28 @@ class _Planner:
         if not f.segments:
             reasons.append("IVC segments occupied by the tumor unknown")
             return reasons
-        min_conf = self.rules.value("min_landmark_confidence")
         for name in self.required_landmarks():
-            mark = f.landmarks[name]
-            if not mark.found:
-                reasons.append(f"landmark {name} not found (outside the field of view or not detected)")
-            elif mark.confidence is None:
-                reasons.append(f"landmark {name} has no confidence")
-            elif mark.confidence < min_conf:
-                reasons.append(f"landmark {name} confidence {mark.confidence:.2f} below {min_conf:g}")
+            problem = self.landmark_problem(name)
+            if problem:
+                reasons.append(problem)
         needed = self.required_landmarks()
         if "hepatic_veins" in needed and f.d_upper_to_hepatic_mm is None:
             reasons.append("distance from the upper pole to the hepatic vein ostia unknown")
         if "cavoatrial_junction" in needed and f.d_upper_to_caj_mm is None:
             reasons.append("distance from the upper pole to the cavoatrial junction unknown")
         return reasons
+
+    def landmark_problem(self, name: str) -> str | None:
+        """Why landmark ``name`` cannot be used (None when it can)."""
+        mark = self.facts.landmarks[name]
+        min_conf = self.rules.value("min_landmark_confidence")
+        if not mark.found:
+            return f"landmark {name} not found (outside the field of view or not detected)"
+        if mark.confidence is None:
+            return f"landmark {name} has no confidence"
+        if mark.confidence < min_conf:
+            return f"landmark {name} confidence {mark.confidence:.2f} below {min_conf:g}"
+        return None
 
     def block(self, reasons: list[str]) -> Plan:
         f = self.facts
@@ -208,16 +263,18 @@ class _Planner:
         """(approach, vascular control) from R1, R5, R6; ("blocked", None) when R9 stops here."""
         f = self.facts
         d_hv = f.d_upper_to_hepatic_mm
-        values_r1 = {"segments": _sorted(segments), "distance_upper_pole_to_hepatic_veins_mm": _r(d_hv)}
+        values_r1 = {"segments": _sorted(segments), "distance_upper_pole_to_hepatic_veins_mm": _r(d_hv),
+                     "distance_upper_pole_to_liver_caudal_edge_mm": _r(f.d_upper_to_liver_edge_mm),
+                     "retrohepatic_length_mm": _r(f.retrohepatic_length_mm)}
         only_low = segments <= {"I", "II"}
         below = d_hv >= self.margin if d_hv is not None else segments == {"I"}
         if only_low and below:
             if d_hv is None:
                 self.flags.append("Hepatic vein ostia not located; the tumor is infrarenal (segment I only), "
                                   "so it lies below them and the R1 margin is taken as met.")
-            self.fire("R1", values_r1)
+            self.r1_clamp_site(values_r1)
             for rid in ("R5", "R6"):
-                self.skip(rid, "tumor does not reach the retrohepatic IVC (R1 applies)")
+                self.skip(rid, "tumor does not reach the retrohepatic IVC near the hepatic veins (R1 applies)")
             return "conventional", "infrahepatic_clamping"
         self.skip("R1", "tumor in segment III" if not only_low else
                   f"upper pole {d_hv:.1f} mm below the hepatic vein ostia, under the {self.margin:g} mm margin")
@@ -232,9 +289,11 @@ class _Planner:
         d_caj = f.d_upper_to_caj_mm
         if not invaded:
             self.fire("R5", {"segments": _sorted(segments), "distance_upper_pole_to_hepatic_veins_mm": _r(d_hv),
-                             "hepatic_veins_invaded": [],
-                             "min_upper_pole_margin_mm": self.margin})
+                             "distance_upper_pole_to_hepatic_vein_mm": {k: _r(v) for k, v in
+                                                                        f.d_upper_to_hv_mm.items()},
+                             "hepatic_veins_invaded": [], "min_upper_pole_margin_mm": self.margin})
             self.skip("R6", "no hepatic vein ostium invaded")
+            self.extra.update(upper_clamp_site=CLAMP_SUPRAHEPATIC, liver_mobilisation=True)
             return "conventional", "total_vascular_exclusion"
 
         self.skip("R5", f"hepatic vein ostium invaded: {', '.join(_sorted(invaded) or [])}")
@@ -243,6 +302,7 @@ class _Planner:
                      "distance_upper_pole_to_cavoatrial_junction_mm": _r(d_caj)}
         if "III" in segments and d_caj is not None and d_caj <= max_caj:
             self.fire("R6", values_r6)
+            self.extra.update(upper_clamp_site=CLAMP_SUPRAHEPATIC, liver_mobilisation=True)
             return "elra", "total_vascular_exclusion"
         why = ("tumor not in segment III" if "III" not in segments
                else f"upper pole {d_caj:.1f} mm below the cavoatrial junction, more than {max_caj:g} mm")
@@ -252,54 +312,145 @@ class _Planner:
                           "with hepatectomy or ELRA): multidisciplinary review.")
         return "none", None
 
-    def r7(self, control: str | None) -> str | None:
+    def r1_clamp_site(self, values: dict[str, Any]) -> None:
+        """R1 fires; the clamp goes below the liver when there is room, else after liver mobilisation."""
+        f = self.facts
+        room = self.rules.value("min_clamp_room_below_liver_mm")
+        d_edge = f.d_upper_to_liver_edge_mm
+        edge_problem = self.landmark_problem("liver_caudal_edge")
+        if d_edge is not None and edge_problem is None and d_edge < room:
+            self.fire("R1", values, text_key="text_mobilisation")
+            self.extra.update(upper_clamp_site=CLAMP_RETROHEPATIC, liver_mobilisation=True)
+            reach = f.retrohepatic_length_mm
+            reach_text = f" over {reach:.0f} mm of retrohepatic IVC" if reach is not None else ""
+            side = "above" if d_edge < 0 else "below"
+            self.flags.append(f"Upper pole {abs(d_edge):.1f} mm {side} the liver's caudal "
+                              f"edge (less than the {room:g} mm clamp room){reach_text}: mobilise the liver and divide "
+                              "the short hepatic veins before clamping the IVC above the tumor, below the hepatic "
+                              "veins.")
+            return
+        self.fire("R1", values)
+        if d_edge is not None and edge_problem is None:
+            self.extra.update(upper_clamp_site=CLAMP_BELOW_LIVER, liver_mobilisation=False)
+            return
+        self.extra.update(upper_clamp_site=CLAMP_BELOW_LIVER, liver_mobilisation=None)
+        why = edge_problem or "distance from the upper pole to the liver's caudal edge unknown"
+        self.flags.append(f"Clamp room below the liver not assessed ({why}): the upper pole may reach the "
+                          "retrohepatic IVC, where clamping above it needs liver mobilisation and division of the "
+                          "short hepatic veins.")
+
+    def r7(self, approach: str, control: str | None) -> str | None:
         f = self.facts
         d_caj = f.d_upper_to_caj_mm
-        intracardiac = f.intracardiac if f.intracardiac is not None else (d_caj < 0 if d_caj is not None else None)
-        if intracardiac is None:
-            self.skip("R7", "tumor does not reach the cavoatrial junction region (R1 applies)")
-            return control
-        if not intracardiac:
-            self.skip("R7", "no intracardiac extension")
-            return control
+        min_in = self.rules.value("intracardiac_min_mm")
         length = f.intracardiac_length_mm
         if length is None and d_caj is not None:
             length = max(0.0, -d_caj)
-        puth_b = self.rules.value("puth_b_min_intracardiac_mm")
-        grade = None if length is None else ("PUTH-B" if length > puth_b else "not PUTH-B")
-        self.fire("R7", {"intracardiac_length_mm": _r(length), "puth_grade": grade,
-                         "distance_upper_pole_to_cavoatrial_junction_mm": _r(d_caj)})
-        if length is None:
-            self.flags.append("Intracardiac extension: length into the atrium unknown (PUTH grade not assessed).")
-        elif length > puth_b:
-            self.flags.append(f"Intracardiac extension {length:.1f} mm into the right atrium: PUTH-B "
-                              f"(more than {puth_b:g} mm); cardiopulmonary bypass.")
-        else:
-            self.flags.append(f"Intracardiac extension {length:.1f} mm into the right atrium; "
-                              "cardiopulmonary bypass.")
-        return "cardiopulmonary_bypass"
+        intracardiac = f.intracardiac if f.intracardiac is not None else (
+            None if length is None else length > min_in)
+        if self.extra.get("upper_clamp_site") in (CLAMP_BELOW_LIVER, CLAMP_RETROHEPATIC):
+            self.skip("R7", "tumor far from the diaphragm and the atrium (R1 applies)")
+            return control
+        if intracardiac:
+            puth_b = self.rules.value("puth_b_min_intracardiac_mm")
+            grade = "PUTH-B"  # a wall-based tumor entering the atrium involves the intrapericardial IVC wall
+            self.fire("R7", {"intracardiac_length_mm": _r(length), "puth_grade": grade,
+                             "puth_b_reason": (f"more than {puth_b:g} mm into the right atrium"
+                                               if length is not None and length > puth_b else
+                                               "wall of the intrapericardial IVC involved (wall-based tumor)"),
+                             "distance_upper_pole_to_cavoatrial_junction_mm": _r(d_caj)})
+            size = "length into the atrium unknown" if length is None else f"{length:.1f} mm into the right atrium"
+            self.flags.append(f"Tumor enters the right atrium ({size}): cardiopulmonary bypass, because a wall-based "
+                              "leiomyosarcoma there involves the intrapericardial IVC wall (PUTH-B"
+                              + (f"; also more than {puth_b:g} mm into the atrium" if length is not None
+                                 and length > puth_b else "") + ").")
+            self.extra.update(upper_clamp_site=CLAMP_ATRIUM, bypass_standby=False)
+            return "cardiopulmonary_bypass"
+        # Not in the atrium: is there room for a suprahepatic clamp below the diaphragm?
+        standby = self.rules.value("hiatus_standby_margin_mm")
+        d_hiatus = f.d_upper_to_hiatus_mm
+        problem = self.landmark_problem("caval_hiatus")
+        if d_hiatus is None or problem is not None:
+            self.skip("R7", "no intracardiac extension; caval hiatus not assessed")
+            self.extra["bypass_standby"] = None
+            self.flags.append(f"Caval hiatus not located ({problem or 'distance unknown'}): the room for a "
+                              "suprahepatic clamp below the diaphragm is not assessed; prepare intrapericardial "
+                              "control if the tumor reaches the diaphragm.")
+            return control
+        if d_hiatus < standby:
+            self.fire("R7", {"distance_upper_pole_to_caval_hiatus_mm": _r(d_hiatus),
+                             "distance_upper_pole_to_cavoatrial_junction_mm": _r(d_caj),
+                             "intracardiac_length_mm": _r(length)}, text_key="text_standby")
+            where = (f"{abs(d_hiatus):.1f} mm above the caval hiatus" if d_hiatus < 0
+                     else f"{d_hiatus:.1f} mm below the caval hiatus (less than {standby:g} mm)")
+            self.flags.append(f"Upper pole {where}, not in the atrium: intrapericardial or suprahepatic control of "
+                              "the IVC; cardiopulmonary bypass on standby.")
+            self.extra.update(upper_clamp_site=CLAMP_INTRAPERICARDIAL, bypass_standby=True)
+            return control
+        self.skip("R7", f"no intracardiac extension; upper pole {d_hiatus:.1f} mm below the caval hiatus "
+                        f"(at least {standby:g} mm: room for a suprahepatic clamp)")
+        self.extra["bypass_standby"] = False
+        return control
+
+    def graft_size(self) -> tuple[float | None, dict[str, Any] | None]:
+        """Graft diameter from the transverse diameter of the normal IVC at the upper resection margin."""
+        f = self.facts
+        candidates = [(level, f.transverse_mm.get(level)) for level in DIAMETER_LEVELS]
+        if f.ivc_diameter_above_mm is not None:
+            candidates.append(("legacy", f.ivc_diameter_above_mm))
+        level, diameter = next(((lv, d) for lv, d in candidates if d is not None), (None, None))
+        if diameter is None:
+            reasons = "; ".join(r for r in f.diameter_reasons.values() if r) or "no IVC diameter in the facts"
+            self.flags.append(f"Transverse IVC diameter of the normal IVC unknown ({reasons}): graft diameter not "
+                              "computed.")
+            return None, None
+        ratio, low, high = (self.rules.value(k) for k in ("graft_ratio", "graft_min_mm", "graft_max_mm"))
+        raw = ratio * diameter
+        graft = _r(min(max(raw, low), high))
+        if level != "above_tumor":
+            why = f.diameter_reasons.get("above_tumor") or "not measured"
+            self.flags.append(f"Graft sized on {_LEVEL_WORDS[level]} ({diameter:.1f} mm transverse): the IVC above the "
+                              f"tumor is not measurable ({why}).")
+        sizing = {"source": level, "source_text": _LEVEL_WORDS[level], "transverse_mm": _r(diameter),
+                  "ratio": ratio, "raw_mm": _r(raw), "bounds_mm": [low, high], "clamped": raw < low or raw > high}
+        return graft, sizing
+
+    def graft_length(self) -> float | None:
+        f = self.facts
+        if f.craniocaudal_length_mm is None:
+            return None
+        margin = self.rules.value("graft_margin_mm")
+        length = f.craniocaudal_length_mm + 2 * margin
+        if f.d_upper_to_caj_mm is not None and 0 <= f.d_upper_to_caj_mm < margin:
+            length -= margin - f.d_upper_to_caj_mm  # the resection stops at the cavoatrial junction
+        return _r(length)
 
     def ivc_management(self, approach: str, segments: frozenset[str]) -> tuple[str, float | None]:
         f = self.facts
         infrarenal = segments == {"I"}
+        min_occluded = self.rules.value("min_occluded_length_mm")
+        occluded = (f.occluded_length_mm >= min_occluded if f.occluded_length_mm is not None
+                    else f.complete_occlusion)
         if approach == "elra":
             self.skip("R2", "ELRA replaces the retrohepatic IVC: reconstruction needed")
         elif not infrarenal:
             self.skip("R2", "tumor not infrarenal")
-        elif f.complete_occlusion is None:
+        elif occluded is None:
             self.skip("R2", "complete occlusion not assessed")
             self.flags.append("IVC occlusion not assessed: ligation (R2) was not considered.")
-        elif not f.complete_occlusion:
+        elif not occluded:
             self.skip("R2", "IVC not completely occluded")
         elif f.collateral_return is None:
             self.skip("R2", "collateral return not assessed")
-            self.flags.append("IVC completely occluded below the renal veins but collateral return not assessed: "
-                              "ligation (R2) may be acceptable if collaterals are confirmed.")
+            detail = f" ({f.collateral_detail})" if f.collateral_detail else ""
+            self.flags.append("IVC completely occluded below the renal veins but collateral return not assessed"
+                              f"{detail}: ligation (R2) may be acceptable if collaterals are confirmed.")
         elif not f.collateral_return:
             self.skip("R2", "no collateral return")
         else:
-            self.fire("R2", {"complete_occlusion": True, "collateral_return": True, "segments": _sorted(segments),
-                             "max_lumen_occlusion_pct": _r(f.max_occlusion_pct)})
+            self.fire("R2", {"complete_occlusion": True, "occluded_length_mm": _r(f.occluded_length_mm),
+                             "collateral_return": True, "segments": _sorted(segments),
+                             "max_stenosis_pct": _r(f.max_occlusion_pct)})
             self.skip("R3", "IVC ligation (R2) instead of reconstruction")
             return "ligation", None
 
@@ -310,18 +461,18 @@ class _Planner:
             return "patch", None
         if approach != "elra" and degrees is None:
             self.flags.append("Circumferential wall involvement unknown: a graft is assumed; a patch may suffice.")
-        if f.complete_occlusion:
+        if occluded:
             self.flags.append("IVC completely occluded at the tumor: reconstruction keeps the venous return "
                               "(ligation criteria of R2 not met).")
-        graft = None
-        above = f.ivc_diameter_above_mm
-        if above is None:
-            self.flags.append("IVC diameter above the tumor unknown: graft diameter not computed.")
-        else:
-            raw = self.rules.value("graft_ratio") * above
-            graft = _r(min(max(raw, self.rules.value("graft_min_mm")), self.rules.value("graft_max_mm")))
-        self.fire("R3", {"ivc_diameter_above_mm": _r(above), "max_circumferential_involvement_deg": _r(degrees),
-                         "complete_occlusion": f.complete_occlusion, "graft_diameter_mm": graft})
+        graft, sizing = self.graft_size()
+        length = self.graft_length()
+        self.extra.update(graft_length_mm=length, graft_sizing=sizing)
+        self.fire("R3", {"transverse_diameter_mm": None if sizing is None else sizing["transverse_mm"],
+                         "diameter_source": None if sizing is None else sizing["source"],
+                         "max_circumferential_involvement_deg": _r(degrees), "max_stenosis_pct":
+                         _r(f.max_occlusion_pct), "residual_lumen_min_area_mm2": _r(f.residual_lumen_mm2),
+                         "complete_occlusion": occluded, "graft_diameter_mm": graft, "graft_length_mm": length,
+                         "tumor_length_mm": _r(f.craniocaudal_length_mm)})
         return "graft", graft
 
     def r4(self, segments: frozenset[str]) -> dict[str, str | None]:
@@ -355,32 +506,119 @@ class _Planner:
         if "middle" in invaded:
             self.flags.append("Middle hepatic vein invaded: an extended resection leaves less than the "
                               "estimated remnant.")
-        ratio = f.flr_ratio
+        ratio, flr_ml, total = f.flr_ratio, f.flr_ml, f.liver_volume_ml
+        ratio_range = f.flr_ratio_range
         if ratio is not None and side == "left_hepatectomy":
             ratio = 1.0 - ratio
-        compromised = f.prior_chemotherapy is True or f.liver_fibrosis is True
-        base = self.rules.value("min_flr_ratio")
-        strict = self.rules.value("min_flr_ratio_compromised")
-        minimum = strict if compromised else base
+            flr_ml = None if total is None or f.flr_ml is None else total - f.flr_ml
+            ratio_range = None if ratio_range is None else (1.0 - ratio_range[1], 1.0 - ratio_range[0])
+        # ELRA replaces the retrohepatic IVC: the caudate lobe, drained by short veins into it, goes with it.
+        caudate = f.caudate_ml if side == "right_hepatectomy" else None
+        if ratio is not None and caudate is not None and total:
+            flr_ml = (ratio * total if flr_ml is None else flr_ml) - caudate
+            ratio = max(0.0, flr_ml / total)
+            if ratio_range is not None:
+                ratio_range = (max(0.0, ratio_range[0] - caudate / total), max(0.0, ratio_range[1] - caudate / total))
+        elif ratio is not None:
+            self.flags.append("Caudate lobe volume not estimated: it is counted in the remnant although it is lost "
+                              "with the retrohepatic IVC.")
+        limits = {"normal liver": self.rules.value("min_flr_ratio"),
+                  "after chemotherapy": self.rules.value("min_flr_ratio_chemotherapy"),
+                  "fibrosis or cirrhosis": self.rules.value("min_flr_ratio_fibrosis")}
+        if f.liver_fibrosis is True:
+            condition = "fibrosis or cirrhosis"
+        elif f.prior_chemotherapy is True:
+            condition = "after chemotherapy"
+        else:
+            condition = "normal liver"
+        minimum = limits[condition]
+        bw_pct = None if flr_ml is None or f.weight_kg is None else 100.0 * flr_ml / (f.weight_kg * 1000.0)
+        bw_min = self.rules.value("min_remnant_body_weight_pct")
         values = {"liver_resection": side, "remnant_ratio": _r(ratio, RATIO_DECIMALS),
-                  "flr_ml": _r(f.flr_ml), "liver_volume_ml": _r(f.liver_volume_ml), "flr_method": f.flr_method,
-                  "prior_chemotherapy": f.prior_chemotherapy, "liver_fibrosis": f.liver_fibrosis,
-                  "applied_min_ratio": minimum}
+                  "remnant_ratio_range": None if ratio_range is None else [_r(v, RATIO_DECIMALS) for v in ratio_range],
+                  "remnant_ml": _r(flr_ml), "caudate_excluded_ml": _r(caudate), "liver_volume_ml": _r(total),
+                  "flr_method": f.flr_method, "prior_chemotherapy": f.prior_chemotherapy,
+                  "liver_fibrosis": f.liver_fibrosis, "condition": condition, "applied_min_ratio": minimum,
+                  "weight_kg": _r(f.weight_kg), "remnant_body_weight_pct": _r(bw_pct, RATIO_DECIMALS)}
         if ratio is None:
             self.skip("R8", "future liver remnant not estimated")
             self.flags.append("Future liver remnant unknown (liver or hepatic veins not segmented): "
                               "R8 not assessed; volumetry needed before ELRA.")
             return side
-        if ratio < minimum:
+        low_ratio = ratio < minimum
+        low_weight = bw_pct is not None and bw_pct < bw_min
+        if low_ratio or low_weight:
             self.fire("R8", values)
-            self.flags.append(f"Insufficient future liver remnant: {ratio:.1%} of the total liver volume, below "
-                              f"{minimum:.0%}; consider portal vein embolisation.")
-            return side
-        self.skip("R8", f"remnant {ratio:.1%} of the total liver volume, at least {minimum:.0%}")
-        if not compromised and ratio < strict and (f.prior_chemotherapy is None or f.liver_fibrosis is None):
-            self.flags.append(f"Future liver remnant {ratio:.1%} passes {base:.0%} but not the {strict:.0%} that "
-                              "applies after chemotherapy or with fibrosis: history not given.")
+            if low_ratio:
+                self.flags.append(f"Insufficient future liver remnant: {ratio:.1%} of the total liver volume, below "
+                                  f"{minimum:.0%} ({condition}); consider portal vein embolisation.")
+            if low_weight:
+                self.flags.append(f"Insufficient future liver remnant: {bw_pct:.2f} % of body weight, below "
+                                  f"{bw_min:g} %; consider portal vein embolisation.")
+        else:
+            why = f"remnant {ratio:.1%} of the total liver volume, at least {minimum:.0%} ({condition})"
+            if bw_pct is not None:
+                why += f"; {bw_pct:.2f} % of body weight, at least {bw_min:g} %"
+            self.skip("R8", why)
+        if ratio_range is not None and ratio_range[0] < minimum <= ratio_range[1]:
+            self.flags.append(f"Future liver remnant {ratio:.1%} (range {ratio_range[0]:.1%}-{ratio_range[1]:.1%} from "
+                              f"the segmentation's uncertainty) straddles the {minimum:.0%} limit: confirm by "
+                              "volumetry.")
+        if condition == "normal liver" and (f.prior_chemotherapy is None or f.liver_fibrosis is None):
+            stricter = [(name, v) for name, v in limits.items() if v > minimum and ratio < v]
+            if stricter and not low_ratio:
+                names = " / ".join(f"{v:.0%} {name}" for name, v in stricter)
+                self.flags.append(f"Future liver remnant {ratio:.1%} passes {minimum:.0%} but not {names}: "
+                                  "history not given.")
+        if f.weight_kg is None:
+            self.flags.append("Body weight not given: remnant to body weight ratio (R8, 0.5 %) not assessed.")
         return side
+
+    def elra_support(self, resection: str | None) -> None:
+        """ELRA's anhepatic-phase support and the in-situ / ante-situm alternatives (options, with reasons)."""
+        f = self.facts
+        occluded = f.complete_occlusion is True
+        collaterals = f.collateral_return is True
+        standby = self.extra.get("upper_clamp_site") in (CLAMP_INTRAPERICARDIAL, CLAMP_ATRIUM)
+        support = [
+            {"method": "temporary_ivc_graft", "suggested": not (occluded and collaterals),
+             "reason": "keeps the caval return from the lower body during the anhepatic phase without a pump "
+                       "(seed case (b) was done without a pump)" +
+                       ("; not needed if the established collaterals carry the lower-body return"
+                        if occluded and collaterals else "")},
+            {"method": "temporary_portocaval_shunt", "suggested": True,
+             "reason": "decompresses the splanchnic bed while the liver is on the back table (portal vein to the "
+                       "temporary graft or the infrahepatic IVC)"},
+            {"method": "venovenous_bypass", "suggested": standby or not (occluded and collaterals),
+             "reason": ("the tumor reaches the diaphragm or the atrium, leaving little suprahepatic cuff for a "
+                        "temporary graft: pump return of caval and portal blood to the superior caval system"
+                        if standby else
+                        "alternative to the temporary graft and shunt when caval clamping is not tolerated: pump "
+                        "return of caval and portal blood to the superior caval system")},
+        ]
+        self.extra["anhepatic_support"] = tuple(support)
+        remnant_veins = ({"middle", "left"} if resection == "right_hepatectomy" else
+                         {"right", "middle"} if resection == "left_hepatectomy" else set())
+        invaded = f.hepatic_invaded or frozenset()
+        abutting = f.hepatic_abutting or frozenset()
+        touched = sorted((invaded | abutting) & remnant_veins)
+        if remnant_veins and not touched and f.hepatic_invaded is not None and f.hepatic_abutting is not None:
+            alternatives = (
+                {"method": "ante_situm", "reason": "the remnant's own hepatic veins are free: the liver can be rotated "
+                 "forward on its hilum, the veins divided and the IVC replaced without cutting the hepatic artery "
+                 "and bile duct"},
+                {"method": "in_situ_hypothermic_perfusion", "reason": "the remnant's outflow is free: resection under "
+                 "total vascular exclusion with cold perfusion of the liver in place"},
+            )
+            self.flags.append("The remnant's own hepatic veins are free: ante-situm or in-situ (hypothermic "
+                              "perfusion) resection are alternatives to full ex-vivo resection.")
+        else:
+            why = (f"the remnant's hepatic vein(s) {', '.join(_sorted(frozenset(touched)) or [])} "
+                   "invaded or abutting: back-table reconstruction of the outflow may be needed" if touched
+                   else "hepatic vein status not fully known")
+            alternatives = ({"method": "none", "reason": "ante-situm / in-situ alternatives need the remnant's "
+                             f"outflow free; {why}"},)
+        self.extra["elra_alternatives"] = alternatives
 
     def general_flags(self, segments: frozenset[str]) -> None:
         f = self.facts
@@ -389,13 +627,18 @@ class _Planner:
                               "invasion cannot be excluded on CT.")
         if f.contrast_phase == "non_contrast":
             self.flags.append("Non-contrast CT: vessel invasion and occlusion are unreliable.")
-        if f.growth_pattern in ("extraluminal", "both") and f.adjacent_organs:
-            self.flags.append(f"Extraluminal growth in contact with {', '.join(f.adjacent_organs)}: en-bloc "
-                              "resection of adjacent structures may be needed.")
-        min_conf = self.rules.value("min_landmark_confidence")
-        for name, mark in f.landmarks.items():
+        if f.organs_invaded:
+            self.flags.append(f"Adjacent organ(s) invaded ({', '.join(f.organs_invaded)}): en-bloc resection of "
+                              "adjacent structures.")
+        elif f.adjacent_organs:
+            self.flags.append(f"Tumor in contact with {', '.join(f.adjacent_organs)} (within a few millimetres): "
+                              "contact, not invasion; invasion is not assessed from the segmentation, judge it on the "
+                              "images before planning an en-bloc resection.")
+        for name in LANDMARK_NAMES:
             if name in self.required_landmarks():
                 continue
+            mark = f.landmarks[name]
+            min_conf = self.rules.value("min_landmark_confidence")
             if mark.found and mark.confidence is not None and mark.confidence < min_conf:
                 self.flags.append(f"Landmark {name} has low confidence ({mark.confidence:.2f}); not used.")
         if "I" in segments and not f.landmarks["iliac_confluence"].found:

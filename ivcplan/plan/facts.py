@@ -10,17 +10,21 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ivcplan.errors import InputError
-from ivcplan.labels import CONTRACT_LANDMARKS
+from ivcplan.labels import CLAMP_LANDMARKS, CONTRACT_LANDMARKS
 
 SEGMENTS = ("I", "II", "III")
 SIDES_HEPATIC = ("right", "middle", "left")
 SIDES_RENAL = ("right", "left")
+#: The landmarks the planner reads: the contract's and the clamp-room ones.
+LANDMARK_NAMES = (*CONTRACT_LANDMARKS, *CLAMP_LANDMARKS)
+#: Levels of ``ivc.diameters_mm`` in the order a graft is sized from (the upper resection margin first).
+DIAMETER_LEVELS = ("above_tumor", "renal_veins", "below_tumor")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,23 @@ class Facts:
     prior_chemotherapy: bool | None
     liver_fibrosis: bool | None
     contrast_phase: str | None
+    # Added by issue 19: sizes, clamp room, lumen, remnant details (all None when not reported).
+    transverse_mm: Mapping[str, float | None] = field(default_factory=dict)  # level -> transverse diameter
+    diameter_reasons: Mapping[str, str | None] = field(default_factory=dict)
+    craniocaudal_length_mm: float | None = None
+    occluded_length_mm: float | None = None
+    residual_lumen_mm2: float | None = None
+    d_upper_to_hiatus_mm: float | None = None
+    d_upper_to_liver_edge_mm: float | None = None
+    retrohepatic_length_mm: float | None = None
+    d_upper_to_hv_mm: Mapping[str, float | None] = field(default_factory=dict)
+    d_lower_to_iliac_mm: float | None = None
+    organs_invaded: tuple[str, ...] | None = None
+    collateral_detail: str | None = None
+    extraluminal_ml: float | None = None
+    caudate_ml: float | None = None
+    flr_ratio_range: tuple[float, float] | None = None
+    weight_kg: float | None = None
 
     @classmethod
     def from_mapping(cls, facts: Mapping[str, Any]) -> Facts:
@@ -68,6 +89,7 @@ class Facts:
         liver = _section(facts, "liver")
         clinical = _section(facts, "clinical")
         source = _section(facts, "input")
+        diameters = _diameters(_section(ivc, "diameters_mm"))
         return cls(
             ivc_detected=_bool(ivc, "ivc", "detected"),
             landmarks=_landmarks(_section(facts, "landmarks")),
@@ -96,7 +118,55 @@ class Facts:
             prior_chemotherapy=_bool(clinical, "clinical", "prior_chemotherapy"),
             liver_fibrosis=_bool(clinical, "clinical", "liver_fibrosis"),
             contrast_phase=_string(source, "input", "contrast_phase"),
+            transverse_mm={level: _number(d, "ivc.diameters_mm", level, 0.0) for level, d in diameters.items()},
+            diameter_reasons={level: _string(d, "ivc.diameters_mm", "reason") for level, d in diameters.items()},
+            craniocaudal_length_mm=_number(tumor, "tumor", "craniocaudal_length_mm", 0.0),
+            occluded_length_mm=_number(tumor, "tumor", "occluded_length_mm", 0.0),
+            residual_lumen_mm2=_number(tumor, "tumor", "residual_lumen_min_area_mm2", 0.0),
+            d_upper_to_hiatus_mm=_number(tumor, "tumor", "distance_upper_pole_to_caval_hiatus_mm"),
+            d_upper_to_liver_edge_mm=_number(tumor, "tumor", "distance_upper_pole_to_liver_caudal_edge_mm"),
+            retrohepatic_length_mm=_number(tumor, "tumor", "retrohepatic_length_mm", 0.0),
+            d_upper_to_hv_mm=_per_vein(tumor),
+            d_lower_to_iliac_mm=_number(tumor, "tumor", "distance_lower_pole_to_iliac_confluence_mm"),
+            organs_invaded=_strings(tumor, "tumor", "organs_invaded"),
+            collateral_detail=_string(_section(tumor, "collaterals"), "tumor.collaterals", "reason"),
+            extraluminal_ml=_number(tumor, "tumor", "extraluminal_volume_ml", 0.0),
+            caudate_ml=_number(liver, "liver", "caudate_ml", 0.0),
+            flr_ratio_range=_range(liver, "liver", "flr_ratio_range"),
+            weight_kg=_number(clinical, "clinical", "weight_kg", 0.0, 500.0),
         )
+
+
+def _diameters(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    out: dict[str, Mapping[str, Any]] = {}
+    for level in DIAMETER_LEVELS:
+        entry = data.get(level)
+        if entry is None:
+            continue
+        if not isinstance(entry, Mapping):
+            raise InputError(f"facts['ivc']['diameters_mm'][{level!r}] must be a mapping, got {type(entry).__name__}")
+        out[level] = {"transverse": entry.get("transverse"), "reason": entry.get("reason")}
+    return {level: {level: d["transverse"], "reason": d["reason"]} for level, d in out.items()}
+
+
+def _per_vein(tumor: Mapping[str, Any]) -> dict[str, float | None]:
+    data = tumor.get("distance_upper_pole_to_hepatic_vein_mm")
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InputError(f"facts['tumor']['distance_upper_pole_to_hepatic_vein_mm'] must be a mapping of "
+                         f"right/middle/left, got {data!r}")
+    return {side: _number(data, "tumor.distance_upper_pole_to_hepatic_vein_mm", side) for side in SIDES_HEPATIC}
+
+
+def _range(data: Mapping[str, Any], section: str, key: str) -> tuple[float, float] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if (isinstance(value, str) or not isinstance(value, Sequence | np.ndarray) or len(value) != 2
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)):
+        raise InputError(f"{_where(section, key)} must be [low, high] or null, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def _section(facts: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -163,7 +233,7 @@ def _choices(data: Mapping[str, Any], section: str, key: str, allowed: Sequence[
 
 def _landmarks(data: Mapping[str, Any]) -> dict[str, LandmarkFact]:
     out: dict[str, LandmarkFact] = {}
-    for name in CONTRACT_LANDMARKS:
+    for name in LANDMARK_NAMES:
         entry = data.get(name)
         if entry is None:
             out[name] = LandmarkFact(None, None)

@@ -70,20 +70,30 @@ def assemble(*, input: Mapping[str, Any], ivc: Mapping[str, Any], landmarks: Map
     return report
 
 
-#: Optional clinical facts (not visible on CT) the planner reads; each is true / false / null (unknown).
-CLINICAL_KEYS = ("prior_chemotherapy", "liver_fibrosis")
+#: Optional clinical facts (not visible on CT) the planner reads; each is true / false / null (unknown),
+#: and the body weight in kg (a number or null).
+CLINICAL_KEYS = ("prior_chemotherapy", "liver_fibrosis", "weight_kg")
+#: A body weight outside this range (kg) is a typing error, not a patient.
+WEIGHT_RANGE_KG = (20.0, 400.0)
 
 
-def clinical_section(clinical: Mapping[str, Any] | None) -> dict[str, bool | None]:
-    """The report's ``clinical`` section; raises `InputError` naming an unknown key or a non-boolean value."""
+def clinical_section(clinical: Mapping[str, Any] | None) -> dict[str, bool | float | None]:
+    """The report's ``clinical`` section; raises `InputError` naming an unknown key or a bad value."""
     clinical = dict(clinical or {})
     unknown = sorted(set(clinical) - set(CLINICAL_KEYS))
     if unknown:
         raise InputError(f"unknown clinical fact(s) {unknown}; known: {', '.join(CLINICAL_KEYS)}", "clinical")
-    out: dict[str, bool | None] = {}
+    out: dict[str, bool | float | None] = {}
     for key in CLINICAL_KEYS:
         value = clinical.get(key)
-        if value is not None and not isinstance(value, bool):
+        if key == "weight_kg":
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int | float) or \
+                        not WEIGHT_RANGE_KG[0] <= float(value) <= WEIGHT_RANGE_KG[1]:
+                    raise InputError(f"clinical.weight_kg must be a body weight in kg between {WEIGHT_RANGE_KG[0]:g} "
+                                     f"and {WEIGHT_RANGE_KG[1]:g}, got {value!r}", "clinical")
+                value = float(value)
+        elif value is not None and not isinstance(value, bool):
             raise InputError(f"clinical.{key} must be true, false or null, got {value!r}", "clinical")
         out[key] = value
     return out
@@ -107,9 +117,17 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
             for axis, v in zip(names, value, strict=False):
                 out[f"{prefix}.{axis}"] = _cell(v)
         else:
-            out[prefix] = ";".join(_cell(v) if not isinstance(v, Mapping) else str(v.get("id", v)) for v in value)
+            out[prefix] = ";".join(_cell(v) if not isinstance(v, Mapping) else _label_of(v) for v in value)
     else:
         out[prefix] = _cell(value)
+
+
+def _label_of(entry: Mapping[str, Any]) -> str:
+    """A list entry's name in a CSV cell: rules by id, references by key, options by method."""
+    for key in ("id", "key", "method"):
+        if key in entry:
+            return str(entry[key])
+    return str(entry)
 
 
 def _cell(value: Any) -> str:
@@ -121,8 +139,9 @@ def _cell(value: Any) -> str:
 
 
 #: Sections in the CSV row (long free text such as rule texts stays in report.json).
-CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "clinical", "plan")
-_CSV_SKIP = ("input.warnings", "plan.disclaimer", "plan.rules_not_fired", ".detail")
+CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "clinical", "plan", "provenance")
+_CSV_SKIP = ("input.warnings", "plan.disclaimer", "plan.rules_not_fired", ".detail", ".reason", "_method",
+             "plan.graft_sizing.source_text")
 
 
 def csv_row(report: Mapping[str, Any]) -> dict[str, str]:

@@ -46,9 +46,12 @@ def test_straight_tube_with_half_tumor():
     assert np.allclose(cl.eq_diameter_mm[free], 2 * r, atol=0.5)
     assert np.allclose(cl.max_diameter_mm[free], 2 * r, atol=1.0)
     assert np.allclose(cl.min_diameter_mm[free], 2 * r, atol=1.0)
-    assert np.all(cl.occlusion_pct[free] == 0) and np.all(cl.wall_involvement_deg[free] == 0)
+    # Transverse (towards patient left) and AP widths of a round vein: its diameter.
+    assert np.allclose(cl.transverse_mm[free], 2 * r, atol=1.0) and np.allclose(cl.ap_mm[free], 2 * r, atol=1.0)
+    assert np.all(cl.tumor_area_mm2[free] == 0) and np.all(cl.wall_involvement_deg[free] == 0)
+    assert np.all(cl.branch_contact_pct == 0) and np.all(cl.atrium_contact_pct == 0)
     half = (cl.points[:, 2] > 50) & (cl.points[:, 2] < 70)
-    assert np.allclose(cl.occlusion_pct[half], 50.0, atol=4.0)
+    assert np.allclose(cl.lumen_area_mm2[half] / cl.total_area_mm2[half], 0.5, atol=0.04)
     assert np.allclose(cl.wall_involvement_deg[half], 180.0, atol=10.0)
     # Projection: on the axis, and extended beyond both ends along the tangent.
     s = cl.project([[16.0, 16.0, 60.0], [16.0, 16.0, -10.0], [16.0, 16.0, 130.0], [25.0, 16.0, 60.0]])
@@ -117,7 +120,7 @@ def test_small_gap_and_tumor_filling_the_lumen_keep_one_centerline():
     assert cl.length_mm == pytest.approx(118.0, abs=2.0)
     assert np.all(np.hypot(cl.points[:, 0] - 15.0, cl.points[:, 1] - 15.0) < AXIS_TOL_MM)
     filled = (cl.points[:, 2] > 74) & (cl.points[:, 2] < 86)
-    assert np.all(cl.occlusion_pct[filled] == 100.0)
+    assert np.all(cl.lumen_area_mm2[filled] == 0.0)
     assert np.all(cl.wall_involvement_deg[filled] == 360.0)
     gap = (cl.points[:, 2] > 51) & (cl.points[:, 2] < 53)
     assert np.all(cl.total_area_mm2[gap] == 0.0)

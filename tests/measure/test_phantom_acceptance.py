@@ -119,14 +119,17 @@ def test_clinical_facts_reach_the_planner():
     labels, _ = _sample("case_b_retrohepatic")
     ct = Volume(np.zeros(labels.grid.shape, np.int16), labels.grid)
     plain, _ = _analysed("case_b_retrohepatic")
-    report = pipeline.run(ct, labels=labels, clinical={"prior_chemotherapy": True}).report
-    assert plain["clinical"] == {"prior_chemotherapy": None, "liver_fibrosis": None}
-    assert report["clinical"] == {"prior_chemotherapy": True, "liver_fibrosis": None}
-    # R8's remnant limit: 30 % by default (the remnant passes), 40 % after chemotherapy (it fails).
-    assert "at least 30%" in _r8_text(plain["plan"])
+    report = pipeline.run(ct, labels=labels, clinical={"liver_fibrosis": True}, weight_kg=70.0).report
+    assert plain["clinical"] == {"prior_chemotherapy": None, "liver_fibrosis": None, "weight_kg": None}
+    assert report["clinical"] == {"prior_chemotherapy": None, "liver_fibrosis": True, "weight_kg": 70.0}
+    # R8's remnant limit: 25 % for a normal liver, 40 % with fibrosis; the weight reaches R8 too.
+    assert '"applied_min_ratio": 0.25' in _r8_text(plain["plan"]) or "at least 25%" in _r8_text(plain["plan"])
     assert '"applied_min_ratio": 0.4' in _r8_text(report["plan"])
+    assert '"weight_kg": 70.0' in _r8_text(report["plan"])
     assert "R8" in {r["id"] for r in report["plan"]["rules"]}
     with pytest.raises(InputError, match=r"clinical.*cirrhosis"):
         pipeline.run(ct, labels=labels, clinical={"cirrhosis": True})
     with pytest.raises(InputError, match=r"clinical\.liver_fibrosis"):
         pipeline.run(ct, labels=labels, clinical={"liver_fibrosis": "yes"})
+    with pytest.raises(InputError, match=r"clinical\.weight_kg must be a body weight in kg between 20 and 400"):
+        pipeline.run(ct, labels=labels, weight_kg=7000.0)

@@ -142,3 +142,45 @@ def test_input_labelmap_is_not_modified() -> None:
     before = labelmap.array.copy()
     liver_volumes(labelmap)
     assert np.array_equal(labelmap.array, before)
+
+
+# -- issue 19: the remnant's uncertainty and the caudate lobe (ivcplan.measure.remnant) ----------------------
+def test_remnant_range_is_the_plane_shift_and_the_boundary() -> None:
+    from ivcplan.measure import remnant
+
+    labelmap, left_ml = phantom(0.0, 12.0)
+    out = liver_volumes(labelmap)
+    spread = remnant.uncertainty(labelmap, out)
+    total = out["volume_ml"]
+    # Plane 5 mm either way: the analytic caps of a sphere cut at h -/+ 5 mm (h = distance of its centre).
+    h = 12.0  # the IVC axis 12 mm left of the centre: the left remnant is the smaller cap
+    small, large = cap_ml(RADIUS - h - remnant.PLANE_SHIFT_MM), cap_ml(RADIUS - h + remnant.PLANE_SHIFT_MM)
+    assert cap_ml(RADIUS - h) == pytest.approx(left_ml, rel=VOLUME_RTOL)
+    lo, hi = spread["flr_ml_range"]
+    boundary = spread["volume_ml_range"][1] - total
+    assert 0 < boundary < 0.1 * total  # half a voxel over a 40 mm sphere's surface: about 5 %
+    assert lo == pytest.approx(small - out["flr_ratio"] * boundary, rel=0.05)
+    assert hi == pytest.approx(large + out["flr_ratio"] * boundary, rel=0.05)
+    assert spread["flr_ratio_range"][0] < out["flr_ratio"] < spread["flr_ratio_range"][1]
+    none = remnant.uncertainty(labelmap, {"volume_ml": None})
+    assert none == {"volume_ml_range": None, "flr_ml_range": None, "flr_ratio_range": None}
+
+
+def test_caudate_is_the_remnant_liver_against_the_ivc_between_its_bounds() -> None:
+    from ivcplan.measure import remnant
+
+    labelmap, _ = phantom(0.0, 0.0)
+    out = liver_volumes(labelmap)
+    lobe = remnant.caudate(labelmap, out, low_z=-20.0, high_z=20.0)
+    # Liver on the left of the plane within 20 mm of the IVC (radius 9, 49 mm behind the centre), 40 mm high.
+    grid = labelmap.grid
+    pts = grid.index_to_lps(np.argwhere(labelmap.array == Label.LIVER))
+    near = np.hypot(pts[:, 0], pts[:, 1] - (RADIUS + IVC_RADIUS)) <= IVC_RADIUS + remnant.CAUDATE_REACH_MM
+    expected = np.count_nonzero(near & (pts[:, 0] > 0) & (np.abs(pts[:, 2]) <= 20.0)) * grid.voxel_volume_mm3 / 1000
+    assert lobe["caudate_ml"] == pytest.approx(expected, rel=0.1)
+    assert lobe["caudate_ml"] < out["flr_ml"]
+    assert lobe["caudate_ml_range"] == pytest.approx([0.5 * lobe["caudate_ml"], 1.5 * lobe["caudate_ml"]])
+    higher = remnant.caudate(labelmap, out, low_z=-20.0, high_z=30.0)["caudate_ml"]
+    assert higher > lobe["caudate_ml"]
+    missing = remnant.caudate(labelmap, out, low_z=None, high_z=20.0)
+    assert missing["caudate_ml"] is None and "caudal edge" in missing["caudate_reason"]

@@ -33,6 +33,30 @@ def test_r1_margin_boundary(distance: float, approach: str, control: str, rule: 
     assert ("R1" in plan.fired_ids) == (rule == "R1")
 
 
+@pytest.mark.parametrize(("distance", "site", "mobilise"), [
+    (10.0, "infrahepatic", False),  # room for a clamp below the liver
+    (10.0 - STEP_MM, "retrohepatic_below_hepatic_veins", True),
+    (-20.0, "retrohepatic_below_hepatic_veins", True),  # seed case (a): the liver was mobilised
+])
+def test_r1_clamp_room_below_the_liver(distance: float, site: str, mobilise: bool) -> None:
+    plan = suggest(modified(case_a(), tumor={"distance_upper_pole_to_liver_caudal_edge_mm": distance}))
+    assert (plan.approach, plan.vascular_control) == ("conventional", "infrahepatic_clamping")
+    assert plan.upper_clamp_site == site and plan.liver_mobilisation is mobilise
+    r1 = plan.fired("R1")
+    assert ("mobilisation of the liver and division of the short hepatic veins" in r1.text) == mobilise
+    assert any("mobilise the liver and divide the short hepatic veins" in f for f in plan.flags) == mobilise
+    assert r1.values["distance_upper_pole_to_liver_caudal_edge_mm"] == round(distance, 1)
+
+
+def test_r1_unknown_liver_edge_is_flagged_not_assumed() -> None:
+    facts = modified(case_a(), tumor={"distance_upper_pole_to_liver_caudal_edge_mm": None},
+                     landmarks={"liver_caudal_edge": {"position_mm": None, "confidence": 0.0}})
+    plan = suggest(facts)
+    assert plan.approach == "conventional" and plan.liver_mobilisation is None
+    assert any(f.startswith("Clamp room below the liver not assessed (landmark liver_caudal_edge not found")
+               for f in plan.flags)
+
+
 def test_r1_needs_segments_i_ii_only() -> None:
     plan = suggest(modified(case_a(), tumor={"segments": ["II", "III"]}))
     assert "R1" not in plan.fired_ids and plan.not_fired["R1"] == "tumor in segment III"
@@ -57,7 +81,8 @@ def test_r1_infrarenal_tumor_with_hepatic_veins_out_of_view() -> None:
 # -- R2 -------------------------------------------------------------------------------------------
 def infrarenal_occluded(**tumor) -> dict:
     base = modified(case_a(), tumor={"segments": ["I"], "complete_occlusion": True, "collateral_return": True,
-                                     "max_lumen_occlusion_pct": 100.0, "renal_veins_involved": []})
+                                     "occluded_length_mm": 30.0, "max_lumen_occlusion_pct": 100.0,
+                                     "renal_veins_involved": []})
     return modified(base, tumor=tumor)
 
 
@@ -69,7 +94,7 @@ def test_r2_ligation_when_occluded_infrarenal_with_collaterals() -> None:
 
 @pytest.mark.parametrize(("change", "reason"), [
     ({"collateral_return": False}, "no collateral return"),
-    ({"complete_occlusion": False}, "IVC not completely occluded"),
+    ({"complete_occlusion": False, "occluded_length_mm": 4.0}, "IVC not completely occluded"),
     ({"segments": ["I", "II"]}, "tumor not infrarenal"),
     ({"collateral_return": None}, "collateral return not assessed"),
 ])
@@ -77,6 +102,18 @@ def test_r2_each_condition_missing_means_graft(change: dict, reason: str) -> Non
     plan = suggest(infrarenal_occluded(**change))
     assert plan.ivc_reconstruction == "graft"
     assert "R2" not in plan.fired_ids and plan.not_fired["R2"] == reason
+
+
+@pytest.mark.parametrize(("length", "ligation"), [(10.0, True), (10.0 - STEP_MM, False)])
+def test_r2_no_lumen_over_at_least_10_mm(length: float, ligation: bool) -> None:
+    # The occluded length decides (the rules file's threshold), whatever the measured flag says.
+    plan = suggest(infrarenal_occluded(occluded_length_mm=length, complete_occlusion=None))
+    assert (plan.ivc_reconstruction == "ligation") == ligation
+    assert ("R2" in plan.fired_ids) == ligation
+    if ligation:
+        assert plan.fired("R2").values["occluded_length_mm"] == 10.0
+    else:
+        assert plan.not_fired["R2"] == "IVC not completely occluded"
 
 
 def test_r2_unknown_collaterals_are_flagged_not_taken_as_absent() -> None:
@@ -93,10 +130,39 @@ def test_r2_unknown_collaterals_are_flagged_not_taken_as_absent() -> None:
     (40.0, 20.0),  # 24 clamped down
 ])
 def test_r3_graft_sizing_and_clamp(diameter: float, graft: float) -> None:
-    plan = suggest(modified(case_a(), tumor={"ivc_diameter_above_mm": diameter}))
+    facts = case_a()
+    facts["ivc"]["diameters_mm"]["above_tumor"]["transverse"] = diameter
+    plan = suggest(facts)
     assert plan.ivc_reconstruction == "graft"
     assert plan.graft_diameter_mm == pytest.approx(graft, abs=0.05)
-    assert plan.fired("R3").values["ivc_diameter_above_mm"] == round(diameter, 1)
+    r3 = plan.fired("R3")
+    assert r3.values["transverse_diameter_mm"] == round(diameter, 1)
+    assert r3.values["diameter_source"] == "above_tumor"
+    assert plan.graft_sizing["bounds_mm"] == [12.0, 20.0]
+    assert plan.graft_sizing["clamped"] == (not 12.0 <= 0.6 * diameter <= 20.0 + 1e-9)
+
+
+def test_r3_graft_from_the_renal_level_when_the_atrium_clips_the_margin() -> None:
+    # Seed case (b): no normal IVC above the tumor (the atrium); the IVC at the renal veins is used and said.
+    plan = suggest(case_b())
+    assert plan.graft_sizing["source"] == "renal_veins" and plan.graft_diameter_mm == 16.2
+    assert any(f.startswith("Graft sized on the normal IVC at the renal veins") and "right atrium" in f
+               for f in plan.flags)
+    facts = case_b()
+    facts["ivc"]["diameters_mm"]["renal_veins"] = {"ap": None, "transverse": None, "reason": "tumor"}
+    assert suggest(facts).graft_sizing["source"] == "below_tumor"
+    for level in ("renal_veins", "below_tumor"):
+        facts["ivc"]["diameters_mm"][level] = {"ap": None, "transverse": None, "reason": f"no normal {level}"}
+    plan = suggest(facts)
+    assert plan.graft_diameter_mm is None and plan.ivc_reconstruction == "graft"
+    assert any("graft diameter not computed" in f and "no normal below_tumor" in f for f in plan.flags)
+
+
+@pytest.mark.parametrize(("caj", "length"), [(75.0, 110.0), (10.0, 110.0), (10.0 - STEP_MM, 109.9), (2.0, 102.0)])
+def test_r3_graft_length_is_tumor_length_plus_margins(caj: float, length: float) -> None:
+    # 90 mm of tumor + 10 mm at each end; the resection stops at the cavoatrial junction.
+    plan = suggest(modified(case_a(), tumor={"distance_upper_pole_to_cavoatrial_junction_mm": caj}))
+    assert plan.graft_length_mm == pytest.approx(length, abs=0.05)
 
 
 @pytest.mark.parametrize(("degrees", "expected"), [(180.0 - STEP_MM, "patch"), (180.0, "graft")])
@@ -115,7 +181,7 @@ def test_r3_unknown_involvement_assumes_graft_and_says_so() -> None:
 
 
 def test_r3_unknown_diameter_keeps_graft_without_size() -> None:
-    plan = suggest(modified(case_a(), tumor={"ivc_diameter_above_mm": None}))
+    plan = suggest(modified(case_a(), ivc={"diameters_mm": {}}, tumor={"ivc_diameter_above_mm": None}))
     assert plan.ivc_reconstruction == "graft" and plan.graft_diameter_mm is None
     assert any("graft diameter not computed" in flag for flag in plan.flags)
 
@@ -184,25 +250,53 @@ def test_r6_needs_segment_iii() -> None:
 
 
 # -- R7 -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("distance", "fired"), [(0.0, False), (-STEP_MM, True)])
-def test_r7_intracardiac_boundary_from_distance(distance: float, fired: bool) -> None:
+@pytest.mark.parametrize(("distance", "bypass"), [(-1.0, False), (-1.0 - STEP_MM, True)])
+def test_r7_intracardiac_boundary_from_distance(distance: float, bypass: bool) -> None:
     tumor = case_b()["tumor"] | {"distance_upper_pole_to_cavoatrial_junction_mm": distance}
-    del tumor["intracardiac"], tumor["intracardiac_length_mm"]  # derived from the distance
-    facts = case_b() | {"tumor": tumor}
-    plan = suggest(facts)
-    assert plan.approach == "elra"
-    assert ("R7" in plan.fired_ids) == fired
-    assert plan.vascular_control == ("cardiopulmonary_bypass" if fired else "total_vascular_exclusion")
+    del tumor["intracardiac"], tumor["intracardiac_length_mm"]  # derived from the distance (> 1 mm in)
+    plan = suggest(case_b() | {"tumor": tumor})
+    assert plan.approach == "elra" and "R7" in plan.fired_ids  # bypass, or bypass on standby above the hiatus
+    assert plan.vascular_control == ("cardiopulmonary_bypass" if bypass else "total_vascular_exclusion")
+    assert plan.bypass_standby is (not bypass)
+    assert ("cardiopulmonary bypass on standby" in plan.fired("R7").text) == (not bypass)
 
 
-@pytest.mark.parametrize(("length", "grade"), [(20.0, "not PUTH-B"), (20.0 + STEP_MM, "PUTH-B")])
-def test_r7_puth_b_boundary(length: float, grade: str) -> None:
+@pytest.mark.parametrize("length", [2.0, 20.0, 20.0 + STEP_MM])
+def test_r7_any_atrial_entry_of_a_wall_based_tumor_is_puth_b(length: float) -> None:
+    # PUTH-A (< 2 cm, no wall invasion) was for renal tumor thrombus; a leiomyosarcoma entering the atrium
+    # involves the intrapericardial IVC wall: PUTH-B, bypass, with that reason.
     plan = suggest(modified(case_b(), tumor={"distance_upper_pole_to_cavoatrial_junction_mm": -length,
                                              "intracardiac": True, "intracardiac_length_mm": length}))
     r7 = plan.fired("R7")
-    assert r7 is not None and r7.values["puth_grade"] == grade
-    assert r7.values["intracardiac_length_mm"] == round(length, 1)
-    assert any("PUTH-B" in flag for flag in plan.flags) == (grade == "PUTH-B")
+    assert plan.vascular_control == "cardiopulmonary_bypass" and plan.upper_clamp_site == "right_atrium_on_bypass"
+    assert r7.values["puth_grade"] == "PUTH-B" and r7.values["intracardiac_length_mm"] == round(length, 1)
+    beyond = length > 20.0
+    assert (r7.values["puth_b_reason"] == "more than 20 mm into the right atrium") == beyond
+    flag = next(f for f in plan.flags if f.startswith("Tumor enters the right atrium"))
+    assert "intrapericardial IVC wall" in flag and ("more than 20 mm into the atrium" in flag) == beyond
+
+
+@pytest.mark.parametrize(("hiatus", "standby"), [(20.0, False), (20.0 - STEP_MM, True), (-13.0, True)])
+def test_r7_bypass_on_standby_near_the_caval_hiatus(hiatus: float, standby: bool) -> None:
+    plan = suggest(modified(case_b(), tumor={"distance_upper_pole_to_caval_hiatus_mm": hiatus}))
+    assert plan.vascular_control == "total_vascular_exclusion"  # the flag does not change the control
+    assert plan.bypass_standby is standby
+    assert ("R7" in plan.fired_ids) == standby
+    assert plan.upper_clamp_site == ("intrapericardial_or_suprahepatic" if standby else "suprahepatic_below_diaphragm")
+    if not standby:
+        assert "room for a suprahepatic clamp" in plan.not_fired["R7"]
+
+
+def test_r7_unknown_hiatus_is_flagged() -> None:
+    plan = suggest(modified(case_b(), tumor={"distance_upper_pole_to_caval_hiatus_mm": None},
+                            landmarks={"caval_hiatus": {"position_mm": None, "confidence": 0.0}}))
+    assert plan.bypass_standby is None and "R7" not in plan.fired_ids
+    assert any(f.startswith("Caval hiatus not located (landmark caval_hiatus not found") for f in plan.flags)
+
+
+def test_r7_does_not_apply_to_r1_tumors() -> None:
+    plan = suggest(modified(case_a(), tumor={"distance_upper_pole_to_caval_hiatus_mm": 5.0}))
+    assert plan.bypass_standby is None and "R1 applies" in plan.not_fired["R7"]
 
 
 def test_r7_adds_bypass_to_conventional_resection() -> None:
@@ -214,31 +308,70 @@ def test_r7_adds_bypass_to_conventional_resection() -> None:
 
 
 # -- R8 -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("ratio", "clinical", "fired"), [
-    (0.30, {}, False),
-    (0.30 - STEP_RATIO, {}, True),
-    (0.40, {"liver_fibrosis": True}, False),
-    (0.40 - STEP_RATIO, {"liver_fibrosis": True}, True),
-    (0.40 - STEP_RATIO, {"prior_chemotherapy": True}, True),
-    (0.40 - STEP_RATIO, {"prior_chemotherapy": False, "liver_fibrosis": False}, False),
+def remnant(ratio: float, **liver) -> dict:
+    """Case (b) with a remnant ratio after the caudate lobe is taken out (no caudate, no range given)."""
+    return modified(case_b(), liver={"flr_ratio": ratio, "caudate_ml": None, "flr_ratio_range": None, **liver})
+
+
+@pytest.mark.parametrize(("ratio", "clinical", "fired", "limit"), [
+    (0.25, {}, False, 0.25),
+    (0.25 - STEP_RATIO, {}, True, 0.25),
+    (0.30, {"prior_chemotherapy": True}, False, 0.30),
+    (0.30 - STEP_RATIO, {"prior_chemotherapy": True}, True, 0.30),
+    (0.40, {"liver_fibrosis": True}, False, 0.40),
+    (0.40 - STEP_RATIO, {"liver_fibrosis": True}, True, 0.40),
+    (0.40 - STEP_RATIO, {"prior_chemotherapy": True, "liver_fibrosis": True}, True, 0.40),
+    (0.40 - STEP_RATIO, {"prior_chemotherapy": False, "liver_fibrosis": False}, False, 0.25),
 ])
-def test_r8_remnant_boundaries(ratio: float, clinical: dict, fired: bool) -> None:
-    plan = suggest(modified(case_b(), liver={"flr_ratio": ratio}, clinical=clinical))
+def test_r8_remnant_boundaries(ratio: float, clinical: dict, fired: bool, limit: float) -> None:
+    plan = suggest(modified(remnant(ratio), clinical=clinical))
     assert plan.approach == "elra"  # R8 flags; ELRA stays the candidate pending embolisation
     assert ("R8" in plan.fired_ids) == fired
     if fired:
         assert plan.fired("R8").values["remnant_ratio"] == round(ratio, 3)
+        assert plan.fired("R8").values["applied_min_ratio"] == limit
+    else:
+        assert f"at least {limit:.0%}" in plan.not_fired["R8"]
+
+
+@pytest.mark.parametrize(("weight", "fired"), [(117.6, False), (117.7, True)])
+def test_r8_remnant_to_body_weight_boundary(weight: float, fired: bool) -> None:
+    # 588 ml remnant: 0.5 % of 117.6 kg is 588 g (liver about 1 g/ml).
+    plan = suggest(modified(remnant(0.42, flr_ml=588.0), clinical={"weight_kg": weight}))
+    assert ("R8" in plan.fired_ids) == fired
+    assert any("% of body weight, below 0.5 %" in f for f in plan.flags) == fired
+    values = plan.fired("R8").values if fired else None
+    if fired:
+        assert values["remnant_body_weight_pct"] == round(100 * 588.0 / (weight * 1000), 3)
+
+
+def test_r8_caudate_is_not_remnant_when_the_retrohepatic_ivc_goes() -> None:
+    # 42 % of 1400 ml = 588 ml, less a 70 ml caudate lobe = 518 ml = 37 %; a 300 ml caudate leaves 20.6 %.
+    plan = suggest(case_b())
+    assert "R8" not in plan.fired_ids and "remnant 37.0%" in plan.not_fired["R8"]
+    plan = suggest(modified(case_b(), liver={"caudate_ml": 300.0}))
+    r8 = plan.fired("R8")
+    assert r8.values["caudate_excluded_ml"] == 300.0 and r8.values["remnant_ratio"] == 0.206
+    facts = modified(case_b(), liver={"caudate_ml": None})
+    assert any(f.startswith("Caudate lobe volume not estimated") for f in suggest(facts).flags)
+
+
+def test_r8_uncertainty_straddling_the_limit_is_flagged() -> None:
+    plan = suggest(remnant(0.27, flr_ratio_range=[0.22, 0.32]))
+    assert "R8" not in plan.fired_ids
+    assert any("straddles the 25% limit" in f and "22.0%-32.0%" in f for f in plan.flags)
+    assert not any("straddles" in f for f in suggest(remnant(0.27, flr_ratio_range=[0.26, 0.29])).flags)
 
 
 def test_r8_flag_shows_the_ratio_unrounded_to_the_limit() -> None:
-    # 29.6 % must not read "30 %, below 30 %".
-    plan = suggest(modified(case_b(), liver={"flr_ratio": 0.296}))
+    # 24.6 % must not read "25 %, below 25 %".
+    plan = suggest(remnant(0.246))
     flag = next(f for f in plan.flags if f.startswith("Insufficient future liver remnant"))
-    assert "29.6%" in flag and "below 30%" in flag
+    assert "24.6%" in flag and "below 25%" in flag
 
 
 def test_r8_unknown_history_between_limits_is_flagged() -> None:
-    plan = suggest(modified(case_b(), liver={"flr_ratio": 0.35}))
+    plan = suggest(remnant(0.35))
     assert "R8" not in plan.fired_ids
     assert any("history not given" in flag for flag in plan.flags)
 
@@ -251,9 +384,11 @@ def test_r8_unknown_remnant_is_flagged() -> None:
 
 def test_r8_left_sided_invasion_keeps_the_right_liver() -> None:
     # FLR estimate = left liver 0.75 -> a left hepatectomy keeps 0.25 < 0.30.
-    plan = suggest(modified(case_b(), tumor={"hepatic_veins_invaded": ["left"]}, liver={"flr_ratio": 0.75}))
+    # FLR estimate = left liver 0.78 -> a left hepatectomy keeps 0.22 < 0.25 (the caudate stays with the IVC's
+    # left side: not subtracted from a right-liver remnant).
+    plan = suggest(modified(remnant(0.78), tumor={"hepatic_veins_invaded": ["left"]}))
     assert plan.liver_resection == "left_hepatectomy"
-    assert plan.fired("R8").values["remnant_ratio"] == 0.25
+    assert plan.fired("R8").values["remnant_ratio"] == 0.22
 
 
 def test_r8_not_assessed_without_hepatectomy() -> None:

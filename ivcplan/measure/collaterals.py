@@ -1,0 +1,160 @@
+"""Collateral venous return around an occluded IVC: enlarged paravertebral veins where the CT shows them.
+
+When the IVC is blocked slowly, the lower body drains through the ascending lumbar veins into the
+azygos (right) and hemiazygos (left) veins, and through the gonadal veins. Rule R2 may accept IVC
+ligation only with such collateral return, so it must be looked for, not assumed.
+
+What is measured (the segmentation has no labels for these veins; the CT is read directly):
+
+* **azygos / hemiazygos**: unlabeled blood-pool-bright tubes within `PARAVERTEBRAL_MM` of the front
+  half of the vertebral bodies, right / left of the midline, from the renal veins upwards (the
+  retrocrural and posterior mediastinal course);
+* **ascending lumbar**: the same beside the vertebral bodies below the renal veins.
+
+A candidate is a 2D blob per axial slice (HU at least `BLOOD_FRACTION` of the way from muscle to the
+IVC lumen's own median HU, not inside any labelled structure, equivalent diameter at least
+`MIN_DIAMETER_MM`), followed over at least `MIN_RUN_MM` of consecutive slices (a vein runs along the
+spine; lumbar arteries and bowel loops do not). A group is *enlarged* when the median diameter of its
+longest run reaches `ENLARGED_MM`. ``gonadal`` veins are not assessed (they run among bowel loops of
+the same attenuation): null with that reason. Not assessed at all on a non-contrast CT or without a
+segmented spine and IVC lumen.
+
+``collateral_return``: true when an enlarged group is found; false when both paravertebral groups
+were in view and neither is enlarged; null (with the reason) otherwise. The thresholds are expert
+consensus (normal azygos up to about 7-10 mm, ascending lumbar veins a few millimetres).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.labels import Label
+from ivcplan.volume import Labelmap, Volume
+
+log = logging.getLogger(__name__)
+
+#: Search band (mm) around the vertebral bodies.
+PARAVERTEBRAL_MM = 15.0
+#: A collateral is at least this bright: this fraction of the way from muscle HU to the IVC lumen's HU.
+BLOOD_FRACTION = 0.6
+MUSCLE_HU = 50.0
+#: ... and no brighter than the brighter of the IVC lumen and the aorta by this (HU): bone (ribs, the
+#: vertebral cortex outside the spine label) is brighter still.
+BLOOD_MAX_ABOVE_HU = 60.0
+#: Blobs smaller than this (mm, equivalent diameter) are not followed (lumbar arteries, noise).
+MIN_DIAMETER_MM = 3.0
+#: A vein is followed over at least this length (mm) of consecutive axial slices.
+MIN_RUN_MM = 15.0
+#: Enlarged when the median diameter (mm) of the longest run reaches this (expert consensus).
+ENLARGED_MM = {"azygos_hemiazygos": 8.0, "ascending_lumbar": 6.0}
+#: Phases without venous contrast: veins are not told from muscle.
+NO_VENOUS_CONTRAST = ("non_contrast", "arterial")
+
+GROUPS = ("azygos_hemiazygos", "ascending_lumbar", "gonadal")
+
+
+def _none(reason: str) -> dict[str, Any]:
+    return {"enlarged": None, "diameter_mm": None, "run_mm": None, "reason": reason}
+
+
+def assess(volume: Volume | None, labelmap: Labelmap, *, renal_z: float | None, phase: str | None) -> dict[str, Any]:
+    """The report's ``tumor.collaterals`` (per group) and ``collateral_return`` with its reason."""
+    gonadal = _none("not assessed: the gonadal veins run among bowel loops of the same attenuation")
+    out: dict[str, Any] = {"gonadal": gonadal}
+    why = None
+    if volume is None or not volume.grid.is_same(labelmap.grid):
+        why = "no CT on the labelmap's grid"
+    elif phase in NO_VENOUS_CONTRAST:
+        why = f"{phase.replace('_', '-')} CT: veins cannot be told from muscle"
+    elif not np.any(labelmap.array == Label.SPINE):
+        why = "spine not segmented (the paravertebral veins are found beside it)"
+    elif not np.any(labelmap.array == Label.IVC_LUMEN):
+        why = "no IVC lumen to calibrate the blood-pool attenuation"
+    if why is not None:
+        out.update(azygos_hemiazygos=_none(f"not assessed: {why}"), ascending_lumbar=_none(f"not assessed: {why}"))
+        return {**out, "collateral_return": None, "reason": f"not assessed: {why}"}
+    out.update(_paravertebral(volume, labelmap, renal_z))
+    groups = [out["azygos_hemiazygos"], out["ascending_lumbar"]]
+    if any(g["enlarged"] for g in groups):
+        names = [n for n in ("azygos_hemiazygos", "ascending_lumbar") if out[n]["enlarged"]]
+        return {**out, "collateral_return": True, "reason": f"enlarged {', '.join(names).replace('_', ' ')} vein(s)"}
+    if all(g["enlarged"] is False for g in groups):
+        return {**out, "collateral_return": False,
+                "reason": "azygos/hemiazygos and ascending lumbar veins in view, none enlarged (gonadal veins not "
+                          "assessed)"}
+    missing = [n.replace("_", " ") for n in ("azygos_hemiazygos", "ascending_lumbar") if out[n]["enlarged"] is None]
+    return {**out, "collateral_return": None, "reason": f"{', '.join(missing)} not assessed; none enlarged where seen"}
+
+
+def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) -> dict[str, Any]:
+    re = labelmap.grid.reorientation("SPL")
+    labels = re.apply(labelmap.array)
+    hu = re.apply(volume.array)
+    grid = re.grid
+    heights = grid.index_to_lps(np.stack([np.arange(grid.shape[0]), np.zeros(grid.shape[0]),
+                                          np.zeros(grid.shape[0])], axis=1))[:, 2]
+    pixel = np.asarray(grid.spacing[1:], dtype=float)
+    dz = float(grid.spacing[0])
+    lumen_hu = float(np.median(volume.array[labelmap.array == Label.IVC_LUMEN]))
+    threshold = MUSCLE_HU + BLOOD_FRACTION * max(lumen_hu - MUSCLE_HU, 40.0)
+    aorta = labelmap.array == Label.AORTA
+    brightest = max(lumen_hu, float(np.median(volume.array[aorta])) if aorta.any() else lumen_hu)
+    ceiling = brightest + BLOOD_MAX_ABOVE_HU
+    spine = labels == Label.SPINE
+    has_spine = np.flatnonzero(spine.any(axis=(1, 2)))
+    px_area = float(pixel[0] * pixel[1])
+    # Per slice: the largest candidate blob's diameter per group (0 when none).
+    diam = {"azygos_hemiazygos": np.zeros(len(heights)), "ascending_lumbar": np.zeros(len(heights))}
+    in_view = {"azygos_hemiazygos": False, "ascending_lumbar": False}
+    for k in has_spine:
+        if renal_z is None:
+            continue  # the two groups are told apart by the renal vein level
+        group = "ascending_lumbar" if heights[k] < renal_z else "azygos_hemiazygos"
+        in_view[group] = True
+        sp = spine[k]
+        centre_row = float(np.median(np.argwhere(sp)[:, 0]))
+        dist = ndimage.distance_transform_edt(~sp, sampling=pixel)
+        band = (dist > 0) & (dist <= PARAVERTEBRAL_MM)
+        band[int(np.ceil(centre_row)):, :] = False  # the front half: the veins lie beside and before the bodies
+        unlabelled = (labels[k] == 0) | (labels[k] == Label.BODY)
+        cand = band & unlabelled & (hu[k] >= threshold) & (hu[k] <= ceiling)
+        if not cand.any():
+            continue
+        comps, n = ndimage.label(cand)
+        areas = ndimage.sum(np.ones_like(comps), comps, index=np.arange(1, n + 1)) * px_area
+        best = float(2.0 * np.sqrt(areas.max() / np.pi))
+        if best >= MIN_DIAMETER_MM:
+            diam[group][k] = best
+    out: dict[str, Any] = {}
+    min_run = max(1, int(np.ceil(MIN_RUN_MM / dz)))
+    for group, values in diam.items():
+        if not in_view[group]:
+            out[group] = _none("renal vein level unknown" if renal_z is None else
+                               "not in view (no spine at those levels)")
+            continue
+        present = values > 0
+        longest, best_slice = 0, None
+        k = 0
+        while k < len(present):
+            if present[k]:
+                j = k
+                while j + 1 < len(present) and present[j + 1]:
+                    j += 1
+                if j - k + 1 > longest:
+                    longest, best_slice = j - k + 1, (k, j)
+                k = j + 1
+            else:
+                k += 1
+        if longest < min_run:
+            out[group] = {"enlarged": False, "diameter_mm": None, "run_mm": round(longest * dz, 1),
+                          "reason": f"no vein followed over {MIN_RUN_MM:g} mm beside the spine"}
+            continue
+        run = values[best_slice[0]:best_slice[1] + 1]
+        median = float(np.median(run))
+        out[group] = {"enlarged": median >= ENLARGED_MM[group], "diameter_mm": round(median, 1),
+                      "run_mm": round(longest * dz, 1), "reason": None}
+    return out
