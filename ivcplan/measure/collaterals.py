@@ -7,11 +7,15 @@ ligation only with such collateral return, so it must be looked for, not assumed
 What is measured (the segmentation has no labels for these veins; the CT is read directly):
 
 * **azygos / hemiazygos**: unlabeled blood-pool-bright tubes within `PARAVERTEBRAL_MM` of the front
-  half of the vertebral bodies, right / left of the midline, from the renal veins upwards (the
-  retrocrural and posterior mediastinal course);
+  half of the vertebral bodies, no more than `AHEAD_OF_SPINE_MM` in front of them and off the midline
+  strip (where the prevertebral aorta, IVC and iliac arteries run) and off the IVC's and the aorta's
+  footprint over `TRUNK_GAP_MM` above and below (a gap in their segmentation), right / left of the midline, from
+  the renal veins upwards (the retrocrural and posterior mediastinal course);
 * **ascending lumbar**: the same beside the vertebral bodies below the renal veins.
 
-A candidate is a 2D blob per axial slice (HU at least `BLOOD_FRACTION` of the way from muscle to the
+Only slices where the IVC itself is segmented within `TRUNK_GAP_MM` are read (its own lumen would
+otherwise pass for a collateral), and the lumbar group only when both kidneys are labelled. A
+candidate is a 2D blob per axial slice (HU at least `BLOOD_FRACTION` of the way from muscle to the
 IVC lumen's own median HU, not inside any labelled structure, equivalent diameter at least
 `MIN_DIAMETER_MM`), followed over at least `MIN_RUN_MM` of consecutive slices (a vein runs along the
 spine; lumbar arteries and bowel loops do not). A group is *enlarged* when the median diameter of its
@@ -37,8 +41,20 @@ from ivcplan.volume import Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
-#: Search band (mm) around the vertebral bodies.
+#: Search band (mm) around the vertebral bodies ...
 PARAVERTEBRAL_MM = 15.0
+#: ... no further than this (mm) in front of the bodies' front edge (the prevertebral aorta, IVC and
+#: iliac arteries lie further forward; the azygos system and the lumbar veins hug the spine) ...
+AHEAD_OF_SPINE_MM = 8.0
+#: ... and off the midline strip of this half-width (mm) in front of the bodies, where unlabelled
+#: arteries (a partly segmented aorta, the common iliac arteries) run.
+MIDLINE_MM = 8.0
+#: Blobs wider than this (mm) are an unlabelled trunk (aorta, iliac vessels, a kidney), not a collateral.
+MAX_DIAMETER_MM = 20.0
+#: Where the IVC or the aorta is labelled within this height (mm) above or below a slice, widened by
+#: `TRUNK_MARGIN_MM`, a blob is that trunk across a gap in its segmentation, not a collateral.
+TRUNK_GAP_MM = 20.0
+TRUNK_MARGIN_MM = 3.0
 #: A collateral is at least this bright: this fraction of the way from muscle HU to the IVC lumen's HU.
 BLOOD_FRACTION = 0.6
 MUSCLE_HU = 50.0
@@ -106,6 +122,17 @@ def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) ->
     ceiling = brightest + BLOOD_MAX_ABOVE_HU
     spine = labels == Label.SPINE
     has_spine = np.flatnonzero(spine.any(axis=(1, 2)))
+    trunks = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS),
+                              int(Label.AORTA)]).astype(np.uint8)
+    reach = (2 * int(np.ceil(TRUNK_GAP_MM / dz)) + 1, 2 * int(np.ceil(TRUNK_MARGIN_MM / pixel[0])) + 1,
+             2 * int(np.ceil(TRUNK_MARGIN_MM / pixel[1])) + 1)
+    trunks = ndimage.maximum_filter(trunks, size=reach).astype(bool)
+    # A slice is read only where the IVC itself is segmented nearby: else its own lumen would pass for a
+    # collateral. Kidney tissue beside the spine passes for a vein unless the kidneys are labelled.
+    ivc_near = ndimage.maximum_filter1d(np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR),
+                                                         int(Label.IVC_THROMBUS)]).any(axis=(1, 2)).astype(np.uint8),
+                                        size=reach[0]).astype(bool)
+    kidneys = bool(np.any(labels == Label.KIDNEY_RIGHT) and np.any(labels == Label.KIDNEY_LEFT))
     px_area = float(pixel[0] * pixel[1])
     # Per slice: the largest candidate blob's diameter per group (0 when none).
     diam = {"azygos_hemiazygos": np.zeros(len(heights)), "ascending_lumbar": np.zeros(len(heights))}
@@ -114,27 +141,39 @@ def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) ->
         if renal_z is None:
             continue  # the two groups are told apart by the renal vein level
         group = "ascending_lumbar" if heights[k] < renal_z else "azygos_hemiazygos"
+        if not ivc_near[k] or (group == "ascending_lumbar" and not kidneys):
+            continue
         in_view[group] = True
         sp = spine[k]
-        centre_row = float(np.median(np.argwhere(sp)[:, 0]))
+        rows_cols = np.argwhere(sp)
+        centre_row, centre_col = (float(v) for v in np.median(rows_cols, axis=0))
+        near_mid = np.abs(rows_cols[:, 1] - centre_col) * pixel[1] <= MIDLINE_MM
+        front_row = float(rows_cols[near_mid, 0].min()) if near_mid.any() else float(rows_cols[:, 0].min())
         dist = ndimage.distance_transform_edt(~sp, sampling=pixel)
         band = (dist > 0) & (dist <= PARAVERTEBRAL_MM)
         band[int(np.ceil(centre_row)):, :] = False  # the front half: the veins lie beside and before the bodies
+        band[:max(0, int(np.floor(front_row - AHEAD_OF_SPINE_MM / pixel[0]))), :] = False
+        cols = np.arange(band.shape[1])
+        band[:, np.abs(cols - centre_col) * pixel[1] < MIDLINE_MM] = False
         unlabelled = (labels[k] == 0) | (labels[k] == Label.BODY)
-        cand = band & unlabelled & (hu[k] >= threshold) & (hu[k] <= ceiling)
+        cand = band & unlabelled & ~trunks[k] & (hu[k] >= threshold) & (hu[k] <= ceiling)
         if not cand.any():
             continue
         comps, n = ndimage.label(cand)
         areas = ndimage.sum(np.ones_like(comps), comps, index=np.arange(1, n + 1)) * px_area
-        best = float(2.0 * np.sqrt(areas.max() / np.pi))
-        if best >= MIN_DIAMETER_MM:
-            diam[group][k] = best
+        sizes = 2.0 * np.sqrt(areas / np.pi)
+        sizes = sizes[(sizes >= MIN_DIAMETER_MM) & (sizes <= MAX_DIAMETER_MM)]
+        if sizes.size:
+            diam[group][k] = float(sizes.max())
     out: dict[str, Any] = {}
     min_run = max(1, int(np.ceil(MIN_RUN_MM / dz)))
     for group, values in diam.items():
         if not in_view[group]:
-            out[group] = _none("renal vein level unknown" if renal_z is None else
-                               "not in view (no spine at those levels)")
+            why = ("renal vein level unknown" if renal_z is None else
+                   "kidneys not segmented (kidney tissue beside the spine cannot be told from veins)"
+                   if group == "ascending_lumbar" and not kidneys else
+                   "not in view (no spine, or no segmented IVC to tell it from, at those levels)")
+            out[group] = _none(why)
             continue
         present = values > 0
         longest, best_slice = 0, None
