@@ -36,3 +36,15 @@ def test_local_links_and_paths_in_the_docs_exist() -> None:
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
         for path in re.findall(r"`((?:ivcplan|scripts|tests|docs)/[\w./-]+)`", doc.read_text()):
             assert (repo / path).exists() or list(repo.glob(path)), f"{doc.name} names missing {path}"
+
+
+def test_the_package_and_docs_point_at_nothing_outside_the_repo() -> None:
+    # Design files outside the repository drift away from the code: what the code relies on is in docs/.
+    repo = DOCS.parent
+    offenders = []
+    for path in [README, *DOCS.glob("*.md"), *(repo / "ivcplan").rglob("*.py"), *(repo / "ivcplan").rglob("*.toml"),
+                 *(repo / "ivcplan").rglob("*.json")]:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "shared/design" in line or "domain.md" in line or "architecture.md" in line:
+                offenders.append(f"{path.relative_to(repo)}:{n}")
+    assert not offenders, offenders

@@ -7,7 +7,7 @@ liver, about as bright as the IVC lumen) connected to the IVC or its tumor:
   other, between the kidneys' cranial and caudal poles; its side is the kidney it reaches;
 - a hepatic vein is blood inside the liver that opens into the IVC (or tumor) in the last few
   centimetres below the cavoatrial junction (or below the liver dome); right, middle or left is
-  told by the direction it leaves the IVC in (domain.md: right laterally, middle anteriorly, left
+  told by the direction it leaves the IVC in (docs/clinical.md: right laterally, middle anteriorly, left
   to the anterior-left).
 
 The portal vein, at the hilum, does not open into the IVC and is left out by the contact window.
@@ -45,7 +45,7 @@ HEPATIC_MIN_LENGTH_MM = 15.0
 #: The liver mask is widened by this (mm): the veins' trunks run just outside the parenchyma.
 LIVER_MARGIN_MM = 6.0
 #: Azimuth (degrees; 0 = patient left, 90 = anterior, 180 = right) boundaries of the hepatic veins:
-#: left below the first, middle up to the second, right beyond (domain.md, hepatic vein anatomy).
+#: left below the first, middle up to the second, right beyond (docs/clinical.md, hepatic vein anatomy).
 HEPATIC_AZIMUTH_DEG = (70.0, 135.0)
 #: A renal vein ends at most this far (mm) from its kidney (it enters the renal sinus fat at the hilum,
 #: where the parenchyma mask stops).

@@ -18,7 +18,7 @@ columns are checked for thoracic content (lung air, mediastinal/pericardial fat,
 within `THORAX_CHECK_MM` above the liver top: the diaphragm lies between. Null when the liver
 reaches the top of the scan beside the IVC (diaphragm not in view). Without a segmented liver but
 with the cavoatrial junction, it is estimated `HIATUS_BELOW_CAJ_MM` below the junction at low
-confidence (the junction lies 1-2 cm above the hiatus, shared/design/domain.md).
+confidence (the junction lies 1-2 cm above the hiatus, docs/clinical.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ FAT_HU = (-200.0, -30.0)
 THORAX_CONFIRM_SHARE = 0.3
 #: Spread (mm, interquartile range of the column tops) up to which the hiatus is sharp.
 SHARP_IQR_MM = 8.0
-#: Typical distance (mm) from the hiatus up to the cavoatrial junction (1-2 cm, domain.md).
+#: Typical distance (mm) from the hiatus up to the cavoatrial junction (1-2 cm, docs/clinical.md).
 HIATUS_BELOW_CAJ_MM = 15.0
 #: Columns needed for a liver-top estimate.
 MIN_COLUMNS = 20

@@ -310,7 +310,7 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
         edges.append((float(c.s.max()) + shift + half_voxel, lm.confidence))
     left_kidney = ctx.has(Label.KIDNEY_LEFT)
     if len(edges) == 1 and not out["renal_vein_left"].found and left_kidney:
-        # Only the right vein: the left one, which usually enters 1-2 cm higher (domain.md), was missed
+        # Only the right vein: the left one, which usually enters 1-2 cm higher (docs/clinical.md), was missed
         # (thin, pinched in front of the aorta, lost to partial volume in thick slices).
         s_right, conf = edges[0]
         out["renal_veins"] = ctx.on_centerline(

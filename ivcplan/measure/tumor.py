@@ -44,7 +44,7 @@ VEIN_ABUTTING_MM = 5.0
 #: An organ within this distance (mm) of the tumor is adjacent.
 ADJACENT_MM = 3.0
 #: The IVC is completely occluded when no lumen remains over at least this length (mm) of the tumor
-#: (shared/design/domain.md, R2): a short stretch without visible lumen may be partial volume.
+#: (docs/rules.md, R2): a short stretch without visible lumen may be partial volume.
 COMPLETE_OCCLUSION_MIN_MM = 10.0
 #: Tumor above the cavoatrial junction by more than this (mm) is intracardiac.
 INTRACARDIAC_MIN_MM = 1.0

@@ -1,4 +1,4 @@
-"""Tissue classes of the phantom and their portal-venous-phase attenuation (domain.md ranges).
+"""Tissue classes of the phantom and their portal-venous-phase attenuation (docs/clinical.md ranges).
 
 Each tissue has a mean HU, a coarse texture (organ heterogeneity, ~6 mm grain) and a fine texture
 (parenchymal mottle, ~1 mm grain), both standard deviations in HU.

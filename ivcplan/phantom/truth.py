@@ -2,7 +2,7 @@
 
 Landmarks follow docs/design.md: ostia are the centres of each vein's lumen where it meets the
 normal IVC wall; level landmarks are points on the IVC centreline. Tumor numbers follow the
-report contract (architecture.md) so that ``facts`` can be fed to ``ivcplan.plan.suggest``.
+report contract (docs/report.md) so that ``facts`` can be fed to ``ivcplan.plan.suggest``.
 """
 
 from __future__ import annotations

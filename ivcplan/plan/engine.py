@@ -1,24 +1,25 @@
 """Apply R1-R9 to a report's facts and assemble the plan.
 
-Order of the decision (domain.md's rules, revised 2026-12-06; thresholds from the rules file):
+Order of the decision (the rules and every threshold, with units and sources, are in the rules file,
+``plan_rules.toml``; docs/rules.md lists them):
 1. R9 first: IVC or tumor not found, low tumor confidence, or a landmark the decision needs not
    found / low confidence -> approach "none" and nothing else.
-2. Approach: R1 (segments I-II, upper pole >= margin below the hepatic vein ostia) -> conventional,
-   IVC clamped below the liver when the upper pole also lies >= the clamp room below the liver's
-   caudal edge, else below the hepatic veins after liver mobilisation (flag). Otherwise the tumor
-   reaches the retrohepatic IVC near the hepatic veins: R5 (all ostia free) -> conventional under
-   total vascular exclusion; R6 (an ostium invaded, segment III, upper pole within 20 mm of the
-   cavoatrial junction or above) -> ELRA. Invaded ostia without R6 match no rule (approach "none",
-   flagged); unknown hepatic vein status there is an R9 block.
+2. Approach: R1 (segments I-II, upper pole far enough below the hepatic vein ostia) -> conventional,
+   IVC clamped below the liver when the upper pole also leaves clamp room below the liver's caudal
+   edge, else below the hepatic veins after liver mobilisation (flag). Otherwise the tumor reaches the
+   retrohepatic IVC near the hepatic veins: R5 (all ostia free) -> conventional under total vascular
+   exclusion; R6 (an ostium invaded, segment III, upper pole near the cavoatrial junction or above)
+   -> ELRA. Invaded ostia without R6 match no rule (approach "none", flagged); unknown hepatic vein
+   status there is an R9 block.
 3. R7: a tumor entering the atrium -> cardiopulmonary bypass (the intrapericardial IVC wall is
-   involved: PUTH-B); a tumor above the caval hiatus or within the standby margin below it ->
-   intrapericardial or suprahepatic control, bypass on standby (a flag; control stays TVE).
-4. IVC management: R2 ligation (no lumen over >= 10 mm + collateral return + infrarenal, never with
-   ELRA); otherwise R3: patch under the circumferential limit, else a graft of 0.6 x the transverse
-   diameter of the normal IVC at the upper resection margin, kept within 12-20 mm, length = tumor
-   length + margins (ELRA always grafts).
-5. R4 renal veins; R8 remnant check whenever ELRA is suggested (caudate excluded, body weight
-   when known); ELRA's anhepatic-phase support and in-situ / ante-situm alternatives.
+   involved: PUTH-B); a tumor above the caval hiatus or just below it -> intrapericardial or
+   suprahepatic control, bypass on standby (a flag; control stays total vascular exclusion).
+4. IVC management: R2 ligation (no residual lumen over a length + collateral return + infrarenal,
+   never with ELRA); otherwise R3: a patch under the circumferential limit, else a graft sized on the
+   transverse diameter of the normal IVC at the upper resection margin, within bounds, as long as the
+   tumor plus margins (ELRA always grafts).
+5. R4 renal veins; R8 remnant check whenever a hepatectomy or ELRA is suggested (caudate excluded,
+   body weight when known); ELRA's anhepatic-phase support and in-situ / ante-situm alternatives.
 """
 
 from __future__ import annotations
