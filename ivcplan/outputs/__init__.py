@@ -19,7 +19,7 @@ from pathlib import Path
 from ivcplan.analysis import Analysis
 from ivcplan.errors import InputError, NotApplicableError
 from ivcplan.outputs.documents import write_html_report, write_pdf_report
-from ivcplan.outputs.segmentation import write_labelmap, write_mesh_files, write_seg
+from ivcplan.outputs.segmentation import write_labelmap, write_mesh_files, write_seg, write_slicer_segmentation
 from ivcplan.outputs.shared import IMAGES_DIR, Shared
 from ivcplan.outputs.tables import write_csv, write_json
 
@@ -42,8 +42,10 @@ class OutputKind:
 OUTPUT_KINDS: tuple[OutputKind, ...] = (
     OutputKind("json", "report.json (the report contract)", lambda a, d, s: write_json(a, d), core=True),
     OutputKind("csv", "report.csv (the report as one row)", lambda a, d, s: write_csv(a, d), core=True),
-    OutputKind("segmentation", "segmentation.nii.gz (labels on the CT grid)", lambda a, d, s: write_labelmap(a, d),
-               core=True),
+    OutputKind("segmentation", "segmentation.nii.gz (labels on the CT grid) + label tables for Slicer (.ctbl) "
+               "and ITK-SNAP (_labels.txt)", lambda a, d, s: write_labelmap(a, d), core=True),
+    OutputKind("seg_nrrd", "segmentation.seg.nrrd (3D Slicer segmentation: named, coloured segments)",
+               lambda a, d, s: write_slicer_segmentation(a, d)),
     OutputKind("images", "images/*.png (3D views, slices, CPR, profile)", lambda a, d, s: _write_images(s)),
     OutputKind("html", "report.html (self-contained)", lambda a, d, s: write_html_report(a, d, s.images)),
     OutputKind("pdf", "report.pdf", lambda a, d, s: write_pdf_report(a, d, s.images)),

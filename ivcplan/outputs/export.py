@@ -15,13 +15,18 @@ import logging
 import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
 from ivcplan.volume import Labelmap
+
+if TYPE_CHECKING:
+    from pydicom.sr.coding import Code
 
 log = logging.getLogger(__name__)
 
@@ -181,33 +186,66 @@ def write_meshes(labelmap: Labelmap, outdir: str | Path, formats: Iterable[str] 
 
 
 # -- DICOM SEG ---------------------------------------------------------------------------------------
-def _segment_codes(label: int):
-    from pydicom.sr.codedict import codes
+@dataclass(frozen=True)
+class SegmentCodes:
+    """What a segment is, coded as DICOM SEG and Slicer's terminology want it (SNOMED CT through pydicom's
+    DICOM code dictionary, PS3.16): category, type, and the laterality of a paired organ as the type's
+    modifier (Segmented Property Type Modifier Code Sequence inside the type's item, PS3.3 C.8.20.2;
+    CID 244 laterality: SCT 24028007 Right, 7771000 Left)."""
+
+    category: Code
+    type: Code
+    modifier: Code | None = None
+
+
+def segment_codes(label: int) -> SegmentCodes:
+    """The codes of ``label``; an unknown value is generic tissue."""
+    from pydicom.sr.codedict import codes  # about a second to import: only when a SEG or .seg.nrrd is written
 
     sct = codes.SCT
+    anatomy, abnormal = sct.AnatomicalStructure, sct.MorphologicallyAbnormalStructure
     table = {
-        Label.IVC_LUMEN: (sct.AnatomicalStructure, sct.InferiorVenaCava),
-        Label.IVC_TUMOR: (sct.MorphologicallyAbnormalStructure, sct.Neoplasm),
-        Label.IVC_THROMBUS: (sct.MorphologicallyAbnormalStructure, sct.Thrombus),
-        Label.AORTA: (sct.AnatomicalStructure, sct.Aorta),
-        Label.LIVER: (sct.AnatomicalStructure, sct.Liver),
-        Label.KIDNEY_RIGHT: (sct.AnatomicalStructure, sct.Kidney),
-        Label.KIDNEY_LEFT: (sct.AnatomicalStructure, sct.Kidney),
-        Label.RENAL_VEIN_RIGHT: (sct.AnatomicalStructure, sct.RenalVein),
-        Label.RENAL_VEIN_LEFT: (sct.AnatomicalStructure, sct.RenalVein),
-        Label.HEPATIC_VEIN_RIGHT: (sct.AnatomicalStructure, sct.RightHepaticVein),
-        Label.HEPATIC_VEIN_MIDDLE: (sct.AnatomicalStructure, sct.HepaticVein),
-        Label.HEPATIC_VEIN_LEFT: (sct.AnatomicalStructure, sct.HepaticVein),
-        Label.RIGHT_ATRIUM: (sct.AnatomicalStructure, sct.RightAtrium),
-        Label.PORTAL_VEIN: (sct.AnatomicalStructure, sct.PortalVein),
-        Label.SPINE: (sct.AnatomicalStructure, sct.Spine),
-        Label.ILIAC_VEIN_RIGHT: (sct.AnatomicalStructure, sct.CommonIliacVein),
-        Label.ILIAC_VEIN_LEFT: (sct.AnatomicalStructure, sct.CommonIliacVein),
+        Label.IVC_LUMEN: SegmentCodes(anatomy, sct.InferiorVenaCava),
+        Label.IVC_TUMOR: SegmentCodes(abnormal, sct.Neoplasm),
+        Label.IVC_THROMBUS: SegmentCodes(abnormal, sct.Thrombus),
+        Label.AORTA: SegmentCodes(anatomy, sct.Aorta),
+        Label.LIVER: SegmentCodes(anatomy, sct.Liver),
+        Label.KIDNEY_RIGHT: SegmentCodes(anatomy, sct.Kidney, sct.Right),
+        Label.KIDNEY_LEFT: SegmentCodes(anatomy, sct.Kidney, sct.Left),
+        Label.RENAL_VEIN_RIGHT: SegmentCodes(anatomy, sct.RenalVein, sct.Right),
+        Label.RENAL_VEIN_LEFT: SegmentCodes(anatomy, sct.RenalVein, sct.Left),
+        # The three hepatic veins have their own SNOMED CT concepts (272998002, 273099000, 273202007).
+        Label.HEPATIC_VEIN_RIGHT: SegmentCodes(anatomy, sct.RightHepaticVein),
+        Label.HEPATIC_VEIN_MIDDLE: SegmentCodes(anatomy, sct.MiddleHepaticVein),
+        Label.HEPATIC_VEIN_LEFT: SegmentCodes(anatomy, sct.LeftHepaticVein),
+        Label.RIGHT_ATRIUM: SegmentCodes(anatomy, sct.RightAtrium),
+        Label.PORTAL_VEIN: SegmentCodes(anatomy, sct.PortalVein),
+        Label.SPINE: SegmentCodes(anatomy, sct.Spine),
+        Label.BODY: SegmentCodes(anatomy, sct.EntireBody),
+        Label.ILIAC_VEIN_RIGHT: SegmentCodes(anatomy, sct.CommonIliacVein, sct.Right),
+        Label.ILIAC_VEIN_LEFT: SegmentCodes(anatomy, sct.CommonIliacVein, sct.Left),
     }
     try:
         return table[Label(label)]
     except (KeyError, ValueError):
-        return sct.Tissue, sct.Tissue
+        return SegmentCodes(sct.Tissue, sct.Tissue)
+
+
+def segment_description(number: int, value: int, name: str, color: tuple[int, int, int], algorithm):
+    """highdicom SegmentDescription of label ``value``, laterality put into the type's item."""
+    import highdicom as hd
+
+    coded = segment_codes(value)
+    desc = hd.seg.SegmentDescription(
+        segment_number=number, segment_label=name, segmented_property_category=coded.category,
+        segmented_property_type=coded.type, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=algorithm, tracking_uid=hd.UID(), tracking_id=str(value),
+        display_color=hd.color.CIELabColor.from_rgb(*color))
+    if coded.modifier is not None:
+        # highdicom has no argument for it: the modifier is nested in the type's item, not the segment's.
+        desc.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
+            hd.sr.CodedConcept(coded.modifier.value, coded.modifier.scheme_designator, coded.modifier.meaning)]
+    return desc
 
 
 def _frames_for_sources(labelmap: Labelmap, datasets: Sequence) -> np.ndarray:
@@ -287,14 +325,8 @@ def write_dicom_seg(labelmap: Labelmap, source_files: Sequence[str | Path], path
     pixel = lut[frames]
     algorithm = hd.AlgorithmIdentificationSequence(name="ivcplan", family=codes.DCM.ImageProcessing,
                                                    version=__version__)
-    descriptions = []
-    for number, value in enumerate(present, start=1):
-        category, kind = _segment_codes(value)
-        descriptions.append(hd.seg.SegmentDescription(
-            segment_number=number, segment_label=labelmap.name(value), segmented_property_category=category,
-            segmented_property_type=kind, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm, tracking_uid=hd.UID(), tracking_id=str(value),
-            display_color=hd.color.CIELabColor.from_rgb(*labelmap.color(value))))
+    descriptions = [segment_description(number, value, labelmap.name(value), labelmap.color(value), algorithm)
+                    for number, value in enumerate(present, start=1)]
     seg = hd.seg.Segmentation(
         source_images=datasets, pixel_array=pixel, segmentation_type=seg_types[segmentation_type],
         segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=int(series_number),

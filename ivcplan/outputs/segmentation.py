@@ -1,4 +1,5 @@
-"""The segmentation as files: a NIfTI labelmap on the CT grid, meshes (STL, OBJ, GLB) and a DICOM SEG."""
+"""The segmentation as files: a NIfTI labelmap on the CT grid with its label tables (Slicer, ITK-SNAP),
+a 3D Slicer .seg.nrrd, meshes (STL, OBJ, GLB) and a DICOM SEG."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ from ivcplan.analysis import Analysis
 from ivcplan.errors import NotApplicableError
 from ivcplan.io import save_nifti
 from ivcplan.outputs.export import write_dicom_seg, write_meshes
+from ivcplan.outputs.label_files import write_label_sidecars, write_seg_nrrd
 from ivcplan.render.mesh import Surface
 
 
 def write_labelmap(analysis: Analysis, outdir: Path) -> Path:
+    """segmentation.nii.gz, with segmentation.ctbl (3D Slicer) and segmentation_labels.txt (ITK-SNAP) beside it."""
     lm = analysis.labelmap
-    return save_nifti(lm.with_array(lm.array.astype(np.uint8, copy=False)), Path(outdir) / "segmentation.nii.gz")
+    path = save_nifti(lm.with_array(lm.array.astype(np.uint8, copy=False)), Path(outdir) / "segmentation.nii.gz")
+    write_label_sidecars(lm, path)
+    return path
+
+
+def write_slicer_segmentation(analysis: Analysis, outdir: Path) -> Path:
+    """segmentation.seg.nrrd (named, coloured segments); NotApplicableError when nothing was segmented."""
+    if not analysis.labelmap.present():
+        raise NotApplicableError("empty segmentation: no .seg.nrrd written")
+    return write_seg_nrrd(analysis.labelmap, Path(outdir) / "segmentation.seg.nrrd")
 
 
 def write_mesh_files(analysis: Analysis, outdir: Path, surfaces: list[Surface]) -> Path:

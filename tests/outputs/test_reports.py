@@ -134,8 +134,10 @@ def test_every_output_kind_is_written_and_images_are_rendered_once(analysis, ima
     written = write_outputs(analysis, outdir, skipped=skipped)
     assert calls == [outdir / "images"]  # the images kind, the HTML and the PDF share one rendering
     assert sorted(p.name for p in (outdir / "images").glob("*.png")) == sorted(Path(p).name for p in images.values())
-    for kind in ("json", "csv", "segmentation", "html", "pdf", "images", "meshes"):
+    for kind in ("json", "csv", "segmentation", "seg_nrrd", "html", "pdf", "images", "meshes"):
         assert kind in written and Path(written[kind]).exists(), kind
+    assert written["seg_nrrd"].name == "segmentation.seg.nrrd"
+    assert (outdir / "segmentation.ctbl").is_file() and (outdir / "segmentation_labels.txt").is_file()
     # The synthetic volume came from memory, not DICOM: no DICOM SEG, said so, nothing crashed.
     assert "dicom_seg" not in written
     assert "not DICOM" in skipped["dicom_seg"]
@@ -152,8 +154,9 @@ def test_outputs_of_an_empty_segmentation(case, tmp_path):
 
     analysis = pipeline.run(case.volume, labels=Labelmap.empty(case.labelmap.grid))
     skipped: dict[str, str] = {}
-    written = write_outputs(analysis, tmp_path, ["images", "html", "meshes"], skipped=skipped)
+    written = write_outputs(analysis, tmp_path, ["images", "html", "meshes", "seg_nrrd"], skipped=skipped)
     assert "meshes" not in written and "empty segmentation" in skipped["meshes"]
+    assert "seg_nrrd" not in written and "empty segmentation" in skipped["seg_nrrd"]
     assert not (tmp_path / "meshes").exists()
     assert sorted(p.stem for p in (tmp_path / "images").glob("*.png")) == [
         "slice_axial", "slice_coronal", "slice_sagittal", "volume_anterior"]
