@@ -3,7 +3,8 @@
 ``run`` chains the stages, data flowing one way::
 
     io.load -> anatomy.segment [+ io.load_labels] -> measure.trace_centerline -> measure.find_landmarks
-      -> measure.classify_segments -> measure.tumor_measurements / liver_measurements -> plan.suggest
+      -> measure.classify_segments -> measure.tumor_measurements / liver_measurements / structure_statistics
+      -> plan.suggest
       -> report dict (validated)
 
 and returns an `ivcplan.analysis.Analysis`; `ivcplan.outputs.write_outputs` writes its files.
@@ -125,7 +126,9 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
         if tumor.present:
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
     liver = measure.liver_measurements(labelmap, caudate_levels=_caudate_levels(landmarks, extra_landmarks))
+    statistics = measure.structure_statistics(labelmap, volume)
     report = _report(volume, segmentation, cl, landmarks, segment_map, tumor, liver, warnings, extra_landmarks)
+    report["statistics"] = {name: stats.to_dict() for name, stats in statistics.items()}
     report["clinical"] = clinical_facts
     suggestion = stages.run("plan", lambda p: plan.suggest(contract.facts(report), ruleset))
     report["plan"] = suggestion.to_dict()

@@ -10,7 +10,8 @@ The stages, in the order the pipeline runs them (each module owns one):
 - `ivc_size`: the native IVC's AP / transverse size from normal sections, residual lumen and occlusion;
 - `clamp_room`: the liver's caudal edge and the diaphragm's caval hiatus (`clamp_room.find`);
 - `collaterals`: enlarged collateral veins beside the spine (`collaterals.assess`);
-- `remnant`: the future liver remnant's uncertainty and the caudate lobe.
+- `remnant`: the future liver remnant's uncertainty and the caudate lobe;
+- `statistics`: volume, HU mean and SD, extent of every structure (`structure_statistics`).
 
 May import: `ivcplan.volume`, `ivcplan.labels`, `ivcplan.errors`, `ivcplan.progress` (never
 `anatomy`, `plan`, `outputs` or `pipeline`): it reads a labelmap, whoever made it.
@@ -21,6 +22,7 @@ from ivcplan.measure.centerline import Centerline, trace_centerline
 from ivcplan.measure.ivc_segments import SegmentMap, classify_segments
 from ivcplan.measure.landmarks import Landmark, Landmarks, find_landmarks
 from ivcplan.measure.liver import LiverMeasurements, liver_measurements
+from ivcplan.measure.statistics import StructureStatistics, structure_statistics
 from ivcplan.measure.tumor import TumorMeasurements, tumor_measurements
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "Landmarks",
     "LiverMeasurements",
     "SegmentMap",
+    "StructureStatistics",
     "TumorMeasurements",
     "clamp_room",
     "classify_segments",
@@ -37,6 +40,7 @@ __all__ = [
     "ivc_size",
     "liver_measurements",
     "remnant",
+    "structure_statistics",
     "trace_centerline",
     "tumor_measurements",
 ]

@@ -92,11 +92,15 @@ _LPS_TO_GLTF = np.array([[1.0, 0, 0, 0], [0, 0, 1.0, 0], [0, -1.0, 0, 0], [0, 0,
 
 
 def _write_glb(surfaces: Sequence, path: Path, opacity: Mapping[int, float]) -> None:
-    """One binary glTF 2.0 file, one node per structure under a root node holding _LPS_TO_GLTF."""
+    """One binary glTF 2.0 file, one node per structure under a root node holding _LPS_TO_GLTF.
+
+    Opaque structures come first: viewers that draw in node order then blend the see-through ones
+    (the liver) over what lies inside them."""
     from ivcplan.render._vtk import polydata_triangles
 
     blob = bytearray()
     views, accessors, meshes, materials, nodes = [], [], [], [], []
+    surfaces = sorted(surfaces, key=lambda surf: float(opacity.get(surf.label, 1.0)) < 1.0)  # stable: label order kept
 
     def add_view(data: bytes, target: int) -> int:
         while len(blob) % 4:
@@ -118,16 +122,15 @@ def _write_glb(surfaces: Sequence, path: Path, opacity: Mapping[int, float]) -> 
         accessors.append({"bufferView": add_view(tris.tobytes(), 34963), "componentType": 5125,
                           "count": int(tris.size), "type": "SCALAR"})
         alpha = float(opacity.get(surf.label, 1.0))
-        material = {"name": surf.name, "doubleSided": False,
+        # Named by the label key, blended when see-through (the liver: the IVC and tumor show inside it).
+        material = {"name": surf.name, "doubleSided": False, "alphaMode": "BLEND" if alpha < 1.0 else "OPAQUE",
                     "pbrMetallicRoughness": {"baseColorFactor": [c / 255.0 for c in surf.color] + [alpha],
                                              "metallicFactor": 0.0, "roughnessFactor": 0.6}}
-        if alpha < 1.0:
-            material["alphaMode"] = "BLEND"
         materials.append(material)
         meshes.append({"name": surf.name, "primitives": [{
             "attributes": {"POSITION": pos_acc, "NORMAL": pos_acc + 1}, "indices": pos_acc + 2,
             "material": len(materials) - 1, "mode": 4}]})
-        nodes.append({"name": surf.name, "mesh": len(meshes) - 1})
+        nodes.append({"name": surf.name, "mesh": len(meshes) - 1, "extras": {"label": int(surf.label)}})
     root = {"name": "patient_LPS_mm", "children": list(range(len(nodes))),
             "matrix": _LPS_TO_GLTF.T.reshape(-1).tolist()}  # glTF matrices are column-major
     nodes.append(root)

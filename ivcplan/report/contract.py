@@ -104,7 +104,7 @@ def facts(report: Mapping[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in ("ivc", "landmarks", "tumor", "liver", "input", "clinical") if k in report}
 
 
-_POINT_KEYS = ("position_mm", "pole_mm")
+_POINT_KEYS = ("position_mm", "pole_mm", "lps_mm", "size_mm")
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
@@ -139,7 +139,8 @@ def _cell(value: Any) -> str:
 
 
 #: Sections in the CSV row (long free text such as rule texts stays in report.json).
-CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "clinical", "plan", "provenance")
+CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "statistics", "clinical", "plan",
+                "provenance")
 _CSV_SKIP = ("input.warnings", "plan.disclaimer", "plan.rules_not_fired", ".detail", ".reason", "_method",
              "plan.graft_sizing.source_text")
 

@@ -203,3 +203,69 @@ def test_dicom_seg_errors_name_the_problem(case, tmp_path):
 ])
 def test_safe_filename(text, expected):
     assert safe_filename(text) == expected
+
+
+def _components(poly) -> int:
+    from vtkmodules.vtkFiltersCore import vtkPolyDataConnectivityFilter
+
+    conn = vtkPolyDataConnectivityFilter()
+    conn.SetInputData(poly)
+    conn.SetExtractionModeToAllRegions()
+    conn.Update()
+    return conn.GetNumberOfExtractedRegions()
+
+
+def test_meshes_leave_out_islands_but_keep_real_second_pieces(case, tmp_path, caplog):
+    import logging
+
+    from ivcplan.render.mesh import ISLAND_MIN_MM3, ISLAND_MIN_SHARE
+
+    lab = case.labelmap.array.copy()
+    voxel_mm3 = case.labelmap.grid.voxel_volume_mm3
+    liver = int(np.count_nonzero(lab == Label.LIVER))
+    # A stray 3x3x3 liver island (27 voxels = 121 mm3: over the floor, under 2 % of the liver) in the
+    # pelvis, and a stray 2-voxel speck of tumor: both noise. The right kidney is cut in two by one
+    # empty slice: two comparable halves, both real.
+    island = (slice(2, 5), slice(8, 11), slice(40, 43))
+    lab[island] = Label.LIVER
+    assert ISLAND_MIN_MM3 < 27 * voxel_mm3 < ISLAND_MIN_SHARE * liver * voxel_mm3
+    lab[8, 20, 50:52] = Label.IVC_TUMOR
+    kidney_z = np.nonzero(np.any(lab == Label.KIDNEY_RIGHT, axis=(1, 2)))[0]
+    cut = int(kidney_z.mean())
+    lab[cut][lab[cut] == Label.KIDNEY_RIGHT] = Label.BODY
+    labelmap = case.labelmap.with_array(lab)
+    assert ndimage.label(lab == Label.KIDNEY_RIGHT, structure=np.ones((3, 3, 3)))[1] == 2
+    with caplog.at_level(logging.INFO, logger="ivcplan.render.mesh"):
+        written = write_meshes(labelmap, tmp_path, formats=("stl",),
+                               labels=[Label.LIVER, Label.IVC_TUMOR, Label.KIDNEY_RIGHT])
+    pieces = {key: _components(_read_stl(path)) for key, path in written.items()}
+    assert pieces == {"liver.stl": 1, "ivc_tumor.stl": 1, "kidney_right.stl": 2}
+    # The island is gone: no liver surface point lies near it.
+    centre = labelmap.grid.index_to_lps([3.0, 9.0, 41.0])
+    pts, _ = _points_tris(_read_stl(written["liver.stl"]))
+    assert np.linalg.norm(pts - centre, axis=1).min() > 20.0
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("liver surface: 1 island(s) left out (0.12 ml") for m in messages), messages
+    assert any(m.startswith("ivc_tumor surface: 1 island(s) left out") for m in messages), messages
+    assert not any(m.startswith("kidney_right") for m in messages)
+
+
+def test_glb_materials_are_named_and_the_liver_is_see_through(case, tmp_path):
+    written = write_meshes(case.labelmap, tmp_path, formats=("glb",))
+    data = written["anatomy.glb"].read_bytes()
+    doc = json.loads(data[20:20 + struct.unpack_from("<I", data, 12)[0]])
+    keys = {Label(v).key for v in case.labelmap.present() if v != Label.BODY}
+    leaves = [n for n in doc["nodes"] if "mesh" in n]
+    assert {n["name"] for n in leaves} == keys
+    for node in leaves:
+        mesh = doc["meshes"][node["mesh"]]
+        material = doc["materials"][mesh["primitives"][0]["material"]]
+        assert mesh["name"] == material["name"] == node["name"] == Label(node["extras"]["label"]).key
+        alpha = material["pbrMetallicRoughness"]["baseColorFactor"][3]
+        if node["name"] == "liver":
+            assert material["alphaMode"] == "BLEND" and alpha <= 0.5
+        elif node["name"] in ("ivc_lumen", "ivc_tumor", "aorta"):
+            assert material["alphaMode"] == "OPAQUE" and alpha == 1.0
+    # Opaque structures first, the see-through ones after them.
+    modes = [doc["materials"][doc["meshes"][n["mesh"]]["primitives"][0]["material"]]["alphaMode"] for n in leaves]
+    assert modes == sorted(modes, key=lambda m: m == "BLEND")

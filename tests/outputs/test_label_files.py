@@ -81,7 +81,7 @@ def test_seg_nrrd_holds_named_coloured_segments_and_reloads(case, tmp_path):
     assert np.allclose(header["space directions"], (grid.direction * grid.spacing).T[::-1])
     present = case.labelmap.present()
     segments = {}
-    for key, value in header.items():
+    for key in header:
         m = re.fullmatch(r"Segment(\d+)_Name", key)
         if m:
             segments[int(header[f"Segment{m[1]}_LabelValue"])] = m[1]
