@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ivcplan"
 #: peers only where listed in PEERS, and any lower layer.
 LAYERS: dict[str, int] = {
     "errors": 0, "labels": 0, "progress": 0, "parallel": 0, "metrics": 0, "volume": 0,
-    "io": 1,
+    "io": 1, "sample_data": 1,
     "anatomy": 2,
     "measure": 3,
     "plan": 4,

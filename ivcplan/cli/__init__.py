@@ -17,7 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_COMMAND_MODULES = ("info", "phantom", "analyze", "batch", "view")
+_COMMAND_MODULES = ("info", "phantom", "analyze", "batch", "view", "data")
 
 
 
