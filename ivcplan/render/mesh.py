@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from ivcplan.labels import Label
 from ivcplan.render._vtk import image_data, polydata_points, set_points
@@ -30,13 +31,13 @@ CONTOUR_SPACING_MM = 1.5
 MAX_TRIANGLES = 60000
 #: Structures smaller than this many voxels are noise, not anatomy: no surface.
 MIN_VOXELS = 8
-#: Disconnected pieces of a structure ("islands": stray voxels of a segmentation, a liver with 41
-#: components) are left out of its surface when smaller than ISLAND_MIN_SHARE of the structure's
-#: largest piece or than ISLAND_MIN_MM3. A second real piece (a vein cut in two by a tumor, both
-#: halves of a kidney split on one slice) is of the same order as the first and stays; a fragment
-#: under 2 % of the organ is noise in a picture or a printed model. The floor (50 mm3, a 3.7 mm
-#: cube, below the 1.5 mm contour blocks' resolving power of shape) clears specks beside small
-#: structures whose 2 % would be a few voxels. The voxels stay in the labelmap and the measurements.
+#: Disconnected pieces of a structure's surface ("islands": stray voxels of a segmentation, a liver
+#: with 41 components) are left out when they enclose less than ISLAND_MIN_SHARE of the largest
+#: piece's volume or less than ISLAND_MIN_MM3. A second real piece (a vein cut in two by a tumor,
+#: both halves of a kidney split on one slice) is of the same order as the first and stays; a
+#: fragment under 2 % of the organ is noise in a picture or a printed model. The floor (50 mm3, a
+#: 3.7 mm cube, a few of the 1.5 mm contour blocks) clears specks beside small structures whose 2 %
+#: would be a few voxels. The voxels stay in the labelmap and in every measurement.
 ISLAND_MIN_SHARE = 0.02
 ISLAND_MIN_MM3 = 50.0
 #: Not meshed by default (scene, export): the body outline hides everything and is large.
@@ -67,21 +68,46 @@ def _block_mean(mask: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return mask.reshape(n0, f0, n1, f1, n2, f2).mean(axis=(1, 3, 5), dtype=np.float32)
 
 
-def _without_islands(mask: np.ndarray, voxel_mm3: float, name: str) -> np.ndarray:
-    """``mask`` without its components (26-connected) under the island limits; logs what was dropped."""
-    components, count = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
+def _without_islands(poly, name: str):
+    """``poly`` without its connected pieces that enclose less than the island limits (mm3); logs the drop.
+
+    Runs on the finished surface in LPS mm, so it also clears the zero-volume slivers the contour
+    leaves where the pooled occupancy equals the iso-value exactly, not only the segmentation's islands.
+    """
+    from vtkmodules.vtkFiltersCore import vtkPolyDataConnectivityFilter
+
+    from ivcplan.render._vtk import polydata_triangles
+
+    regions = vtkPolyDataConnectivityFilter()
+    regions.SetInputData(poly)
+    regions.SetExtractionModeToAllRegions()
+    regions.ColorRegionsOn()
+    regions.Update()
+    count = regions.GetNumberOfExtractedRegions()
     if count <= 1:
-        return mask
-    sizes = np.bincount(components.ravel())[1:]
-    limit = max(ISLAND_MIN_SHARE * sizes.max(), ISLAND_MIN_MM3 / voxel_mm3)
-    keep = sizes >= limit
-    if keep.all():
-        return mask
-    dropped = sizes[~keep]
-    log.info("%s surface: %d island(s) left out (%.2f ml, largest %.3f ml; each under %.0f mm3), %d piece(s) kept "
-             "(%.1f ml)", name, dropped.size, dropped.sum() * voxel_mm3 / 1000.0, dropped.max() * voxel_mm3 / 1000.0,
-             limit * voxel_mm3, int(keep.sum()), sizes[keep].sum() * voxel_mm3 / 1000.0)
-    return np.concatenate([[False], keep])[components]
+        return poly
+    out = regions.GetOutput()
+    pts = polydata_points(out)
+    tris = polydata_triangles(out)
+    region_of = vtk_to_numpy(out.GetPointData().GetArray("RegionId")).astype(np.int64)[tris[:, 0]]
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    signed = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0  # divergence theorem, per triangle
+    volume = np.abs(np.bincount(region_of, weights=signed, minlength=count))
+    limit = max(ISLAND_MIN_SHARE * volume.max(), ISLAND_MIN_MM3)
+    keep = np.flatnonzero(volume >= limit)
+    if keep.size == count:
+        return poly
+    dropped = np.delete(volume, keep)
+    log.info("%s surface: %d piece(s) under %.0f mm3 left out (%.3f ml in all, largest %.3f ml), %d kept (%.1f ml)",
+             name, dropped.size, limit, dropped.sum() / 1000.0, dropped.max() / 1000.0, keep.size,
+             volume[keep].sum() / 1000.0)
+    kept = vtkPolyDataConnectivityFilter()
+    kept.SetInputData(poly)
+    kept.SetExtractionModeToSpecifiedRegions()
+    for region in keep:
+        kept.AddSpecifiedRegion(int(region))
+    kept.Update()
+    return kept.GetOutput()
 
 
 def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, max_triangles: int = MAX_TRIANGLES,
@@ -116,7 +142,6 @@ def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, max_tr
     mask = np.zeros(tuple(hi - lo), dtype=bool)
     inner = tuple(slice(a - b, c - b) for a, b, c in zip(src_lo, lo, src_hi, strict=True))
     mask[inner] = arr[tuple(slice(a, c) for a, c in zip(src_lo, src_hi, strict=True))] == label
-    mask = _without_islands(mask, labelmap.grid.voxel_volume_mm3, labelmap.name(label))
     voxels = int(np.count_nonzero(mask))
     if voxels < MIN_VOXELS:
         return None
@@ -157,6 +182,7 @@ def label_surface(labelmap: Labelmap, label: int, *, smooth: bool = True, max_tr
     # Index space (x, y, z) -> LPS mm through the grid's one mapping, then outward normals in LPS
     # (computed after the mapping so a left-handed grid cannot turn the surface inside out).
     set_points(poly, labelmap.grid.index_to_lps(polydata_points(poly)[:, ::-1]))
+    poly = _without_islands(poly, labelmap.name(label))
     normals = vtkPolyDataNormals()
     normals.SetInputData(poly)
     normals.ConsistencyOn()

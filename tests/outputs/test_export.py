@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -222,14 +223,14 @@ def test_meshes_leave_out_islands_but_keep_real_second_pieces(case, tmp_path, ca
 
     lab = case.labelmap.array.copy()
     voxel_mm3 = case.labelmap.grid.voxel_volume_mm3
-    liver = int(np.count_nonzero(lab == Label.LIVER))
-    # A stray 3x3x3 liver island (27 voxels = 121 mm3: over the floor, under 2 % of the liver) in the
-    # pelvis, and a stray 2-voxel speck of tumor: both noise. The right kidney is cut in two by one
-    # empty slice: two comparable halves, both real.
-    island = (slice(2, 5), slice(8, 11), slice(40, 43))
-    lab[island] = Label.LIVER
-    assert ISLAND_MIN_MM3 < 27 * voxel_mm3 < ISLAND_MIN_SHARE * liver * voxel_mm3
-    lab[8, 20, 50:52] = Label.IVC_TUMOR
+    liver_mm3 = np.count_nonzero(lab == Label.LIVER) * voxel_mm3
+    # A stray 4x4x4 liver island in the pelvis (288 mm3: over the floor, under 2 % of the liver) and a
+    # stray 2x2x2 speck of tumor (36 mm3: under the floor): both noise. The right kidney is cut in two
+    # by one empty slice: two comparable halves, both real.
+    lab[2:6, 8:12, 40:44] = Label.LIVER
+    assert ISLAND_MIN_MM3 < 64 * voxel_mm3 < ISLAND_MIN_SHARE * liver_mm3
+    lab[8:10, 20:22, 50:52] = Label.IVC_TUMOR
+    assert 8 * voxel_mm3 < ISLAND_MIN_MM3
     kidney_z = np.nonzero(np.any(lab == Label.KIDNEY_RIGHT, axis=(1, 2)))[0]
     cut = int(kidney_z.mean())
     lab[cut][lab[cut] == Label.KIDNEY_RIGHT] = Label.BODY
@@ -240,14 +241,33 @@ def test_meshes_leave_out_islands_but_keep_real_second_pieces(case, tmp_path, ca
                                labels=[Label.LIVER, Label.IVC_TUMOR, Label.KIDNEY_RIGHT])
     pieces = {key: _components(_read_stl(path)) for key, path in written.items()}
     assert pieces == {"liver.stl": 1, "ivc_tumor.stl": 1, "kidney_right.stl": 2}
-    # The island is gone: no liver surface point lies near it.
-    centre = labelmap.grid.index_to_lps([3.0, 9.0, 41.0])
+    # The island is gone: no liver surface point lies near it; the kidney halves keep their volume.
+    centre = labelmap.grid.index_to_lps([3.5, 9.5, 41.5])
     pts, _ = _points_tris(_read_stl(written["liver.stl"]))
     assert np.linalg.norm(pts - centre, axis=1).min() > 20.0
+    kidney_mm3 = np.count_nonzero(lab == Label.KIDNEY_RIGHT) * voxel_mm3
+    assert _signed_volume(*_points_tris(_read_stl(written["kidney_right.stl"]))) == pytest.approx(kidney_mm3, rel=0.15)
     messages = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("liver surface: 1 island(s) left out (0.12 ml") for m in messages), messages
-    assert any(m.startswith("ivc_tumor surface: 1 island(s) left out") for m in messages), messages
+    assert any(re.match(r"liver surface: 1 piece\(s\) under \d+ mm3 left out \(0\.\d+ ml in all", m)
+               for m in messages), messages
+    assert any(m.startswith("ivc_tumor surface: 1 piece(s) under") for m in messages), messages
     assert not any(m.startswith("kidney_right") for m in messages)
+
+
+def test_meshes_of_the_sample_segmentations_are_one_piece_each(tmp_path):
+    # A bundled sample's truth: every structure but the spine (its vertebrae stand apart) is one piece;
+    # before, the contour's zero-volume slivers and small stray pieces made 2 to 13 pieces of 7 of them.
+    import nibabel
+
+    from ivcplan.render.mesh import default_surfaces
+    from ivcplan.volume import Volume
+
+    truth = Path(__file__).resolve().parents[2] / "sample_dicom" / "case_b_retrohepatic" / "truth.nii.gz"
+    vol = Volume.from_nifti(nibabel.load(truth))
+    labelmap = Labelmap(np.asarray(vol.array).astype(np.uint8), vol.grid)
+    pieces = {s.name: _components(s.polydata) for s in default_surfaces(labelmap)}
+    assert pieces.pop("spine") == 11  # separate bones, each far larger than the limits
+    assert len(pieces) == 15 and all(n == 1 for n in pieces.values()), pieces
 
 
 def test_glb_materials_are_named_and_the_liver_is_see_through(case, tmp_path):
