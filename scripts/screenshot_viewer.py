@@ -40,6 +40,8 @@ def main() -> int:
         print(f"analysis failed: {window.last_error}", file=sys.stderr)
         return 1
     window.panel.setCurrentIndex(1)  # the tumor measurements and the IVC segment schematic
+    axial = window.slice_views["axial"]
+    axial.hover(*axial.index_to_display(axial.cursor))  # the HU / LPS readout of the voxel at the crosshair
     for _ in range(50):  # let the views draw
         app.processEvents()
         time.sleep(0.02)

@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
             view.windowLevelChanged.connect(self._on_window_level)
             view.seedPlaced.connect(self.add_seed)
             view.measured.connect(self._on_measured)
+            view.hovered.connect(self._on_hover)
         self.panel.structures.visibilityChanged.connect(self.set_structure_visible)
         self.panel.structures.opacityChanged.connect(self.view3d.set_opacity)
         self.apply_preset(DEFAULT_PRESET)
@@ -216,8 +217,12 @@ class MainWindow(QMainWindow):
         self.progress_bar.setMaximumWidth(260)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        #: What lies under the mouse in a slice view: LPS position, HU, voxel index and structure.
+        self.readout_label = QLabel("")
+        self.readout_label.setObjectName("readout")
         status = self.statusBar()
         status.addWidget(self.status_label, 1)
+        status.addPermanentWidget(self.readout_label)
         status.addPermanentWidget(self.progress_bar)
         status.addPermanentWidget(self.cancel_button)
         self._set_busy(False)
@@ -352,8 +357,9 @@ class MainWindow(QMainWindow):
         centerline = getattr(result.analysis, "centerline", None)
         self.view3d.set_centerline(None if centerline is None else centerline.points)
         if result.cpr is not None:
-            hu, labels, spacing = result.cpr
-            self.cpr_view.set_image(hu, labels, spacing, colors)
+            hu, labels, spacing, s_start = result.cpr
+            self.cpr_view.set_image(hu, labels, spacing, colors, landmarks_s=_landmarks_s(result.analysis),
+                                    s_start=s_start)
         else:
             self.cpr_view.set_image(None, None, (1.0, 1.0), {})
         report = self.report
@@ -421,6 +427,28 @@ class MainWindow(QMainWindow):
         for view in self.slice_views.values():
             if not np.allclose(view.cursor, index):
                 view.set_cursor(index)
+
+    def _on_hover(self, index: np.ndarray | None) -> None:
+        """The readout: LPS position (mm) and HU of the voxel under the mouse, its index and structure."""
+        if index is None or self.volume is None:
+            self.readout_label.setText("")
+            return
+        voxel = tuple(int(v) for v in np.clip(np.rint(index), 0, np.asarray(self.volume.shape) - 1))
+        x, y, z = self.volume.grid.index_to_lps(np.asarray(voxel, dtype=float))
+        text = (f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   HU {float(self.volume.array[voxel]):.0f}   "
+                f"voxel (z {voxel[0]}, y {voxel[1]}, x {voxel[2]})")
+        if self.result is not None:
+            labelmap = self.result.analysis.segmentation.labelmap
+            value = int(labelmap.array[voxel])
+            if value:
+                text += f"   {labelmap.name(value)}"
+        self.readout_label.setText(text)
+
+    def set_orientation_overlay(self, visible: bool) -> None:
+        """Show or hide the orientation letters and scale bars of the slice views and the CPR's labels."""
+        for view in self.slice_views.values():
+            view.set_overlay_visible(visible)
+        self.cpr_view.set_annotations_visible(visible)
 
     def _on_window_level(self, window: float, level: float) -> None:
         for view in self.slice_views.values():
@@ -576,13 +604,20 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _cpr(analysis: Any) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float]] | None:
-    """Coronal CPR strip along the IVC centerline (render's sampler): rows from caudal, patient right first."""
+def _cpr(analysis: Any) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float], float] | None:
+    """Coronal CPR strip along the IVC centerline (render's sampler): rows from caudal, patient right first;
+    the last item is the arc length s (mm) of the first row."""
     from ivcplan.render.cpr import CPR_STEP_MM, sample_strip
 
     centerline = getattr(analysis, "centerline", None)
     if centerline is None or len(centerline.points) < 2:
         return None
-    _, _, hu, labels = sample_strip(analysis.volume, analysis.segmentation.labelmap, centerline.points,
-                                    centerline.s, CPR_REFERENCE)
-    return hu, labels, (CPR_STEP_MM, CPR_STEP_MM)
+    s_rows, _, hu, labels = sample_strip(analysis.volume, analysis.segmentation.labelmap, centerline.points,
+                                         centerline.s, CPR_REFERENCE)
+    return hu, labels, (CPR_STEP_MM, CPR_STEP_MM), float(s_rows[0])
+
+
+def _landmarks_s(analysis: Any) -> dict[str, float]:
+    """Arc length along the IVC of every landmark placed (the CPR's labels)."""
+    landmarks = getattr(analysis, "landmarks", None) or {}
+    return {name: float(lm.s_mm) for name, lm in landmarks.items() if lm.s_mm is not None and np.isfinite(lm.s_mm)}

@@ -1,7 +1,10 @@
-"""One 2D slice view (axial, coronal or sagittal): image + label overlay + crosshair + tools.
+"""One 2D slice view (axial, coronal or sagittal): image + label overlay + crosshair + tools, with the
+patient's orientation letters at the four edges and a scale bar (redrawn before every render, so they
+follow zoom and resize).
 
 Mouse: wheel = next/previous slice; left click = move the crosshair (or place a seed / measure,
-depending on the tool); left drag = window/level; right drag = zoom; middle drag = pan.
+depending on the tool); left drag = window/level; right drag = zoom; middle drag = pan; hovering
+reports the voxel under the cursor (`hovered`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,28 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 from vtkmodules.util.numpy_support import numpy_to_vtk
-from vtkmodules.vtkCommonDataModel import vtkImageData
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkFiltersSources import vtkLineSource, vtkRegularPolygonSource
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
-from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkActor2D,
+    vtkImageActor,
+    vtkPolyDataMapper,
+    vtkPolyDataMapper2D,
+    vtkTextActor,
+)
 
-from ivcplan.viewer.slicing import MIN_WINDOW_HU, SlicePlane, compose_rgb, window_to_gray
+from ivcplan.viewer.slicing import (
+    MIN_WINDOW_HU,
+    SlicePlane,
+    compose_rgb,
+    scale_bar_length,
+    screen_letters,
+    window_to_gray,
+)
 from ivcplan.viewer.vtkwidget import VtkView
 
 #: A press-release shorter than this (pixels) is a click, longer a drag.
@@ -28,6 +46,14 @@ CROSSHAIR_COLORS = {"axial": (0.9, 0.3, 0.3), "coronal": (0.3, 0.9, 0.3), "sagit
 SEED_COLORS = {"ivc": (0.24, 0.43, 0.9), "tumor": (0.94, 0.78, 0.08)}
 MEASURE_COLOR = (1.0, 0.55, 0.0)
 TOOLS = ("navigate", "seed_ivc", "seed_tumor", "measure")
+#: Orientation letters and scale bar: colour (near white: no label's colour, the tumor's yellow least
+#: of all), letter size, distance from the view's edges (pixels).
+OVERLAY_COLOR = (0.92, 0.92, 0.92)
+LETTER_FONT_PX = 18
+EDGE_MARGIN_PX = 8
+#: The scale bar sits at the lower right, this high above the bottom edge (clear of the W/L text).
+SCALE_BAR_Y_PX = 36
+SCALE_TICK_PX = 5
 
 
 def _line_actor(color: tuple[float, float, float], width: float = 1.5) -> tuple[vtkLineSource, vtkActor]:
@@ -49,6 +75,7 @@ class SliceView(VtkView):
     seedPlaced = Signal(str, object)    # kind ("ivc" | "tumor"), (3,) array index
     measured = Signal(object, object)   # two (3,) array indices
     windowLevelChanged = Signal(float, float)
+    hovered = Signal(object)            # (3,) fractional array index under the mouse, or None outside the image
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(name, parent)
@@ -83,6 +110,47 @@ class SliceView(VtkView):
         self.annotation.GetTextProperty().SetColor(0.9, 0.9, 0.9)
         self.renderer.AddViewProp(self.annotation)
         self.renderer.GetActiveCamera().ParallelProjectionOn()
+        self.letters = screen_letters(name) if name in ("axial", "coronal", "sagittal") else {}
+        self.letter_actors: dict[str, vtkTextActor] = {}
+        for edge, letter in self.letters.items():
+            actor = vtkTextActor()
+            actor.SetInput(letter)
+            prop = actor.GetTextProperty()
+            prop.SetFontSize(LETTER_FONT_PX)
+            prop.BoldOn()
+            prop.SetColor(*OVERLAY_COLOR)
+            prop.SetJustification({"left": 0, "right": 2}.get(edge, 1))
+            prop.SetVerticalJustification({"bottom": 0, "top": 2}.get(edge, 1))
+            actor.PickableOff()
+            self.renderer.AddViewProp(actor)
+            self.letter_actors[edge] = actor
+        self._bar_points = vtkPoints()
+        bar = vtkPolyData()
+        bar.SetPoints(self._bar_points)
+        lines = vtkCellArray()
+        for a, b in ((0, 1), (0, 2), (1, 3)):  # the bar and its two end ticks
+            lines.InsertNextCell(2)
+            lines.InsertCellPoint(a)
+            lines.InsertCellPoint(b)
+        bar.SetLines(lines)
+        self._bar = bar
+        bar_mapper = vtkPolyDataMapper2D()
+        bar_mapper.SetInputData(bar)
+        self.scale_bar_actor = vtkActor2D()
+        self.scale_bar_actor.SetMapper(bar_mapper)
+        self.scale_bar_actor.GetProperty().SetColor(*OVERLAY_COLOR)
+        self.scale_bar_actor.GetProperty().SetLineWidth(2.0)
+        self.renderer.AddViewProp(self.scale_bar_actor)
+        self.scale_text = vtkTextActor()
+        self.scale_text.GetTextProperty().SetFontSize(13)
+        self.scale_text.GetTextProperty().SetColor(*OVERLAY_COLOR)
+        self.scale_text.GetTextProperty().SetJustification(1)
+        self.scale_text.GetTextProperty().SetVerticalJustification(0)
+        self.renderer.AddViewProp(self.scale_text)
+        #: Where the overlay was last drawn (display pixels, origin bottom-left): letters and bar.
+        self.overlay_geometry: dict[str, object] = {}
+        self.overlay_visible = True
+        self.renderer.AddObserver("StartEvent", lambda *_: self._place_overlay())
 
         self.style = vtkInteractorStyleImage()
         self.interactor.SetInteractorStyle(self.style)
@@ -220,6 +288,49 @@ class SliceView(VtkView):
         self._measure_source.SetPoint2(xb, yb, 0.7)
         self._measure_actor.VisibilityOn()
 
+    # -- orientation letters and scale bar ----------------------------------------------------------
+    def pixels_per_mm(self) -> float:
+        """Screen pixels per millimetre at the current zoom (parallel projection)."""
+        _, h = self.renderer.GetSize()
+        scale = self.renderer.GetActiveCamera().GetParallelScale()
+        return h / (2.0 * scale) if scale > 0 and h > 0 else 0.0
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        """Show or hide the orientation letters and the scale bar."""
+        self.overlay_visible = bool(visible)
+        for actor in (*self.letter_actors.values(), self.scale_bar_actor, self.scale_text):
+            actor.SetVisibility(self.overlay_visible and self.plane is not None)
+        self.render()
+
+    def _place_overlay(self) -> None:
+        """Put the letters at the edges' middles and size the scale bar for the current zoom."""
+        w, h = self.renderer.GetSize()
+        shown = self.overlay_visible and self.plane is not None and w > 0 and h > 0
+        for actor in (*self.letter_actors.values(), self.scale_bar_actor, self.scale_text):
+            actor.SetVisibility(shown)
+        if not shown:
+            return
+        m = EDGE_MARGIN_PX
+        positions = {"left": (m, h / 2), "right": (w - m, h / 2), "top": (w / 2, h - m), "bottom": (w / 2, m)}
+        for edge, actor in self.letter_actors.items():
+            actor.SetDisplayPosition(round(positions[edge][0]), round(positions[edge][1]))
+        ppm = self.pixels_per_mm()
+        length_mm = scale_bar_length(ppm, w)
+        x1 = w - 2 * m
+        x0 = x1 - length_mm * ppm
+        y = SCALE_BAR_Y_PX
+        for i, (px, py) in enumerate(((x0, y), (x1, y), (x0, y + SCALE_TICK_PX), (x1, y + SCALE_TICK_PX))):
+            if self._bar_points.GetNumberOfPoints() <= i:
+                self._bar_points.InsertNextPoint(px, py, 0.0)
+            else:
+                self._bar_points.SetPoint(i, px, py, 0.0)
+        self._bar_points.Modified()
+        self._bar.Modified()
+        self.scale_text.SetInput(f"{length_mm:g} mm")
+        self.scale_text.SetDisplayPosition(round((x0 + x1) / 2), round(y + SCALE_TICK_PX + 2))
+        self.overlay_geometry = {"letters": {e: positions[e] for e in self.letter_actors},
+                                 "scale_bar": ((x0, y), (x1, y)), "scale_bar_mm": length_mm}
+
     def reset_camera(self) -> None:
         assert self.plane is not None
         ncol, nrow = self.plane.size
@@ -280,6 +391,7 @@ class SliceView(VtkView):
     def _on_move(self, *_: object) -> None:
         if self._press is None:
             self.style.OnMouseMove()  # keep the built-in zoom (right) and pan (middle) drags
+            self.hover(*self.interactor.GetEventPosition())
             return
         x, y = self.interactor.GetEventPosition()
         dx, dy = x - self._press[0], y - self._press[1]
@@ -303,6 +415,13 @@ class SliceView(VtkView):
         x, y = self.interactor.GetEventPosition()
         dragging, self._press = self._dragging, None
         self.click(x, y, dragging=dragging)
+
+    def hover(self, x: float, y: float) -> None:
+        """Report the voxel under display pixel (x, y) through `hovered` (None outside the image)."""
+        if self.plane is None:
+            return
+        index = self.display_to_index(x, y)
+        self.hovered.emit(index if self._inside(index) else None)
 
     def click(self, x: float, y: float, *, dragging: bool = False) -> None:
         """Act on a left click (or the end of a drag) at display pixel (x, y) with the current tool."""

@@ -32,6 +32,31 @@ _ORIENTATIONS: dict[str, tuple[int, tuple[int, int], tuple[int, int]]] = {
     "sagittal": (0, (1, +1), (2, +1)),   # right = +P (anterior on the left), up = +S
 }
 VIEW_NAMES: tuple[str, ...] = tuple(_ORIENTATIONS)
+_POSITIVE, _NEGATIVE = "LPS", "RAI"  # letter of each LPS axis' positive and negative direction
+
+
+def screen_letters(name: str) -> dict[str, str]:
+    """Anatomical letter at each screen edge of view ``name``: {"left", "right", "top", "bottom"} -> R/L/A/P/S/I."""
+    if name not in _ORIENTATIONS:
+        raise ValueError(f"view must be one of {VIEW_NAMES}, got {name!r}")
+    _, (right_axis, right_sign), (up_axis, up_sign) = _ORIENTATIONS[name]
+
+    def letter(axis: int, sign: int) -> str:
+        return (_POSITIVE if sign > 0 else _NEGATIVE)[axis]
+
+    return {"right": letter(right_axis, right_sign), "left": letter(right_axis, -right_sign),
+            "top": letter(up_axis, up_sign), "bottom": letter(up_axis, -up_sign)}
+
+
+#: Scale bar lengths (mm) to choose from: the longest that fits SCALE_BAR_MAX_SHARE of the view width.
+SCALE_BAR_LENGTHS_MM: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
+SCALE_BAR_MAX_SHARE = 0.25
+
+
+def scale_bar_length(pixels_per_mm: float, view_width_px: float) -> float:
+    """Longest `SCALE_BAR_LENGTHS_MM` entry not wider than `SCALE_BAR_MAX_SHARE` of the view (else the shortest)."""
+    fits = [mm for mm in SCALE_BAR_LENGTHS_MM if mm * pixels_per_mm <= SCALE_BAR_MAX_SHARE * view_width_px]
+    return fits[-1] if fits else SCALE_BAR_LENGTHS_MM[0]
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,43 @@ def test_export_writes_report_meshes_and_seg(analysed, tmp_path):
         json.dumps(analysed.report))
     for path in analysed.exported.values():
         assert path.exists()
+
+
+def test_cpr_is_labelled_with_segments_and_landmarks(analysed):
+    from ivcplan.render.cpr import segment_spans
+
+    cpr = analysed.cpr_view
+    landmarks = analysed.result.analysis.landmarks
+    placed = {name: mark.s_mm for name, mark in landmarks.items() if mark.s_mm is not None}
+    x0, x1, s0, s1 = cpr.strip_extent()
+    # Every placed landmark on the strip is labelled at its arc length (as in the report's CPR picture);
+    # the segments between the boundaries found are named: the same spans that picture draws.
+    assert cpr.landmark_labels == {k: v for k, v in placed.items() if s0 - 5 <= v <= s1 + 5}
+    assert {"renal_veins", "hepatic_veins"} <= set(cpr.landmark_labels)
+    expected = {name: (lo, hi) for lo, hi, name in segment_spans(cpr.landmark_labels, s0, s1)}
+    assert cpr.segment_labels == expected
+    assert set(cpr.segment_labels) == {"I", "II", "III"}
+    # On screen: each landmark's line crosses the strip (pixels change there when the labels are hidden),
+    # and each numeral is drawn left of the strip at its span's middle.
+    cpr.set_annotations_visible(True)
+    on = cpr.capture().astype(int)
+    cpr.set_annotations_visible(False)
+    off = cpr.capture().astype(int)
+    cpr.set_annotations_visible(True)
+    drawn = np.abs(on - off).max(axis=2) > 20  # a 1-pixel line over the blue lumen is blended (multisampling)
+    h = drawn.shape[0]
+
+    def display(x: float, s: float) -> tuple[float, float]:
+        cpr.renderer.SetWorldPoint(x, s - cpr.s_start, 0.0, 1.0)
+        cpr.renderer.WorldToDisplay()
+        dx, dy, _ = cpr.renderer.GetDisplayPoint()
+        return dx, h - 1 - dy
+
+    for name, s in cpr.landmark_labels.items():
+        (ax, row), (bx, _) = display(x0, s), display(x1, s)
+        band = drawn[max(0, round(row) - 2):round(row) + 3, round(ax) + 2:round(bx) - 2]  # a 1-pixel line, +-2
+        assert band.any(axis=0).mean() > 0.9, name
+    for name, (lo, hi) in cpr.segment_labels.items():
+        (nx, row) = display(x0 - 2.0, (lo + hi) / 2)
+        box = drawn[max(0, round(row) - 12):round(row) + 12, max(0, round(nx) - 30):round(nx) + 2]
+        assert np.count_nonzero(box) >= 10, name
