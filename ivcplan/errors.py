@@ -22,8 +22,32 @@ class InputError(IvcplanError, ValueError):
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 
+class OptionError(InputError):
+    """A command-line option or argument that cannot be used (names the option and the problem)."""
+
+
+class IntensityError(InputError):
+    """Image values that do not look like Hounsfield units (a CT cannot be analysed from them)."""
+
+
+class OutputError(IvcplanError, OSError):
+    """The output folder cannot be created, written or published (names the folder and the problem)."""
+
+    def __init__(self, message: str, path: object | None = None) -> None:
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class NotDicomError(InputError):
     """The file is not a DICOM file."""
+
+
+class UnreadableFileError(InputError):
+    """A file that looks like DICOM (or was named as input) but cannot be read: damaged header, no permission,
+    not a regular file."""
 
 
 class NotCTError(InputError):

@@ -79,7 +79,8 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
         seeds: Seeds | None = None, rules: str | os.PathLike | plan.RuleSet | None = None,
         series: str | int | None = None, clinical: Mapping[str, bool | float | None] | None = None,
         weight_kg: float | None = None, anonymize: bool = False,
-        progress: ProgressCallback | None = None) -> Analysis:
+        progress: ProgressCallback | None = None, assume_spacing: tuple[float, float, float] | None = None
+        ) -> Analysis:
     """Analyse one CT: ``source`` is a path (DICOM folder/file, NIfTI, NRRD, MHA) or a `Volume`.
 
     ``labels``: a segmentation file imported through ``ivcplan.io.load_labels`` and merged over the
@@ -90,6 +91,7 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     ``weight_kg``: the patient's body weight (R8's remnant to body weight ratio); also accepted as
     ``clinical["weight_kg"]``. ``anonymize``: leave the patient ID, study date, accession number and
     the input's local path out of the report (``provenance``).
+    ``assume_spacing``: (z, y, x) mm for a NIfTI without a spatial header (refused otherwise).
     """
     clinical = dict(clinical or {})
     if weight_kg is not None:
@@ -98,7 +100,7 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     ruleset = plan.load_rules(rules) if isinstance(rules, str | os.PathLike) or rules is None else rules
     stages = _Stages(progress)
     warnings: list[str] = []
-    volume = stages.run("load", lambda p: _load(source, series, p))
+    volume = stages.run("load", lambda p: _load(source, series, p, assume_spacing))
     warnings += list(volume.warnings)
     segmentation = stages.run("segment", lambda p: _segment(volume, labels, seeds, p))
     warnings += [w for w in segmentation.warnings if w not in warnings]
@@ -151,10 +153,11 @@ def _caudate_levels(landmarks: Landmarks | None, extra: Mapping[str, Landmark]) 
     return low, high
 
 
-def _load(source: str | os.PathLike | Volume, series: str | int | None, progress: ProgressCallback) -> Volume:
+def _load(source: str | os.PathLike | Volume, series: str | int | None, progress: ProgressCallback,
+          assume_spacing: tuple[float, float, float] | None = None) -> Volume:
     if isinstance(source, Volume):
         return source
-    return io.load(source, series=series, progress=progress)
+    return io.load(source, series=series, progress=progress, assume_spacing=assume_spacing)
 
 
 def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds: Seeds | None,

@@ -575,6 +575,6 @@ def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:
         out[lm.array == value] = value
         confidence[Label(value).key] = 1.0 if np.any(lm.array == value) else 0.0
     warnings = (*segmentation.warnings, f"imported from {imported.source}: "
-                + ", ".join(Label(int(v)).key for v in imported.imported))
+                + ", ".join(Label(int(v)).key for v in imported.imported), *imported.warnings)
     return replace(segmentation, labelmap=segmentation.labelmap.with_array(out), confidence=confidence,
                    warnings=warnings)

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ivcplan.errors import NotCTError, PixelDataError, SeriesError
-from ivcplan.io.series import FileHeader, PixelFormat, SeriesInfo, SliceRef, stack_slices
+from ivcplan.io.series import FileHeader, PixelFormat, SeriesInfo, SliceRef, shared_position_order, stack_slices
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Grid, Volume
 
@@ -67,6 +67,7 @@ class Stack:
     step: float  # output slice spacing (mm)
     regular: bool  # slices already sit on the output grid (no resampling)
     warnings: tuple[str, ...]
+    synthetic_positions: bool = False  # positions rebuilt from InstanceNumber (the headers' were all the same)
 
 
 def _orthonormal(iop: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,8 +79,13 @@ def _orthonormal(iop: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return row, col, np.cross(row, col)
 
 
-def plan_stack(slices: Sequence[SliceRef]) -> Stack:
-    """Sort along the normal, drop duplicates, detect gantry tilt and irregular spacing."""
+def plan_stack(slices: Sequence[SliceRef], headers: Mapping[str, FileHeader] | None = None) -> Stack:
+    """Sort along the normal, resolve duplicates, detect gantry tilt and irregular spacing.
+
+    ``headers`` (path -> header) lets duplicates be told apart: a damaged copy gives way to an intact one,
+    the same image stored twice (same SOPInstanceUID or identical pixels) is dropped with a note, and two
+    different images at one position are refused, naming both files.
+    """
     first = slices[0]
     if any(s.position is None or s.orientation is None for s in slices):
         bad = next(s for s in slices if s.position is None or s.orientation is None)
@@ -96,17 +102,21 @@ def plan_stack(slices: Sequence[SliceRef]) -> Stack:
                 PIXEL_SPACING_TOLERANCE_MM:
             raise SeriesError(f"PixelSpacing {s.pixel_spacing} differs from {first.pixel_spacing} in {first.path}",
                               s.path)
+    warnings = []
+    shared = shared_position_order(slices)
+    if shared is not None:
+        slices, note = shared
+        warnings.append(note)
     row, col, normal = _orthonormal(first.orientation)
     positions = np.array([s.position for s in slices], float)
     distance = positions @ normal
     order = np.argsort(distance, kind="stable")
     positions, distance = positions[order], distance[order]
     ordered = [slices[i] for i in order]
-    warnings = []
 
-    keep = np.concatenate([[True], np.diff(distance) > DUPLICATE_TOLERANCE_MM])
+    keep, notes = _resolve_duplicates(ordered, distance, headers or {})
+    warnings += notes
     if not keep.all():
-        warnings.append(f"{int((~keep).sum())} slice(s) at duplicate positions dropped (kept the first of each)")
         positions, distance = positions[keep], distance[keep]
         ordered = [s for s, k in zip(ordered, keep, strict=True) if k]
     if len(ordered) < 2:
@@ -143,7 +153,89 @@ def plan_stack(slices: Sequence[SliceRef]) -> Stack:
     else:
         step = float(steps.mean())
     return Stack(tuple(ordered), distance, offset_px, np.stack([normal, col, row], axis=1), (dr, dc), step,
-                 uniform and not tilted, tuple(warnings))
+                 uniform and not tilted, tuple(warnings), shared is not None)
+
+
+#: Files named in a duplicate note (the rest are counted).
+MAX_NAMED = 3
+
+
+def _resolve_duplicates(ordered: Sequence[SliceRef], distance: np.ndarray, headers: Mapping[str, FileHeader]
+                        ) -> tuple[np.ndarray, list[str]]:
+    """Which slices to keep where several share one position (sorted by ``distance``), and notes on those
+    dropped. Raises SeriesError naming both files when two different images claim one position."""
+    keep = np.ones(len(ordered), bool)
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(distance) > DUPLICATE_TOLERANCE_MM]))
+    ends = np.append(starts[1:], len(ordered))
+    same: list[tuple[SliceRef, SliceRef, str]] = []
+    damaged: list[tuple[SliceRef, SliceRef, str]] = []
+    cache: dict[tuple[str, int | None], np.ndarray] = {}
+
+    def flaw(s: SliceRef) -> str | None:
+        h = headers.get(s.path)
+        return h.pixels.damaged if h is not None and h.pixels is not None else None
+
+    def sop(s: SliceRef) -> str:
+        h = headers.get(s.path)
+        return f"{h.sop_uid}|{s.frame}|{s.tile}" if h is not None and h.sop_uid else ""
+
+    for a, b in zip(starts, ends, strict=True):
+        if b - a < 2:
+            continue
+        group = list(range(a, b))
+        intact = [i for i in group if not flaw(ordered[i])]
+        kept = intact[0] if intact else group[0]
+        for i in group:
+            if i == kept:
+                continue
+            keep[i] = False
+            s, ref = ordered[i], ordered[kept]
+            if flaw(s) and intact:
+                damaged.append((s, ref, flaw(s)))
+            elif sop(s) and sop(s) == sop(ref):
+                same.append((s, ref, "same SOPInstanceUID"))
+            elif headers and _same_pixels(s, ref, headers, cache):
+                same.append((s, ref, "identical pixels"))
+            elif not headers:  # no way to compare (a caller without headers): keep the first, as before
+                same.append((s, ref, "not compared"))
+            else:
+                raise SeriesError(
+                    f"two different images at one slice position ({distance[i]:.3f} mm along the slice normal): "
+                    f"{s.path} and {ref.path} (different pixels, different SOPInstanceUIDs); remove the wrong file "
+                    "or move the series apart", s.path)
+    notes = []
+    if same:
+        named = ", ".join(f"{s.path} = {ref.path} ({how})" for s, ref, how in same[:MAX_NAMED])
+        more = f" and {len(same) - MAX_NAMED} more" if len(same) > MAX_NAMED else ""
+        notes.append(f"{len(same)} slice(s) at duplicate positions dropped (the same image stored twice; kept the "
+                     f"first of each): {named}{more}")
+    if damaged:
+        named = ", ".join(f"{s.path} ({why}) for {ref.path}" for s, ref, why in damaged[:MAX_NAMED])
+        more = f" and {len(damaged) - MAX_NAMED} more" if len(damaged) > MAX_NAMED else ""
+        notes.append(f"{len(damaged)} damaged duplicate(s) ignored, an intact copy at the same position used: "
+                     f"{named}{more}")
+    return keep, notes
+
+
+def _same_pixels(a: SliceRef, b: SliceRef, headers: Mapping[str, FileHeader],
+                 cache: dict[tuple[str, int | None], np.ndarray]) -> bool:
+    """Whether two slices hold the same values once rescaled (decoded as needed: the same image may be
+    stored in two transfer syntaxes)."""
+    def values(s: SliceRef) -> np.ndarray:
+        fmt = headers[s.path].pixels
+        key = (s.path, s.frame)
+        if key not in cache:
+            cache[key] = _raw_frame(s.path, s.frame, fmt)
+        raw = cache[key]
+        if s.tile is not None:
+            r, c = divmod(s.tile, fmt.tiles_per_row)
+            raw = raw[r * s.rows:(r + 1) * s.rows, c * s.cols:(c + 1) * s.cols]
+        return raw.astype(np.float64) * s.slope + s.intercept
+
+    try:
+        return bool(np.array_equal(values(a), values(b)))
+    except PixelDataError:
+        return False
 
 
 # -- pixels ------------------------------------------------------------------------------------------
@@ -163,9 +255,12 @@ def _read_native(path: str, fmt: PixelFormat, frame: int, into: np.ndarray) -> N
     if fmt.length is not None and fmt.length < (frame + 1) * nbytes:
         raise PixelDataError(f"truncated pixel data: {fmt.length} bytes stored, {fmt.n_frames * nbytes} expected",
                              path)
-    with open(path, "rb") as fp:
-        fp.seek(start)
-        got = fp.readinto(memoryview(into).cast("B"))
+    try:
+        with open(path, "rb") as fp:
+            fp.seek(start)
+            got = fp.readinto(memoryview(into).cast("B"))
+    except OSError as exc:
+        raise PixelDataError(f"cannot read pixel data ({exc.strerror or exc})", path) from None
     if got != nbytes:
         raise PixelDataError(f"truncated pixel data: file ends {nbytes - got} bytes early", path)
     if fmt.pixel_representation == 0 and fmt.bits_stored < 16:
@@ -365,6 +460,16 @@ def _output_dtype(slices: Sequence[SliceRef], headers: Sequence[FileHeader]) -> 
     return np.int16 if integral and small else np.float32
 
 
+def _problem_notes(headers: Sequence[FileHeader]) -> list[str]:
+    """One warning per kind of ignored header value, naming the first file that has it."""
+    seen: dict[str, list[str]] = {}
+    for h in headers:
+        for p in h.problems:
+            seen.setdefault(p.message, []).append(h.path)
+    return [f"{paths[0]}: {message}: ignored" + (f" (also in {len(paths) - 1} other file(s))" if len(paths) > 1
+                                                 else "") for message, paths in seen.items()]
+
+
 def load_series(info: SeriesInfo, *, require_ct: bool = True, progress: ProgressCallback | None = None,
                 workers: int | None = None) -> Volume:
     """Volume of one scanned series; raises a specific error naming the file when it cannot form one."""
@@ -374,6 +479,9 @@ def load_series(info: SeriesInfo, *, require_ct: bool = True, progress: Progress
     if require_ct and info.modality != "CT":
         raise NotCTError(f"modality is {info.modality or 'missing'} ({info.description or 'no description'}, "
                          f"series {info.number}); ivcplan analyses CT series only", first.path)
+    bad = next((h for h in headers if h.fatal is not None), None)
+    if bad is not None:  # a bad value of a file (e.g. Rows out of range) comes before "no image data"
+        raise SeriesError(bad.fatal.message, bad.path)
     with_pixels = [h for h in headers if h.pixels is not None]
     if not with_pixels:
         raise PixelDataError(f"no image data in series {info.number} ({info.modality}); "
@@ -383,9 +491,25 @@ def load_series(info: SeriesInfo, *, require_ct: bool = True, progress: Progress
         raise SeriesError("the series holds only localizer images", first.path)
     if len(slices) == 1:
         raise SeriesError("single slice: a volume needs at least 2 slices", slices[0].path)
-    stack = plan_stack(slices)
+    by_path = {h.path: h for h in with_pixels}
+    try:
+        stack = plan_stack(slices, by_path)
+    except SeriesError as exc:  # say which ignored header value it lacked, if any
+        header = by_path.get(exc.path or "")
+        if header is None or not header.problems:
+            raise
+        raise SeriesError(f"{str(exc).removeprefix(f'{exc.path}: ')} (header: "
+                          f"{'; '.join(p.message for p in header.problems)})", exc.path) from None
     used = {s.path for s in stack.slices}
     used_headers = [h for h in with_pixels if h.path in used]
+    for h in used_headers:  # declared sizes against stored data, before the output array is allocated
+        if h.pixels.damaged and h.pixels.offset is not None:
+            raise PixelDataError(h.pixels.damaged, h.path)
+    notes = list(notes) + _problem_notes(used_headers)
+    absent = [h.path for h in used_headers if h.rescale_absent]
+    if absent and info.modality == "CT":
+        notes.append(f"RescaleSlope/RescaleIntercept absent in {len(absent)} file(s) (e.g. {absent[0]}): "
+                     "stored values taken as HU")
     dtype = _output_dtype(stack.slices, used_headers)
     try:
         array = read_pixels(stack.slices, used_headers, dtype, workers=workers, progress=progress)
@@ -411,6 +535,8 @@ def load_series(info: SeriesInfo, *, require_ct: bool = True, progress: Progress
         "chosen_reason": info.reason or f"series {info.number} selected by the caller",
         "source_files": files,
         "slice_thickness_mm": ref.thickness,
+        "positions_synthesized": stack.synthetic_positions,
+        "rescale_absent": bool(absent),
     }
     warnings = tuple(notes) + stack.warnings
     for w in warnings:

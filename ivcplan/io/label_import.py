@@ -88,6 +88,57 @@ class ImportedLabels:
     imported: tuple[Label, ...]
     source: str
     ignored: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+#: Below this share of the labelled volume inside the CT, the import carries a warning (the rest is cut off).
+MIN_INSIDE_FRACTION = 0.5
+#: Organs and vessels are soft tissue; if more than this share of the imported voxels lies on air
+#: (below AIR_BELOW_HU) the segmentation does not belong to this CT (another patient, a flipped axis).
+MAX_ON_AIR_FRACTION = 0.2
+AIR_BELOW_HU = -500.0
+
+
+def _extent(grid: Grid, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """LPS bounding box (min, max corners, mm) of ``grid`` or of the voxels of ``mask`` on it."""
+    if mask is None:
+        lo, hi = np.zeros(3), np.asarray(grid.shape, float) - 1
+    else:
+        idx = np.argwhere(mask)
+        lo, hi = idx.min(axis=0).astype(float), idx.max(axis=0).astype(float)
+    corners = np.array([[(hi if (k >> a) & 1 else lo)[a] for a in range(3)] for k in range(8)])
+    lps = grid.index_to_lps(corners)
+    return lps.min(axis=0), lps.max(axis=0)
+
+
+def _check_fit(path: Path, grid: Grid, source_mask: np.ndarray, out: np.ndarray, reference: Volume) -> list[str]:
+    """Refuse labels that miss the CT (naming how far apart they are) or lie on air; warn when most of
+    the labelled volume is outside the CT. Returns the warnings."""
+    if not source_mask.any():
+        raise InputError("the segmentation holds no labelled voxel", path)
+    source_ml = np.count_nonzero(source_mask) * grid.voxel_volume_mm3 / 1000.0
+    inside = out > 0
+    inside_ml = np.count_nonzero(inside) * reference.grid.voxel_volume_mm3 / 1000.0
+    if inside_ml == 0:
+        (a0, a1), (b0, b1) = _extent(grid, source_mask), _extent(reference.grid)
+        gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(a0 - b1, b0 - a1))))
+        centres = float(np.linalg.norm((a0 + a1) / 2 - (b0 + b1) / 2))
+        span = "; ".join(f"{n} {lo:.0f}..{hi:.0f}" for n, lo, hi in zip("xyz", a0, a1, strict=True))
+        ct = "; ".join(f"{n} {lo:.0f}..{hi:.0f}" for n, lo, hi in zip("xyz", b0, b1, strict=True))
+        raise InputError(f"no labelled voxel lies inside the CT: the labels ({span} mm, LPS) are {gap:.0f} mm from "
+                         f"the CT's field of view ({ct} mm), centres {centres:.0f} mm apart; is this segmentation "
+                         "of another scan or patient?", path)
+    values = reference.array[inside & (out != int(Label.BODY))]
+    on_air = float(np.mean(values < AIR_BELOW_HU)) if values.size else 0.0
+    if on_air > MAX_ON_AIR_FRACTION:
+        raise InputError(f"{100 * on_air:.0f} % of the imported organ and vessel voxels lie on air (below "
+                         f"{AIR_BELOW_HU:g} HU) in this CT: the segmentation does not fit it (another patient, or a "
+                         "flipped axis?)", path)
+    warnings = []
+    if source_ml > 0 and inside_ml / source_ml < MIN_INSIDE_FRACTION:
+        warnings.append(f"only {100 * inside_ml / source_ml:.0f} % of the labelled volume of {path} lies inside the "
+                        "CT; the rest was cut off")
+    return warnings
 
 
 def label_for_name(name: str) -> Label | None:
@@ -165,20 +216,20 @@ def _detect_kind(path: Path) -> str:
 
 def _nifti_description(path: Path) -> str:
     """The header's ``descrip`` field ("" when unreadable: the full read then reports the problem)."""
-    import nibabel
+    from ivcplan.io.formats import nibabel_quiet
 
     try:
-        raw = nibabel.load(str(path)).header["descrip"]
+        raw = nibabel_quiet().load(str(path)).header["descrip"]
     except Exception:  # nibabel raises many types for corrupt files
         return ""
     return bytes(np.asarray(raw).item()).decode("ascii", "replace").strip("\x00 ")
 
 
 def _read_nifti(path: Path) -> tuple[Grid, np.ndarray]:
-    import nibabel
+    from ivcplan.io.formats import nibabel_quiet
 
     try:
-        image = nibabel.load(str(path))
+        image = nibabel_quiet().load(str(path))
         vol = Volume.from_nifti(image)
     except Exception as exc:  # nibabel raises many types for corrupt files
         raise InputError(f"cannot read NIfTI segmentation: {exc}", path) from exc
@@ -217,8 +268,9 @@ def _assemble(path: Path, reference: Volume, grid: Grid, array: np.ndarray, tabl
         log.warning("%s: ignored structures without an ivcplan label: %s", path, ", ".join(ignored))
     mapped = lut[np.clip(array, 0, len(lut) - 1)]
     out = _resample(grid, mapped, reference).astype(np.uint8)
+    warnings = _check_fit(path, grid, mapped > 0, out, reference)
     kept = tuple(sorted(lab for lab in imported if np.any(out == int(lab))))
-    return ImportedLabels(Labelmap(out, reference.grid), kept, f"{what}: {path}", tuple(ignored))
+    return ImportedLabels(Labelmap(out, reference.grid), kept, f"{what}: {path}", tuple(ignored), tuple(warnings))
 
 
 def _from_totalseg_nifti(path: Path, reference: Volume, kind: str) -> ImportedLabels:
@@ -240,12 +292,17 @@ def _from_folder(folder: Path, reference: Volume) -> ImportedLabels:
     out = np.zeros(reference.shape, np.uint8)
     imported: set[Label] = set()
     ignored: list[str] = []
+    source: tuple[Grid, np.ndarray] | None = None  # the masks' union, for the fit check
     for f in files:
         label = label_for_name(_stem(f))
         if label is None:
             ignored.append(_stem(f))
             continue
         grid, array = _read_nifti(f)
+        if source is None:
+            source = (grid, array > 0)
+        elif source[0].is_same(grid):  # TotalSegmentator's masks share one grid
+            source = (grid, source[1] | (array > 0))
         mask = _resample(grid, (array > 0).astype(np.uint8), reference) > 0
         if mask.any():
             out[mask] = int(label)
@@ -254,8 +311,9 @@ def _from_folder(folder: Path, reference: Volume) -> ImportedLabels:
         raise InputError(f"no mask in this folder maps onto an ivcplan label; unknown: {', '.join(ignored)}", folder)
     if ignored:
         log.warning("%s: ignored masks without an ivcplan label: %s", folder, ", ".join(ignored))
+    warnings = _check_fit(folder, source[0], source[1], out, reference) if source is not None else []
     return ImportedLabels(Labelmap(out, reference.grid), tuple(sorted(imported)),
-                          f"TotalSegmentator masks: {folder}", tuple(ignored))
+                          f"TotalSegmentator masks: {folder}", tuple(ignored), tuple(warnings))
 
 
 def _is_int(text: object) -> bool:

@@ -286,6 +286,21 @@ def _frames_for_sources(labelmap: Labelmap, datasets: Sequence) -> np.ndarray:
     return np.stack(frames)
 
 
+#: Type 2 attributes (present, may be empty) of the patient and study modules that the SEG copies from its
+#: source images; anonymised and synthetic series often leave them out entirely.
+TYPE2_SOURCE_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                           "StudyID", "AccessionNumber", "ReferringPhysicianName")
+
+
+def _with_type2(ds):
+    """``ds`` (a header read for the SEG) with every absent type 2 patient/study attribute set empty.
+    The source file is not touched: this is an in-memory copy's attribute."""
+    for keyword in TYPE2_SOURCE_ATTRIBUTES:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    return ds
+
+
 def write_dicom_seg(labelmap: Labelmap, source_files: Sequence[str | Path], path: str | Path, *,
                     series_description: str = "ivcplan segmentation", series_number: int = 901,
                     labels: Iterable[int] | None = None, segmentation_type: str = "binary") -> Path:
@@ -313,7 +328,7 @@ def write_dicom_seg(labelmap: Labelmap, source_files: Sequence[str | Path], path
     datasets = []
     for f in files:
         try:
-            datasets.append(pydicom.dcmread(f, stop_before_pixels=True))
+            datasets.append(_with_type2(pydicom.dcmread(f, stop_before_pixels=True)))
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             raise InputError(f"cannot read source DICOM file: {exc}", f) from exc
     frames = _frames_for_sources(labelmap, datasets)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ivcplan.analysis import Analysis
 from ivcplan.errors import NotApplicableError
-from ivcplan.io import save_nifti
+from ivcplan.io import image_kind, save_nifti
 from ivcplan.outputs.export import write_dicom_seg, write_meshes
 from ivcplan.outputs.label_files import write_label_sidecars, write_seg_nrrd
 from ivcplan.render.mesh import Surface
@@ -41,7 +41,11 @@ def write_mesh_files(analysis: Analysis, outdir: Path, surfaces: list[Surface]) 
 
 def write_seg(analysis: Analysis, outdir: Path) -> Path:
     """segmentation.seg.dcm when the CT came from DICOM; NotApplicableError for NIfTI/NRRD input."""
-    files = analysis.volume.meta.get("source_files") or ()
-    if not files:
+    meta = analysis.volume.meta
+    files = meta.get("source_files") or ()
+    if not files or image_kind(files[0]):
         raise NotApplicableError("no DICOM source files (input was not DICOM): DICOM SEG not written")
+    if meta.get("positions_synthesized"):
+        raise NotApplicableError("the source slices all have the same ImagePositionPatient: a DICOM SEG would "
+                                 "reference positions that are not real; not written")
     return write_dicom_seg(analysis.labelmap, files, Path(outdir) / "segmentation.seg.dcm")

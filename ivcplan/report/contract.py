@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from ivcplan.errors import AnalysisError, InputError
+from ivcplan.report.csvsafe import safe_cell
 
 SCHEMA_VERSION = "ivcplan.report/1"
 
@@ -48,6 +49,8 @@ def input_section(grid_shape: Sequence[int], spacing: Sequence[float], meta: Map
         "source_path": str(meta.get("source_path", "")) or None,
         "modality": meta.get("modality") or None,
         "series_description": meta.get("series_description") or None,
+        "chosen_reason": str(meta.get("chosen_reason") or "") or None,
+        "other_series": [dict(s) for s in meta.get("other_series") or []],
     }
 
 
@@ -117,7 +120,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
             for axis, v in zip(names, value, strict=False):
                 out[f"{prefix}.{axis}"] = _cell(v)
         else:
-            out[prefix] = ";".join(_cell(v) if not isinstance(v, Mapping) else _label_of(v) for v in value)
+            out[prefix] = safe_cell(";".join(_cell(v) if not isinstance(v, Mapping) else _label_of(v) for v in value))
     else:
         out[prefix] = _cell(value)
 
@@ -131,18 +134,19 @@ def _label_of(entry: Mapping[str, Any]) -> str:
 
 
 def _cell(value: Any) -> str:
+    """The CSV text of a value; text a spreadsheet would run as a formula is escaped (`safe_cell`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return safe_cell(str(value))
 
 
 #: Sections in the CSV row (long free text such as rule texts stays in report.json).
 CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver", "statistics", "clinical", "plan",
                 "provenance")
-_CSV_SKIP = ("input.warnings", "plan.disclaimer", "plan.rules_not_fired", ".detail", ".reason", "_method",
-             "plan.graft_sizing.source_text")
+_CSV_SKIP = ("input.warnings", "input.other_series", "plan.disclaimer", "plan.rules_not_fired", ".detail", ".reason",
+             "_method", "plan.graft_sizing.source_text")
 
 
 def csv_row(report: Mapping[str, Any]) -> dict[str, str]:

@@ -77,7 +77,7 @@ def test_unsigned_storage_with_intercept_gives_int16_hu(tmp_path, hu_small):
 
 
 def test_fractional_slope_gives_float32(tmp_path):
-    hu = structured_hu().astype(np.float32) / 2  # exact multiples of 0.5
+    hu = structured_hu().astype(np.float32) / 2 - 550  # exact multiples of 0.5, air at -1000 HU
     write_series(tmp_path, hu, slope=0.5, intercept=-1024.0)
     volume = io.load(tmp_path)
     assert volume.array.dtype == np.float32
@@ -85,8 +85,9 @@ def test_fractional_slope_gives_float32(tmp_path):
 
 
 def test_values_beyond_int16_fall_back_to_float32(tmp_path):
-    hu = structured_hu().astype(np.int32) + 40000  # e.g. metal-extended range
-    write_series(tmp_path, hu, signed=False, intercept=0.0)
+    hu = structured_hu().astype(np.int32)
+    hu[:, :3, :4] += 41000  # metal on an extended HU scale
+    write_series(tmp_path, hu, signed=False, intercept=-1024.0)
     volume = io.load(tmp_path)
     assert volume.array.dtype == np.float32
     np.testing.assert_array_equal(volume.array, hu)

@@ -60,12 +60,12 @@ def test_nrrd_in_ras_space_is_converted(tmp_path, volume):
 
 def test_scaled_nifti_gives_float32_hu(tmp_path, volume):
     image = volume.to_nifti()
-    image.header.set_slope_inter(0.5, -1024)
+    image.header.set_slope_inter(0.5, -550)  # HU from -1000 (air) up
     path = tmp_path / "scaled.nii.gz"
     nibabel.save(image, path)
     loaded = io.load(path)
     assert loaded.array.dtype == np.float32
-    np.testing.assert_allclose(loaded.array, volume.array * 0.5 - 1024)
+    np.testing.assert_allclose(loaded.array, volume.array * 0.5 - 550)
 
 
 def test_real_nifti_ct(totalseg_dir):
