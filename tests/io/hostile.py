@@ -15,7 +15,8 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.tag import Tag
 
-REPO = Path(__file__).resolve().parents[2]
+#: The ivcplan under test (the one this process imports): subprocesses run the same code.
+CODE = Path(__import__("ivcplan").__file__).resolve().parents[1]
 
 
 def set_raw(path: Path, keyword: str, value: bytes, *, vr: str | None = None) -> None:
@@ -59,7 +60,7 @@ def body_hu(shape=(6, 32, 32), seed: int = 0) -> np.ndarray:
 
 def ivcplan(*args: str, timeout: float = 300, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     """Run the console entry point (``python -m ivcplan``) as a user would, with a timeout (no hang)."""
-    environment = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO), **(env or {})}
+    environment = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(CODE), **(env or {})}
     return subprocess.run([sys.executable, "-m", "ivcplan", *args], capture_output=True, text=True,
                           timeout=timeout, env=environment, **kw)
 

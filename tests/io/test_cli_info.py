@@ -43,9 +43,9 @@ def test_info_on_nifti(totalseg_dir):
 def test_info_on_bad_input_fails_cleanly(tmp_path):
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"\x00" * 50)
-    for target in (junk, tmp_path / "missing"):
+    for target, status in ((junk, 4), (tmp_path / "missing", 2)):  # no usable series; bad argument
         result = runner.invoke(app, ["info", str(target)])
-        assert result.exit_code == 2
+        assert result.exit_code == status
         assert "Traceback" not in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "error:" in result.output and str(target) in result.output
