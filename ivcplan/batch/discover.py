@@ -72,6 +72,8 @@ class Discovery:
     root: Path
     cases: tuple[Case, ...]
     ignored: tuple[Ignored, ...]
+    #: Files that could not be read (damaged DICOM, no permission, pipes and devices): listed, never run.
+    unreadable: tuple[Ignored, ...] = ()
 
 
 def safe_name(relpath: str, identity: str) -> str:
@@ -95,15 +97,6 @@ def _rel(path: str | Path, root: Path) -> str:
     return "." if rel == os.curdir else rel
 
 
-def _walk(root: Path, exclude: Iterable[Path]) -> list[str]:
-    """Every regular, non-hidden file under ``root`` (sorted), skipping the ``exclude`` folders."""
-    excluded = {os.path.realpath(p) for p in exclude}
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and os.path.realpath(os.path.join(dirpath, d)) not in excluded)
-        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith("."))
-    return out
 
 
 def discover(root: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = (),
@@ -112,21 +105,24 @@ def discover(root: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = 
 
     DICOM files are grouped into series across folders (several series may share a folder); each
     image series is one case, whatever its modality (a non-CT series fails later with the loader's
-    reason). Non-image DICOM objects (SEG, SR, ...) are returned in ``ignored``.
+    reason). Non-image DICOM objects (SEG, SR, ...) are returned in ``ignored``, files that cannot be
+    read (damaged headers, pipes, no permission) in ``unreadable``: discovery itself never fails on a file.
     """
     from ivcplan.io import image_kind
     from ivcplan.io import series as ser
+    from ivcplan.io.files import walk_files
 
     report = progress or no_progress
     root_path = Path(root)
     if not root_path.exists():
         raise InputError("input root does not exist", root_path)
     root_path = root_path.resolve()
+    skipped = []
     if root_path.is_file():
         files = [str(root_path)]
         base = root_path.parent
     else:
-        files = _walk(root_path, [Path(p) for p in exclude])
+        files, skipped = walk_files(root_path, [Path(p) for p in exclude])
         base = root_path
     images = [f for f in files if image_kind(f)]
     candidates = [f for f in files if not image_kind(f)]
@@ -137,8 +133,9 @@ def discover(root: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = 
                           series=None, files=(path,), relpath=rel, description=Path(path).name))
     headers = []
     for i in range(0, len(candidates), HEADER_CHUNK):
-        found, _ = ser.read_headers(candidates[i:i + HEADER_CHUNK])
+        found, not_read = ser.read_headers(candidates[i:i + HEADER_CHUNK])
         headers += found
+        skipped += not_read
         report("discover", min(1.0, (i + HEADER_CHUNK) / len(candidates)))
     ignored: list[Ignored] = []
     for info in ser.group(headers) if headers else []:
@@ -156,7 +153,8 @@ def discover(root: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = 
                           description=info.description, n_slices=info.n_slices))
     report("discover", 1.0)
     cases.sort(key=lambda c: (c.relpath, c.name))
-    return Discovery(root_path, tuple(cases), tuple(ignored))
+    unreadable = tuple(Ignored(_rel(s.path, base), "", s.reason) for s in skipped if s.notable)
+    return Discovery(root_path, tuple(cases), tuple(ignored), unreadable)
 
 
 def _number_in(folder: str, files: Iterable[str]) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 from ivcplan.batch import worker as wk
 from ivcplan.batch.discover import Case, Discovery, discover, fingerprint
 from ivcplan.batch.summary import write_summary
-from ivcplan.errors import InputError
+from ivcplan.errors import InputError, OptionError
 from ivcplan.parallel import owner_of
 from ivcplan.progress import ProgressCallback, no_progress
 
@@ -115,7 +115,7 @@ def parse_memory(text: str | int | None) -> int | None:
     except ValueError:
         value = -1.0
     if unit not in _UNITS or not value > 0:
-        raise InputError(f"cannot read {text!r} as a memory size (e.g. 4GB, 512MB)", "--memory-limit")
+        raise OptionError(f"cannot read {text!r} as a memory size (e.g. 4GB, 512MB)", "--memory-limit")
     return int(value * _UNITS[unit])
 
 
@@ -126,7 +126,8 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _options_key(outputs: tuple[str, ...] | str, rules: str | None, anonymize: bool = False) -> str:
+def _options_key(outputs: tuple[str, ...] | str, rules: str | None, anonymize: bool = False,
+                 assume_spacing: tuple[float, float, float] | None = None) -> str:
     from ivcplan import __version__
 
     rules_hash = None
@@ -135,6 +136,8 @@ def _options_key(outputs: tuple[str, ...] | str, rules: str | None, anonymize: b
     doc = {"format": BATCH_FORMAT, "version": __version__,
            "outputs": outputs if isinstance(outputs, str) else sorted(outputs), "rules": rules_hash,
            "anonymize": bool(anonymize)}
+    if assume_spacing is not None:  # only when given: keys of earlier batches stay valid
+        doc["assume_spacing"] = list(assume_spacing)
     return json.dumps(doc, sort_keys=True)
 
 
@@ -192,11 +195,11 @@ def _check_outputs(outputs: Iterable[str] | str) -> tuple[str, ...] | str:
     wanted = (outputs,) if isinstance(outputs, str) else tuple(outputs)
     wanted = tuple(dict.fromkeys(k.strip() for k in wanted if k.strip()))
     if not wanted:
-        raise InputError("no output kind given", "--outputs")
+        raise OptionError("no output kind given", "--outputs")
     known = output_kinds.kind_names()
     unknown = [k for k in wanted if k not in known]
     if unknown:
-        raise InputError(f"unknown output kind(s) {unknown}; available: {', '.join(known)}", "--outputs")
+        raise OptionError(f"unknown output kind(s) {unknown}; available: {', '.join(known)}", "--outputs")
     return wanted
 
 
@@ -208,7 +211,7 @@ def _locked(outdir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise InputError("another batch is writing into this output folder", outdir) from None
+            raise OptionError("another batch is writing into this output folder", outdir) from None
         yield
     finally:
         fh.close()
@@ -442,11 +445,11 @@ def _run_dask(address: str, tasks: list[wk.CaseTask], tracker: _Tracker,
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # a dependency: fail loudly
-        raise InputError(f"dask.distributed is needed for --scheduler ({exc})", "--scheduler") from None
+        raise OptionError(f"dask.distributed is needed for --scheduler ({exc})", "--scheduler") from None
     try:
         client = Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"cannot connect to the Dask scheduler ({type(exc).__name__}: {exc})", address) from None
+        raise OptionError(f"cannot connect to the Dask scheduler ({type(exc).__name__}: {exc})", address) from None
     token = uuid.uuid4().hex[:8]
     try:
         futures = {}
@@ -487,33 +490,50 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
               threads_per_worker: int | None = None, scheduler_timeout_s: float = DASK_CONNECT_TIMEOUT_S,
               clinical: Mapping[str, Mapping[str, Any]] | None = None, weight_kg: float | None = None,
               anonymize: bool = False, progress: ProgressCallback | None = None,
-              on_event: EventCallback | None = None) -> BatchResult:
+              on_event: EventCallback | None = None,
+              assume_spacing: tuple[float, float, float] | None = None) -> BatchResult:
     """Analyse every case under ``root`` into ``outdir`` (one folder per case under ``outdir/cases``,
     ``summary.csv``, ``summary.json``, ``batch.log``); finished cases are skipped unless ``force``.
 
     ``clinical``: case name -> clinical facts (`load_clinical`); ``weight_kg`` applies to every case
-    without its own weight (a batch of one patient's series); ``anonymize`` as in `pipeline.run`."""
+    without its own weight (a batch of one patient's series); ``anonymize`` as in `pipeline.run`;
+    ``assume_spacing`` (z, y, x mm) is handed to every case (NIfTI files without a spatial header)."""
+    from ivcplan.io.files import regular_file_problem, require_file_or_folder
+    from ivcplan.plan import load_rules
+
     t0 = time.perf_counter()
     if jobs is not None and int(jobs) < 1:
-        raise InputError(f"must be at least 1, got {jobs}", "--jobs")
+        raise OptionError(f"must be at least 1, got {jobs}", "--jobs")
     n_jobs = int(jobs) if jobs else default_jobs()
     limit = parse_memory(memory_limit)
     kinds = _check_outputs(outputs)
     rules_path = None
     if rules is not None:
         rules_path = str(Path(rules).resolve())
-        if not Path(rules_path).is_file():
-            raise InputError("rules file not found", rules)
-    root_path = Path(root)
-    if not root_path.exists():
-        raise InputError("input root does not exist", root)
+        problem = regular_file_problem(rules_path)
+        if problem:
+            raise OptionError(f"rules file {problem}", rules)
+        load_rules(rules_path)  # a bad rules file fails here, not in every case
+    if not os.path.lexists(root):
+        raise OptionError("input root does not exist", root)
+    try:
+        root_path = require_file_or_folder(root, "input root")
+    except InputError as exc:
+        raise OptionError(str(exc).removeprefix(f"{exc.path}: "), root) from None
     out = Path(outdir)
     if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a directory", out)
-    out.mkdir(parents=True, exist_ok=True)
-    out = out.resolve()
-    cases_dir = out / CASES_DIR
-    cases_dir.mkdir(exist_ok=True)
+        raise OptionError("output path exists and is not a directory", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        out = out.resolve()
+        cases_dir = out / CASES_DIR
+        cases_dir.mkdir(exist_ok=True)
+        probe = cases_dir / f".write-test-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise OptionError(f"cannot write in the output folder ({exc.strerror or exc}: {exc.filename or out})",
+                          outdir) from None
     report = progress or no_progress
     with _locked(out), _batch_log(out / LOG_NAME):
         log.info("batch %s -> %s (jobs=%s, outputs=%s, force=%s, memory limit=%s, scheduler=%s)", root_path, out,
@@ -524,18 +544,22 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
         discovery = discover(root_path, exclude=[out], progress=lambda s, f: report(s, 0.0))
         for ig in discovery.ignored:
             log.info("not a case: %s (%s: %s)", ig.relpath, ig.modality, ig.reason)
-        options = _options_key(kinds, rules_path, anonymize)
+        for ig in discovery.unreadable:
+            log.warning("not read: %s (%s)", ig.relpath, ig.reason)
+        options = _options_key(kinds, rules_path, anonymize, assume_spacing)
         tracker = _Tracker(len(discovery.cases), on_event, report)
         tracker.emit("discovered")
         results: dict[str, dict[str, Any]] = {}
         notes: list[str] = []
         info = {"root": str(discovery.root), "outdir": str(out), "jobs": n_jobs, "scheduler": scheduler,
                 "outputs": kinds, "memory_limit_bytes": limit, "rules": rules_path,
-                "ignored": [i.to_dict() for i in discovery.ignored], "notes": notes}
+                "ignored": [i.to_dict() for i in (*discovery.ignored, *discovery.unreadable)], "notes": notes}
         summary_lock = threading.Lock()
 
         def record(result: dict[str, Any]) -> None:
             with summary_lock:
+                if result["status"] == wk.FAILED and not result.get("resumed"):
+                    wk.withdraw(cases_dir / result["case"])  # an earlier run's outputs are not this result
                 results[result["case"]] = result
                 _log_result(result)
                 tracker.finished(result, "resumed" if result.get("resumed") else "finished")
@@ -552,7 +576,8 @@ def run_batch(root: str | os.PathLike, outdir: str | os.PathLike, *, jobs: int |
             if stored is not None:
                 record({**stored, "resumed": True})
             else:
-                tasks.append(wk.CaseTask(case, str(cases_dir), key, kinds, rules_path, facts or None, anonymize))
+                tasks.append(wk.CaseTask(case, str(cases_dir), key, kinds, rules_path, facts or None, anonymize,
+                                         assume_spacing))
         log.info("%d case(s) found, %d already finished, %d to run", len(discovery.cases),
                  len(discovery.cases) - len(tasks), len(tasks))
         if tasks and scheduler:

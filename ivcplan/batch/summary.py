@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ivcplan.report.csvsafe import safe_cell
+
 #: Report fields copied into the summary: column -> dotted path in report.json.
 REPORT_COLUMNS: dict[str, str] = {
     "contrast_phase": "input.contrast_phase",
@@ -64,16 +66,21 @@ def key_fields(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return ";".join(_cell(v) for v in value)
+        return ";".join(_text(v) for v in value)
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def _cell(value: Any) -> str:
+    """The CSV text of a value; text a spreadsheet would run as a formula is escaped (`safe_cell`)."""
+    return safe_cell(_text(value))
 
 
 def csv_columns() -> list[str]:

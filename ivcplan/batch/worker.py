@@ -58,6 +58,7 @@ class CaseTask:
     rules: str | None = None
     clinical: dict[str, Any] | None = None  # this case's clinical facts (weight_kg, history)
     anonymize: bool = False
+    assume_spacing: tuple[float, float, float] | None = None
 
 
 def _address_space() -> int | None:
@@ -216,6 +217,24 @@ def publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def withdraw(final: Path) -> None:
+    """Remove the outputs of an earlier run of a case that has now failed: they are not the current
+    result (their inputs or options differ, or --force asked to redo the case), so neither they nor their
+    "finished" marker may stay. Moved aside first, so a reader never sees a half-deleted folder."""
+    if not final.exists():
+        return
+    old = final.with_name(f"{OLD_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(final, old)
+    except OSError as exc:  # cannot move it: at least take the marker away
+        logging.getLogger(__name__).warning("cannot withdraw the earlier outputs in %s (%s)", final, exc)
+        with contextlib.suppress(OSError):
+            (final / MARKER).unlink()
+        return
+    logging.getLogger(__name__).info("earlier outputs of %s withdrawn: the case failed this time", final.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _describe_memory_error(exc: BaseException) -> str:
     limit = f"{_MEMORY_LIMIT / 2**30:.2f} GiB" if _MEMORY_LIMIT else "none set"
     base = f"; address space at worker start {_BASELINE_VM / 2**30:.2f} GiB" if _BASELINE_VM else ""
@@ -266,7 +285,7 @@ def run_case(task: CaseTask) -> dict[str, Any]:
 
         logging.getLogger(__name__).info("case %s: %s (series %s)", case.name, case.source, case.series)
         analysis = pipeline.run(case.source, series=case.series, rules=task.rules, clinical=task.clinical,
-                                anonymize=task.anonymize, progress=progress)
+                                anonymize=task.anonymize, progress=progress, assume_spacing=task.assume_spacing)
         t_write = time.perf_counter()
         skipped: dict[str, str] = {}
         written = write_outputs(analysis, tmp, task.outputs, skipped=skipped)

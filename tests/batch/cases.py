@@ -38,8 +38,10 @@ def make_phantoms(specs: list[tuple[int, str]]) -> list[Volume]:
         return list(pool.map(make_phantom, *zip(*specs, strict=True)))
 
 
-def head_ct(n_slices: int = 24, matrix: int = 80, pixel_mm: float = 3.0, slice_mm: float = 5.0) -> Volume:
-    """Head-like CT: air, a bony skull shell around brain tissue; no abdomen, no IVC."""
+def head_ct(n_slices: int = 24, matrix: int = 80, pixel_mm: float | None = None, slice_mm: float = 5.0) -> Volume:
+    """Head-like CT: air, a bony skull shell around brain tissue; no abdomen, no IVC. The field of view is
+    240 mm unless ``pixel_mm`` says otherwise, so air surrounds the head as in a real head CT."""
+    pixel_mm = 240.0 / matrix if pixel_mm is None else pixel_mm
     z, y, x = np.meshgrid(np.arange(n_slices) * slice_mm, (np.arange(matrix) - matrix / 2) * pixel_mm,
                           (np.arange(matrix) - matrix / 2) * pixel_mm, indexing="ij")
     r = np.sqrt((x / 75.0) ** 2 + (y / 95.0) ** 2 + ((z - n_slices * slice_mm / 2) / 90.0) ** 2)

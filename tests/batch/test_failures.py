@@ -72,6 +72,7 @@ def test_out_of_memory_is_recorded_and_the_batch_goes_on(tmp_path: Path):
     header.set_sform(np.diag([0.8, 0.8, 1.0, 1.0]), code=1)
     with open(root / "big.nii", "wb") as fh:
         fh.write(header.binaryblock + b"\0" * 4)
+        fh.write(np.full(512 * 512, -1000, "<i2").tobytes())  # one slice of air: plausible HU (water elsewhere)
         fh.truncate(352 + 512 * 512 * 300 * 2)
     result = run_batch(root, tmp_path / "out", jobs=1, outputs=["json"], memory_limit=MEMORY_LIMIT)
     got = {r["source"]: r for r in result.results}
