@@ -190,7 +190,7 @@ def _resolve_duplicates(ordered: Sequence[SliceRef], distance: np.ndarray, heade
                 continue
             keep[i] = False
             s, ref = ordered[i], ordered[kept]
-            if flaw(s) and intact:
+            if flaw(s):  # with no intact copy, the kept one fails when read, naming its damage
                 damaged.append((s, ref, flaw(s)))
             elif sop(s) and sop(s) == sop(ref):
                 same.append((s, ref, "same SOPInstanceUID"))
@@ -212,7 +212,7 @@ def _resolve_duplicates(ordered: Sequence[SliceRef], distance: np.ndarray, heade
     if damaged:
         named = ", ".join(f"{s.path} ({why}) for {ref.path}" for s, ref, why in damaged[:MAX_NAMED])
         more = f" and {len(damaged) - MAX_NAMED} more" if len(damaged) > MAX_NAMED else ""
-        notes.append(f"{len(damaged)} damaged duplicate(s) ignored, an intact copy at the same position used: "
+        notes.append(f"{len(damaged)} damaged duplicate(s) ignored, the copy at the same position used instead: "
                      f"{named}{more}")
     return keep, notes
 

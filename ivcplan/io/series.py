@@ -254,6 +254,9 @@ def read_header(path: str | os.PathLike) -> FileHeader:
         cut = _cut_element(ds) if not present else None
         if cut:
             raise UnreadableFileError(f"damaged DICOM file: it ends inside {cut} (truncated?)", path)
+        if not len(ds) and not present and "MediaStorageSOPClassUID" in ds.file_meta:
+            raise UnreadableFileError("damaged DICOM file: nothing follows its file meta information (truncated?)",
+                                      path)
         identified = any(k in ds for k in ("SOPClassUID", "SeriesInstanceUID", "Modality"))
         if not (identified or "MediaStorageSOPClassUID" in ds.file_meta):
             raise NotDicomError("not a DICOM file (no SOP class, series or modality)", path)

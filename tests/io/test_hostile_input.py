@@ -193,6 +193,17 @@ def test_an_intact_copy_wins_over_a_truncated_duplicate(tmp_path):
     assert f"{truncated} (truncated pixel data: file ends 300 bytes early" in note and str(paths[2]) in note
 
 
+def test_damaged_copies_without_an_intact_one_are_refused_naming_the_damage(tmp_path):
+    paths = _series(tmp_path / "b")
+    (tmp_path / "a").mkdir()
+    for folder, cut in (("a", 300), ("b", 200)):
+        target = tmp_path / folder / paths[2].name
+        target.write_bytes(paths[2].read_bytes()[:-cut])
+    with pytest.raises(PixelDataError, match="truncated pixel data: file ends 300 bytes early") as info:
+        io.load(tmp_path)
+    assert info.value.path == str(tmp_path / "a" / paths[2].name)
+
+
 # -- 5. implausible intensities --------------------------------------------------------------------------
 def test_missing_rescale_with_stored_values_that_are_not_hu_is_refused(tmp_path):
     paths = _series(tmp_path, structured_hu(), intercept=-1024.0)  # stored = HU + 1024
@@ -219,8 +230,8 @@ def test_missing_rescale_on_values_that_are_hu_loads_with_a_warning(tmp_path):
 
 
 def test_not_finite_values_are_refused(tmp_path):
-    array = body_hu().astype(np.float32)
-    array[2, 5, 5] = np.nan
+    array = body_hu((40, 256, 256)).astype(np.float32)  # large enough to be checked on a subsample...
+    array[1, 1, 1] = np.nan  # ...that does not hold this voxel: the finite check looks at every one
     path = tmp_path / "nan.nii.gz"
     io.save_nifti(Volume.from_array(array, spacing=(2.0, 1.0, 1.0)), path)
     with pytest.raises(IntensityError, match=r"1 voxel\(s\) are not finite numbers"):
@@ -400,3 +411,16 @@ def test_report_and_summary_rows_escape_header_text_but_keep_numbers():
                            "measurements": {"tumor_volume_ml": -0.0}})
     assert (summary["series_description"], summary["error"], summary["warnings"]) == ("'@cmd", "'-bad", "'=w")
     assert summary["tumor_volume_ml"] == "-0"
+
+
+def test_a_file_cut_right_after_its_file_meta_is_named_not_taken_for_a_series(tmp_path):
+    hu = structured_hu()
+    paths = _series(tmp_path / "ct", hu)
+    stub = tmp_path / "ct" / "stub.dcm"
+    ds = pydicom.dcmread(paths[0])
+    ds.save_as(stub, enforce_file_format=True)
+    meta_end = 132 + 12 + int(ds.file_meta.FileMetaInformationGroupLength)
+    stub.write_bytes(stub.read_bytes()[:meta_end])
+    volume = io.load(tmp_path / "ct")
+    np.testing.assert_array_equal(volume.array, hu)
+    assert any(f"{stub}: damaged DICOM file: nothing follows its file meta information" in w for w in volume.warnings)
