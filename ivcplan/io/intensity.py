@@ -25,13 +25,13 @@ DARK_QUANTILE = 0.001
 MAX_DARKEST_HU = -500.0
 #: At most this share of voxels may be padding (< PADDING_BELOW_HU): beyond it there is no image left.
 MAX_PADDING_FRACTION = 0.99
-#: The checks look at about this many voxels (a regular subsample: a 512x512x300 CT in milliseconds).
-SAMPLE_VOXELS = 2_000_000
+#: The checks look at about this many voxels (a regular subsample; 0.1 % of it is still 500 voxels).
+SAMPLE_VOXELS = 500_000
 
 
 def _sample(array: np.ndarray) -> np.ndarray:
     step = max(1, int(np.ceil((array.size / SAMPLE_VOXELS) ** (1 / 3))))
-    return np.asarray(array[::step, ::step, ::step], dtype=np.float32).ravel()
+    return np.ascontiguousarray(array[::step, ::step, ::step]).ravel()
 
 
 def hu_problem(volume: Volume) -> str | None:
@@ -47,8 +47,9 @@ def hu_problem(volume: Volume) -> str | None:
     if inside.size <= (1 - MAX_PADDING_FRACTION) * values.size:
         return (f"{100 * (1 - inside.size / values.size):.1f} % of the voxels are below {PADDING_BELOW_HU:g} HU "
                 "(padding): there is no image to analyse")
-    darkest = float(np.quantile(inside, DARK_QUANTILE))
-    if darkest > MAX_DARKEST_HU:
+    # "the darkest 0.1 % lie above -500 HU" is "fewer than 0.1 % lie at or below it": two counts, no sort
+    if np.count_nonzero(inside <= MAX_DARKEST_HU) < DARK_QUANTILE * inside.size:
+        darkest = float(np.quantile(inside.astype(np.float64), DARK_QUANTILE))
         hint = ""
         if volume.meta.get("rescale_absent"):
             hint = ("; RescaleSlope/RescaleIntercept are absent from the DICOM headers, so the stored values "

@@ -96,11 +96,11 @@ def test_summary_csv_cannot_carry_a_formula(tmp_path: Path):
     assert json.loads(result.summary_json.read_text())["cases"][0]["series_description"] == hostile
 
 
-def test_an_output_path_that_is_a_file_is_refused_by_the_command(tmp_path: Path):
+def test_an_output_path_under_a_file_is_refused_by_the_command(tmp_path: Path):
     root = tmp_path / "in"
     root.mkdir()
     save_nifti(head_ct(n_slices=6, matrix=24), root / "case.nii.gz")
     (tmp_path / "taken").write_text("x")
-    result = ivcplan("batch", str(root), "-o", str(tmp_path / "taken"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"error: {tmp_path / 'taken'}: output path exists and is not a directory" in result.stderr
+    result = ivcplan("batch", str(root), "-o", str(tmp_path / "taken" / "batch"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"error: {tmp_path / 'taken' / 'batch'}: cannot write in the output folder (Not a directory" in result.stderr
