@@ -170,12 +170,9 @@ def _fmt(value: float) -> str:
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Read and validate a rules file (default: the one shipped with the package)."""
-    from ivcplan.io.files import regular_file_problem
-
     file = DEFAULT_RULES_PATH if path is None else Path(path)
-    problem = regular_file_problem(file)
-    if problem and file.exists():  # a pipe or device would block or never end: never opened
-        raise RulesError(f"{file}: rules file {problem}")
+    if file.exists() and not file.is_file():  # a pipe or device would block or never end: never opened
+        raise RulesError(f"{file}: rules file is not a regular file (a folder, pipe or device): not read")
     try:
         raw = file.read_bytes()
         text = raw.decode("utf-8")

@@ -6,17 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 from pathlib import Path
 
 from cases import head_ct, write_corrupt_nifti, write_dicom
+from hostile import ivcplan, set_raw, tree_hashes  # tree_hashes skips the pipe (never opened)
 
 from ivcplan.batch import run_batch
 from ivcplan.batch.worker import MARKER
 from ivcplan.io import save_nifti
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))
-from hostile import ivcplan, set_raw, tree_hashes  # tree_hashes skips the pipe (never opened)
 
 #: A batch of three tiny cases must end well before this (s): a named pipe must not block it.
 HANG_TIMEOUT_S = 300

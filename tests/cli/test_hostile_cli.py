@@ -19,12 +19,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from typer.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))  # dicomgen, hostile (shared builders)
-
 from dicomgen import write_series
 from hostile import CODE, body_hu, delete, headerless_nifti, ivcplan, set_raw, set_us, tree_hashes
+from typer.testing import CliRunner
 
 from ivcplan.cli import app
 from ivcplan.cli._errors import describe, exit_code

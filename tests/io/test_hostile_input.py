@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import structured_hu
 from dicomgen import write_series
 from hostile import body_hu, delete, headerless_nifti, set_raw, set_us, tree_hashes
+from io_synth import structured_hu
 from pydicom.uid import generate_uid
 
 import ivcplan.io as io

@@ -1,5 +1,5 @@
-"""Builders of hostile and broken inputs for the tests of issue 21: real files written by pydicom and
-nibabel, then damaged the way a PACS export, an anonymiser or an adversary would damage them."""
+"""Builders of hostile and broken inputs for the tests of issue 21 (tests/io, tests/cli, tests/batch): real
+files written by pydicom and nibabel, then damaged the way a PACS export, an anonymiser or an adversary would."""
 
 from __future__ import annotations
 
