@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from cases import head_ct, write_corrupt_nifti, write_dicom
-from hostile import ivcplan, set_raw, tree_hashes  # tree_hashes skips the pipe (never opened)
+from hostile import invoke_within, set_raw, tree_hashes  # tree_hashes skips the pipe (never opened)
 
 from ivcplan.batch import run_batch
 from ivcplan.batch.worker import MARKER
@@ -33,10 +33,10 @@ def test_bad_files_do_not_stop_discovery_or_the_batch(tmp_path: Path):
     (root / "cut.dcm").write_bytes(bad[0].read_bytes()[:400])
     before = tree_hashes(root)
     out = tmp_path / "out"
-    result = ivcplan("batch", str(root), "-o", str(out), "--jobs", "1", "--outputs", "json", timeout=HANG_TIMEOUT_S)
-    assert result.returncode == 4, result.stderr  # no case succeeded: one failed, the head CT has no IVC
-    assert "Traceback" not in result.stderr
-    assert "2 file(s) could not be read" in " ".join(result.stderr.split())
+    result = invoke_within(HANG_TIMEOUT_S, "batch", root, "-o", out, "--jobs", "1", "--outputs", "json")
+    assert result.exit_code == 4, result.output  # no case succeeded: one failed, the head CT has no IVC
+    assert "Traceback" not in result.output
+    assert "2 file(s) could not be read" in " ".join(result.output.split())
     doc = json.loads((out / "summary.json").read_text())
     got = {c["source"]: c for c in doc["cases"]}
     assert got["good.nii.gz"]["status"] == "no_ivc"
@@ -98,6 +98,7 @@ def test_an_output_path_under_a_file_is_refused_by_the_command(tmp_path: Path):
     root.mkdir()
     save_nifti(head_ct(n_slices=6, matrix=24), root / "case.nii.gz")
     (tmp_path / "taken").write_text("x")
-    result = ivcplan("batch", str(root), "-o", str(tmp_path / "taken" / "batch"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert f"error: {tmp_path / 'taken' / 'batch'}: cannot write in the output folder (Not a directory" in result.stderr
+    result = invoke_within(HANG_TIMEOUT_S, "batch", root, "-o", tmp_path / "taken" / "batch")
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"error: {tmp_path / 'taken' / 'batch'}: cannot write in the output folder (Not a directory" in \
+        result.output

@@ -20,7 +20,7 @@ import numpy as np
 import pydicom
 import pytest
 from dicomgen import write_series
-from hostile import CODE, body_hu, delete, headerless_nifti, ivcplan, set_raw, set_us, tree_hashes
+from hostile import CODE, body_hu, delete, headerless_nifti, invoke_within, ivcplan, set_raw, set_us, tree_hashes
 from typer.testing import CliRunner
 
 from ivcplan.cli import app
@@ -140,22 +140,22 @@ def test_no_usable_series_and_mr(tmp_path, dcm_qa_dir):
 def test_debug_shows_the_traceback(tmp_path):
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"\0" * 50)
-    quiet = ivcplan("info", str(junk))
-    loud = ivcplan("--debug", "info", str(junk))
-    assert quiet.returncode == loud.returncode == 4
-    assert "Traceback" not in quiet.stderr and "Traceback (most recent call last)" in loud.stderr
+    quiet = run("info", junk)
+    loud = run("--debug", "info", junk)
+    assert quiet.exit_code == loud.exit_code == 4
+    assert "Traceback" not in quiet.output and "Traceback (most recent call last)" in loud.output
 
 
 # -- 2. named pipes ----------------------------------------------------------------------------------------
 def test_a_named_pipe_in_the_input_folder_does_not_hang_info_or_analyze(tmp_path):
     _series(tmp_path / "ct")
     os.mkfifo(tmp_path / "ct" / "IM_pipe.dcm")
-    info = ivcplan("info", str(tmp_path / "ct"), timeout=HANG_TIMEOUT_S)
-    assert info.returncode == 0, info.stderr
-    assert "IM_pipe.dcm: is a named pipe (FIFO), not a regular file: not read" in " ".join(info.stdout.split())
+    info = invoke_within(HANG_TIMEOUT_S, "info", tmp_path / "ct")
+    assert info.exit_code == 0, info.output
+    assert "IM_pipe.dcm: is a named pipe (FIFO), not a regular file: not read" in " ".join(info.output.split())
     out = tmp_path / "out"
-    result = ivcplan("analyze", str(tmp_path / "ct"), "-o", str(out), "--outputs", "json", timeout=HANG_TIMEOUT_S)
-    assert result.returncode == 0, result.stderr
+    result = invoke_within(HANG_TIMEOUT_S, "analyze", tmp_path / "ct", "-o", out, "--outputs", "json")
+    assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert any("IM_pipe.dcm: is a named pipe" in w for w in report["input"]["warnings"])
 
@@ -165,7 +165,7 @@ def test_a_named_pipe_as_an_argument_is_refused_at_once(tmp_path, ct, option):
     pipe = tmp_path / ("pipe.toml" if option == "--rules" else "pipe.nii.gz")
     os.mkfifo(pipe)
     args = [str(pipe)] if option == "PATH" else [str(ct), option, str(pipe)]
-    result = ivcplan("analyze", *args, "-o", str(tmp_path / "out"), timeout=HANG_TIMEOUT_S)
+    result = invoke_within(HANG_TIMEOUT_S, "analyze", *args, "-o", tmp_path / "out")
     assert_clean_failure(result, 2, str(pipe), "named pipe (FIFO)")
     assert not (tmp_path / "out").exists()
 

@@ -81,3 +81,21 @@ def headerless_nifti(path: Path, array_zyx: np.ndarray, pixdim=(0.0, 0.0, 0.0)) 
     with open(path, "rb") as fh:
         assert tuple(nibabel.Nifti1Header.from_fileobj(fh, check=False)["pixdim"][1:4]) == tuple(pixdim)
     return Path(path)
+
+
+def invoke_within(seconds: float, *args):
+    """`ivcplan ARGS` through Typer's test runner in a thread: the result, or a failure (not a hung test)
+    when it has not ended after ``seconds`` (a named pipe opened by mistake blocks forever)."""
+    import threading
+
+    from typer.testing import CliRunner
+
+    from ivcplan.cli import app
+
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(result=CliRunner().invoke(app, [str(a) for a in args])),
+                              daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"ivcplan {' '.join(map(str, args))} still running after {seconds} s (blocked?)"
+    return box["result"]
