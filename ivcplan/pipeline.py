@@ -138,10 +138,23 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
                                               anonymize=anonymize)
     if anonymize:
         report["input"]["source_path"] = None
+        warnings = [_without_paths(w, source, volume.meta) for w in warnings]  # the loader names damaged files
+        report["input"]["warnings"] = list(warnings)
     report["timings_s"] = dict(stages.timings)
     contract.validate(report)
     return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, suggestion, report,
                     dict(stages.timings), tuple(warnings))
+
+
+def _without_paths(text: str, source: str | os.PathLike | Volume, meta: Mapping[str, Any]) -> str:
+    """``text`` with the input's local folder written as ``<input>`` (an anonymized report names files
+    relative to it: folder names often carry the patient's name)."""
+    roots = {str(meta.get("source_path") or "")}
+    if not isinstance(source, Volume):
+        roots |= {str(source), os.path.abspath(source), os.path.realpath(source)}
+    for root in sorted((r for r in roots if len(r) > 1), key=len, reverse=True):
+        text = text.replace(root, "<input>")
+    return text
 
 
 def _caudate_levels(landmarks: Landmarks | None, extra: Mapping[str, Landmark]) -> tuple[float | None, float | None]:

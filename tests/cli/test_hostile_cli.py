@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -432,3 +433,19 @@ def test_library_warnings_do_not_reach_the_console(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "pixdim" not in result.stderr and "Warning" not in result.stderr, result.stderr
     assert "pixdim[1,2,3] should be non-zero" in (tmp_path / "out" / "ivcplan.log").read_text()
+
+
+def test_anonymized_reports_name_damaged_files_without_the_local_folder(tmp_path):
+    """The loader's warnings name files; with --anonymize the input's folder (often the patient's name)
+    becomes <input>."""
+    root = tmp_path / "Doe_John_1950"
+    paths = write_series(root / "ct", body_hu())
+    shutil.copy(paths[1], root / "copy.dcm")  # the same image twice: a note naming both files
+    out = tmp_path / "out"
+    result = run("analyze", root, "-o", out, "--outputs", "json,csv", "--anonymize")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    note = next(w for w in report["input"]["warnings"] if "duplicate positions dropped" in w)
+    assert f"<input>/ct/{paths[1].name} = <input>/copy.dcm" in note
+    for name in ("report.json", "report.csv"):
+        assert "Doe_John" not in (out / name).read_text(), name
