@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ivcplan.cli._errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, STATE, guarded
+from ivcplan.cli._errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, STATE, cli_exit_code, guarded
 
 app = typer.Typer(
     name="ivcplan",
@@ -49,14 +49,22 @@ for _command in app.registered_commands:
 def main() -> None:
     """The console script: like ``app()``, but Ctrl-C anywhere (even while the options are parsed) ends
     with status 130 instead of click's "Aborted!" and 1."""
-    import click
-
     try:
         code = app(standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        print("\nstopped: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        code = None
+        _stop()
+    except Exception as exc:
+        if type(exc).__name__ == "Abort":  # click's answer to Ctrl-C (or end of input) at a prompt
+            _stop()
+        status = cli_exit_code(exc)
+        if status is None:
+            raise
+        exc.show()  # a usage error: typer/click print it with the usage line
+        sys.exit(status)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop() -> None:
+    print("\nstopped: interrupted", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)

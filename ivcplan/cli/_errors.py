@@ -146,9 +146,15 @@ def quiet_library() -> Iterator[None]:
 LOGGERS = ("ivcplan", "py.warnings", "nibabel")
 
 
+def cli_exit_code(exc: BaseException) -> int | None:
+    """The status of one of typer's or click's own exits and usage errors (they carry ``exit_code``; recent
+    typer versions vendor click, so they are recognised by that attribute, not by class), else None."""
+    code = getattr(exc, "exit_code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command inside the error boundary (see the module docstring)."""
-    import click
     import typer
 
     @functools.wraps(fn)
@@ -162,16 +168,16 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
                 result = fn(*args, **kwargs)
                 check_interrupted()
                 return result
-            except (typer.Exit, click.exceptions.Exit, click.ClickException):
-                if interrupted():
-                    raise typer.Exit(EXIT_INTERRUPTED) from None
-                raise
             except KeyboardInterrupt:
                 print_error(err, "interrupted: nothing was published" + (f" [log: {STATE.log_path}]" if
                                                                           STATE.log_path else ""),
                             prefix="stopped")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             except BaseException as exc:
+                if cli_exit_code(exc) is not None:  # typer.Exit, usage errors: typer/click report them
+                    if interrupted():
+                        raise typer.Exit(EXIT_INTERRUPTED) from None
+                    raise
                 if isinstance(exc, SystemExit | GeneratorExit):
                     raise
                 if STATE.debug:

@@ -449,3 +449,9 @@ def test_anonymized_reports_name_damaged_files_without_the_local_folder(tmp_path
     assert f"<input>/ct/{paths[1].name} = <input>/copy.dcm" in note
     for name in ("report.json", "report.csv"):
         assert "Doe_John" not in (out / name).read_text(), name
+
+
+def test_the_console_script_keeps_click_usage_errors_at_status_2():
+    """`python -m ivcplan` (the console script's main) lets typer/click report their own usage errors."""
+    result = ivcplan("analyze", "--bogus")
+    assert result.returncode == 2 and "No such option: --bogus" in result.stderr and "Traceback" not in result.stderr
