@@ -42,8 +42,17 @@ def version() -> None:
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"ivcplan.cli.{_name}")
-for _command in app.registered_commands:
-    _command.callback = guarded(_command.callback)
+
+
+def _guard_all(typer_app: typer.Typer) -> None:
+    """Every command, sub-commands of groups (``ivcplan data ...``) included, inside the error boundary."""
+    for command in typer_app.registered_commands:
+        command.callback = guarded(command.callback)
+    for group in typer_app.registered_groups:
+        _guard_all(group.typer_instance)
+
+
+_guard_all(app)
 
 
 def main() -> None:
