@@ -17,9 +17,33 @@ from ivcplan.phantom.tissues import T
 
 #: Slabs of slices processed at once for the whole-body layers (bounds memory).
 SLAB_SLICES = 24
+#: Heights (z, mm) of the template's right dome, left dome and central tendon.
+TEMPLATE_DOMES = (230.0, 220.0, 221.0)
 #: Thickness (mm) of the diaphragm below its dome surface (`Body.diaphragm`).
 DIAPHRAGM_MM = 5.0
 _BONES = (T.BONE_CORTEX, T.BONE_MARROW, T.BONE_ARCH, T.DISC, T.CSF, T.CORD)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Affine map of the template's coordinates into a case's: x and y scaled about the body centre,
+    z scaled and shifted; ``size`` scales bone and muscle cross-sections. The default is the identity
+    (multiplying by 1.0 and adding 0.0 are exact, so the template paints the same voxels)."""
+
+    sx: float = 1.0
+    sy: float = 1.0
+    sz: float = 1.0
+    dz: float = 0.0
+    size: float = 1.0
+
+    def z(self, z: float) -> float:
+        return z * self.sz + self.dz
+
+    def p(self, point: tuple[float, float, float]) -> tuple[float, float, float]:
+        return point[0] * self.sx, point[1] * self.sy, self.z(point[2])
+
+
+IDENTITY = Frame()
 
 
 @dataclass
@@ -41,6 +65,8 @@ class Body:
     zs: np.ndarray = field(default_factory=lambda: np.array([-80, 0, 60, 120, 180, 240, 330.0]))
     half_w: np.ndarray = field(default_factory=lambda: np.array([168, 160, 150, 146, 150, 156, 158.0]))
     half_d: np.ndarray = field(default_factory=lambda: np.array([112, 110, 106, 104, 106, 110, 112.0]))
+    #: Heights (z) of the right dome, the left dome and the central tendon.
+    domes: tuple[float, float, float] = TEMPLATE_DOMES
 
     def axes(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.interp(z, self.zs, self.half_w) * self.sx, np.interp(z, self.zs, self.half_d) * self.sy
@@ -60,13 +86,15 @@ class Body:
         return xp * a.astype(np.float32) ** -p + yp * b ** -p < 1
 
     @staticmethod
-    def diaphragm(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """z of the diaphragm dome: right dome higher than the left, low posterior recesses."""
+    def diaphragm(x: np.ndarray, y: np.ndarray, domes: tuple[float, float, float] = TEMPLATE_DOMES) -> np.ndarray:
+        """z of the diaphragm dome: right dome higher than the left, low posterior recesses; ``domes``:
+        heights of the right dome, the left dome and the central tendon."""
         # Steep laterally (costophrenic angles) and posteriorly (posterior recesses), gentle in front.
         ap = np.where(y > -5, (y + 5) ** 2 / 110.0, (y + 5) ** 2 / 220.0)
-        right = 230.0 - (x + 60) ** 2 / 75.0 - ap
-        left = 220.0 - (x - 68) ** 2 / 75.0 - ap
-        centre = 221.0 - (x**2 + (y + 30) ** 2) / 300.0  # central tendon: the hepatic vein confluence lies under it
+        right = domes[0] - (x + 60) ** 2 / 75.0 - ap
+        left = domes[1] - (x - 68) ** 2 / 75.0 - ap
+        # central tendon: the hepatic vein confluence lies under it
+        centre = domes[2] - (x**2 + (y + 30) ** 2) / 300.0
         return np.maximum(np.maximum(right, left), centre)
 
 
@@ -109,7 +137,7 @@ def build(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
 def _paint_body(canvas: Canvas, body: Body) -> None:
     y2 = canvas.yc[None, :, None]
     x2 = canvas.xc[None, None, :]
-    dome = Body.diaphragm(x2, y2)
+    dome = Body.diaphragm(x2, y2, body.domes)
     pw = Body.powers(x2, y2)
     fat_a, fat_ant, fat_post = 26.0 * body.fat, 24.0 * body.fat, 14.0 * body.fat
     # A cradle-shaped table just under the widest part of the back.
@@ -153,25 +181,30 @@ def _mediastinum(x: np.ndarray, y: np.ndarray, height: np.ndarray) -> np.ndarray
     return ((x - 5.0) / half_w) ** 2 + ((y + 25.0) / 65.0) ** 2 < 1.0
 
 
-def _paint_muscles(canvas: Canvas, rng: np.random.Generator) -> None:
+def _paint_muscles(canvas: Canvas, rng: np.random.Generator, frame: Frame = IDENTITY) -> None:
+    f, k = frame.p, frame.size
     for side in (-1, 1):
-        psoas = Tube([(side * 26, 44, 140), (side * 33, 40, 95), (side * 42, 36, 45), (side * 52, 30, 0),
-                      (side * 60, 24, -60)], [(6, 5), (12, 10), (18, 15), (22, 18), (22, 18)])
+        psoas = Tube([f((side * 26, 44, 140)), f((side * 33, 40, 95)), f((side * 42, 36, 45)), f((side * 52, 30, 0)),
+                      f((side * 60, 24, -60))], [(6 * k, 5 * k), (12 * k, 10 * k), (18 * k, 15 * k), (22 * k, 18 * k),
+                                                 (22 * k, 18 * k)])
         paint_tube(canvas, psoas, T.MUSCLE, Label.BODY, only=(T.FAT_VISCERAL,))
-        quadratus = Tube([(side * 55, 72, 150), (side * 62, 72, 90), (side * 68, 70, 20), (side * 75, 66, -20)],
-                         [(8, 6), (16, 9), (16, 9), (8, 6)])
+        quadratus = Tube([f((side * 55, 72, 150)), f((side * 62, 72, 90)), f((side * 68, 70, 20)),
+                          f((side * 75, 66, -20))], [(8 * k, 6 * k), (16 * k, 9 * k), (16 * k, 9 * k), (8 * k, 6 * k)])
         paint_tube(canvas, quadratus, T.MUSCLE, Label.BODY, only=(T.FAT_VISCERAL,))
-        erector = Tube([(side * 32, 86, -80), (side * 34, 84, 100), (side * 30, 86, 230), (side * 28, 90, 360)],
-                       [(20, 17), (22, 19), (19, 17), (17, 15)], ref=(1, 0, 0))
+        erector = Tube([f((side * 32, 86, -80)), f((side * 34, 84, 100)), f((side * 30, 86, 230)),
+                        f((side * 28, 90, 360))],
+                       [(20 * k, 17 * k), (22 * k, 19 * k), (19 * k, 17 * k), (17 * k, 15 * k)],
+                       ref=(1, 0, 0))
         paint_tube(canvas, erector, T.MUSCLE, Label.BODY, protect=(T.AIR, T.SKIN))
 
 
 # -- bones -------------------------------------------------------------------------------------
-def _paint_spine(canvas: Canvas) -> None:
-    for zc, h in vertebra_levels():
-        lat, ap = (float(v) for v in spine_axes(zc))
-        yc = float(spine_y(zc))
-        gap = float(np.interp(zc, [-60, 130, 330], [10, 8, 5]))
+def _paint_spine(canvas: Canvas, frame: Frame = IDENTITY) -> None:
+    for zt, ht in vertebra_levels():
+        lat, ap = (float(v) * frame.size for v in spine_axes(zt))
+        yc = float(spine_y(zt)) * frame.sy
+        gap = float(np.interp(zt, [-60, 130, 330], [10, 8, 5])) * frame.sz
+        zc, h = frame.z(zt), ht * frame.sz
         sl = canvas.box((-60, yc - ap - 2, zc - h / 2 - gap), (60, yc + ap + 60, zc + h / 2 + 1))
         if sl is None:
             continue
@@ -190,32 +223,34 @@ def _paint_spine(canvas: Canvas) -> None:
         rc = np.sqrt(x**2 + (y - canal_y) ** 2)
         level = dz < h / 2 - 1
         arch = level & (rc < 16.0) & (rc >= 9.5) & (y > yc + ap - 3)
-        slope = 0.15 if zc < 140 else 0.55
+        lumbar = zt < 140  # lumbar vertebrae: flatter spinous and longer transverse processes
+        slope = 0.15 if lumbar else 0.55
         depth = y - canal_y
         spinous = (np.abs(x) < 3.5 - 0.04 * depth) & (depth > 9) & (depth < 30) & \
             (np.abs(z - (zc - slope * depth)) < h * 0.3)
-        tp_len = 46.0 if zc < 140 else 30.0
-        tp_y = canal_y + (-2 if zc < 140 else 6)
+        tp_len = (46.0 if lumbar else 30.0) * frame.size
+        tp_y = canal_y + (-2 if lumbar else 6)
         transverse = (np.abs(z - zc) < 4.5) & (np.abs(y - tp_y) < 3.5 - 1.5 * np.abs(x) / tp_len) & \
             (np.abs(x) > 8) & (np.abs(x) < tp_len)
         canvas.paint(sl, arch | spinous | transverse, T.BONE_ARCH, Label.SPINE)
         canal = (rc < 9.5) & (dz < h / 2 + gap)
         canvas.paint(sl, canal, T.CSF, Label.BODY)
-        if zc > 135:
+        if zt > 135:
             canvas.paint(sl, (np.sqrt((x / 5.0) ** 2 + ((y - canal_y) / 4.0) ** 2) < 1) & canal, T.CORD, Label.BODY)
 
 
-def _paint_ribs(canvas: Canvas, body: Body) -> None:
+def _paint_ribs(canvas: Canvas, body: Body, frame: Frame = IDENTITY) -> None:
     levels = [lv for lv in vertebra_levels() if lv[0] > 140]
-    for k, (zc, _) in enumerate(levels[:8]):
+    for k, (zt, _) in enumerate(levels[:8]):
         # T12 and T11 ribs are short (floating); higher ribs reach the costal cartilage in front.
         end = [0.36, 0.5, 0.78, 0.84, 0.9, 0.94, 0.97, 0.98][k]
         drop = [35, 50, 75, 80, 85, 85, 85, 85][k]
+        zc = frame.z(zt)
         for side in (-1, 1):
-            yc = float(spine_y(zc))
-            ctrl = [(side * 16, yc + 14, zc)]
+            yc = float(spine_y(zt)) * frame.sy
+            ctrl = [(side * 16 * frame.size, yc + 14, zc)]
             for phi in np.linspace(0.12, end, 8) * np.pi:
-                z = zc - drop * (phi / np.pi) ** 1.4
+                z = zc - drop * frame.sz * (phi / np.pi) ** 1.4
                 a, b = body.axes(z)
                 a_in = a - 2 - 26 * body.fat - 5
                 b_in = (b - 2 - (14 if np.cos(phi) > 0 else 24) * body.fat - 5)
@@ -258,24 +293,7 @@ def _paint_organs(canvas: Canvas, rng: np.random.Generator) -> None:
         cc /= np.linalg.norm(cc)
         rot = np.stack([lateral, np.cross(cc, lateral), cc], axis=1)
         axes = np.array([26.0, 22.0, 52.0])
-        kidney = Blob.make(centre, axes, rot, bumps, 0.02)
-        label = Label.KIDNEY_RIGHT if side < 0 else Label.KIDNEY_LEFT
-        lo, hi = kidney.bounds(pad=4)
-        sl = canvas.box(lo, hi)
-        pts = canvas.points(sl)
-        f = kidney.field(pts)
-        local = (pts - centre.astype(np.float32)) @ rot.astype(np.float32) / axes.astype(np.float32)
-        ang = np.arctan2(local[..., 2], local[..., 1])
-        pyramids = (f < 0.74) & (np.cos(7 * ang) > -0.35)
-        sinus = (local[..., 0] < -0.45) & (f < 0.8) & (np.abs(local[..., 2]) < 0.45)
-        hilum = (local[..., 0] < -0.7) & (f < 1.08) & (np.abs(local[..., 2]) < 0.22) & (np.abs(local[..., 1]) < 0.35)
-        pelvis = (local[..., 0] < -0.6) & (f < 0.9) & (np.abs(local[..., 2]) < 0.18)
-        allowed = (T.FAT_VISCERAL, T.LIVER, T.SPLEEN)
-        canvas.paint(sl, f < 1, T.KIDNEY_CORTEX, label, only=allowed)
-        kid = (T.KIDNEY_CORTEX,)
-        canvas.paint(sl, pyramids, T.KIDNEY_MEDULLA, label, only=kid)
-        canvas.paint(sl, sinus | hilum, T.RENAL_SINUS, Label.BODY, only=(*kid, T.KIDNEY_MEDULLA, *allowed))
-        canvas.paint(sl, pelvis, T.URINE, Label.BODY, only=(T.RENAL_SINUS,))
+        paint_kidney(canvas, centre, axes, rot, bumps, Label.KIDNEY_RIGHT if side < 0 else Label.KIDNEY_LEFT)
 
     pancreas = Tube([(-36, -20, 104), (-8, -40, 120), (28, -27, 132), (64, 14, 148)], [13, 10, 10, 8])
     for sl, f in pancreas.chunks(canvas, pad=2.0):
@@ -283,9 +301,41 @@ def _paint_organs(canvas: Canvas, rng: np.random.Generator) -> None:
         canvas.paint(sl, lobules < 1, T.PANCREAS, Label.BODY, only=(T.FAT_VISCERAL,))
 
     stomach = Blob.make((50, -44, 184), (42, 32, 48), rotation(20, -20, 0), bumps, 0.05)
+    paint_stomach(canvas, stomach)
+
+
+def paint_kidney(canvas: Canvas, centre: np.ndarray, axes: np.ndarray, rot: np.ndarray, bumps: SmoothNoise,
+                 label: Label) -> None:
+    """A kidney: cortex, medullary pyramids, sinus fat and hilum on its medial side (local -x), pelvis.
+    ``rot`` columns: lateral, AP and craniocaudal axes; ``axes``: the half-sizes along them."""
+    kidney = Blob.make(centre, axes, rot, bumps, 0.02)
+    lo, hi = kidney.bounds(pad=4)
+    sl = canvas.box(lo, hi)
+    if sl is None:
+        return
+    pts = canvas.points(sl)
+    f = kidney.field(pts)
+    local = (pts - centre.astype(np.float32)) @ rot.astype(np.float32) / axes.astype(np.float32)
+    ang = np.arctan2(local[..., 2], local[..., 1])
+    pyramids = (f < 0.74) & (np.cos(7 * ang) > -0.35)
+    sinus = (local[..., 0] < -0.45) & (f < 0.8) & (np.abs(local[..., 2]) < 0.45)
+    hilum = (local[..., 0] < -0.7) & (f < 1.08) & (np.abs(local[..., 2]) < 0.22) & (np.abs(local[..., 1]) < 0.35)
+    pelvis = (local[..., 0] < -0.6) & (f < 0.9) & (np.abs(local[..., 2]) < 0.18)
+    allowed = (T.FAT_VISCERAL, T.LIVER, T.SPLEEN)
+    canvas.paint(sl, f < 1, T.KIDNEY_CORTEX, label, only=allowed)
+    kid = (T.KIDNEY_CORTEX,)
+    canvas.paint(sl, pyramids, T.KIDNEY_MEDULLA, label, only=kid)
+    canvas.paint(sl, sinus | hilum, T.RENAL_SINUS, Label.BODY, only=(*kid, T.KIDNEY_MEDULLA, *allowed))
+    canvas.paint(sl, pelvis, T.URINE, Label.BODY, only=(T.RENAL_SINUS,))
+
+
+def paint_stomach(canvas: Canvas, stomach: Blob) -> None:
+    """The stomach: wall, fluid, and gas on top (anterior: the patient lies supine)."""
     paint_blob(canvas, stomach, T.BOWEL_WALL, Label.BODY, only=(T.FAT_VISCERAL,))
     lo, hi = stomach.bounds()
     sl = canvas.box(lo, hi)
+    if sl is None:
+        return
     f = stomach.field(canvas.points(sl))
     _, y, _ = canvas.grids(sl)
     lumen = (f < 0.88) & (canvas.tissue[sl] == T.BOWEL_WALL)
@@ -390,10 +440,10 @@ def _paint_vessels(canvas: Canvas, rng: np.random.Generator) -> Anatomy:
     return Anatomy(ivc=ivc, veins=veins, nominal_s=nominal)
 
 
-def _paint_lung_vessels(canvas: Canvas, rng: np.random.Generator) -> None:
+def _paint_lung_vessels(canvas: Canvas, rng: np.random.Generator, z_top: float = 300.0) -> None:
     for side in (-1, 1):
         for _ in range(14):
-            pos = np.array([side * 50.0, rng.uniform(-10, 20), 300.0])
+            pos = np.array([side * 50.0, rng.uniform(-10, 20), z_top])
             ctrl = [pos.copy()]
             heading = np.array([side * rng.uniform(0.3, 1.0), rng.uniform(-0.6, 0.8), -rng.uniform(0.5, 1.2)])
             for _ in range(4):
@@ -405,23 +455,24 @@ def _paint_lung_vessels(canvas: Canvas, rng: np.random.Generator) -> None:
 
 
 # -- bowel -----------------------------------------------------------------------------------------
-def paint_bowel(canvas: Canvas, rng: np.random.Generator) -> None:
+def paint_bowel(canvas: Canvas, rng: np.random.Generator, frame: Frame = IDENTITY) -> None:
     """Bowel loops (gas, content, wall) in the free visceral fat; call after the lesion."""
     only = (T.FAT_VISCERAL,)
+    f = frame.p
     gas_noise = SmoothNoise(rng, (12, 30))
-    duodenum = Tube([(-50, -32, 142), (-56, -20, 110), (-48, -14, 80), (-25, -15, 71), (0, -14, 69),
-                     (25, -13, 75), (32, -16, 96), (24, -26, 110)], [10] * 8)
-    colon = Tube([(-85, -12, -25), (-96, 4, 40), (-94, -2, 110), (-78, -42, 126), (-40, -76, 114),
-                  (0, -82, 104), (42, -76, 116), (86, -30, 152), (100, 16, 110), (100, 20, 40),
-                  (84, 8, -22), (40, -30, -48)], [24, 22, 21, 20, 19, 19, 19, 18, 16, 16, 15, 14])
+    duodenum = Tube([f(p) for p in ((-50, -32, 142), (-56, -20, 110), (-48, -14, 80), (-25, -15, 71), (0, -14, 69),
+                                    (25, -13, 75), (32, -16, 96), (24, -26, 110))], [10] * 8)
+    colon = Tube([f(p) for p in ((-85, -12, -25), (-96, 4, 40), (-94, -2, 110), (-78, -42, 126), (-40, -76, 114),
+                                 (0, -82, 104), (42, -76, 116), (86, -30, 152), (100, 16, 110), (100, 20, 40),
+                                 (84, 8, -22), (40, -30, -48))], [24, 22, 21, 20, 19, 19, 19, 18, 16, 16, 15, 14])
     loops = [duodenum]
     for _ in range(7):
         pos = np.array([rng.uniform(-60, 60), rng.uniform(-80, -20), rng.uniform(-30, 90)])
-        ctrl = [pos.copy()]
+        ctrl = [f(pos)]
         for _ in range(7):
             step = rng.normal(0, 1, 3)
             pos = np.clip(pos + 24 * step / np.linalg.norm(step), [-75, -95, -40], [75, 10, 100])
-            ctrl.append(pos.copy())
+            ctrl.append(f(pos))
         loops.append(Tube(ctrl, [rng.uniform(10, 13)] * len(ctrl)))
     for tube, contents in [(t, T.BOWEL_FLUID) for t in loops] + [(colon, T.STOOL)]:
         for sl, f in tube.chunks(canvas, pad=3.0):

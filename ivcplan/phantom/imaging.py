@@ -24,9 +24,14 @@ def _unit_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float |
 
 
 def render(tissue: np.ndarray, spacing_zyx: tuple[float, float, float], step: int, *, thickness_mm: float,
-           blur_mm: float, noise_hu: float, rng: np.random.Generator) -> np.ndarray:
-    """HU image (int16) of the output slices ``tissue[::step]`` of a z-supersampled tissue map."""
-    mean, coarse_std, fine_std = lut()
+           blur_mm: float, noise_hu: float, rng: np.random.Generator,
+           tables: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+           noise_grain_px: float = NOISE_GRAIN_PX) -> np.ndarray:
+    """HU image (int16) of the output slices ``tissue[::step]`` of a z-supersampled tissue map.
+
+    ``tables``: (mean, coarse std, fine std) per tissue (default `tissues.lut()`); ``noise_grain_px``:
+    the noise correlation (sharper kernels: finer grain)."""
+    mean, coarse_std, fine_std = tables if tables is not None else lut()
     dz, dy, dx = spacing_zyx
     hu = mean[tissue]
     # Coarse texture: smooth noise made on a low-resolution grid, then interpolated up.
@@ -48,6 +53,6 @@ def render(tissue: np.ndarray, spacing_zyx: tuple[float, float, float], step: in
             hu = ndimage.gaussian_filter1d(hu, s, axis=axis, output=hu, mode="nearest")
     # Quantum noise plus fine parenchymal mottle share one correlated field.
     scale = np.sqrt(np.float32(noise_hu) ** 2 + fine_std[out_tissue] ** 2)
-    hu += scale * _unit_noise(rng, hu.shape, NOISE_GRAIN_PX)
+    hu += scale * _unit_noise(rng, hu.shape, noise_grain_px)
     np.clip(np.rint(hu, out=hu), HU_MIN, HU_MAX, out=hu)
     return hu.astype(np.int16)

@@ -82,6 +82,10 @@ class Canvas:
         if label is not None:
             self.label[sl][mask] = label
 
+    def record(self, sl: tuple[slice, slice, slice], mask: np.ndarray, name: str) -> None:
+        """Add the voxels of ``mask`` (a box's mask) to the recorded region ``name``."""
+        self._record(sl, mask, name)
+
     def _record(self, sl: tuple[slice, slice, slice], mask: np.ndarray, name: str) -> None:
         local = np.nonzero(mask)
         if local[0].size == 0:
@@ -245,12 +249,15 @@ class Tube:
         f = self._local(flat, idx)
         return TubeFields(*(v.reshape(shape) for v in (f.rho, f.s, f.theta, f.radial_mm, f.index)))
 
-    def chunks(self, canvas: Canvas, pad: float, s_range: tuple[float, float] | None = None
-               ) -> Iterator[tuple[tuple[slice, slice, slice], TubeFields]]:
+    def chunks(self, canvas: Canvas, pad: float, s_range: tuple[float, float] | None = None, *,
+               polyline_mm: float | None = None) -> Iterator[tuple[tuple[slice, slice, slice], TubeFields]]:
         """Boxes along the tube (each covering a piece of curve, padded) with their fields.
 
-        Voxels farther than the radius + ``pad`` from the curve get ``rho = inf``.
+        Voxels farther than the radius + ``pad`` from the curve get ``rho = inf``. ``polyline_mm``: chord
+        length of the polyline the nearest point is searched on (default: POLYLINE_EVERY samples); long
+        chords make wide pads affordable (the local frame still comes from the nearest sample).
         """
+        every = POLYLINE_EVERY if polyline_mm is None else max(1, round(polyline_mm / TUBE_STEP_MM))
         s0, s1 = (0.0, self.length) if s_range is None else (max(s_range[0], 0.0), min(s_range[1], self.length))
         if s1 < s0:
             return
@@ -264,17 +271,17 @@ class Tube:
             r = float(np.maximum(self.a[sel], self.b[sel]).max()) + pad
             sl = canvas.box(pts.min(axis=0) - r, pts.max(axis=0) + r)
             if sl is not None:
-                yield sl, self._box_fields(canvas, sl, sel, r)
+                yield sl, self._box_fields(canvas, sl, sel, r, every)
 
-    def _box_fields(self, canvas: Canvas, sl: tuple[slice, slice, slice], sel: np.ndarray, reach: float
-                    ) -> TubeFields:
+    def _box_fields(self, canvas: Canvas, sl: tuple[slice, slice, slice], sel: np.ndarray, reach: float,
+                    every: int = POLYLINE_EVERY) -> TubeFields:
         """Fields on a box: nearest point on the piece's polyline (separable grid arithmetic), then
         the local frame of the nearest sample."""
         x, y, z = canvas.grids(sl)
         shape = (z.shape[0], y.shape[1], x.shape[2])
         best = np.full(shape, np.inf, dtype=np.float32)
         s_best = np.zeros(shape, dtype=np.float32)
-        verts = np.unique(np.r_[sel[::POLYLINE_EVERY], sel[-1]])
+        verts = np.unique(np.r_[sel[::every], sel[-1]])
         if verts.size == 1:
             verts = np.r_[verts, verts]
         for i0, i1 in itertools.pairwise(verts):

@@ -55,6 +55,14 @@ class T(IntEnum):
     PERICARDIAL_FAT = 40
     ESOPHAGUS = 41
     BONE_ARCH = 42       # posterior vertebral elements: thin, mostly cortical
+    # Used by the randomized cases only (ivcplan.phantom.varied):
+    IVC_MIX_1 = 43       # renal inflow mixing with infrarenal blood: 1/4, 1/2, 3/4 of the way
+    IVC_MIX_2 = 44
+    IVC_MIX_3 = 45
+    CALCIFICATION = 46
+    ATRIUM_BLOOD = 47    # right atrium: caval blood, less enhanced than the left heart
+    SMALL_VEIN = 48      # gonadal and lumbar veins: late-enhancing return
+    IVC_JET = 49         # renal vein blood streaming up the IVC wall beside the renal ostia
 
 
 # tissue: (mean HU, coarse std, fine std)
@@ -102,7 +110,16 @@ HU: dict[T, tuple[float, float, float]] = {
     T.PERICARDIAL_FAT: (-95, 6, 8),
     T.ESOPHAGUS: (45, 5, 6),
     T.BONE_ARCH: (520, 80, 50),
+    T.IVC_MIX_1: (138, 5, 5),
+    T.IVC_MIX_2: (144, 5, 5),
+    T.IVC_MIX_3: (150, 5, 5),
+    T.CALCIFICATION: (600, 120, 60),
+    T.ATRIUM_BLOOD: (160, 4, 5),
+    T.SMALL_VEIN: (120, 5, 5),
+    T.IVC_JET: (168, 3, 5),
 }
+#: IVC lumen blood classes (a thrombus may form in any of them).
+IVC_BLOOD_CLASSES = (T.IVC_BLOOD, T.IVC_BLOOD_LOW, T.IVC_MIX_1, T.IVC_MIX_2, T.IVC_MIX_3, T.IVC_JET)
 
 FATS = (T.FAT_VISCERAL,)
 #: Tissues the tumor never grows into (it displaces them).
@@ -110,10 +127,12 @@ TUMOR_PROTECTED = (T.AORTA, T.ARTERY, T.BONE_CORTEX, T.BONE_MARROW, T.BONE_ARCH,
                    T.KIDNEY_MEDULLA, T.RENAL_SINUS, T.URINE, T.SKIN, T.AIR, T.TABLE, T.TABLE_FOAM)
 
 
-def lut() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean, coarse std, fine std) float32 lookup tables indexed by tissue value."""
+def lut(overrides: dict[T, tuple[float, float, float]] | None = None
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, coarse std, fine std) float32 lookup tables indexed by tissue value; ``overrides``
+    replaces some tissues' values (a randomized case's enhancement)."""
     size = max(HU) + 1
     out = np.zeros((3, size), dtype=np.float32)
-    for tissue, values in HU.items():
+    for tissue, values in {**HU, **(overrides or {})}.items():
         out[:, int(tissue)] = values
     return out[0], out[1], out[2]

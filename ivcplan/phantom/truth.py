@@ -46,9 +46,12 @@ LIVER_RING_MM = 10.0
 LIVER_WRAP_MIN = 0.25
 SCHEMA = "ivcplan.phantom-truth/1"
 
-_VEIN_RECORDS = {"renal_vein_right": "rv_right", "renal_vein_left": "rv_left",
-                 "hepatic_vein_right": "hv_right", "hepatic_vein_middle": "hv_middle",
-                 "hepatic_vein_left": "hv_left"}
+#: Ostium landmark -> the records of its veins: the first is the vein whose ostium is the landmark,
+#: the others are accessory veins of that side (a duplicated right renal vein, the retroaortic limb of
+#: a circumaortic left renal vein). Every renal record counts for the renal level and for invasion.
+VEIN_RECORDS: dict[str, tuple[str, ...]] = {
+    "renal_vein_right": ("rv_right",), "renal_vein_left": ("rv_left",), "hepatic_vein_right": ("hv_right",),
+    "hepatic_vein_middle": ("hv_middle",), "hepatic_vein_left": ("hv_left",)}
 
 
 def _bbox(mask: np.ndarray, pad: int = 1) -> tuple[slice, ...] | None:
@@ -162,8 +165,21 @@ def _landmark(position: np.ndarray | None, s: float | None, detail: str) -> dict
             "detail": detail}
 
 
-def compute_landmarks(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube
-                      ) -> dict[str, dict[str, Any]]:
+def ostium(grid: Grid, records: Mapping[str, np.ndarray], record: str, centerline: Tube
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(centre, ring points) of a recorded vein's lumen where it meets the IVC wall, or None."""
+    ivc_rec = records["ivc"]
+    if record not in records:
+        return None
+    ring = _interface(records[record] & ~ivc_rec, ivc_rec)
+    if not ring.any():
+        return None
+    pts = _points(grid, ring)
+    return pts.mean(axis=0), pts
+
+
+def compute_landmarks(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube,
+                      veins: Mapping[str, tuple[str, ...]] = VEIN_RECORDS) -> dict[str, dict[str, Any]]:
     """The nine landmarks of docs/design.md from the masks (LPS mm, ``s`` along ``centerline``)."""
     grid, arr = labelmap.grid, labelmap.array
     ivc_rec = records["ivc"]
@@ -179,17 +195,17 @@ def compute_landmarks(labelmap: Labelmap, records: Mapping[str, np.ndarray], cen
 
     ostium_s: dict[str, float] = {}
     renal_edges: list[float] = []
-    for name, rec in _VEIN_RECORDS.items():
-        ring = _interface(records[rec] & ~ivc_rec, ivc_rec)
-        if not ring.any():
-            out[name] = _landmark(None, None, "vein not in the field of view")
-            continue
-        pts = _points(grid, ring)
-        centre = pts.mean(axis=0)
-        ostium_s[name] = float(centerline.project(centre))
-        out[name] = _landmark(centre, ostium_s[name], "centre of the vein lumen at the IVC wall")
-        if name.startswith("renal"):
-            renal_edges.append(float(np.max(centerline.project(pts))))
+    for name, recs in veins.items():
+        for k, rec in enumerate(recs):
+            found = ostium(grid, records, rec, centerline)
+            if k == 0:
+                if found is None:
+                    out[name] = _landmark(None, None, "vein not in the field of view")
+                else:
+                    ostium_s[name] = float(centerline.project(found[0]))
+                    out[name] = _landmark(found[0], ostium_s[name], "centre of the vein lumen at the IVC wall")
+            if found is not None and name.startswith("renal"):
+                renal_edges.append(float(np.max(centerline.project(found[1]))))
     out["renal_veins"] = on_line(max(renal_edges) if renal_edges else None,
                                  "centreline level of the cranial edge of the highest renal vein inflow")
     hep = [ostium_s[k] for k in ("hepatic_vein_right", "hepatic_vein_middle", "hepatic_vein_left") if k in ostium_s]
@@ -329,7 +345,8 @@ def clamp_landmarks(labelmap: Labelmap, centerline: Tube, landmarks: Mapping[str
 
 
 def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube,
-                landmarks: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+                landmarks: Mapping[str, dict[str, Any]], veins: Mapping[str, tuple[str, ...]] = VEIN_RECORDS
+                ) -> dict[str, Any]:
     """The report contract's ``tumor`` section (plus the planner's extra fields) from the masks."""
     grid, arr = labelmap.grid, labelmap.array
     tumor = arr == int(Label.IVC_TUMOR)
@@ -379,8 +396,9 @@ def tumor_facts(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerlin
     voxel_ml = grid.voxel_volume_mm3 / 1000.0
     invaded: dict[str, bool] = {}
     near: dict[str, bool] = {}
-    for name, rec in _VEIN_RECORDS.items():
-        invaded[name] = np.count_nonzero(tumor & records[rec] & ~ivc_rec) * voxel_ml >= INVASION_MIN_ML
+    for name, recs in veins.items():
+        invaded[name] = any(np.count_nonzero(tumor & records[rec] & ~ivc_rec) * voxel_ml >= INVASION_MIN_ML
+                            for rec in recs if rec in records)
         centre = landmarks[name]["position_mm"]
         near[name] = centre is not None and float(np.min(np.linalg.norm(pts - np.asarray(centre), axis=1))) \
             <= OSTIUM_CONTACT_MM
@@ -482,16 +500,18 @@ def expected_plan(facts: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def compute_truth(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerline: Tube, *,
                   meta: Mapping[str, Any],
-                  diaphragm: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
+                  diaphragm: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                  veins: Mapping[str, tuple[str, ...]] = VEIN_RECORDS) -> dict[str, Any]:
     """truth.json content: structures, landmarks, centreline, report-shaped ``facts``, expected plan.
 
-    ``diaphragm(x, y)``: LPS height of the diaphragm's under-surface (the caval hiatus lies on it)."""
+    ``diaphragm(x, y)``: LPS height of the diaphragm's under-surface (the caval hiatus lies on it);
+    ``veins``: the vein records of each ostium landmark (`VEIN_RECORDS`)."""
     grid = labelmap.grid
     counts = np.bincount(labelmap.array.reshape(-1), minlength=max(int(v) for v in Label) + 1)
     structures = {lab.key: {"label": int(lab), "voxels": int(counts[int(lab)]),
                             "volume_ml": round(float(counts[int(lab)]) * grid.voxel_volume_mm3 / 1000.0, 2)}
                   for lab in Label if lab is not Label.BACKGROUND}
-    landmarks = compute_landmarks(labelmap, records, centerline)
+    landmarks = compute_landmarks(labelmap, records, centerline, veins)
     landmarks.update(clamp_landmarks(labelmap, centerline, landmarks, diaphragm))
     s_conf, s_caj = _s(landmarks, "iliac_confluence"), _s(landmarks, "cavoatrial_junction")
     s_renal, s_hep = _s(landmarks, "renal_veins"), _s(landmarks, "hepatic_veins")
@@ -506,7 +526,7 @@ def compute_truth(labelmap: Labelmap, records: Mapping[str, np.ndarray], centerl
                 else None},
         "segments_in_view": in_view,
         "landmarks": landmarks,
-        "tumor": (tumor := tumor_facts(labelmap, records, centerline, landmarks)),
+        "tumor": (tumor := tumor_facts(labelmap, records, centerline, landmarks, veins)),
         "thrombus": thrombus_facts(labelmap, centerline),
         "liver": {"volume_ml": liver_ml, "flr_ml": None, "flr_ratio": None, "flr_method": None},
     }
