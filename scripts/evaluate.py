@@ -6,9 +6,15 @@ non-contrast ``example_ct.nii.gz`` on the 30 slices ``example_seg_top30.nii.gz``
 contrast DICOM series against ``example_seg_dicom.nii.gz`` (both aligned in physical space).
 
     python scripts/evaluate.py [--json out.json] [--write-benchmarks] [--variants 10] [--organs-only]
+    python scripts/evaluate.py --random [N] [--seeds A-B] [--jobs 2] [--write-benchmarks]
 
 Uses ``ivcplan.anatomy.segment`` (the orchestrator); ``--organs-only`` evaluates
 ``ivcplan.anatomy.organs`` alone (faster, organs only).
+
+``--random N`` (default 60) is issue 18's benchmark on randomized phantoms (scripts/evaluate_random.py):
+the first N seeds of the TEST range 100000-100059, which no method may be tuned on, or of ``--seeds``
+(develop on the TUNE range 0-199, e.g. ``--seeds 0-39``). ``--matrix`` / ``--slice-mm`` coarsen the
+drawn imaging for quick checks only (never for figures in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -311,7 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="phantom cases analysed in parallel processes")
     parser.add_argument("--phantoms-only", action="store_true", help="skip the real CT")
     parser.add_argument("--from-json", type=Path, help="re-render the table of an earlier run (no segmentation)")
+    parser.add_argument("--random", type=int, nargs="?", const=60, default=None, metavar="N",
+                        help="randomized-phantom benchmark on N seeds (default 60) of the test range or --seeds")
+    parser.add_argument("--seeds", help="seeds for --random: A-B or a comma-separated list (default: the test range)")
+    parser.add_argument("--matrix", type=int, help="--random: override the drawn matrix (quick checks only)")
+    parser.add_argument("--slice-mm", type=float, help="--random: override the drawn slice spacing (quick checks only)")
     args = parser.parse_args(argv)
+    if args.random is not None or args.seeds:
+        return random_main(args)
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         results, note = saved["results"], saved.get("note", "")
@@ -330,6 +343,48 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.write_benchmarks:
         write_benchmarks(table)
+    return 0
+
+
+def random_main(args: argparse.Namespace) -> int:
+    """``--random``: issue 18's benchmark on randomized phantoms (see scripts/evaluate_random.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import evaluate_random as er
+
+    from ivcplan.phantom.random_params import TEST_SEEDS
+
+    n = 60 if args.random is None else args.random
+    seeds = er.parse_seeds(args.seeds) if args.seeds else list(TEST_SEEDS)
+    if n < 1:
+        raise SystemExit(f"--random needs at least one case, got {n}")
+    seeds = seeds[:n]
+    seeds_text = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else \
+        ",".join(map(str, seeds))
+    json_path = args.json if args.json != REPO / "out" / "evaluate.json" else REPO / "out" / "evaluate_random.json"
+    overrides = {k: v for k, v in (("matrix", args.matrix), ("slice_mm", args.slice_mm)) if v is not None}
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        rows, seeds_text, minutes = saved["rows"], saved["seeds"], saved.get("minutes", 0.0)
+    else:
+        start = time.perf_counter()
+
+        def progress(row: dict) -> None:
+            state = row.get("error") or f"{row.get('generate_s', 0):.0f}+{row.get('analyse_s', 0):.0f} s"
+            print(f"seed {row['seed']}: {state}", file=sys.stderr, flush=True)
+
+        rows = er.run_all(seeds, max(1, args.jobs), overrides, progress)
+        minutes = (time.perf_counter() - start) / 60.0
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({"date": datetime.date.today().isoformat(), "seeds": seeds_text,
+                                         "overrides": overrides, "minutes": round(minutes, 1), "rows": rows},
+                                        indent=1, default=str))
+    table = er.tables(rows, seeds_text)
+    print(table)
+    if args.write_benchmarks:
+        if overrides:
+            raise SystemExit("--write-benchmarks: figures made with --matrix/--slice-mm overrides "
+                             "do not go to BENCHMARKS.md")
+        er.write_benchmarks(BENCHMARKS, table, seeds_text, max(1, args.jobs), minutes)
     return 0
 
 
