@@ -13,7 +13,7 @@ Levels (z, mm) are relative to the iliac confluence (z = 0) of a head-first cano
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -98,7 +98,8 @@ RANGES: dict[str, Range] = {
     "renal.right_angle_deg": Range(150, 215, "deg", "right ostium direction around the IVC (180 = right)"),
     "renal.left_angle_deg": Range(-60, 20, "deg", "left ostium direction around the IVC (0 = left, -90 anterior)"),
     "renal.bend_mm": Range(-8, 8, "mm", "sideways bend of each renal vein course"),
-    "renal.accessory_dz_mm": Range(-25, 25, "mm", "duplicated right renal vein: ostium vs the main one (|dz| >= 8)"),
+    "renal.accessory_dz_mm": Range(-25, 25, "mm",
+                                   "duplicated right renal vein: ostium vs the main one (lumens kept 4 mm apart)"),
     "renal.accessory_radius_mm": Range(2.5, 4.5, "mm", "duplicated right renal vein radius"),
     "renal.retro_dz_mm": Range(-35, -8, "mm", "retroaortic limb ostium below the preaortic one (circumaortic)"),
     "renal.retro_only_dz_mm": Range(-25, 5, "mm", "retroaortic left renal vein ostium vs the right one (enters low)"),
@@ -209,6 +210,8 @@ CHOICES: dict[str, tuple[tuple[tuple[Any, float], ...], str]] = {
     "lesion.thrombus_below": (((False, 0.8), (True, 0.2)), "bland thrombus below the tumor (room permitting)"),
 }
 
+#: Two ostia of one side (a duplicated right renal vein) keep their lumens this far apart (mm).
+OSTIUM_GAP_MM = 4.0
 #: Slices thinner than this (mm) come with the 256 matrix: a long thin-slice series at 320 would make
 #: a case of 40+ million voxels.
 THIN_SLICE_MM = 1.5
@@ -255,7 +258,8 @@ class Imaging:
 
     @property
     def slice_spacing_mm(self) -> float:
-        return round(max(0.5, self.slice_thickness_mm * self.spacing_ratio), 2)
+        # Floored to 0.01 mm: never more than the thickness (gapless), never under 0.5 mm.
+        return max(0.5, float(np.floor(self.slice_thickness_mm * self.spacing_ratio * 100.0 + 1e-9)) / 100.0)
 
 
 @dataclass(frozen=True)
@@ -460,6 +464,9 @@ class Lesion:
 
 @dataclass(frozen=True)
 class RandomParams:
+    """A case's parameters; ``draws`` logs every value drawn, under its documented key, in draw order
+    (some only feed derived values, e.g. a tumor's length fraction)."""
+
     seed: int
     imaging: Imaging
     body: Body
@@ -476,13 +483,19 @@ class RandomParams:
     atrium: Atrium
     enhancement: Enhancement
     lesion: Lesion
+    draws: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class _Drawer:
-    """Draws each documented parameter once, in a fixed order (the order is part of the seed's meaning)."""
+    """Draws documented parameters in a fixed order (the order is part of the seed's meaning) and logs them."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+        self.log: dict[str, list[Any]] = {}
+
+    def keep(self, key: str, value: Any) -> Any:
+        self.log.setdefault(key, []).append(value)
+        return value
 
     def u(self, key: str, lo: float | None = None, hi: float | None = None) -> float:
         """Uniform in the documented range of ``key`` (optionally narrowed, never widened)."""
@@ -491,12 +504,12 @@ class _Drawer:
         b = r.hi if hi is None else min(r.hi, hi)
         if b < a:
             a = b = min(max(a, r.lo), r.hi)
-        return round(float(self.rng.uniform(a, b)), 3)
+        return self.keep(key, round(float(self.rng.uniform(a, b)), 3))
 
     def c(self, key: str) -> Any:
         options, _ = CHOICES[key]
         p = np.array([w for _, w in options], dtype=float)
-        return options[int(self.rng.choice(len(options), p=p / p.sum()))][0]
+        return self.keep(key, options[int(self.rng.choice(len(options), p=p / p.sum()))][0])
 
 
 def draw(seed: int) -> RandomParams:
@@ -506,8 +519,9 @@ def draw(seed: int) -> RandomParams:
     d = _Drawer(np.random.default_rng([int(seed), 18]))
     thickness = d.u("imaging.slice_thickness_mm")
     noise_5mm = d.u("imaging.noise_5mm_hu")
-    noise = round(float(np.clip(noise_5mm * np.sqrt(5.0 / thickness), RANGES["imaging.noise_hu"].lo,
-                                RANGES["imaging.noise_hu"].hi)), 2)
+    noise = d.keep("imaging.noise_hu", round(float(np.clip(noise_5mm * np.sqrt(5.0 / thickness),
+                                                           RANGES["imaging.noise_hu"].lo,
+                                                           RANGES["imaging.noise_hu"].hi)), 2))
     matrix = int(d.c("imaging.matrix"))
     if thickness < THIN_SLICE_MM:
         matrix = min(matrix, 256)
@@ -531,11 +545,7 @@ def draw(seed: int) -> RandomParams:
     organs = Organs(**{f.name: d.u(f"organs.{f.name}") for f in fields(Organs)})
     iliac = Iliac(**{f.name: d.u(f"iliac.{f.name}") for f in fields(Iliac)})
     left_course, duplicated = d.c("renal.left_course"), bool(d.c("renal.right_duplicated"))
-    acc_dz = None
-    if duplicated:
-        acc_dz = d.u("renal.accessory_dz_mm")
-        if abs(acc_dz) < 8.0:  # two ostia closer than 8 mm would merge into one
-            acc_dz = float(np.copysign(8.0, acc_dz if acc_dz != 0 else 1.0))
+    acc_dz = d.u("renal.accessory_dz_mm") if duplicated else None
     renal = Renal(
         right_radius_mm=d.u("renal.right_radius_mm"), left_radius_mm=d.u("renal.left_radius_mm"),
         left_nutcracker=d.u("renal.left_nutcracker"), right_angle_deg=d.u("renal.right_angle_deg"),
@@ -545,6 +555,11 @@ def draw(seed: int) -> RandomParams:
         retro_dz_mm=(d.u("renal.retro_dz_mm") if left_course == "circumaortic" else
                      d.u("renal.retro_only_dz_mm") if left_course == "retroaortic" else None),
         gonadal_dz_mm=d.u("renal.gonadal_dz_mm"))
+    if acc_dz is not None and renal.accessory_radius_mm is not None:
+        # Two separate ostia: the lumens keep OSTIUM_GAP_MM apart (closer ones would merge into one).
+        gap = renal.right_radius_mm + renal.accessory_radius_mm + OSTIUM_GAP_MM
+        if abs(acc_dz) < gap:
+            renal = replace(renal, accessory_dz_mm=round(float(np.copysign(gap, acc_dz if acc_dz else 1.0)), 3))
     kidneys = []
     for side in ("right", "left"):
         kidneys.append(Kidney(
@@ -595,7 +610,7 @@ def draw(seed: int) -> RandomParams:
     return RandomParams(seed=int(seed), imaging=imaging, body=body, levels=levels, ivc=ivc, aorta=aorta, organs=organs,
                         iliac=iliac, renal=renal,
                         kidney_right=kidneys[0], kidney_left=kidneys[1], liver=liver, hepatic=hepatic,
-                        atrium=atrium, enhancement=enh, lesion=lesion)
+                        atrium=atrium, enhancement=enh, lesion=lesion, draws=d.log)
 
 
 def ostia_heights(levels: Levels, renal: Renal, hepatic: Hepatic) -> dict[str, tuple[float, float]]:
