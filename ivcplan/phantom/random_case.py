@@ -71,7 +71,7 @@ def case_tables(e: Enhancement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         T.RENAL_VEIN: (min(e.ivc_hu + e.renal_vein_extra_hu, 300.0), 3, 5),
         T.IVC_JET: (min(e.ivc_hu + e.renal_vein_extra_hu, 300.0), 3, 5),
         T.SMALL_VEIN: (infra + 0.5 * (e.ivc_hu - infra), 5, 5),
-        T.PORTAL: (e.portal_hu, 3, 5), T.HEPATIC_VEIN: (e.portal_hu * e.hepatic_vein_factor, 3, 5),
+        T.PORTAL: (e.portal_hu, 3, 5), T.HEPATIC_VEIN: (e.hepatic_vein_hu, 3, 5),
         T.LIVER: (e.liver_hu, 5, 6), T.SPLEEN: (e.liver_hu + e.spleen_dhu, 4, 6),
         T.KIDNEY_CORTEX: (e.kidney_cortex_hu, 8, 8), T.KIDNEY_MEDULLA: (e.kidney_cortex_hu - e.medulla_drop_hu, 8, 8),
         T.LUNG_VESSEL: (0.5 * (e.aorta_hu + e.ivc_hu) - 30.0, 10, 10),

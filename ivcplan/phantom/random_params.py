@@ -147,18 +147,22 @@ RANGES: dict[str, Range] = {
     "atrium.heart_scale": Range(0.85, 1.2, "", "heart size"),
     # enhancement (portal venous phase, varied timing and dose)
     "enhancement.aorta_hu": Range(120, 300, "HU", "issue 18: aorta 120-300 HU"),
-    "enhancement.ivc_hu": Range(80, 200, "HU", "issue 18: suprarenal IVC 80-200 HU (domain.md blood pool 130-200)"),
+    "enhancement.ivc_hu": Range(80, 200, "HU", "issue 18: suprarenal IVC 80-200 HU (domain.md blood pool 130-200); "
+                                               "0.45 x to aorta + 20, at least 20 HU from the liver"),
     "enhancement.infrarenal_share": Range(0.1, 0.95, "", "infrarenal blood enhancement: 40 HU + share x (IVC - 40)"),
     "enhancement.mixing_mm": Range(15, 55, "mm", "renal inflow mixes with the infrarenal blood over this length"),
     "enhancement.renal_vein_extra_hu": Range(0, 60, "HU", "renal vein blood brighter than the mixed IVC"),
-    "enhancement.portal_hu": Range(110, 240, "HU", "portal vein (<= aorta + 20)"),
-    "enhancement.hepatic_vein_factor": Range(0.7, 1.05, "", "hepatic veins vs portal vein (early phase: darker)"),
-    "enhancement.liver_hu": Range(85, 135, "HU", "domain.md: liver 90-130 HU"),
+    "enhancement.portal_hu": Range(110, 240, "HU", "portal vein: 0.5 x to aorta + 20"),
+    "enhancement.hepatic_vein_factor": Range(0.7, 1.05, "", "hepatic veins vs portal vein (early phase: darker), "
+                                                             "at least 25 HU above the liver"),
+    "enhancement.liver_hu": Range(85, 135, "HU", "domain.md: liver 90-130 HU; 45-75 HU + 0.3 x portal, "
+                                                 "at least 25 HU under the portal vein"),
     "enhancement.spleen_dhu": Range(-10, 25, "HU", "spleen vs liver (domain.md: spleen 100-130)"),
     "enhancement.kidney_cortex_hu": Range(150, 250, "HU", "domain.md: kidney cortex 150-250 HU"),
     "enhancement.medulla_drop_hu": Range(0, 60, "HU", "corticomedullary difference (phase timing)"),
     "enhancement.atrium_mix": Range(0.2, 0.8, "", "right atrium HU between the IVC (0) and the aorta (1)"),
-    "enhancement.tumor_hu": Range(40, 100, "HU", "domain.md: leiomyosarcoma 40-90 HU, heterogeneous"),
+    "enhancement.tumor_hu": Range(40, 100, "HU", "domain.md: leiomyosarcoma 40-90 HU, heterogeneous, "
+                                                 "at least 20 HU under the enhanced lumen"),
     "enhancement.tumor_texture_hu": Range(8, 24, "HU", "tumor heterogeneity (coarse SD)"),
     "enhancement.necrosis_hu": Range(10, 30, "HU", "domain.md: necrosis 10-30 HU"),
     "enhancement.calcification_hu": Range(300, 900, "HU", "dystrophic calcification"),
@@ -210,6 +214,13 @@ CHOICES: dict[str, tuple[tuple[tuple[Any, float], ...], str]] = {
     "lesion.thrombus_below": (((False, 0.8), (True, 0.2)), "bland thrombus below the tumor (room permitting)"),
 }
 
+#: Enhancement of a portal-venous planning CT: portal and hepatic veins at least this much above the
+#: liver (HU); the suprarenal IVC at least IVC_LIVER_CONTRAST_HU from it (brighter, or darker when
+#: early); the tumor at least TUMOR_UNDER_LUMEN_HU under the enhanced lumen (domain.md). Scans where
+#: these vessels are isodense with the liver exist, but no method can find an invisible vein.
+VEIN_OVER_LIVER_HU = 25.0
+IVC_LIVER_CONTRAST_HU = 20.0
+TUMOR_UNDER_LUMEN_HU = 20.0
 #: Two ostia of one side (a duplicated right renal vein) keep their lumens this far apart (mm).
 OSTIUM_GAP_MM = 4.0
 #: Slices thinner than this (mm) come with the 256 matrix: a long thin-slice series at 320 would make
@@ -432,6 +443,11 @@ class Enhancement:
     thrombus_hu: float
 
     @property
+    def hepatic_vein_hu(self) -> float:
+        """Hepatic vein blood: a share of the portal's, at least VEIN_OVER_LIVER_HU above the liver."""
+        return max(self.portal_hu * self.hepatic_vein_factor, self.liver_hu + VEIN_OVER_LIVER_HU)
+
+    @property
     def infrarenal_hu(self) -> float:
         """Unenhanced blood (40 HU) returning from the legs, partly enhanced."""
         return 40.0 + self.infrarenal_share * (self.ivc_hu - 40.0)
@@ -505,6 +521,17 @@ class _Drawer:
         if b < a:
             a = b = min(max(a, r.lo), r.hi)
         return self.keep(key, round(float(self.rng.uniform(a, b)), 3))
+
+    def u_excluding(self, key: str, lo: float, hi: float, band: tuple[float, float]) -> float:
+        """Uniform over [lo, hi] (within the documented range) outside ``band``; if nothing is left, the
+        end of the window farthest from the band."""
+        r = RANGES[key]
+        a, b = max(r.lo, lo), min(r.hi, hi)
+        pieces = _allowed(a, b, [band])
+        if not pieces:
+            mid = 0.5 * (band[0] + band[1])
+            return self.keep(key, round(float(a if abs(a - mid) >= abs(b - mid) else b), 3))
+        return self.keep(key, round(float(_pick(pieces, self.rng.uniform())), 3))
 
     def c(self, key: str) -> Any:
         options, _ = CHOICES[key]
@@ -593,17 +620,23 @@ def draw(seed: int) -> RandomParams:
         irhv_angle_deg=d.u("hepatic.irhv_angle_deg") if irhv else None,
         short_veins=int(d.c("hepatic.short_veins")))
     atrium = Atrium(**{f.name: d.u(f"atrium.{f.name}") for f in fields(Atrium)})
+    # A portal-venous planning CT at varied timing and dose: the portal and hepatic veins stand out of
+    # the liver, the IVC differs from it (brighter, or darker when early), the tumor enhances less than
+    # the enhanced lumen (domain.md). Only the infrarenal blood may be unenhanced (issue 18).
     aorta_hu = d.u("enhancement.aorta_hu")
-    ivc_hu = d.u("enhancement.ivc_hu", lo=0.45 * aorta_hu, hi=aorta_hu + 20.0)
     portal = d.u("enhancement.portal_hu", lo=0.5 * aorta_hu, hi=aorta_hu + 20.0)
+    liver_hu = d.u("enhancement.liver_hu", lo=45 + 0.3 * portal, hi=min(75 + 0.3 * portal, portal - VEIN_OVER_LIVER_HU))
+    ivc_hu = d.u_excluding("enhancement.ivc_hu", 0.45 * aorta_hu, aorta_hu + 20.0,
+                           (liver_hu - IVC_LIVER_CONTRAST_HU, liver_hu + IVC_LIVER_CONTRAST_HU))
     enh = Enhancement(
         aorta_hu=aorta_hu, ivc_hu=ivc_hu, infrarenal_share=d.u("enhancement.infrarenal_share"),
         mixing_mm=d.u("enhancement.mixing_mm"), renal_vein_extra_hu=d.u("enhancement.renal_vein_extra_hu"),
         portal_hu=portal, hepatic_vein_factor=d.u("enhancement.hepatic_vein_factor"),
-        liver_hu=d.u("enhancement.liver_hu", lo=45 + 0.3 * portal, hi=75 + 0.3 * portal),
+        liver_hu=liver_hu,
         spleen_dhu=d.u("enhancement.spleen_dhu"), kidney_cortex_hu=d.u("enhancement.kidney_cortex_hu"),
         medulla_drop_hu=d.u("enhancement.medulla_drop_hu"), atrium_mix=d.u("enhancement.atrium_mix"),
-        tumor_hu=d.u("enhancement.tumor_hu"), tumor_texture_hu=d.u("enhancement.tumor_texture_hu"),
+        tumor_hu=d.u("enhancement.tumor_hu", hi=ivc_hu - TUMOR_UNDER_LUMEN_HU),
+        tumor_texture_hu=d.u("enhancement.tumor_texture_hu"),
         necrosis_hu=d.u("enhancement.necrosis_hu"), calcification_hu=d.u("enhancement.calcification_hu"),
         thrombus_hu=d.u("enhancement.thrombus_hu"))
     lesion = _draw_lesion(d, levels, ivc, renal, hepatic)
