@@ -362,9 +362,11 @@ def random_main(args: argparse.Namespace) -> int:
         ",".join(map(str, seeds))
     json_path = args.json if args.json != REPO / "out" / "evaluate.json" else REPO / "out" / "evaluate_random.json"
     overrides = {k: v for k, v in (("matrix", args.matrix), ("slice_mm", args.slice_mm)) if v is not None}
+    jobs, commit, note = max(1, args.jobs), er.code_version(), ""
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         rows, seeds_text, minutes = saved["rows"], saved["seeds"], saved.get("minutes", 0.0)
+        jobs, commit, note = saved.get("jobs", jobs), saved.get("commit", "unknown"), saved.get("note", "")
     else:
         start = time.perf_counter()
 
@@ -376,15 +378,15 @@ def random_main(args: argparse.Namespace) -> int:
         minutes = (time.perf_counter() - start) / 60.0
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"date": datetime.date.today().isoformat(), "seeds": seeds_text,
-                                         "overrides": overrides, "minutes": round(minutes, 1), "rows": rows},
-                                        indent=1, default=str))
+                                         "overrides": overrides, "minutes": round(minutes, 1), "jobs": jobs,
+                                         "commit": commit, "rows": rows}, indent=1, default=str))
     table = er.tables(rows, seeds_text)
     print(table)
     if args.write_benchmarks:
         if overrides:
             raise SystemExit("--write-benchmarks: figures made with --matrix/--slice-mm overrides "
                              "do not go to BENCHMARKS.md")
-        er.write_benchmarks(BENCHMARKS, table, seeds_text, max(1, args.jobs), minutes)
+        er.write_benchmarks(BENCHMARKS, table, seeds_text, jobs, minutes, commit, note)
     return 0
 
 

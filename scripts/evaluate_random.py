@@ -77,7 +77,7 @@ def run_case(spec: tuple[int, dict[str, Any], int]) -> dict[str, Any]:
     """Generate, analyse and score one seed (in a worker process). Never raises: a failure is a row."""
     seed, overrides, threads = spec
     row: dict[str, Any] = {"seed": seed}
-    stage = "generate"
+    stage, case = "generate", None
     try:
         from ivcplan import parallel, pipeline
         from ivcplan.phantom.random_case import generate_random
@@ -98,7 +98,23 @@ def run_case(spec: tuple[int, dict[str, Any], int]) -> dict[str, Any]:
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
         row["error"] = f"{stage}: {type(exc).__name__}: {exc}{where}"
+        if case is not None and stage == "analyse":  # nothing was reported: every truth fact is missed
+            row.update(score_nothing(case.truth_info))
     return row
+
+
+def score_nothing(info: dict) -> dict[str, Any]:
+    """The scores of a case whose analysis crashed: nothing found, nothing right."""
+    facts = info["facts"]
+    lms = {name: {"status": "missing" if facts["landmarks"][name]["position_mm"] is not None else "absent",
+                  "error_mm": None, "confidence": 0.0, "detail": "analysis crashed"} for name in LANDMARKS}
+    tumor: dict[str, Any] = {"truth": bool(facts["tumor"]["present"]), "found": False, "confidence": None}
+    if tumor["truth"]:
+        tumor.update(dice=0.0, segments_exact=False, hv_invaded_truth=sorted(facts["tumor"]["hepatic_veins_invaded"]),
+                     hv_invaded_exact=False, intracardiac_exact=False)
+    expected = (info.get("expected_plan") or {}).get("approach")
+    return {"landmarks": lms, "warnings": [], "ivc": {"dice": 0.0, "confidence": None}, "tumor": tumor,
+            "plan": {"expected": expected, "got": None, "approach_exact": False, "exact": False}}
 
 
 def _truth_summary(info: dict, volume: Any) -> dict[str, Any]:
@@ -141,8 +157,10 @@ def score(report: dict, info: dict, pred: np.ndarray, truth: np.ndarray) -> dict
         else:
             status = "ok"
             err = abs(float(pos[2]) - float(ref[2])) if name in LEVELS else min(_dist(pos, r) for r in refs)
-        lms[name] = {"status": status, "error_mm": None if err is None else round(err, 1), "confidence": conf}
-    out: dict[str, Any] = {"landmarks": lms}
+        lms[name] = {"status": status, "error_mm": None if err is None else round(err, 1), "confidence": conf,
+                     "detail": got.get("detail")}
+    # Why things failed, for the per-case JSON (the tables do not show them).
+    out: dict[str, Any] = {"landmarks": lms, "warnings": list(report["input"].get("warnings") or [])}
     ivc_labels = [int(v) for v in IVC_LABELS]
     out["ivc"] = {"dice": round(dice(np.isin(pred, ivc_labels), np.isin(truth, ivc_labels)), 4),
                   "confidence": report["ivc"].get("confidence")}
@@ -339,7 +357,7 @@ def case_table(rows: list[dict]) -> str:
              "RHV", "MHV", "LHV", "tumor Dice", "vol %", "poles mm", "segments", "HV inv.", "plan", "s"]
     lines = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
     for r in rows:
-        if "error" in r:
+        if "landmarks" not in r:
             truth = r.get("truth", {})
             lines.append(f"| {r['seed']} | {truth.get('crop', '')} | {truth.get('lesion', '')} | "
                          f"**crash: {r['error']}** |" + " |" * (len(heads) - 4))
@@ -364,6 +382,8 @@ def case_table(rows: list[dict]) -> str:
         elif tu["found"]:
             tumor_cells = ["**false tumor**", "", "", "", ""]
         plan = "yes" if r["plan"]["exact"] else f"**{r['plan']['got']} vs {r['plan']['expected']}**"
+        if "error" in r:
+            plan += " (**crash**)"
         lines.append(f"| {r['seed']} | {t['crop']} | {lesion} | " + " | ".join(cell(k) for k in LANDMARKS) + " | "
                      + " | ".join(tumor_cells) + f" | {plan} | {r.get('generate_s', 0) + r.get('analyse_s', 0):.0f} |")
     return "\n".join(lines)
@@ -373,15 +393,18 @@ def crash_list(rows: list[dict]) -> str:
     crashed = [r for r in rows if "error" in r]
     if not crashed:
         return "No case crashed."
-    return "Crashed cases (no scores; each counts as a failure of everything):\n\n" + "\n".join(
+    return "Crashed cases (a crash in the analysis counts as finding nothing):\n\n" + "\n".join(
         f"- seed {r['seed']}: {r['error']}" for r in crashed)
 
 
 def tables(rows: list[dict], seeds_text: str) -> str:
     n_crash = sum("error" in r for r in rows)
-    head = (f"{len(rows)} cases (seeds {seeds_text}), {len(rows) - n_crash} scored, {n_crash} crashed. Level "
-            f"landmarks by |dz|, ostia by 3D distance (a renal ostium against the nearest true ostium of its side); "
-            f"missing = in the truth, not reported (counted as failures).")
+    unscored = sum("landmarks" not in r for r in rows)
+    head = (f"{len(rows)} cases (seeds {seeds_text}), {len(rows) - unscored} scored, {n_crash} crashed"
+            f"{f' ({n_crash - unscored} in the analysis: scored as finding nothing)' if n_crash - unscored else ''}"
+            f"{f', {unscored} without truth (generation failed)' if unscored else ''}. Level landmarks by |dz|, "
+            f"ostia by 3D distance (a renal ostium against the nearest true ostium of its side); missing = in the "
+            f"truth, not reported (counted as failures).")
     return "\n\n".join([head, "Landmarks:", landmark_table(rows), "Veins, tumor and plan:", summary_table(rows),
                         "Reliability (per confidence bin: within tolerance / cases; landmarks 10 mm, tumor Dice "
                         f">= {TUMOR_DICE}, IVC Dice >= {IVC_DICE}; invented landmarks count as outside):",
@@ -397,13 +420,30 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
 
 
-def write_benchmarks(path: Path, table: str, seeds_text: str, jobs: int, minutes: float) -> None:
+def code_version() -> str:
+    """The evaluated code: the checkout's commit (and whether it had local changes)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ivcplan"], cwd=repo, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with local changes" if dirty else "")
+
+
+def write_benchmarks(path: Path, table: str, seeds_text: str, jobs: int, minutes: float, commit: str,
+                     note: str = "") -> None:
     text = path.read_text() if path.exists() else "# ivcplan benchmarks and accuracy\n"
     today = datetime.date.today().isoformat()
     section = (f"{SECTION}\n\nMeasured by `scripts/evaluate.py --random {len(parse_seeds(seeds_text))} --seeds "
-               f"{seeds_text} --jobs {jobs}` on {today} ({machine()}; {minutes:.0f} min). Seeds 100000-100059 "
-               f"are the test range no method is tuned on (tune on 0-199); each case is drawn by `ivcplan phantom "
-               f"--random SEED` (docs/phantom.md) and analysed by `ivcplan.pipeline.run`.\n\n{table}\n\n")
+               f"{seeds_text} --jobs {jobs}` on {today} ({machine()}; {minutes:.0f} min; code {commit}). Seeds "
+               f"100000-100059 are the test range no method is tuned on (tune on 0-199); each case is drawn by "
+               f"`ivcplan phantom --random SEED` (docs/phantom.md) and analysed by `ivcplan.pipeline.run`."
+               f"{' ' + note if note else ''}\n\n{table}\n\n")
     pattern = re.compile(r"^## random phantom \(issue 18\)\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     path.write_text(text)

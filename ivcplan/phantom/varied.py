@@ -93,7 +93,8 @@ class VeinSpec:
 
 @dataclass
 class Layout:
-    """The geometry of a randomized case (every shape, before any voxel is painted)."""
+    """The geometry of a randomized case (every shape, before any voxel is painted). `layout` fills the
+    shapes in dependency order (IVC, aorta, kidneys, veins, liver, atrium, the rest); None until then."""
 
     params: RandomParams
     body: Body
@@ -101,20 +102,20 @@ class Layout:
     scaffold: Frame              # bowel
     warp: Warp                   # template heights -> case heights (scaffold organs)
     ivc: Tube
-    aorta: Tube
-    arteries: list[Tube]
-    portal: list[Tube]
-    veins: list[VeinSpec]
-    kidneys: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # side -> centre, axes, rotation
-    liver: list[Blob]
-    gallbladder: Blob | None
-    spleen: Blob
-    stomach: Blob
-    pancreas: Tube
-    esophagus: Tube
-    ra: Blob
-    heart: tuple[np.ndarray, np.ndarray, np.ndarray]
-    renal_ostia: dict[str, tuple[float, float, float]]  # record -> (s, angle, radius) on the IVC
+    aorta: Tube | None = None
+    arteries: list[Tube] = field(default_factory=list)
+    portal: list[Tube] = field(default_factory=list)
+    veins: list[VeinSpec] = field(default_factory=list)
+    kidneys: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)  # centre, axes, rot
+    liver: list[Blob] = field(default_factory=list)
+    gallbladder: Blob | None = None
+    spleen: Blob | None = None
+    stomach: Blob | None = None
+    pancreas: Tube | None = None
+    esophagus: Tube | None = None
+    ra: Blob | None = None
+    heart: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    renal_ostia: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # record -> (z, angle, r)
     nominal_s: dict[str, float] = field(default_factory=dict)
     levels: dict[str, float] = field(default_factory=dict)
     derived: dict[str, Any] = field(default_factory=dict)
@@ -158,9 +159,7 @@ def layout(params: RandomParams, rng: np.random.Generator) -> Layout:
     body = _body(p, warp, dome_right, dome_centre)
 
     ivc, ra_centre = _ivc_tube(p, warp, frame, rng)
-    lay = Layout(params=p, body=body, frame=frame, scaffold=scaffold, warp=warp, ivc=ivc, aorta=ivc, arteries=[],
-                 portal=[], veins=[], kidneys={}, liver=[], gallbladder=None, spleen=None, stomach=None,  # type: ignore[arg-type]
-                 pancreas=None, esophagus=None, ra=None, heart=None, renal_ostia={})  # type: ignore[arg-type]
+    lay = Layout(params=p, body=body, frame=frame, scaffold=scaffold, warp=warp, ivc=ivc)
     lay.levels = {"renal_right_z": zr, "renal_left_z": zl, "hepatic_z": zh, "caj_z": zc, "dome_right": dome_right,
                   "dome_left": dome_right - lv.left_dome_drop_mm, "dome_centre": dome_centre,
                   **{f"hepatic_{k}_z": v for k, v in z_hv.items()}}
@@ -286,7 +285,7 @@ def hilum(lay: Layout, side: str, depth: float = 0.55, dz: float = 0.0) -> np.nd
 
 
 def _iliac_veins(lay: Layout) -> None:
-    p, il = lay.params, lay.params.iliac
+    il = lay.params.iliac
     p0 = lay.ivc.points[0].copy()
     r = il.radius_mm
     for side, angle, sign in (("right", il.right_angle_deg, -1.0), ("left", il.left_angle_deg, 1.0)):
@@ -303,7 +302,6 @@ def _iliac_veins(lay: Layout) -> None:
                                   record=f"iliac_{side}"))
     lay.derived["iliac_confluence_z"] = round(float(p0[2]), 1)
     lay.derived["iliac_angle_deg"] = round(il.right_angle_deg + il.left_angle_deg, 1)
-    del p
 
 
 def _renal_veins(lay: Layout) -> None:
@@ -672,7 +670,7 @@ def _nominal(lay: Layout) -> None:
     caj = _interface_s(lay, pts, np.abs(lay.ra.field(pts.astype(np.float32)) - 1.0) < shell)
     lay.nominal_s = {"iliac_confluence": 0.0, "renal_veins": max(renal), "hepatic_veins": min(hep),
                      "cavoatrial_junction": caj[0] if caj is not None else ivc.length}
-    lay.levels["ring_s"] = {k: round(v[0], 2) for k, v in ring.items()}  # type: ignore[assignment]
+    lay.derived["ostium_ring_s"] = {k: round(v[0], 2) for k, v in ring.items()}
     s_caj = lay.nominal_s["cavoatrial_junction"]
     lay.levels["caj_nominal_z"] = float(ivc.point_at(s_caj)[2])
     lay.levels["lowest_renal_ostium_s"] = min(float(ivc.project(lay.on_ivc(z)[None])[0])
