@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-LEVELS = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction")
+LEVELS = ("iliac_confluence", "renal_veins", "hepatic_veins", "cavoatrial_junction", "liver_caudal_edge",
+          "caval_hiatus")
 OSTIA = ("renal_vein_right", "renal_vein_left", "hepatic_vein_right", "hepatic_vein_middle", "hepatic_vein_left")
 LANDMARKS = LEVELS + OSTIA
 #: Issue 18's tolerances.
@@ -353,8 +354,9 @@ def reliability_table(rows: list[dict]) -> str:
 
 
 def case_table(rows: list[dict]) -> str:
-    heads = ["seed", "FOV", "lesion", "iliac dz", "renal dz", "hepatic dz", "junction dz", "RRV", "LRV",
-             "RHV", "MHV", "LHV", "tumor Dice", "vol %", "poles mm", "segments", "HV inv.", "plan", "s"]
+    heads = ["seed", "FOV", "lesion", "iliac dz", "renal dz", "hepatic dz", "junction dz", "liver edge dz",
+             "hiatus dz", "RRV", "LRV", "RHV", "MHV", "LHV", "tumor Dice", "vol %", "poles mm", "segments", "HV inv.",
+             "plan", "s"]
     lines = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
     for r in rows:
         if "landmarks" not in r:

@@ -18,7 +18,7 @@ import numpy as np
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
 from ivcplan.phantom import imaging, lesion, truth, varied
-from ivcplan.phantom.anatomy import Anatomy, paint_bowel
+from ivcplan.phantom.anatomy import DIAPHRAGM_MM, Anatomy, Body, paint_bowel
 from ivcplan.phantom.config import PhantomConfig, ThrombusSpec, TumorSpec
 from ivcplan.phantom.generate import HFS_DIRECTION, PhantomCase, _feet_first, case_uids
 from ivcplan.phantom.random_params import Enhancement, RandomParams, draw
@@ -253,7 +253,9 @@ def generate_random(seed: int, *, matrix: int | None = None, slice_mm: float | N
             "slice_thickness_mm": thickness, "phantom": config.name}
     report("phantom: truth", 0.8)
     truth_labels = Labelmap(labels, grid)
-    info = truth.compute_truth(truth_labels, records, anatomy.ivc, meta=meta, veins=VEINS)
+    domes = lay.body.domes
+    info = truth.compute_truth(truth_labels, records, anatomy.ivc, meta=meta, veins=VEINS,
+                               diaphragm=lambda x, y: Body.diaphragm(x, y, domes) - DIAPHRAGM_MM)
     info = {"case": config.name, "seed": int(seed), "generator": "random", "config": asdict(config),
             "random_parameters": _plain(asdict(params)), "derived": _plain(lay.derived),
             "field_of_view": {"crop": im.crop, "z_range_mm": [round(float(z0), 2), round(float(zc[-1]), 2)],

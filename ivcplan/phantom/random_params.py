@@ -32,7 +32,6 @@ class Range:
     why: str
 
 
-DOMAIN = "shared/design/domain.md"
 #: Every continuous parameter: "group.field" -> documented range and its reason / source.
 RANGES: dict[str, Range] = {
     # imaging
@@ -59,7 +58,7 @@ RANGES: dict[str, Range] = {
     "body.psoas_scale": Range(0.7, 1.3, "", "muscle bulk"),
     # levels (relative to the iliac confluence)
     "levels.renal_right_z": Range(80, 130, "mm", "right renal vein ostium above the confluence (L5 to L1-L2)"),
-    "levels.renal_left_dz": Range(0, 30, "mm", "left renal vein enters 0-30 mm above the right (domain.md: 1-2 cm)"),
+    "levels.renal_left_dz": Range(0, 30, "mm", "left renal vein enters 0-30 mm above the right (clinical.md: 1-2 cm)"),
     "levels.hepatic_gap_mm": Range(80, 125, "mm", "right renal ostium to the lowest hepatic vein ostium"),
     "levels.caj_gap_mm": Range(12, 35, "mm", "lowest hepatic ostium to the cavoatrial junction"),
     "levels.dome_vs_caj_mm": Range(-14, 6, "mm", "right diaphragm dome vs the cavoatrial junction"),
@@ -71,8 +70,8 @@ RANGES: dict[str, Range] = {
     "ivc.bow_peak": Range(0.25, 0.75, "", "where between confluence and atrium the bow peaks (share)"),
     "ivc.y_shift_mm": Range(-6, 8, "mm", "AP position vs the spine"),
     "ivc.anterior_swing": Range(0.6, 1.4, "", "how far the upper IVC swings anteriorly into the atrium"),
-    "ivc.transverse_mm": Range(18, 32, "mm", "at the renal veins: 25.8 +- 3.5 mm, +-2 SD (domain.md, Cureus 2022)"),
-    "ivc.ap_mm": Range(10, 23, "mm", "at the renal veins: 16.3 +- 2.9 mm, +-2 SD (domain.md); <= transverse - 2"),
+    "ivc.transverse_mm": Range(18, 32, "mm", "at the renal veins: 25.8 +- 3.5 mm, +-2 SD (clinical.md, Cureus 2022)"),
+    "ivc.ap_mm": Range(10, 23, "mm", "at the renal veins: 16.3 +- 2.9 mm, +-2 SD (clinical.md); <= transverse - 2"),
     "ivc.infrarenal_scale": Range(0.72, 1.0, "", "infrarenal IVC smaller than at the renal veins"),
     "ivc.infrarenal_flattening": Range(0.45, 0.95, "", "infrarenal AP / transverse"),
     "ivc.hepatic_scale": Range(0.95, 1.15, "", "retrohepatic IVC vs the renal level (2 cm below the RA: 26.2 mm)"),
@@ -147,7 +146,7 @@ RANGES: dict[str, Range] = {
     "atrium.heart_scale": Range(0.85, 1.2, "", "heart size"),
     # enhancement (portal venous phase, varied timing and dose)
     "enhancement.aorta_hu": Range(120, 300, "HU", "issue 18: aorta 120-300 HU"),
-    "enhancement.ivc_hu": Range(80, 200, "HU", "issue 18: suprarenal IVC 80-200 HU (domain.md blood pool 130-200); "
+    "enhancement.ivc_hu": Range(80, 200, "HU", "issue 18: suprarenal IVC 80-200 HU (clinical.md blood pool 130-200); "
                                                "0.45 x to aorta + 20, at least 20 HU from the liver"),
     "enhancement.infrarenal_share": Range(0.1, 0.95, "", "infrarenal blood enhancement: 40 HU + share x (IVC - 40)"),
     "enhancement.mixing_mm": Range(15, 55, "mm", "renal inflow mixes with the infrarenal blood over this length"),
@@ -155,16 +154,16 @@ RANGES: dict[str, Range] = {
     "enhancement.portal_hu": Range(110, 240, "HU", "portal vein: 0.5 x to aorta + 20"),
     "enhancement.hepatic_vein_factor": Range(0.7, 1.05, "", "hepatic veins vs portal vein (early phase: darker), "
                                                              "at least 25 HU above the liver"),
-    "enhancement.liver_hu": Range(85, 135, "HU", "domain.md: liver 90-130 HU; 45-75 HU + 0.3 x portal, "
+    "enhancement.liver_hu": Range(85, 135, "HU", "clinical.md: liver 90-130 HU; 45-75 HU + 0.3 x portal, "
                                                  "at least 25 HU under the portal vein"),
-    "enhancement.spleen_dhu": Range(-10, 25, "HU", "spleen vs liver (domain.md: spleen 100-130)"),
-    "enhancement.kidney_cortex_hu": Range(150, 250, "HU", "domain.md: kidney cortex 150-250 HU"),
+    "enhancement.spleen_dhu": Range(-10, 25, "HU", "spleen vs liver (clinical.md: spleen 100-130)"),
+    "enhancement.kidney_cortex_hu": Range(150, 250, "HU", "clinical.md: kidney cortex 150-250 HU"),
     "enhancement.medulla_drop_hu": Range(0, 60, "HU", "corticomedullary difference (phase timing)"),
     "enhancement.atrium_mix": Range(0.2, 0.8, "", "right atrium HU between the IVC (0) and the aorta (1)"),
-    "enhancement.tumor_hu": Range(40, 100, "HU", "domain.md: leiomyosarcoma 40-90 HU, heterogeneous, "
+    "enhancement.tumor_hu": Range(40, 100, "HU", "clinical.md: leiomyosarcoma 40-90 HU, heterogeneous, "
                                                  "at least 20 HU under the enhanced lumen"),
     "enhancement.tumor_texture_hu": Range(8, 24, "HU", "tumor heterogeneity (coarse SD)"),
-    "enhancement.necrosis_hu": Range(10, 30, "HU", "domain.md: necrosis 10-30 HU"),
+    "enhancement.necrosis_hu": Range(10, 30, "HU", "clinical.md: necrosis 10-30 HU"),
     "enhancement.calcification_hu": Range(300, 900, "HU", "dystrophic calcification"),
     "enhancement.thrombus_hu": Range(35, 65, "HU", "bland thrombus does not enhance"),
     # lesion
@@ -216,7 +215,7 @@ CHOICES: dict[str, tuple[tuple[tuple[Any, float], ...], str]] = {
 
 #: Enhancement of a portal-venous planning CT: portal and hepatic veins at least this much above the
 #: liver (HU); the suprarenal IVC at least IVC_LIVER_CONTRAST_HU from it (brighter, or darker when
-#: early); the tumor at least TUMOR_UNDER_LUMEN_HU under the enhanced lumen (domain.md). Scans where
+#: early); the tumor at least TUMOR_UNDER_LUMEN_HU under the enhanced lumen (clinical.md). Scans where
 #: these vessels are isodense with the liver exist, but no method can find an invisible vein.
 VEIN_OVER_LIVER_HU = 25.0
 IVC_LIVER_CONTRAST_HU = 20.0
@@ -232,7 +231,7 @@ CONFLUENCE_CLEARANCE_MM = 10.0
 #: hinge on a millimetre (pole and landmark errors of a few mm are expected of any method).
 BOUNDARY_CLEARANCE_MM = 8.0
 #: Every major hepatic vein ostium lies at least this far below the cavoatrial junction (mm): the veins
-#: join the IVC under the diaphragm, which the IVC crosses 1-2 cm below the atrium (domain.md).
+#: join the IVC under the diaphragm, which the IVC crosses 1-2 cm below the atrium (clinical.md).
 HEPATIC_BELOW_CAJ_MM = 12.0
 #: A pole keeps this far from each vein ostium's edge (mm): the ostium is clearly covered or clearly free.
 OSTIUM_CLEARANCE_MM = 6.0
@@ -622,7 +621,7 @@ def draw(seed: int) -> RandomParams:
     atrium = Atrium(**{f.name: d.u(f"atrium.{f.name}") for f in fields(Atrium)})
     # A portal-venous planning CT at varied timing and dose: the portal and hepatic veins stand out of
     # the liver, the IVC differs from it (brighter, or darker when early), the tumor enhances less than
-    # the enhanced lumen (domain.md). Only the infrarenal blood may be unenhanced (issue 18).
+    # the enhanced lumen (clinical.md). Only the infrarenal blood may be unenhanced (issue 18).
     aorta_hu = d.u("enhancement.aorta_hu")
     portal = d.u("enhancement.portal_hu", lo=0.5 * aorta_hu, hi=aorta_hu + 20.0)
     liver_hu = d.u("enhancement.liver_hu", lo=45 + 0.3 * portal, hi=min(75 + 0.3 * portal, portal - VEIN_OVER_LIVER_HU))

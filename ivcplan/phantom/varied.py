@@ -46,6 +46,9 @@ CAUDATE_ABOVE_RENAL_MM = 25.0
 JET_RHO = 0.55
 #: Angular half-width of a renal jet around its ostium direction (degrees).
 JET_HALF_ANGLE = 55.0
+#: The caval hiatus (the diaphragm's under-surface at the IVC) lies this far above the highest major
+#: hepatic ostium (mm): the hepatic veins join the IVC just below the diaphragm.
+HIATUS_ABOVE_OSTIA_MM = 6.0
 #: The atrium's centre lies this share of its craniocaudal half-size above the junction.
 ATRIUM_CENTRE_ABOVE_CAJ = 0.7
 #: Aortic wall thickness (mm).
@@ -148,17 +151,21 @@ def layout(params: RandomParams, rng: np.random.Generator) -> Layout:
     frame = Frame(sx=ws, sy=ds, sz=hs, dz=p.body.spine_shift_mm, size=p.body.vertebra_scale)
     scaffold = Frame(sx=ws, sy=ds, sz=zc / TEMPLATE_LEVELS[3])
 
-    # Hepatic ostia and the diaphragm: the veins join the IVC just under the central tendon.
+    # Hepatic ostia and the diaphragm: the veins join the IVC just under the central tendon, whose
+    # under-surface (the caval hiatus) lies HIATUS_ABOVE_OSTIA_MM above the highest major ostium.
     hep = p.hepatic
     z_hv = {"right": zh + hep.right_dz_mm, "middle": zh + hep.middle_dz_mm, "left": zh + hep.left_dz_mm}
     if hep.common_trunk:
         z_hv["middle"] = z_hv["left"] = min(z_hv["middle"], z_hv["left"])
     hep_top = max(z_hv.values())
-    dome_centre = hep_top + 5.0
+    ivc, ra_centre = _ivc_tube(p, warp, frame, rng)
+    at_ivc = ivc.points[int(np.argmin(np.abs(ivc.points[:, 2] - hep_top)))]
+    tendon_only = (-np.inf, -np.inf, base.TEMPLATE_DOMES[2])  # the central tendon's own curvature at the IVC
+    drop = float(base.TEMPLATE_DOMES[2] - Body.diaphragm(at_ivc[0], at_ivc[1], tendon_only))
+    dome_centre = hep_top + HIATUS_ABOVE_OSTIA_MM + base.DIAPHRAGM_MM + drop
     dome_right = max(zc + lv.dome_vs_caj_mm, dome_centre + 4.0)
     body = _body(p, warp, dome_right, dome_centre)
 
-    ivc, ra_centre = _ivc_tube(p, warp, frame, rng)
     lay = Layout(params=p, body=body, frame=frame, scaffold=scaffold, warp=warp, ivc=ivc)
     lay.levels = {"renal_right_z": zr, "renal_left_z": zl, "hepatic_z": zh, "caj_z": zc, "dome_right": dome_right,
                   "dome_left": dome_right - lv.left_dome_drop_mm, "dome_centre": dome_centre,
@@ -183,8 +190,8 @@ def _body(p: RandomParams, warp: Warp, dome_right: float, dome_centre: float) ->
     # Template: cavity = half-size - skin (2) - fat (26 / 24 mm x fat) - wall (12): keep the cavity scaled.
     half_w = (t.half_w - 40.0) * p.body.width_scale + 14.0 + 26.0 * fat
     half_d = (t.half_d - 38.0) * p.body.depth_scale + 14.0 + 24.0 * fat
-    return Body(1.0, 1.0, fat, zs=np.asarray(warp(t.zs)), half_w=half_w, half_d=half_d, dome_right=dome_right,
-                dome_left=dome_right - p.levels.left_dome_drop_mm, dome_centre=dome_centre)
+    return Body(1.0, 1.0, fat, zs=np.asarray(warp(t.zs)), half_w=half_w, half_d=half_d,
+                domes=(dome_right, dome_right - p.levels.left_dome_drop_mm, dome_centre))
 
 
 def spine_front(frame: Frame, z: float) -> float:
@@ -564,7 +571,7 @@ def _hepatic_veins(lay: Layout, z_hv: dict[str, float], rng: np.random.Generator
         step = unit(ang + 15.0) * np.cos(d) + np.array([0, 0, -np.sin(d)])
         tube = Tube([c, start, start + 25.0 * step, start + 60.0 * step],
                     [hep.irhv_radius_mm] * 3 + [1.6])
-        # Not one of the three major veins: its ostium never sets the II/III boundary (domain.md).
+        # Not one of the three major veins: its ostium never sets the II/III boundary (clinical.md).
         lay.veins.append(VeinSpec(tube, T.HEPATIC_VEIN, Label.BODY, record="hv_inferior_right",
                                   liver_only_from=float(tube.project(start[None])[0]) + HEPATIC_FREE_MM))
         lay.derived["irhv_ostium_z"] = round(z_i, 1)
