@@ -315,6 +315,26 @@ def _start_and_wait_for_writing(ct: Path, out: Path) -> subprocess.Popen:
     raise AssertionError("the run never started writing")
 
 
+def _limit_file_size(limit_bytes: int):
+    """A child process that may not write a file larger than ``limit_bytes`` (RLIMIT_FSIZE): its writes
+    fail with EFBIG, as on a full disk or quota (CPython ignores SIGXFSZ)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+
+def test_outputs_that_cannot_be_written_end_with_status_5_and_publish_nothing(tmp_path, ct):
+    out = tmp_path / "out"
+    # The report (~14 kB) fits, the multi-label NIfTI of the same run does not: writing fails half-way.
+    result = ivcplan("analyze", str(ct), "-o", str(out), "--outputs", "json,segmentation,images",
+                     env={"VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow"},
+                     preexec_fn=_limit_file_size(20_000))
+    assert_clean_failure(result, 5, str(out), "cannot write the outputs", "File too large")
+    assert not out.exists()  # nothing published under the name asked for
+    assert _staging(tmp_path) == []  # and no half-written set left behind
+    log = next(part for part in result.stderr.split("[log: ")[1:]).split("]")[0]
+    assert Path(log).is_file() and "File too large" in Path(log).read_text()  # the failure's log is kept aside
+    Path(log).unlink()
+
+
 def test_ctrl_c_while_writing_stops_with_130_and_publishes_nothing(tmp_path, ct):
     out = tmp_path / "out"
     assert run("analyze", ct, "-o", out, "--outputs", "json").exit_code == 0
