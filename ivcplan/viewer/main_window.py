@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.job: Job | None = None
         self.last_error: str | None = None
         self.error_dialog: QMessageBox | None = None
+        self.replace_dialog: QMessageBox | None = None
         self.series_dialog: SeriesDialog | None = None
         self.last_distance_mm: float | None = None
         self.exported: dict[str, Path] = {}
@@ -519,21 +520,60 @@ class MainWindow(QMainWindow):
         if outdir:
             self.export(outdir)
 
-    def export(self, outdir: str | Path, kinds: Any = None) -> None:
-        """Write the outputs through `ivcplan.outputs.write_outputs` (the same code as `ivcplan analyze`)."""
+    def export(self, outdir: str | Path, kinds: Any = None, *, force: bool = False) -> None:
+        """Write the outputs through `ivcplan.outputs.write_outputs` (the same code as `ivcplan analyze`),
+        published as `ivcplan analyze` publishes them (`ivcplan.outputs.publish.Staging`): into a staging
+        folder first, then in OUTDIR's place in one step, so a failed export leaves OUTDIR as it was and
+        the files of another analysis never stay beside the new ones. A folder holding another analysis
+        or other files is replaced only after the user agrees (``force``)."""
         if self.result is None:
             self.show_error("Nothing to export yet: open a study and wait for the analysis.")
             return
+        from ivcplan.errors import OptionError, OutputError
         from ivcplan.outputs import write_outputs
+        from ivcplan.outputs.publish import Staging
 
         analysis, outdir = self.result.analysis, Path(outdir)
+        stage = Staging(outdir, source=self.source, series=None, force=force)
+        try:
+            stage.check()  # at once, in the window's thread: the question comes before any work
+        except OptionError as exc:
+            if force or not outdir.is_dir() or stage.replaced == "":
+                self.show_error(f"Export refused:\n{exc}")
+            else:
+                self._ask_replace(outdir, kinds, str(exc))
+            return
 
         def work(progress):
-            if kinds is None:
-                return write_outputs(analysis, outdir)
-            return write_outputs(analysis, outdir, kinds)
+            with Staging(outdir, source=self.source, series=None, force=force) as staging:
+                try:
+                    written = write_outputs(analysis, staging.path, kinds) if kinds is not None else \
+                        write_outputs(analysis, staging.path)
+                except OSError as exc:
+                    raise OutputError(f"cannot write the outputs ({exc.strerror or exc})",
+                                      exc.filename or outdir) from None
+                staging.publish({"series_instance_uid": analysis.report["input"].get("series_instance_uid")})
+                return {kind: staging.final_path(p) for kind, p in written.items()}
 
         self._run(Job("export", work), self._on_exported)
+
+    def _ask_replace(self, outdir: Path, kinds: Any, why: str) -> None:
+        """Ask (without blocking) whether OUTDIR may be replaced whole; export with ``force`` on Yes."""
+        what = why.split("holds ", 1)[-1].split(";", 1)[0]
+        box = QMessageBox(QMessageBox.Icon.Question, "ivcplan",
+                          f"{outdir} holds {what}.\nReplace the whole folder with this export?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered(button) -> None:
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                self.export(outdir, kinds, force=True)
+            else:
+                self.status_label.setText(f"Export cancelled: {outdir} left as it was")
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        self.replace_dialog = box
 
     def _on_exported(self, written: dict[str, Path]) -> None:
         self.exported = dict(written)

@@ -164,6 +164,42 @@ def test_export_writes_report_meshes_and_seg(analysed, tmp_path):
         assert path.exists()
 
 
+def test_export_is_published_whole_and_asks_before_replacing_other_files(analysed, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from ivcplan.outputs.publish import MARKER
+
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "surgeon_notes.txt").write_text("not an analysis")
+    analysed.replace_dialog = None
+    analysed.export(out, ["json"])
+    box = analysed.replace_dialog
+    assert box is not None and box.isVisible() and "surgeon_notes.txt" in box.text()
+    assert analysed.job is None or analysed.job.name != "export"  # nothing started before the answer
+    box.button(QMessageBox.StandardButton.No).click()
+    assert [p.name for p in out.iterdir()] == ["surgeon_notes.txt"]  # "No" leaves the folder as it was
+    assert "left as it was" in analysed.status_label.text()
+
+    analysed.exported = {}
+    analysed.export(out, ["json"])
+    analysed.replace_dialog.button(QMessageBox.StandardButton.Yes).click()
+    _wait(lambda: analysed.exported or analysed.last_error is not None)
+    assert analysed.last_error is None, analysed.last_error
+    # replaced whole, as `ivcplan analyze --force` does: no file of the folder's former content stays
+    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "report.json"])
+    assert analysed.exported["json"] == out / "report.json"
+    assert not [p for p in tmp_path.iterdir() if ".ivcplan-staging-" in p.name]
+
+    # exporting the same study there again replaces its own earlier export without asking
+    analysed.replace_dialog = None
+    analysed.exported = {}
+    analysed.export(out, ["json", "csv"])
+    _wait(lambda: analysed.exported or analysed.last_error is not None)
+    assert analysed.replace_dialog is None and analysed.last_error is None
+    assert {"report.json", "report.csv"} <= {p.name for p in out.iterdir()}
+
+
 def test_cpr_is_labelled_with_segments_and_landmarks(analysed):
     from ivcplan.render.cpr import segment_spans
 
