@@ -33,6 +33,7 @@ from typing import Any
 
 from ivcplan.plan.facts import DIAMETER_LEVELS, LANDMARK_NAMES, Facts
 from ivcplan.plan.rules import RuleSet, load_rules
+from ivcplan.vocabulary import distance_words, label_name, landmark_short
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Plan:
     anhepatic_support: tuple[Mapping[str, Any], ...] | None = None
     elra_alternatives: tuple[Mapping[str, Any], ...] | None = None
     references: tuple[Mapping[str, Any], ...] = ()
+    remnant: Mapping[str, Any] | None = None  # the remnant a suggested hepatectomy leaves (R8's numbers)
 
     def fired(self, rule_id: str) -> FiredRule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -105,6 +107,7 @@ class Plan:
             "rules_not_fired": [{"id": k, "reason": v} for k, v in sorted(self.not_fired.items())],
             "flags": list(self.flags),
             "references": [dict(r) for r in self.references],
+            "remnant": None if self.remnant is None else dict(self.remnant),
             "disclaimer": self.disclaimer,
             "rules_file": self.rules_file,
             "rules_sha256": self.rules_sha256,
@@ -244,12 +247,13 @@ class _Planner:
         """Why landmark ``name`` cannot be used (None when it can)."""
         mark = self.facts.landmarks[name]
         min_conf = self.rules.value("min_landmark_confidence")
+        shown = landmark_short(name)
         if not mark.found:
-            return f"landmark {name} not found (outside the field of view or not detected)"
+            return f"{shown} not found (outside the field of view or not detected)"
         if mark.confidence is None:
-            return f"landmark {name} has no confidence"
+            return f"{shown} found without a confidence"
         if mark.confidence < min_conf:
-            return f"landmark {name} confidence {mark.confidence:.2f} below {min_conf:g}"
+            return f"{shown} found with confidence {mark.confidence:.2f}, below {min_conf:g}"
         return None
 
     def block(self, reasons: list[str]) -> Plan:
@@ -278,7 +282,8 @@ class _Planner:
                 self.skip(rid, "tumor does not reach the retrohepatic IVC near the hepatic veins (R1 applies)")
             return "conventional", "infrahepatic_clamping"
         self.skip("R1", "tumor in segment III" if not only_low else
-                  f"upper pole {d_hv:.1f} mm below the hepatic vein ostia, under the {self.margin:g} mm margin")
+                  f"upper pole {distance_words('distance_upper_pole_to_hepatic_veins_mm', d_hv)}: less than the "
+                  f"{self.margin:g} mm clamp margin below it")
 
         invaded = f.hepatic_invaded
         if invaded is None:
@@ -541,6 +546,13 @@ class _Planner:
                   "flr_method": f.flr_method, "prior_chemotherapy": f.prior_chemotherapy,
                   "liver_fibrosis": f.liver_fibrosis, "condition": condition, "applied_min_ratio": minimum,
                   "weight_kg": _r(f.weight_kg), "remnant_body_weight_pct": _r(bw_pct, RATIO_DECIMALS)}
+        self.extra["remnant"] = {
+            "liver_resection": side, "remnant_ml": values["remnant_ml"], "remnant_ratio": values["remnant_ratio"],
+            "remnant_ratio_range": values["remnant_ratio_range"], "caudate_excluded_ml": values["caudate_excluded_ml"],
+            "liver_volume_ml": values["liver_volume_ml"], "flr_method": f.flr_method, "condition": condition,
+            "applied_min_ratio": minimum, "remnant_body_weight_pct": values["remnant_body_weight_pct"],
+            "min_remnant_body_weight_pct": bw_min,
+            "sufficient": None if ratio is None else not (ratio < minimum or (bw_pct is not None and bw_pct < bw_min))}
         if ratio is None:
             self.skip("R8", "future liver remnant not estimated")
             self.flags.append("Future liver remnant unknown (liver or hepatic veins not segmented): "
@@ -629,10 +641,10 @@ class _Planner:
         if f.contrast_phase == "non_contrast":
             self.flags.append("Non-contrast CT: vessel invasion and occlusion are unreliable.")
         if f.organs_invaded:
-            self.flags.append(f"Adjacent organ(s) invaded ({', '.join(f.organs_invaded)}): en-bloc resection of "
+            self.flags.append(f"Adjacent organ(s) invaded ({', '.join(label_name(o) for o in f.organs_invaded)}): en-bloc resection of "
                               "adjacent structures.")
         elif f.adjacent_organs:
-            self.flags.append(f"Tumor in contact with {', '.join(f.adjacent_organs)} (within a few millimetres): "
+            self.flags.append(f"Tumor in contact with {', '.join(label_name(o) for o in f.adjacent_organs)} (within a few millimetres): "
                               "contact, not invasion; invasion is not assessed from the segmentation, judge it on the "
                               "images before planning an en-bloc resection.")
         for name in LANDMARK_NAMES:
@@ -641,6 +653,7 @@ class _Planner:
             mark = f.landmarks[name]
             min_conf = self.rules.value("min_landmark_confidence")
             if mark.found and mark.confidence is not None and mark.confidence < min_conf:
-                self.flags.append(f"Landmark {name} has low confidence ({mark.confidence:.2f}); not used.")
+                self.flags.append(f"Landmark {landmark_short(name)} has low confidence ({mark.confidence:.2f}); "
+                                  "not used.")
         if "I" in segments and not f.landmarks["iliac_confluence"].found:
             self.flags.append("Iliac confluence not located: the lower resection margin is unknown.")

@@ -53,7 +53,7 @@ def test_r1_unknown_liver_edge_is_flagged_not_assumed() -> None:
                      landmarks={"liver_caudal_edge": {"position_mm": None, "confidence": 0.0}})
     plan = suggest(facts)
     assert plan.approach == "conventional" and plan.liver_mobilisation is None
-    assert any(f.startswith("Clamp room below the liver not assessed (landmark liver_caudal_edge not found")
+    assert any(f.startswith("Clamp room below the liver not assessed (the liver's caudal edge not found")
                for f in plan.flags)
 
 
@@ -291,7 +291,7 @@ def test_r7_unknown_hiatus_is_flagged() -> None:
     plan = suggest(modified(case_b(), tumor={"distance_upper_pole_to_caval_hiatus_mm": None},
                             landmarks={"caval_hiatus": {"position_mm": None, "confidence": 0.0}}))
     assert plan.bypass_standby is None and "R7" not in plan.fired_ids
-    assert any(f.startswith("Caval hiatus not located (landmark caval_hiatus not found") for f in plan.flags)
+    assert any(f.startswith("Caval hiatus not located (the caval hiatus not found") for f in plan.flags)
 
 
 def test_r7_does_not_apply_to_r1_tumors() -> None:
@@ -403,9 +403,9 @@ def test_r8_not_assessed_without_hepatectomy() -> None:
     ({"tumor": {"present": False}}, "no tumor found"),
     ({"tumor": {"segments": []}}, "IVC segments occupied by the tumor unknown"),
     ({"tumor": {"confidence": 0.49}}, "tumor confidence 0.49 below 0.5"),
-    ({"landmarks": {"renal_veins": {"position_mm": None, "confidence": 0.0}}}, "landmark renal_veins not found"),
+    ({"landmarks": {"renal_veins": {"position_mm": None, "confidence": 0.0}}}, "the renal veins not found"),
     ({"landmarks": {"hepatic_veins": {"position_mm": [0, 0, 0], "confidence": 0.49}}},
-     "landmark hepatic_veins confidence 0.49 below 0.5"),
+     "the lowest hepatic vein ostium found with confidence 0.49, below 0.5"),
 ])
 def test_r9_blocks_the_suggestion(change: dict, reason: str) -> None:
     plan = suggest(modified(case_a(), **change))
@@ -427,7 +427,7 @@ def test_r9_cavoatrial_junction_needed_only_near_the_liver() -> None:
     assert low.approach == "conventional"
     high = suggest(modified(case_b(), landmarks=missing, tumor={"distance_upper_pole_to_cavoatrial_junction_mm": None}))
     assert high.approach == "none"
-    assert any("cavoatrial_junction not found" in r for r in high.fired("R9").values["reasons"])
+    assert any("the cavoatrial junction not found" in r for r in high.fired("R9").values["reasons"])
 
 
 def test_missing_sections_are_unknown_not_false() -> None:

@@ -80,7 +80,7 @@ def test_contact_is_reported_as_contact_invasion_as_invasion() -> None:
     assert "contact, not invasion" in flag
     assert not any("en-bloc resection of adjacent structures." in f for f in contact.flags)
     invaded = suggest(modified(case_a(), tumor={"organs_invaded": ["right_kidney"]}))
-    assert "Adjacent organ(s) invaded (right_kidney): en-bloc resection of adjacent structures." in invaded.flags
+    assert "Adjacent organ(s) invaded (right kidney): en-bloc resection of adjacent structures." in invaded.flags
 
 
 def test_plan_dict_is_the_report_section() -> None:
@@ -113,7 +113,7 @@ def test_explain_lists_approach_rules_numbers_flags_and_disclaimer() -> None:
     assert "16.2 mm, about 92 mm long" in text and "transverse diameter of the normal IVC at the renal veins" in text
     assert "Anhepatic phase (options): temporary IVC graft" in text
     assert "References:" in text and "[puth2021]" in text and "doi:10.3389/fonc.2021.735145" in text
-    assert "distance_upper_pole_to_cavoatrial_junction_mm = 2" in text
+    assert "upper pole: 2 mm below the cavoatrial junction" in text
     assert plan.disclaimer in text
     blocked = explain(suggest(modified(case_a(), tumor={"present": False})))
     assert blocked.startswith("Suggested approach: No suggestion")
