@@ -307,6 +307,12 @@ def landmark_short(name: str) -> str:
     return LANDMARK_SHORT.get(name, f"the {humanize(name)}")
 
 
+def landmark_label(name: str) -> str:
+    """The landmark's name on a picture: short, without an article ("renal veins", "cavoatrial junction")."""
+    short = landmark_short(name)
+    return short[4:] if short.startswith("the ") else short
+
+
 def field_name(key: str) -> str:
     return FIELD_NAMES.get(key, humanize(key))
 
@@ -400,8 +406,13 @@ def number_text(value: float, unit: str = "") -> str:
     if not math.isfinite(value):
         return "not measured"
     magnitude = abs(value)
-    decimals = 0 if magnitude >= 100 or magnitude == int(magnitude) else 1 if magnitude >= 1 else 2
-    return f"{value:.{decimals}f} {unit}".strip()
+    if magnitude >= 100 or magnitude == int(magnitude):
+        text = f"{value:.0f}"
+    elif magnitude >= 1:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}".rstrip("0")
+    return f"{text} {unit}".strip()
 
 
 def value_text(key: str, value: Any) -> str:

@@ -48,7 +48,9 @@ def render_images(analysis: Analysis, images_dir: Path, surfaces: Sequence[Surfa
         out["volume"] = render_volume(volume, labelmap, images_dir / "volume_anterior.png")
     except InputError as exc:
         log.warning("volume rendering skipped: %s", exc)
-    for plane, path in orthogonal(volume, labelmap, _slice_center(labelmap, centerline), images_dir / "slice").items():
+    # No structure names on the slices: the report prints one colour key for every picture, in legible type.
+    for plane, path in orthogonal(volume, labelmap, _slice_center(labelmap, centerline), images_dir / "slice",
+                                  legend=False).items():
         out[plane] = path
     if centerline is not None and len(centerline.points) >= 2:
         try:

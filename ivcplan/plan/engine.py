@@ -641,10 +641,12 @@ class _Planner:
         if f.contrast_phase == "non_contrast":
             self.flags.append("Non-contrast CT: vessel invasion and occlusion are unreliable.")
         if f.organs_invaded:
-            self.flags.append(f"Adjacent organ(s) invaded ({', '.join(label_name(o) for o in f.organs_invaded)}): en-bloc resection of "
+            organs = ", ".join(label_name(o) for o in f.organs_invaded)
+            self.flags.append(f"Adjacent organ(s) invaded ({organs}): en-bloc resection of "
                               "adjacent structures.")
         elif f.adjacent_organs:
-            self.flags.append(f"Tumor in contact with {', '.join(label_name(o) for o in f.adjacent_organs)} (within a few millimetres): "
+            organs = ", ".join(label_name(o) for o in f.adjacent_organs)
+            self.flags.append(f"Tumor in contact with {organs} (within a few millimetres): "
                               "contact, not invasion; invasion is not assessed from the segmentation, judge it on the "
                               "images before planning an en-bloc resection.")
         for name in LANDMARK_NAMES:

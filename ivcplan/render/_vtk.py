@@ -28,14 +28,30 @@ from ivcplan.errors import InputError
 
 #: zlib level of the PNGs: 3 is several times faster than the default 6 for a few % more bytes.
 PNG_COMPRESSION = 3
+#: PNG text chunk holding the height in pixels of the smallest text drawn on the image: with the image's
+#: print resolution (its pHYs chunk, pixels per inch) it gives the text's size on paper.
+MIN_TEXT_KEY = "ivcplan:min_text_px"
+#: Smallest text on paper (points): below it labels are hard to read on a printed report.
+MIN_PRINT_PT = 8.0
+
+
+def text_px(points: float, dpi: float) -> int:
+    """Pixels of a text of ``points`` on an image printed at ``dpi`` pixels per inch (VTK font sizes are pixels)."""
+    return max(int(np.ceil(points * dpi / 72.0)), 1)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A rendered RGB image and the camera that made it (world LPS mm -> pixel)."""
+    """A rendered RGB image and the camera that made it (world LPS mm -> pixel); ``dpi`` the resolution it is
+    meant to be printed at and ``min_text_px`` the height of its smallest text (None: not known)."""
 
     rgb: np.ndarray
     world_to_ndc: np.ndarray
+    dpi: float | None = None
+    min_text_px: float | None = None
+
+    def save(self, path: str | Path) -> Path:
+        return save_png(self.rgb, Path(path), dpi=self.dpi, min_text_px=self.min_text_px)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -73,14 +89,34 @@ def capture(window: vtkRenderWindow) -> np.ndarray:
     return np.ascontiguousarray(rgb[::-1])
 
 
-def save_png(rgb: np.ndarray, path: Path) -> Path:
-    """Write an (h, w, 3) uint8 array as PNG (Pillow, installed with matplotlib)."""
-    from PIL import Image
+def save_png(rgb: np.ndarray, path: Path, *, dpi: float | None = None, min_text_px: float | None = None) -> Path:
+    """Write an (h, w, 3) uint8 array as PNG (Pillow, installed with matplotlib), with its print resolution
+    (pHYs) and the height of its smallest text (`MIN_TEXT_KEY`) when known."""
+    from PIL import Image, PngImagePlugin
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(path, format="PNG", compress_level=PNG_COMPRESSION)
+    extra: dict = {}
+    if dpi:
+        extra["dpi"] = (float(dpi), float(dpi))
+    if min_text_px is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(MIN_TEXT_KEY, f"{float(min_text_px):.2f}")
+        extra["pnginfo"] = info
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(path, format="PNG", compress_level=PNG_COMPRESSION,
+                                                                    **extra)
     return path
+
+
+def print_info(path: str | Path) -> tuple[float | None, float | None]:
+    """(print resolution in pixels per inch, smallest text height in pixels) recorded in a PNG, None when absent."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        dpi = img.info.get("dpi")
+        text = img.info.get(MIN_TEXT_KEY)
+    resolution = float(dpi[0]) if dpi and float(dpi[0]) > 1.0 else None
+    return resolution, (float(text) if text is not None else None)
 
 
 def world_to_pixel_matrix(renderer: vtkRenderer, size: tuple[int, int]) -> np.ndarray:

@@ -20,6 +20,7 @@ from scipy import ndimage
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
 from ivcplan.render.figure import Picture, capture_figure, label_rgba, new_figure, outline_text, window_range
+from ivcplan.vocabulary import landmark_label
 from ivcplan.volume import Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ OVERLAY_ALPHA = 0.3
 LABEL_GAP = 0.03
 #: Segment boundaries: landmark name -> (segment below, segment above).
 SEGMENT_BOUNDARIES = {"renal_veins": ("I", "II"), "hepatic_veins": ("II", "III")}
+#: Size on paper: the report prints the CPR at this height (inches), narrower than the text width; its fonts,
+#: set in points, are their printed size (at least 8 pt).
+HEIGHT_IN = 6.3
+MAX_WIDTH_IN = 7.0
+DPI = 150.0
+FONT_PT = 8.5
 _PANELS = {"coronal": (np.array([1.0, 0.0, 0.0]), ("R", "L")), "sagittal": (np.array([0.0, 1.0, 0.0]), ("A", "P"))}
 
 
@@ -86,18 +93,26 @@ def sample_strip(volume: Volume, labelmap: Labelmap | None, points, s, reference
 def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
                 landmarks_s: Mapping[str, float | None] | None = None, *,
                 window: str | tuple[float, float] = "abdomen", half_width_mm: float = CPR_HALF_WIDTH_MM,
-                height_px: int = 900) -> Picture:
-    """The two-panel stretched CPR as a Picture; panel data coordinates are (offset mm, s mm)."""
+                height_px: int = round(HEIGHT_IN * DPI), height_in: float = HEIGHT_IN,
+                max_width_in: float = MAX_WIDTH_IN) -> Picture:
+    """The two-panel stretched CPR as a Picture; panel data coordinates are (offset mm, s mm).
+
+    Drawn at its printed size: ``height_in`` tall (less when a short IVC would make it wider than
+    ``max_width_in``), ``height_px`` pixels high."""
     vmin, vmax = window_range(window)
     landmarks = {k: float(v) for k, v in (landmarks_s or {}).items() if v is not None and np.isfinite(v)}
     strips = {name: sample_strip(volume, labelmap, centerline_points, s, ref, half_width_mm)
               for name, (ref, _) in _PANELS.items()}
     s_u = next(iter(strips.values()))[0]
     length = float(s_u[-1] - s_u[0]) or 1.0
-    dpi = 100.0
-    fig_h = height_px / dpi
+    dpi = height_px / height_in
+    fig_h = height_in
     panel_w = fig_h * 0.86 * (2 * half_width_mm) / length
     fig_w = 2 * panel_w + 3.0
+    if fig_w > max_width_in:  # a short IVC: the panels would be wide; keep the page width, shorten the strip
+        panel_w = (max_width_in - 3.0) / 2.0
+        fig_h = panel_w * length / (0.86 * 2 * half_width_mm)
+        fig_w = max_width_in
     fig = new_figure(fig_w, fig_h, dpi)
     fig.patch.set_facecolor("black")
     axes = {}
@@ -118,17 +133,19 @@ def cpr_picture(volume: Volume, labelmap: Labelmap | None, centerline_points, s,
                        linestyle="-" if boundary else "--")
         if i == 1:
             # Names beside the right panel, spread apart where landmarks lie close together.
-            for lm_name, value, y in spread_labels(landmarks, LABEL_GAP * length):
-                ax.annotate(lm_name.replace("_", " "), xy=(extent[1], value), xytext=(extent[1] + 4.0, y),
-                            color="white", fontsize=8, va="center", ha="left", annotation_clip=False,
+            # at least a line of text apart: a font's height, in s millimetres
+            line = FONT_PT * 1.5 / 72.0 / (0.86 * fig_h) * length
+            for lm_name, value, y in spread_labels(landmarks, max(LABEL_GAP * length, line)):
+                ax.annotate(landmark_label(lm_name), xy=(extent[1], value), xytext=(extent[1] + 4.0, y),
+                            color="white", fontsize=FONT_PT, va="center", ha="left", annotation_clip=False,
                             arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.6})
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
         ax.set_title(f"CPR {name}", color="white", fontsize=10)
-        ax.tick_params(colors="white", labelsize=7)
-        ax.set_xlabel(f"{letters[0]}  <- offset (mm) ->  {letters[1]}", color="white", fontsize=8)
+        ax.tick_params(colors="white", labelsize=FONT_PT)
+        ax.set_xlabel(f"{letters[0]} ← mm → {letters[1]}", color="white", fontsize=FONT_PT)
         if i == 0:
-            ax.set_ylabel("s along IVC centerline (mm, caudal -> cranial)", color="white", fontsize=8)
+            ax.set_ylabel("along the IVC from its lowest point in view (mm)", color="white", fontsize=FONT_PT)
             _segment_labels(ax, landmarks, extent)
         axes[name] = ax
     return capture_figure(fig, axes)

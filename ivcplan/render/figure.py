@@ -37,10 +37,19 @@ def window_range(window: str | tuple[float, float]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Picture:
-    """An RGB image and, per named panel, the 3x3 matrix mapping data (x, y) to pixel (column, row)."""
+    """An RGB image and, per named panel, the 3x3 matrix mapping data (x, y) to pixel (column, row); ``dpi`` the
+    resolution it is meant to be printed at (the figure's size in inches is its size on paper) and
+    ``min_text_px`` the height in pixels of its smallest text."""
 
     rgb: np.ndarray
     panels: dict[str, np.ndarray] = field(default_factory=dict)
+    dpi: float | None = None
+    min_text_px: float | None = None
+
+    @property
+    def min_text_pt(self) -> float | None:
+        """The smallest text's size on paper, points."""
+        return None if self.dpi is None or self.min_text_px is None else self.min_text_px * 72.0 / self.dpi
 
     def pixel_of(self, panel: str, xy) -> np.ndarray:
         pts = np.atleast_2d(np.asarray(xy, dtype=float))
@@ -48,7 +57,7 @@ class Picture:
         return hom[:, :2]
 
     def save(self, path: str | Path) -> Path:
-        return save_png(self.rgb, Path(path))
+        return save_png(self.rgb, Path(path), dpi=self.dpi, min_text_px=self.min_text_px)
 
 
 def new_figure(width_in: float, height_in: float, dpi: float = 100.0):
@@ -61,9 +70,27 @@ def new_figure(width_in: float, height_in: float, dpi: float = 100.0):
     return fig
 
 
+def smallest_text_pt(fig) -> float | None:
+    """Font size (points) of the smallest visible, non-empty text of a drawn figure (ticks, labels, legends)."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+             and _inside(fig, t)]
+    return min(sizes) if sizes else None
+
+
+def _inside(fig, text) -> bool:
+    """Whether a text is drawn within the figure (matplotlib keeps unused tick labels off-canvas)."""
+    box = text.get_window_extent(renderer=fig.canvas.get_renderer())
+    width, height = fig.canvas.get_width_height()
+    return box.x1 > 0 and box.y1 > 0 and box.x0 < width and box.y0 < height
+
+
 def capture_figure(fig, axes: dict) -> Picture:
-    """Draw ``fig`` and return its pixels with the data -> pixel matrix of each named axes."""
+    """Draw ``fig`` and return its pixels with the data -> pixel matrix of each named axes, its resolution and
+    the pixel height of its smallest text."""
     fig.canvas.draw()
+    smallest = smallest_text_pt(fig)
     rgba = np.asarray(fig.canvas.buffer_rgba())
     height = rgba.shape[0]
     panels = {}
@@ -71,7 +98,8 @@ def capture_figure(fig, axes: dict) -> Picture:
         m = ax.transData.get_affine().get_matrix().copy()  # data -> display (pixels, y up)
         flip = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, height], [0.0, 0.0, 1.0]])
         panels[name] = flip @ m
-    return Picture(np.ascontiguousarray(rgba[:, :, :3]), panels)
+    return Picture(np.ascontiguousarray(rgba[:, :, :3]), panels, dpi=float(fig.dpi),
+                   min_text_px=None if smallest is None else smallest * float(fig.dpi) / 72.0)
 
 
 def outline_text(ax, x, y, text, *, size=11, color="white", **kw):

@@ -15,8 +15,9 @@ import numpy as np
 
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
-from ivcplan.render._vtk import Snapshot, capture, offscreen_window, save_png, world_to_pixel_matrix
+from ivcplan.render._vtk import Snapshot, capture, offscreen_window, text_px, world_to_pixel_matrix
 from ivcplan.render.mesh import DEFAULT_EXCLUDED, Surface, default_surfaces, extract_surfaces
+from ivcplan.vocabulary import label_name
 from ivcplan.volume import Labelmap
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ DEFAULT_OPACITY: dict[int, float] = {int(Label.LIVER): 0.22, int(Label.RIGHT_ATR
 #: Empty border around the anatomy, as a fraction of its size.
 _MARGIN = 0.08
 BACKGROUND = (0.08, 0.09, 0.11)
+#: Width on paper (inches): the report prints two 3D views side by side (86 mm each). Text sizes are set
+#: in printed points (at least 8) and converted to pixels for the image's size.
+WIDTH_IN = 3.4
+LETTER_PT = 12.0
+CAPTION_PT = 9.0
+LEGEND_PT = 8.0
 _LPS_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))
 
 
@@ -68,7 +75,7 @@ def surface_actor(surface: Surface, opacity: float):
     return actor
 
 
-def _legend(surfaces: list[Surface]):
+def _legend(surfaces: list[Surface], font_px: int, size: tuple[int, int]):
     from vtkmodules.vtkFiltersSources import vtkCubeSource
     from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
 
@@ -77,18 +84,19 @@ def _legend(surfaces: list[Surface]):
     legend = vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(surfaces))
     for i, surf in enumerate(surfaces):
-        legend.SetEntry(i, cube.GetOutput(), surf.name.replace("_", " "), [c / 255.0 for c in surf.color])
+        legend.SetEntry(i, cube.GetOutput(), label_name(surf.name), [c / 255.0 for c in surf.color])
     legend.UseBackgroundOn()
     legend.SetBackgroundColor(*BACKGROUND)
     legend.SetBackgroundOpacity(0.8)
     legend.BorderOff()
     legend.GetEntryTextProperty().SetColor(1.0, 1.0, 1.0)
-    legend.GetEntryTextProperty().SetFontSize(14)
-    height = min(0.032 * len(surfaces), 0.42)
+    legend.GetEntryTextProperty().SetFontSize(font_px)
+    height = min(1.4 * font_px * len(surfaces) / size[1], 0.6)  # the box scales its text to fit: a line per entry
+    width = min(12 * font_px / size[0], 0.4)
     legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-    legend.GetPositionCoordinate().SetValue(0.79, 0.98 - height)
+    legend.GetPositionCoordinate().SetValue(0.99 - width, 0.98 - height)
     legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
-    legend.GetPosition2Coordinate().SetValue(0.2, height)
+    legend.GetPosition2Coordinate().SetValue(width, height)
     legend.SetPadding(3)
     return legend
 
@@ -129,24 +137,33 @@ def fit_camera(renderer, lo: np.ndarray, hi: np.ndarray, view: str, size: tuple[
     renderer.ResetCameraClippingRange()
 
 
-def annotate_view(renderer, view: str, caption: str) -> None:
-    """Orientation letters on the four edges (from the camera of ``view``) and a caption."""
+def annotate_view(renderer, view: str, caption: str | None, dpi: float) -> float:
+    """Orientation letters on the four edges (from the camera of ``view``) and a caption, sized for an image
+    printed at ``dpi``; returns the smallest text's height in pixels."""
     to_camera, up = (np.asarray(v, dtype=float) for v in VIEWS[view])
     right = np.cross(-to_camera, up)
-    renderer.AddViewProp(_text(orientation_letter(-right), 0.03, 0.5))
-    renderer.AddViewProp(_text(orientation_letter(right), 0.97, 0.5))
-    renderer.AddViewProp(_text(orientation_letter(up), 0.5, 0.97))
-    renderer.AddViewProp(_text(orientation_letter(-up), 0.5, 0.03))
-    renderer.AddViewProp(_text(caption, 0.02, 0.08, size=16, justify="left", bold=False))
+    letter = text_px(LETTER_PT, dpi)
+    renderer.AddViewProp(_text(orientation_letter(-right), 0.03, 0.5, size=letter))
+    renderer.AddViewProp(_text(orientation_letter(right), 0.97, 0.5, size=letter))
+    renderer.AddViewProp(_text(orientation_letter(up), 0.5, 0.97, size=letter))
+    renderer.AddViewProp(_text(orientation_letter(-up), 0.5, 0.03, size=letter))
+    if not caption:
+        return float(letter)
+    small = text_px(CAPTION_PT, dpi)
+    renderer.AddViewProp(_text(caption, 0.02, 0.08, size=small, justify="left", bold=False))
+    return float(min(letter, small))
 
 
 def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[int, int] = (800, 800),
                    opacity: Mapping[int, float] | None = None, labels: Iterable[int] | None = None,
-                   surfaces: list[Surface] | None = None, title: str | None = None) -> Snapshot:
+                   surfaces: list[Surface] | None = None, title: str | None = None, legend: bool = False,
+                   caption: bool = True, width_in: float = WIDTH_IN) -> Snapshot:
     """Render the labelled structures as shaded surfaces; return the image and its camera.
 
     ``labels`` restricts the structures (default: all present but the body); ``surfaces`` reuses
-    already extracted ones (several views of one case). Raises InputError on an empty scene.
+    already extracted ones (several views of one case). Text is sized for a print ``width_in`` wide;
+    ``legend`` / ``caption`` off leave the colour key and the view's name to the page around the image
+    (the report). Raises InputError on an empty scene.
     """
     from vtkmodules.vtkRenderingCore import vtkLightKit, vtkRenderer
 
@@ -170,19 +187,25 @@ def scene_snapshot(labelmap: Labelmap, *, view: str = "anterior", size: tuple[in
 
     pts = np.concatenate([s.points for s in surfaces])
     fit_camera(renderer, pts.min(axis=0), pts.max(axis=0), view, size, margin=_MARGIN)
-    annotate_view(renderer, view, title or VIEW_TITLES[view])
-    renderer.AddViewProp(_legend(surfaces))
+    dpi = size[0] / width_in
+    smallest = annotate_view(renderer, view, (title or VIEW_TITLES[view]) if caption else None, dpi)
+    if legend:
+        font = text_px(LEGEND_PT, dpi)
+        renderer.AddViewProp(_legend(surfaces, font, size))
+        smallest = None  # the legend box scales its text to fit: its size is not known here
 
     window = offscreen_window(renderer, size)
     rgb = capture(window)
     matrix = world_to_pixel_matrix(renderer, size)
     window.Finalize()
-    return Snapshot(rgb, matrix)
+    return Snapshot(rgb, matrix, dpi=dpi, min_text_px=smallest)
 
 
 def render_surfaces(labelmap: Labelmap, path: str | Path, *, view: str = "anterior",
                     size: tuple[int, int] = (800, 800), opacity: Mapping[int, float] | None = None,
-                    labels: Iterable[int] | None = None, surfaces: list[Surface] | None = None) -> Path:
+                    labels: Iterable[int] | None = None, surfaces: list[Surface] | None = None, legend: bool = False,
+                    caption: bool = True, width_in: float = WIDTH_IN) -> Path:
     """Render the 3D surface scene from ``view`` to a PNG at ``path``; returns the path."""
-    snap = scene_snapshot(labelmap, view=view, size=size, opacity=opacity, labels=labels, surfaces=surfaces)
-    return save_png(snap.rgb, Path(path))
+    snap = scene_snapshot(labelmap, view=view, size=size, opacity=opacity, labels=labels, surfaces=surfaces,
+                          legend=legend, caption=caption, width_in=width_in)
+    return snap.save(path)

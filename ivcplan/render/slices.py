@@ -24,6 +24,7 @@ from ivcplan.render.figure import (
     outline_text,
     window_range,
 )
+from ivcplan.vocabulary import label_name
 from ivcplan.volume import Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ _PLANES = {
     "sagittal": (1, 2, 0, True, ("A", "P", "S", "I")),
 }
 _AXIS_NAMES = ("x", "y", "z")
+#: Width on paper (inches): the report prints the three slices side by side (58 mm each); fonts are in printed
+#: points, at least 8.
+WIDTH_IN = 2.25
+FONT_PT = 8.5
+LETTER_PT = 11.0
 
 
 def plane_xy(volume: Volume, plane: str, points_lps) -> np.ndarray:
@@ -57,9 +63,10 @@ def plane_xy(volume: Volume, plane: str, points_lps) -> np.ndarray:
 
 
 def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_lps, *,
-                  window: str | tuple[float, float] = "abdomen", width_px: int = 512,
-                  title: str | None = None) -> Picture:
-    """One plane through ``center_lps`` as a Picture (panel name = plane)."""
+                  window: str | tuple[float, float] = "abdomen", width_px: int = 512, width_in: float = WIDTH_IN,
+                  title: str | None = None, legend: bool = True) -> Picture:
+    """One plane through ``center_lps`` as a Picture (panel name = plane), ``width_px`` wide for a print
+    ``width_in`` wide; ``legend`` names the structures cut (off: the page around it has a colour key)."""
     if plane not in _PLANES:
         raise InputError(f"plane must be one of {PLANES}, got {plane!r}")
     if labelmap is not None and not labelmap.grid.is_same(volume.grid):
@@ -82,8 +89,9 @@ def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_
     ct = cut(volume.array).astype(np.float32)
     width_mm = can.shape[across] * can.spacing[across]
     height_mm = can.shape[down] * can.spacing[down]
-    dpi = 100.0
-    fig = new_figure(width_px / dpi, width_px / dpi * height_mm / width_mm, dpi)
+    dpi = width_px / width_in  # the figure is as large as printed: fonts in printed points
+    fig_h = width_in * height_mm / width_mm
+    fig = new_figure(width_in, fig_h, dpi)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_axis_off()
     extent = (0.0, width_mm, height_mm, 0.0)
@@ -98,29 +106,32 @@ def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_
     ax.set_ylim(height_mm, 0)
     # Orientation letters, title, scale bar, legend of the structures cut by this plane.
     left, right, top, bottom = letters
-    outline_text(ax, 0.015, 0.5, left, size=16, weight="bold", transform=ax.transAxes, va="center")
-    outline_text(ax, 0.985, 0.5, right, size=16, weight="bold", transform=ax.transAxes, va="center", ha="right")
-    outline_text(ax, 0.5, 0.985, top, size=16, weight="bold", transform=ax.transAxes, va="top", ha="center")
-    outline_text(ax, 0.5, 0.015, bottom, size=16, weight="bold", transform=ax.transAxes, va="bottom", ha="center")
+    for x, y, letter, placement in ((0.015, 0.5, left, {"va": "center"}),
+                                    (0.985, 0.5, right, {"va": "center", "ha": "right"}),
+                                    (0.5, 0.985, top, {"va": "top", "ha": "center"}),
+                                    (0.5, 0.015, bottom, {"va": "bottom", "ha": "center"})):
+        outline_text(ax, x, y, letter, size=LETTER_PT, weight="bold", transform=ax.transAxes, **placement)
     plane_idx = centre.copy()
     plane_idx[normal] = k
     position = float(can.index_to_lps(plane_idx)[normal])
     head = title or f"{plane.capitalize()}  {_AXIS_NAMES[normal]} = {position:.1f} mm"
-    outline_text(ax, 0.02, 0.93, f"{head}\nW {vmax - vmin:.0f} / L {(vmax + vmin) / 2:.0f}", size=9,
+    outline_text(ax, 0.03, 0.955, f"{head}\nW {vmax - vmin:.0f} / L {(vmax + vmin) / 2:.0f}", size=FONT_PT,
                  transform=ax.transAxes, va="top")
     bar = nice_length(width_mm)
     x1 = width_mm * 0.96
     y1 = height_mm * 0.95
     ax.plot([x1 - bar, x1], [y1, y1], color="white", linewidth=3, solid_capstyle="butt")
-    outline_text(ax, x1 - bar / 2, y1 - height_mm * 0.015, f"{bar:.0f} mm", size=9, ha="center", va="bottom")
-    for i, (name, color) in enumerate(names[:8]):
-        outline_text(ax, 0.02, 0.04 + 0.04 * i, name.replace("_", " "), size=8,
+    outline_text(ax, x1 - bar / 2, y1 - height_mm * 0.015, f"{bar:.0f} mm", size=FONT_PT, ha="center", va="bottom")
+    line = FONT_PT * 1.35 / 72.0 / fig_h  # one text line, as a share of the height
+    for i, (name, color) in enumerate(names[:8] if legend else []):
+        outline_text(ax, 0.03, 0.03 + line * i, label_name(name), size=FONT_PT,
                      color=np.asarray(color) / 255.0, transform=ax.transAxes, va="bottom")
     return capture_figure(fig, {plane: ax})
 
 
 def orthogonal(volume: Volume, labelmap: Labelmap | None, center_lps, path_prefix: str | Path, *,
-               window: str | tuple[float, float] = "abdomen", width_px: int = 512) -> dict[str, Path]:
+               window: str | tuple[float, float] = "abdomen", width_px: int = 512,
+               legend: bool = True) -> dict[str, Path]:
     """Axial, coronal and sagittal PNGs through ``center_lps``: ``<prefix>_<plane>.png``."""
     center = np.asarray(center_lps, dtype=float)
     if center.shape != (3,) or not np.all(np.isfinite(center)):
@@ -130,7 +141,7 @@ def orthogonal(volume: Volume, labelmap: Labelmap | None, center_lps, path_prefi
     prefix = Path(path_prefix)
     out = {}
     for plane in PLANES:
-        pic = plane_picture(volume, labelmap, plane, center, window=window, width_px=width_px)
+        pic = plane_picture(volume, labelmap, plane, center, window=window, width_px=width_px, legend=legend)
         out[plane] = pic.save(prefix.parent / f"{prefix.name}_{plane}.png")
     return out
 

@@ -15,9 +15,9 @@ import numpy as np
 
 from ivcplan.errors import InputError
 from ivcplan.labels import IVC_LABELS, Label
-from ivcplan.render._vtk import Snapshot, capture, image_data, offscreen_window, save_png, world_to_pixel_matrix
+from ivcplan.render._vtk import Snapshot, capture, image_data, offscreen_window, world_to_pixel_matrix
 from ivcplan.render.mesh import label_surface
-from ivcplan.render.scene import BACKGROUND, VIEW_TITLES, VIEWS, annotate_view, fit_camera, surface_actor
+from ivcplan.render.scene import BACKGROUND, VIEW_TITLES, VIEWS, WIDTH_IN, annotate_view, fit_camera, surface_actor
 from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,10 @@ def _affine_xyz(grid) -> np.ndarray:
 
 
 def volume_snapshot(volume: Volume, labelmap: Labelmap | None, *, view: str = "anterior",
-                    size: tuple[int, int] = (800, 800), spacing_mm: float = RENDER_SPACING_MM) -> Snapshot:
-    """Render the cropped, downsampled CT with the preset; the tumor surface in its label color."""
+                    size: tuple[int, int] = (800, 800), spacing_mm: float = RENDER_SPACING_MM, caption: bool = True,
+                    width_in: float = WIDTH_IN) -> Snapshot:
+    """Render the cropped, downsampled CT with the preset; the tumor surface in its label color. Text is sized
+    for a print ``width_in`` wide."""
     from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
     from vtkmodules.vtkCommonMath import vtkMatrix4x4
     from vtkmodules.vtkRenderingCore import vtkColorTransferFunction, vtkRenderer, vtkVolume, vtkVolumeProperty
@@ -140,18 +142,21 @@ def volume_snapshot(volume: Volume, labelmap: Labelmap | None, *, view: str = "a
     pts = sub.index_to_lps(corners)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     fit_camera(renderer, lo, hi, view, size, margin=0.02)
-    caption = f"CT volume rendering, {VIEW_TITLES[view]}" + ("; tumor in yellow" if has_tumor else "")
-    annotate_view(renderer, view, caption)
+    text = f"CT volume rendering, {VIEW_TITLES[view]}" + ("; tumor in yellow" if has_tumor else "")
+    dpi = size[0] / width_in
+    smallest = annotate_view(renderer, view, text if caption else None, dpi)
 
     window = offscreen_window(renderer, size)
     rgb = capture(window)
     m = world_to_pixel_matrix(renderer, size)
     window.Finalize()
-    return Snapshot(rgb, m)
+    return Snapshot(rgb, m, dpi=dpi, min_text_px=smallest)
 
 
 def render_volume(volume: Volume, labelmap: Labelmap | None, path: str | Path, *, view: str = "anterior",
-                  size: tuple[int, int] = (800, 800), spacing_mm: float = RENDER_SPACING_MM) -> Path:
+                  size: tuple[int, int] = (800, 800), spacing_mm: float = RENDER_SPACING_MM, caption: bool = True,
+                  width_in: float = WIDTH_IN) -> Path:
     """Write the volume rendering (cropped to the IVC, tumor highlighted) to ``path`` (PNG)."""
-    snap = volume_snapshot(volume, labelmap, view=view, size=size, spacing_mm=spacing_mm)
-    return save_png(snap.rgb, Path(path))
+    snap = volume_snapshot(volume, labelmap, view=view, size=size, spacing_mm=spacing_mm, caption=caption,
+                           width_in=width_in)
+    return snap.save(path)

@@ -1,89 +1,105 @@
-"""Self-contained HTML report: every image embedded (base64), no external resource.
+"""The report document as one self-contained HTML page: every image embedded (base64), no external resource.
 
-Sections: disclaimer, input, plan with the fired rules and their sources, flags and warnings,
-measurements, landmarks and segments, images. All text from the report is HTML-escaped.
+One template (``templates/report.html`` with ``templates/report.css``, Jinja2 with HTML escaping) makes the
+page a browser shows and prints and the page `ivcplan.report.pdf` turns into the PDF: the print stylesheet
+puts the patient and study identity and the report date at the top of every page and "Page n of N" at the
+bottom. What the page says comes from `ivcplan.report.summary` (the report in words); each figure is printed
+at the size it was drawn for (its PNG's resolution), so the figures' type is as large on paper as it was set.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ivcplan.errors import InputError
+from ivcplan.render._vtk import print_info
 from ivcplan.report import summary
 
 log = logging.getLogger(__name__)
 
-_CSS = """
-body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:28px}
-table{border-collapse:collapse;margin:8px 0;min-width:50%}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;
-vertical-align:top;font-size:14px}th{background:#f0f3f7}
-.disclaimer{background:#fff4d6;border:1px solid #e0b84c;padding:10px 14px;border-radius:4px}
-.flag{color:#a33}.warn{color:#8a5a00}figure{display:inline-block;margin:8px;vertical-align:top;max-width:520px}
-figure img{max-width:100%;border:1px solid #ccc}figcaption{font-size:13px;color:#555}
-"""
+#: Width of the printed text column (A4 less 15 mm margins each side), mm: no figure is printed wider.
+TEXT_WIDTH_MM = 180.0
+#: Printed width of a figure whose PNG records no resolution (half the text column).
+DEFAULT_FIGURE_MM = 86.0
+MM_PER_INCH = 25.4
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    caption: str
+    src: str  # data: URI
+    width_mm: float
 
 
-def _table(rows, header=None) -> str:
-    out = ["<table>"]
-    if header:
-        out.append("<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+def _css_string(text: Any) -> Any:
+    """``text`` as a quoted CSS string safe inside a <style> element (every unusual character hex-escaped)."""
+    from markupsafe import Markup
+
+    out = []
+    for ch in str(text):
+        if ch.isalnum() and ord(ch) < 128 or ch in " .,:;_-()/·…":
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):06x}")
+    return Markup('"' + "".join(out) + '"')
 
 
-def _image(path: Path, caption: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ivcplan.report", "templates"),
+                             autoescape=jinja2.select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["css_string"] = _css_string
+    return env
+
+
+def _stylesheet() -> str:
+    return resources.files("ivcplan.report").joinpath("templates/report.css").read_text(encoding="utf-8")
+
+
+def figures(images: Mapping[str, str | Path]) -> list[Figure]:
+    """The images in report order, embedded, each with the width it is printed at."""
+    out = []
+    for key, path, caption in summary.ordered_images(images):
+        path = Path(path)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        dpi, _ = print_info(path)
+        width = DEFAULT_FIGURE_MM
+        if dpi:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                width = img.size[0] / dpi * MM_PER_INCH
+        out.append(Figure(key, caption, f"data:image/png;base64,{data}", round(min(width, TEXT_WIDTH_MM), 1)))
+    return out
+
+
+def check_images(images: Mapping[str, str | Path] | None) -> dict[str, Path]:
+    """The images as paths; InputError naming the first that is not a file."""
+    out = {}
+    for key, path in dict(images or {}).items():
+        if not Path(path).is_file():
+            raise InputError(f"image {key!r} does not exist", path)
+        out[key] = Path(path)
+    return out
 
 
 def render_html(report: Mapping[str, Any], images: Mapping[str, str | Path] | None = None) -> str:
     """The report as one HTML document (string)."""
-    images = dict(images or {})
-    for key, path in images.items():
-        if not Path(path).is_file():
-            raise InputError(f"image {key!r} does not exist", path)
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>IVC tumor planning report</title>", f"<style>{_CSS}</style></head><body>",
-             "<h1>IVC tumor planning report</h1>",
-             f'<p class="disclaimer"><b>Disclaimer.</b> {_e(summary.disclaimer(report))}</p>',
-             "<h2>Input</h2>", _table(summary.input_rows(report))]
-    parts.append("<h2>Plan (suggestion)</h2>")
-    plan_rows = summary.plan_rows(report)
-    parts.append(_table(plan_rows) if plan_rows else "<p>No plan was computed.</p>")
-    rules = summary.fired_rules(report)
-    parts.append("<h3>Fired rules</h3>")
-    parts.append(_table([(r["id"], r["text"], r["source"]) for r in rules], ("Rule", "Suggestion", "Source"))
-                 if rules else "<p>No rule fired.</p>")
-    flags = summary.flags(report)
-    if flags:
-        parts.append("<h3>Flags</h3><ul>" + "".join(f'<li class="flag">{_e(f)}</li>' for f in flags) + "</ul>")
-    warnings = summary.warnings(report)
-    parts.append("<h2>Warnings</h2>")
-    parts.append("<ul>" + "".join(f'<li class="warn">{_e(w)}</li>' for w in warnings) + "</ul>"
-                 if warnings else "<p>None.</p>")
-    parts.append("<h2>Measurements</h2>")
-    parts.append(_table(summary.measurement_rows(report), ("Measurement", "Value")))
-    parts.append("<h2>Landmarks and segments</h2>")
-    parts.append(_table(summary.landmark_rows(report), ("Landmark", "Position (LPS)", "s along IVC", "Confidence")))
-    if images:
-        parts.append("<h2>Images</h2>")
-        parts.extend(_image(Path(p), caption) for _, p, caption in summary.ordered_images(images))
-    parts.append(f'<p class="disclaimer">{_e(summary.disclaimer(report))}</p>')
-    parts.append(f"<p><small>{_e(report.get('schema', ''))}</small></p></body></html>")
-    return "\n".join(parts)
+    images = check_images(images)
+    doc = summary.document(report, images)
+    template = _environment().get_template("report.html")
+    return template.render(doc=doc, ident=summary.identity(report), css=_stylesheet(), figures=figures(images))
 
 
 def write_html(report: Mapping[str, Any], images: Mapping[str, str | Path] | None, path: str | Path) -> Path:
