@@ -114,7 +114,8 @@ def plane_picture(volume: Volume, labelmap: Labelmap | None, plane: str, center_
     plane_idx = centre.copy()
     plane_idx[normal] = k
     position = float(can.index_to_lps(plane_idx)[normal])
-    head = title or f"{plane.capitalize()}  {_AXIS_NAMES[normal]} = {position:.1f} mm"
+    # Name and position on separate lines: one line "Coronal  y = 8.8 mm" reaches the top letter at 2.25 in.
+    head = title or f"{plane.capitalize()}\n{_AXIS_NAMES[normal]} = {position:.1f} mm"
     outline_text(ax, 0.03, 0.955, f"{head}\nW {vmax - vmin:.0f} / L {(vmax + vmin) / 2:.0f}", size=FONT_PT,
                  transform=ax.transAxes, va="top")
     bar = nice_length(width_mm)

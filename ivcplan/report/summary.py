@@ -54,7 +54,7 @@ class Edit:
     @property
     def text(self) -> str:
         why = f": {self.why}" if self.why else ""
-        return f"edited by {self.by}, {when_text(self.when)}{why}"
+        return f"by {self.by}, {when_text(self.when)}{why}"  # follows the "edited" mark
 
 
 @dataclass(frozen=True)
@@ -624,7 +624,7 @@ def landmark_rows(report: Mapping[str, Any]) -> list[Landmark]:
         pos = lm.get("position_mm")
         s_mm = lm.get("s_mm")
         where = ("not found (outside the field of view or not detected)" if pos is None else
-                 f"{fmt(s_mm, 'mm')} above the start of the IVC centerline" if s_mm is not None else "found")
+                 f"{fmt(s_mm, 'mm')} above the IVC's lowest point in view" if s_mm is not None else "found")
         position = "" if pos is None else "(" + ", ".join(f"{float(v):.0f}" for v in pos) + ")"
         edit = _edit(lm.get("edited")) if lm.get("source") == "edited" else None
         if lm.get("source") == "edited" and edit is None:
