@@ -66,11 +66,13 @@ class _Stages:
             self.progress(label, min(1.0, start + weight * float(np.clip(fraction, 0.0, 1.0))))
 
         local(name, 0.0)
+        log.info("stage %s started", name)
         t0 = time.perf_counter()
         try:
             return fn(local)
         finally:
             self.timings[name] = round(time.perf_counter() - t0, 3)
+            log.info("stage %s took %.1f s", name, self.timings[name])
             self._done = start + weight
             self.progress(name, min(1.0, self._done))
 

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ivcplan"
 #: Layer of each top-level module or package (docs/design.md); a module may import its own layer's
 #: peers only where listed in PEERS, and any lower layer.
 LAYERS: dict[str, int] = {
-    "errors": 0, "labels": 0, "progress": 0, "parallel": 0, "metrics": 0, "volume": 0,
+    "errors": 0, "labels": 0, "vocabulary": 0, "progress": 0, "parallel": 0, "metrics": 0, "volume": 0,
     "io": 1, "sample_data": 1,
     "anatomy": 2,
     "measure": 3,
@@ -26,7 +26,8 @@ LAYERS: dict[str, int] = {
     "batch": 9, "viewer": 9, "cli": 10,
 }
 #: Same-layer imports that are part of the design.
-PEERS = {("errors", "labels"), ("volume", "errors"), ("volume", "labels"), ("phantom", "render"),
+PEERS = {("errors", "labels"), ("volume", "errors"), ("volume", "labels"), ("vocabulary", "labels"),
+         ("phantom", "render"),
          ("report", "render")}
 
 

@@ -14,22 +14,47 @@ import typer
 
 from ivcplan.cli._errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, STATE, cli_exit_code, guarded
 
+#: -h as well as --help everywhere; help text wrapped to the terminal up to 100 columns.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
 app = typer.Typer(
     name="ivcplan",
     help=f"Surgical planning of inferior vena cava tumors from CT.\n\n{EXIT_CODES_HELP}",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain click help: rich's boxed tables cut option names at 80 columns ("--prior-chemothera…") and
+    # show flags as "<bool>".
+    rich_markup_mode=None,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 _COMMAND_MODULES = ("info", "phantom", "analyze", "batch", "view", "data")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ivcplan import __version__
+
+        typer.echo(f"ivcplan {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option(
-        "--debug", help="On an error, also print the Python traceback.")] = False) -> None:
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the ivcplan version and exit.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "-q", "--quiet", help="Print errors only: no progress display, no summary.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "-v", "--verbose", help="Also print the log (stages, timings, warnings) on stderr as it is written.")]
+    = False,
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, also print the Python traceback.")] = False,
+) -> None:
     """Surgical planning of inferior vena cava tumors from CT."""
-    STATE.debug = debug
+    if quiet and verbose:
+        raise typer.BadParameter("-q/--quiet and -v/--verbose exclude each other", param_hint="-q / -v")
+    STATE.debug, STATE.quiet, STATE.verbose = debug, quiet, verbose
 
 
 @app.command()

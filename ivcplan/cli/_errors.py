@@ -35,6 +35,8 @@ EXIT_CODES_HELP = (
 
 class _State:
     debug = False
+    quiet = False  # -q: errors only (no progress, no summary)
+    verbose = False  # -v: the library's log records (stages, timings, warnings) on stderr as well
     log_path: Path | None = None  # the current command's log, named in an error message
     interrupted = threading.Event()
 
@@ -52,6 +54,12 @@ def print_error(console: Any, message: object, prefix: str = "error") -> None:
     line = Text(f"{prefix}: ", style=style)
     line.append(str(message))
     console.print(line, soft_wrap=True, highlight=False)
+
+
+def say(text: object = "", *, err: bool = False) -> None:
+    """Print one line of plain prose (no markup, no colour), unless -q asked for errors only."""
+    if not STATE.quiet:
+        print(str(text), file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def exit_code(exc: BaseException) -> int:
@@ -129,9 +137,18 @@ def quiet_library() -> Iterator[None]:
     the `LOGGERS`; without one, they are dropped (never printed by logging's last resort)."""
     logging.captureWarnings(True)
     guards = []
+    guard: logging.Handler
+    if STATE.verbose:  # -v asked for them: plain lines on stderr, the progress bar's stream
+        guard = logging.StreamHandler(sys.stderr)
+        guard.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        guard.setLevel(logging.INFO)
+    else:
+        guard = logging.NullHandler()
+    previous = logging.getLogger("ivcplan").level
+    if STATE.verbose:
+        logging.getLogger("ivcplan").setLevel(logging.INFO)
     for name in LOGGERS:
         logger = logging.getLogger(name)
-        guard = logging.NullHandler()
         logger.addHandler(guard)
         guards.append((logger, guard))
     try:
@@ -139,6 +156,7 @@ def quiet_library() -> Iterator[None]:
     finally:
         for logger, guard in guards:
             logger.removeHandler(guard)
+        logging.getLogger("ivcplan").setLevel(previous)
         logging.captureWarnings(False)
 
 

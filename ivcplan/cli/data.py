@@ -11,7 +11,7 @@ from ivcplan.cli import app
 from ivcplan.cli._errors import print_error
 
 data_app = typer.Typer(help="Public sample CT: list them, download one (licence shown, SHA-256 checked, cached).",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 

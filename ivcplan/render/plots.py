@@ -84,7 +84,8 @@ def profile_picture(s, lumen_area, tumor_area=None, diameters: Mapping[str, obje
     named = {k: v for k, v in landmarks.items() if k in CONTRACT_LANDMARKS}
     for name, value, x in spread_labels(named, LABEL_GAP * float(arc[-1] - arc[0])):
         top.annotate(landmark_label(name), xy=(value, 1.0), xycoords=top.get_xaxis_transform(), xytext=(x, 1.03),
-                     textcoords=top.get_xaxis_transform(), rotation=LABEL_ROTATION, fontsize=FONT_PT, ha="left", va="bottom",
+                     textcoords=top.get_xaxis_transform(), rotation=LABEL_ROTATION, fontsize=FONT_PT, ha="left",
+                     va="bottom",
                      color="#333333", annotation_clip=False,
                      arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.6})
     for lo, hi, name in spans:

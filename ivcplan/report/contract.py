@@ -149,10 +149,33 @@ _CSV_SKIP = ("input.warnings", "input.other_series", "plan.disclaimer", "plan.ru
              "_method", "plan.graft_sizing.source_text")
 
 
+#: The CSV's first columns: which case and what made the row, before the report's fields.
+CSV_ID_COLUMNS = ("case_id", "ivcplan_version", "rules_sha256")
+
+
+def case_id(report: Mapping[str, Any]) -> str:
+    """The case a row belongs to: the CT's series instance UID (kept by --anonymize, the key DICOM tools
+    share), else the input file's name without its extension(s) (a NIfTI, NRRD or MHA), else ""."""
+    data = report.get("input") or {}
+    if data.get("series_instance_uid"):
+        return str(data["series_instance_uid"])
+    source = str(data.get("source_path") or "")
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    for ext in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
 def csv_row(report: Mapping[str, Any]) -> dict[str, str]:
-    """One flat row: ``section.field[.x|y|z]`` -> text; lists joined by ``;``, null as empty."""
-    out: dict[str, str] = {}
+    """One flat row per case: `CSV_ID_COLUMNS` first, then ``section.field[.x|y|z]`` -> text; lists joined
+    by ``;``, null as empty. Tidy: one row per case, one column per field, so the rows of many cases
+    (batch) stack into one table."""
+    prov = report.get("provenance") or {}
+    out: dict[str, str] = {"case_id": safe_cell(case_id(report)), "ivcplan_version": _cell(prov.get("ivcplan_version")),
+                           "rules_sha256": _cell(prov.get("rules_sha256"))}
     for section in CSV_SECTIONS:
         if section in report:
             _flatten(section, report[section], out)
-    return {k: v for k, v in out.items() if not any(k.startswith(s) or k.endswith(s) for s in _CSV_SKIP)}
+    return {k: v for k, v in out.items()
+            if k in CSV_ID_COLUMNS or not any(k.startswith(s) or k.endswith(s) for s in _CSV_SKIP)}

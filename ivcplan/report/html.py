@@ -45,7 +45,7 @@ def _css_string(text: Any) -> Any:
 
     out = []
     for ch in str(text):
-        if ch.isalnum() and ord(ch) < 128 or ch in " .,:;_-()/·…":
+        if (ch.isalnum() and ord(ch) < 128) or ch in " .,:;_-()/·…":
             out.append(ch)
         else:
             out.append(f"\\{ord(ch):06x}")

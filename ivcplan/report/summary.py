@@ -731,7 +731,8 @@ def document(report: Mapping[str, Any], images: Mapping[str, Any] | None = None)
     fixes = corrections(report)
     edited = bool(fixes) or any(r.edited for r in (*tumor, *liver, *clinical)) or any(lm.edited for lm in landmarks)
     return Document(
-        title=TITLE, header=header_line(report), study=study_line(report), identity=identity_rows(report), disclaimer=disclaimer(report),
+        title=TITLE, header=header_line(report), study=study_line(report), identity=identity_rows(report),
+        disclaimer=disclaimer(report),
         plan=plan_rows(report), flags=flags(report), fired=fired_rules(report), not_fired=not_fired_rows(report),
         tumor=tumor, ivc=ivc_rows(report), liver=liver, clinical=clinical, confidence=confidence_rows(report),
         landmarks=landmarks, statistics=statistics_rows(report), corrections=fixes, warnings=warnings(report),
