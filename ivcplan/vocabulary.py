@@ -313,6 +313,12 @@ def landmark_label(name: str) -> str:
     return short[4:] if short.startswith("the ") else short
 
 
+def landmark_tag(name: str) -> str:
+    """The shortest clear name, for a label beside a line in a narrow view ("left hepatic vein")."""
+    label = landmark_label(name)
+    return label[: -len(" ostium")] if label.endswith(" ostium") else label
+
+
 def field_name(key: str) -> str:
     return FIELD_NAMES.get(key, humanize(key))
 

@@ -65,6 +65,7 @@ class Row:
     value: str
     edited: Edit | None = None
     note: str = ""
+    key: str = ""  # the report field shown ("tumor.volume_ml"), "" for a row that combines several
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Landmark:
     confidence: str
     how: str
     edited: Edit | None = None
+    key: str = ""  # the landmark's name in the report
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def _row(section: Mapping[str, Any], key: str, label: str | None = None, text: s
          edits: Mapping[str, Edit] | None = None) -> Row:
     value = section.get(key)
     shown = text if text is not None else words.value_text(key, value) if value is not None else NOT_MEASURED
-    return Row(label or words.field_name(key).capitalize(), shown, (edits or {}).get(key))
+    return Row(label or words.field_name(key).capitalize(), shown, (edits or {}).get(key), key=key)
 
 
 def _cap(text: str) -> str:
@@ -631,7 +633,7 @@ def landmark_rows(report: Mapping[str, Any]) -> list[Landmark]:
             edit = Edit("a person", "", None)
         out.append(Landmark(_cap(words.landmark_name(str(name))), where, position,
                             words.value_text("confidence", lm.get("confidence")) if lm.get("confidence") is not None
-                            else UNKNOWN, str(lm.get("detail") or ""), edit))
+                            else UNKNOWN, str(lm.get("detail") or ""), edit, key=str(name)))
     return out
 
 

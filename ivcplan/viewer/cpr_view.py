@@ -18,6 +18,7 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapp
 from ivcplan.render.cpr import LABEL_GAP, SEGMENT_BOUNDARIES, segment_spans, spread_labels
 from ivcplan.viewer.slicing import compose_rgb, window_to_gray
 from ivcplan.viewer.vtkwidget import VtkView
+from ivcplan.vocabulary import landmark_tag
 
 #: Segment boundaries are white and thicker, other landmarks cyan (as in the report's CPR picture);
 #: the numerals white too (a yellow would read as the tumor's colour).
@@ -177,7 +178,7 @@ class CprView(VtkView):
             if s_label != s:  # moved apart from a close neighbour: a leader to its line
                 self._annotation_actors.append(_line((x1 + TICK_MM, self._y(s), 0.4),
                                                      (x1 + TICK_MM + 1.5, self._y(s_label), 0.4), color, 1.0))
-            self._annotation_actors.append(_text(name.replace("_", " "), (x1 + TICK_MM + 2.0, self._y(s_label)),
+            self._annotation_actors.append(_text(landmark_tag(name), (x1 + TICK_MM + 2.0, self._y(s_label)),
                                                  color, 11, 0))
             self._label_top_s = max(self._label_top_s, s_label)
         for actor in self._annotation_actors:

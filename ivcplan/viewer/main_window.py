@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ivcplan import vocabulary as words
 from ivcplan.labels import Label
 from ivcplan.viewer.cpr_view import CprView
 from ivcplan.viewer.jobs import Job, start
@@ -372,7 +373,8 @@ class MainWindow(QMainWindow):
                          self.view3d.opacity(surf.label)))
         self.panel.structures.set_structures(rows)
         plan = report.get("plan") or {}
-        self.status_label.setText(f"Analysis done: approach {plan.get('approach', 'n/a')}")
+        approach = words.APPROACH.get(str(plan.get("approach")), "no plan")
+        self.status_label.setText(f"Analysis done. Suggested approach: {approach}")
         self.view3d.render()
 
     @property

@@ -5,6 +5,7 @@ wait for the pipeline, compare the panel with report.json, toggle a structure, p
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -12,12 +13,13 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
+from ivcplan import vocabulary as words
 from ivcplan.labels import Label
 from ivcplan.outputs import write_outputs
 from ivcplan.phantom.config import PhantomConfig, TumorSpec
 from ivcplan.phantom.generate import generate
 from ivcplan.phantom.write import write_case
-from ivcplan.viewer.schematic import format_value
+from ivcplan.report import summary
 
 ANALYSIS_TIMEOUT_S = 180
 #: A pixel shows the tumor colour (240, 200, 20), shaded or blended over gray: red and green well
@@ -79,25 +81,67 @@ def test_panel_shows_the_report_values(analysed, tmp_path):
     report = json.loads(written["json"].read_text())
     shown = analysed.panel.displayed(analysed.panel.tumor_table)
     assert report["tumor"]["present"] is True
-    for key, value in report["tumor"].items():
-        text, raw = shown[f"tumor.{key}"]
-        assert text == format_value(value), key
-        assert raw == value, key
-    for key, value in report["liver"].items():
-        assert shown[f"liver.{key}"][0] == format_value(value)
+    # the rows of the report document, in its words, each keeping its report field and raw value
+    for section, rows in (("tumor", summary.tumor_rows(report)), ("liver", summary.liver_rows(report))):
+        for row in rows:
+            key = f"{section}.{row.key}" if row.key else f"{section}:{row.label}"
+            text, raw = shown[key]
+            assert text == row.value, key
+            if row.key:
+                assert raw == report[section][row.key], key
+    volume = re.fullmatch(r"(\d+(?:\.\d)?) ml", shown["tumor.volume_ml"][0])
+    assert volume and abs(float(volume[1]) - report["tumor"]["volume_ml"]) <= 0.5
+    lower = report["tumor"]["distance_lower_pole_to_renal_veins_mm"]
+    assert shown["tumor.distance_lower_pole_to_renal_veins_mm"][0].endswith(
+        "mm above the renal veins" if lower > 0 else "mm below the renal veins")
+    captions = [analysed.panel.tumor_table.item(r, 0).text() for r in range(analysed.panel.tumor_table.rowCount())]
+    assert not [c for c in captions if "_" in c], captions
+    assert "Tumor" in captions and "Liver" in captions and "Largest 3D diameter" in captions
     landmarks = analysed.panel.displayed(analysed.panel.landmark_table)
     for name, mark in report["landmarks"].items():
         assert landmarks[name][1] == mark["position_mm"]
     plan_text = analysed.panel.plan_view.toPlainText()
     assert report["plan"]["disclaimer"] in plan_text
     for rule in report["plan"]["rules"]:
-        assert rule["id"] in plan_text
-    assert report["plan"]["approach"] in plan_text
+        assert f"{rule['id']}: {summary.RULE_TITLES[rule['id']]}" in plan_text
+    for entry in report["plan"]["rules_not_fired"]:
+        assert entry["id"] in plan_text
+    assert words.APPROACH[report["plan"]["approach"]] in plan_text
+    assert not re.search(r"\b(elra|infrahepatic_clamping|total_vascular_exclusion)\b", plan_text)
     # the schematic places the tumor between its poles along the centerline
     schematic = analysed.panel.schematic.schematic
     lo, hi = schematic.tumor
     assert lo == pytest.approx(report["tumor"]["lower_pole_s_mm"], abs=3.0)
     assert hi == pytest.approx(report["tumor"]["upper_pole_s_mm"], abs=3.0)
+
+
+#: Room a table cell leaves around its text (Qt's item margins), px.
+CELL_MARGIN_PX = 8
+
+
+@pytest.mark.parametrize("name", ["tumor_table", "landmark_table"])
+def test_panel_tables_show_every_value_whole(analysed, name):
+    """Nothing cut off: the columns fit the panel's width (no sideways scrolling) and each row is tall
+    enough for its value wrapped to the column (measured with the table's own font)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QFontMetrics
+
+    panel = analysed.panel
+    table = getattr(panel, name)
+    panel.setCurrentIndex(1 if name == "tumor_table" else 2)
+    QApplication.processEvents()
+    assert table.isVisible() and table.rowCount() > 5
+    assert table.horizontalHeader().length() <= table.viewport().width() + 1
+    metrics = QFontMetrics(table.font())
+    for r in range(table.rowCount()):
+        for c in range(table.columnCount()):
+            item = table.item(r, c)
+            if item is None or table.columnSpan(r, c) > 1:
+                continue
+            width = table.columnWidth(c) - CELL_MARGIN_PX
+            needed = metrics.boundingRect(QRect(0, 0, width, 100000), Qt.TextFlag.TextWordWrap, item.text()).height()
+            assert needed <= table.rowHeight(r), f"{name} row {r} col {c}: {item.text()!r} needs {needed} px"
+            assert "_" not in item.text(), item.text()  # no internal identifier
 
 
 def test_every_view_shows_the_tumor_and_screenshots_are_written(analysed, tmp_path):
