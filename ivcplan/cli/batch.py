@@ -58,7 +58,7 @@ def batch(
     from ivcplan.errors import IvcplanError, OutputError
     from ivcplan.io import parse_spacing
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, highlight=False)  # plain prose: no colouring of numbers and brackets
     existing(input_root, "INPUT_ROOT")
     kinds = output_kinds(outputs)
     spacing = parse_spacing(assume_spacing)
@@ -112,6 +112,7 @@ def batch(
         print_error(console, f"{len(unreadable)} file(s) could not be read, e.g. {unreadable[0].relpath} "
                              f"({unreadable[0].reason}); all are listed in {result.summary_json.name}", prefix="note")
     console.print(f"{len(result.results)} case(s): {result.n_ok} ok, {result.n_failed} failed, "
-                  f"{result.n_resumed} already finished; {result.elapsed_s:.1f} s")
-    console.print(f"summary: {result.summary_csv} and {result.summary_json.name}; log: {result.log_path}")
+                  f"{result.n_resumed} already finished; {result.elapsed_s:.1f} s", markup=False)
+    console.print(f"summary: {result.summary_csv} and {result.summary_json.name}; log: {result.log_path}",
+                  markup=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)

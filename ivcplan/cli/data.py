@@ -50,7 +50,7 @@ def list_samples() -> None:
 def _stderr():
     from rich.console import Console
 
-    return Console(stderr=True, width=400)
+    return Console(stderr=True, width=400, highlight=False)
 
 
 @data_app.command("fetch")

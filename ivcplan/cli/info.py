@@ -37,9 +37,9 @@ def info(
     import ivcplan.io as io
     from ivcplan.cli.analyze import existing
 
-    console = Console()
+    console = Console(highlight=False)  # prose is not code: no colouring of numbers and brackets
     if not console.is_terminal:  # piped/logged output: do not squeeze the table into 80 columns
-        console = Console(width=160)
+        console = Console(width=160, highlight=False)
     existing(path, "PATH")
     spacing = io.parse_spacing(assume_spacing)
     found, skipped = ([], []) if io.image_kind(path) and path.is_file() else io.scan_all(path)
