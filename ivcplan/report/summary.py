@@ -13,6 +13,7 @@ without them renders as before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -447,10 +448,22 @@ def flags(report: Mapping[str, Any]) -> list[str]:
     return [str(f) for f in _section(report, "plan").get("flags") or []]
 
 
+#: A label key standing alone in a message (not part of a path or file name: "ivc_lumen," but not
+#: "/ivc_lumen.nii.gz").
+_LABEL_KEY = re.compile(r"(?<![\w/.\\-])(" + "|".join(sorted((k for k in words.LABEL_NAMES if "_" in k), key=len,
+                                                              reverse=True)) + r")(?![\w/.\\-])")
+
+
+def _label_words(text: str) -> str:
+    """Label keys in a message (the label importer lists the structures it read) as their names."""
+    return _LABEL_KEY.sub(lambda m: words.label_name(m.group(1)), text)
+
+
 def warnings(report: Mapping[str, Any]) -> list[str]:
-    """Input and analysis warnings (input.warnings plus a top-level ``warnings`` list if present)."""
-    out = [str(w) for w in _section(report, "input").get("warnings") or []]
-    out += [str(w) for w in report.get("warnings") or [] if str(w) not in out]
+    """Input and analysis warnings (input.warnings plus a top-level ``warnings`` list if present), label keys
+    named in words."""
+    out = [_label_words(str(w)) for w in _section(report, "input").get("warnings") or []]
+    out += [_label_words(str(w)) for w in report.get("warnings") or [] if _label_words(str(w)) not in out]
     return out
 
 

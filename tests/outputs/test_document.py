@@ -212,7 +212,9 @@ def test_no_internal_tokens(texts, report, kind):
     # identifiers (the plan's values with an underscore, and "elra" in lower case); plain words such as
     # "graft" or "patch" are English
     tokens = {"elra", "infrahepatic_clamping", "total_vascular_exclusion", "right_hepatectomy", "renal_veins",
-              "max_stenosis_pct", "cavoatrial_junction"}
+              "max_stenosis_pct", "cavoatrial_junction", *(k for k in words.LABEL_NAMES if "_" in k)}
+    # the label importer's note names the structures read from truth.nii.gz: by their names
+    assert "IVC lumen, IVC tumor, aorta, liver, right kidney" in text
     for value in (plan["approach"], plan["vascular_control"], plan["ivc_reconstruction"], plan["liver_resection"],
                   *plan["renal_vein_handling"].values(), *(o["method"] for o in plan["anhepatic_support"])):
         if "_" in value:
