@@ -116,7 +116,7 @@ def real_ct_with_totalseg(totalseg_dir, tmp_path_factory):
 
 def test_real_ct_with_totalsegmentator_labels(real_ct_with_totalseg, totalseg_dir):
     report, output = real_ct_with_totalseg
-    assert "wrote json" in output and "Suggested approach: none" in output
+    assert "Wrote json" in output and "Approach: No suggestion: multidisciplinary review" in output
     assert report["ivc"]["detected"] is True and report["ivc"]["centerline_length_mm"] > 60
     assert report["tumor"]["present"] is False
     lms = report["landmarks"]

@@ -417,7 +417,7 @@ def test_dicom_seg_is_written_for_a_series_lacking_type2_attributes(tmp_path):
     out = tmp_path / "out"
     result = run("analyze", tmp_path / "ct", "-o", out, "--outputs", "json,dicom_seg")
     assert result.exit_code == 0, result.output
-    assert "skipped dicom_seg" not in result.output
+    assert "Skipped dicom_seg" not in result.output and "Wrote dicom_seg" in result.output
     seg = hd.seg.segread(str(out / "segmentation.seg.dcm"))
     raw = pydicom.dcmread(out / "segmentation.seg.dcm")
     for keyword in absent:
