@@ -254,7 +254,7 @@ def test_rerunning_the_same_analysis_replaces_it_whole(tmp_path, ct):
     assert run("analyze", ct, "-o", out, "--outputs", "json,csv").exit_code == 0
     again = run("analyze", ct, "-o", out, "--outputs", "json")
     assert again.exit_code == 0, again.output
-    assert "replaced the output folder's earlier contents (same input)" in again.output
+    assert "Replaced the output folder's earlier contents (same input)" in again.output
     assert not (out / "report.csv").exists()
 
 
