@@ -22,10 +22,6 @@ NO_PATH = "no CT given: ivcplan analyze PATH [-o OUT] (PATH: a DICOM folder or f
           "the bundled demo is `make demo`)"
 
 
-#: Largest body weight --weight-kg accepts, kg (above any recorded adult).
-MAX_WEIGHT_KG = 700.0
-
-
 def existing(path: Path, option: str) -> Path:
     """``path`` when it is a folder or a regular file; OptionError naming ``option`` otherwise."""
     from ivcplan.errors import InputError, OptionError
@@ -100,6 +96,7 @@ def analyze(
     from ivcplan.outputs import write_outputs
     from ivcplan.outputs.publish import Staging
     from ivcplan.plan import load_rules
+    from ivcplan.report.contract import WEIGHT_RANGE_KG
 
     if path is None:
         raise OptionError(NO_PATH)
@@ -109,8 +106,9 @@ def analyze(
     ruleset = load_rules(existing(rules, "--rules")) if rules is not None else None
     if labels is not None:
         existing(labels, "--labels")
-    if weight_kg is not None and not 0 < weight_kg < MAX_WEIGHT_KG:
-        raise OptionError(f"--weight-kg: {weight_kg:g} is not a body weight in kg (0-{MAX_WEIGHT_KG:g})")
+    low, high = WEIGHT_RANGE_KG  # the report contract's range, checked here before the CT is read
+    if weight_kg is not None and not low <= weight_kg <= high:
+        raise OptionError(f"--weight-kg: {weight_kg:g} is not a body weight in kg ({low:g}-{high:g})")
     spacing = parse_spacing(assume_spacing)
     clinical = {"prior_chemotherapy": prior_chemotherapy, "liver_fibrosis": liver_fibrosis}
     stage = Staging(output, source=path, series=series, force=force, log_name=LOG_NAME)

@@ -94,8 +94,9 @@ def test_quiet_and_verbose_exclude_each_other(ct, tmp_path):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--weight-kg", "-70"], "error: --weight-kg: -70 is not a body weight in kg (0-700)"),
-    (["--weight-kg", "7000"], "error: --weight-kg: 7000 is not a body weight in kg (0-700)"),
+    (["--weight-kg", "-70"], "error: --weight-kg: -70 is not a body weight in kg (20-400)"),
+    (["--weight-kg", "7000"], "error: --weight-kg: 7000 is not a body weight in kg (20-400)"),
+    (["--weight-kg", "12.5"], "error: --weight-kg: 12.5 is not a body weight in kg (20-400)"),
     (["--outputs", ","], "error: --outputs: no output kind given"),
     (["--outputs", "pdf,html,xls"], "error: --outputs: unknown output kind(s) xls; available: json, csv, "
                                     "segmentation, seg_nrrd, images, html, pdf, meshes, dicom_seg, all"),
