@@ -318,13 +318,22 @@ def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray, d
     if not np.array_equal(keep, mask):
         dt = np.where(keep, dt, 0.0)
     mask = keep
+    # Gaps between the kept pieces are crossed at a high cost, but only near the IVC: the far corners of
+    # its box are impassable, which spares the path searches most of the box.
+    near = ndimage.distance_transform_edt(~mask, sampling=spacing) <= GAP_REACH_MM
+    # Pieces farther apart than the gaps may bridge cannot share one path: keep the group that holds
+    # most of the IVC (the others are mislabelled tissue or a vein cut off by the field of view).
+    groups, n_groups = ndimage.label(mask | near, structure=np.ones((3, 3, 3)))
+    if n_groups > 1:
+        held = np.bincount(groups[mask], minlength=n_groups + 1)
+        main = groups == int(np.argmax(held))
+        log.warning("centerline: %d IVC pieces lie more than %.0f mm apart; the path follows the largest "
+                    "(%d of %d voxels)", n_groups, 2 * GAP_REACH_MM, int(held.max()), int(mask.sum()))
+        mask, dt, near = mask & main, np.where(main, dt, 0.0), near & main
     rel = dt / max(float(dt.max()), 1e-6)
     sampling = tuple(float(v) for v in spacing)
     idx = np.argwhere(mask)
     height = (idx * spacing) @ direction[2, :]  # LPS z up to a constant
-    # Gaps between the kept pieces are crossed at a high cost, but only near the IVC: the far corners of
-    # its box are impassable, which spares the path searches most of the box.
-    near = ndimage.distance_transform_edt(~mask, sampling=spacing) <= GAP_REACH_MM
     gap = np.where(near, GAP_COST, np.inf)
     walk = np.where(mask, 1.0, gap)
 
@@ -352,7 +361,9 @@ def _path_voxels(mask: np.ndarray, spacing: np.ndarray, direction: np.ndarray, d
     if start == end:
         return np.array([start], dtype=float)
     mcp = MCP_Geometric(np.where(mask, 1.0 / (0.1 + rel) ** 2, gap), fully_connected=True, sampling=sampling)
-    mcp.find_costs([start], [end])
+    costs = mcp.find_costs([start], [end])[0]
+    if not np.isfinite(costs[end]):  # cannot happen within one group; a clear error if it ever does
+        raise AnalysisError("IVC centerline: no path joins the caudal and the cranial end of the IVC labels")
     return np.asarray(mcp.traceback(end), dtype=float)
 
 

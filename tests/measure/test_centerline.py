@@ -145,3 +145,19 @@ def test_input_labelmap_is_not_modified():
     before = lab.copy()
     vessel.trace_centerline(Labelmap(lab, grid))
     assert np.array_equal(lab, before)
+
+
+def test_pieces_too_far_apart_to_bridge_give_the_largest_ones_centerline(caplog):
+    # A 150 mm IVC and, 80 mm to its side and lower, a stray piece of IVC labels (12 % of its voxels):
+    # no gap may be bridged there. The path follows the IVC instead of failing ("no minimum-cost
+    # path", issue 18 seeds 100001 and 100008).
+    grid = _grid((90, 40, 130), (2.0, 1.2, 1.2))
+    p = lps_points(grid)
+    lab = _tube_labels(grid, np.hypot(p[..., 0] - 20.0, p[..., 1] - 24.0), p[..., 2] >= 30.0, 9.0)
+    stray = (np.hypot(p[..., 0] - 130.0, p[..., 1] - 24.0) <= 8.0) & (p[..., 2] <= 40.0)
+    lab[stray] = Label.IVC_LUMEN
+    with caplog.at_level("WARNING", logger="ivcplan.measure.centerline"):
+        cl = vessel.trace_centerline(Labelmap(lab, grid))
+    assert "2 IVC pieces lie more than 60 mm apart" in caplog.text
+    assert np.all(np.hypot(cl.points[:, 0] - 20.0, cl.points[:, 1] - 24.0) < AXIS_TOL_MM)
+    assert cl.length_mm == pytest.approx(148.0, abs=3.0)
