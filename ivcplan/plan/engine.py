@@ -33,7 +33,7 @@ from typing import Any
 
 from ivcplan.plan.facts import DIAMETER_LEVELS, LANDMARK_NAMES, Facts
 from ivcplan.plan.rules import RuleSet, load_rules
-from ivcplan.vocabulary import distance_words, label_name, landmark_short
+from ivcplan.vocabulary import distance_words, field_name, label_name, landmark_short
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class Plan:
     elra_alternatives: tuple[Mapping[str, Any], ...] | None = None
     references: tuple[Mapping[str, Any], ...] = ()
     remnant: Mapping[str, Any] | None = None  # the remnant a suggested hepatectomy leaves (R8's numbers)
+    #: Decisions left out because a landmark they rest on is missing or doubtful: decision -> why.
+    withheld: Mapping[str, str] = field(default_factory=dict)
 
     def fired(self, rule_id: str) -> FiredRule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -108,6 +110,7 @@ class Plan:
             "flags": list(self.flags),
             "references": [dict(r) for r in self.references],
             "remnant": None if self.remnant is None else dict(self.remnant),
+            "withheld": dict(self.withheld),
             "disclaimer": self.disclaimer,
             "rules_file": self.rules_file,
             "rules_sha256": self.rules_sha256,
@@ -145,6 +148,15 @@ _LEVEL_WORDS = {"above_tumor": "the normal IVC above the tumor (upper resection 
                                "Cureus 2022, transverse 25.8 vs 26.2 mm)",
                 "below_tumor": "the normal IVC below the tumor",
                 "legacy": "the IVC diameter above the tumor given in the facts"}
+
+
+#: The plan's decisions (``Plan`` fields) that R9 may withhold one by one.
+DECISIONS = ("approach", "vascular_control", "ivc_reconstruction", "renal_vein_handling", "liver_resection")
+#: What follows from the approach: withheld with it.
+_FROM_APPROACH = ("vascular_control", "ivc_reconstruction", "liver_resection")
+#: The rules whose conclusion is a decision: a withheld decision's rules are reported as not fired.
+_DECISION_RULES = {"vascular_control": ("R7",), "ivc_reconstruction": ("R2", "R3"), "renal_vein_handling": ("R4",),
+                   "liver_resection": ("R8",)}
 
 
 @dataclass
@@ -192,6 +204,10 @@ class _Planner:
             return self.block(blockers)
         f = self.facts
         segments = f.segments or frozenset()
+        doubts = self.landmark_doubts()
+        withheld = self.withheld_decisions(doubts, segments)
+        if "approach" in withheld:
+            return self.partial(doubts, withheld, segments)
         approach, control = self.approach(segments)
         if approach == "blocked":
             return self.plan()
@@ -204,13 +220,98 @@ class _Planner:
         resection = self.r8(approach)
         if approach == "elra":
             self.elra_support(resection)
+        if withheld:
+            self.note_withheld(doubts, withheld)
+            if "vascular_control" in withheld:
+                control = None
+                self.extra.update(upper_clamp_site=None, bypass_standby=None)
+            if "ivc_reconstruction" in withheld:
+                reconstruction, graft = None, None
+                self.extra.update(graft_length_mm=None, graft_sizing=None)
+            if "renal_vein_handling" in withheld:
+                renal = {"right": None, "left": None}
+            if "liver_resection" in withheld:
+                resection = None
         return self.plan(approach, vascular_control=control, ivc_reconstruction=reconstruction,
                          graft_diameter_mm=graft, renal=renal, liver_resection=resection)
+
+    # -- R9 decision by decision (issue 18 item 5) -------------------------------------------------
+    def landmark_doubts(self) -> dict[str, str]:
+        """Required landmark -> why it cannot be used (missing, unconfident or its distance unknown)."""
+        f = self.facts
+        doubts = {name: problem for name in self.required_landmarks()
+                  if (problem := self.landmark_problem(name)) is not None}
+        needed = self.required_landmarks()
+        if "hepatic_veins" in needed and "hepatic_veins" not in doubts and f.d_upper_to_hepatic_mm is None:
+            doubts["hepatic_veins"] = "distance from the upper pole to the hepatic vein ostia unknown"
+        if "cavoatrial_junction" in needed and "cavoatrial_junction" not in doubts and f.d_upper_to_caj_mm is None:
+            doubts["cavoatrial_junction"] = "distance from the upper pole to the cavoatrial junction unknown"
+        return doubts
+
+    def withheld_decisions(self, doubts: Mapping[str, str], segments: frozenset[str]) -> dict[str, list[str]]:
+        """Decision -> the doubtful landmarks it rests on.
+
+        - renal_veins (the I/II boundary): R4 (is the renal inflow involved?) and R2 (an infrarenal tumor
+          may be ligated): renal vein handling and IVC reconstruction. The approach only when the hepatic
+          veins are not located either (an infrarenal tumor is then presumed below them).
+        - hepatic_veins: R1 against R5/R6 (is the upper pole far enough below the ostia?): the approach and
+          all that follows from it (control, reconstruction, liver resection); not the renal veins (R4).
+        - cavoatrial_junction: R7 (bypass, clamp site): the vascular control; with an invaded ostium
+          also R6 (ELRA) and so the approach.
+        """
+        f = self.facts
+        out: dict[str, list[str]] = {}
+
+        def add(name: str, decisions: tuple[str, ...]) -> None:
+            for decision in decisions:
+                out.setdefault(decision, []).append(name)
+
+        if "renal_veins" in doubts:
+            add("renal_veins", ("ivc_reconstruction", "renal_vein_handling"))
+            if f.d_upper_to_hepatic_mm is None and segments <= {"I", "II"}:
+                add("renal_veins", ("approach", *_FROM_APPROACH))
+        if "hepatic_veins" in doubts:
+            add("hepatic_veins", ("approach", *_FROM_APPROACH))
+        if "cavoatrial_junction" in doubts:
+            add("cavoatrial_junction", ("approach", *_FROM_APPROACH) if f.hepatic_invaded is None or f.hepatic_invaded
+                else ("vascular_control",))
+        return out
+
+    def note_withheld(self, doubts: Mapping[str, str], withheld: Mapping[str, list[str]]) -> None:
+        reasons = [doubts[name] for name in dict.fromkeys(n for names in withheld.values() for n in names)]
+        self.fire("R9", {"reasons": reasons, "withheld": {k: list(v) for k, v in withheld.items()},
+                         "landmark_confidence": {k: v.confidence for k, v in self.facts.landmarks.items()}})
+        for decision in DECISIONS:
+            if decision in withheld:
+                why = "; ".join(doubts[name] for name in withheld[decision])
+                self.extra.setdefault("withheld", {})[decision] = why
+                for rule_id in _DECISION_RULES.get(decision, ()):
+                    if any(r.id == rule_id for r in self.fired):
+                        self.fired = [r for r in self.fired if r.id != rule_id]
+                        self.skip(rule_id, f"withheld by R9: {field_name(decision)} rests on "
+                                           f"{' and '.join(landmark_short(n) for n in withheld[decision])}")
+                names = " and ".join(landmark_short(name) for name in withheld[decision])
+                self.flags.append(f"R9: {field_name(decision)} not suggested: it rests on {names} ({why}); "
+                                  "check on the images.")
+        given = [d for d in DECISIONS if d not in withheld]
+        if given:
+            self.flags.append(f"R9: given despite the doubt (independent of it): "
+                              f"{', '.join(field_name(d) for d in given)}.")
+
+    def partial(self, doubts: Mapping[str, str], withheld: Mapping[str, list[str]],
+                segments: frozenset[str]) -> Plan:
+        """No approach (a landmark it rests on is doubtful), but the renal vein handling when it stands."""
+        self.general_flags(segments)
+        renal = None if "renal_vein_handling" in withheld else self.r4(segments)
+        self.note_withheld(doubts, withheld)
+        return self.plan(renal=renal)
 
     def required_landmarks(self) -> tuple[str, ...]:
         f = self.facts
         segments = f.segments or frozenset()
-        needed = ["renal_veins"]
+        # The I/II boundary matters to a tumor in segment I or II only (issue 18: a tumor wholly above
+        # the hepatic veins needs no renal landmark).
+        needed = ["renal_veins"] if not segments or segments & {"I", "II"} else []
         if segments != {"I"}:  # an infrarenal-only tumor lies below the hepatic veins whatever their level
             needed.append("hepatic_veins")
         near_hepatic = f.d_upper_to_hepatic_mm is not None and f.d_upper_to_hepatic_mm < self.margin
@@ -232,15 +333,7 @@ class _Planner:
         if not f.segments:
             reasons.append("IVC segments occupied by the tumor unknown")
             return reasons
-        for name in self.required_landmarks():
-            problem = self.landmark_problem(name)
-            if problem:
-                reasons.append(problem)
-        needed = self.required_landmarks()
-        if "hepatic_veins" in needed and f.d_upper_to_hepatic_mm is None:
-            reasons.append("distance from the upper pole to the hepatic vein ostia unknown")
-        if "cavoatrial_junction" in needed and f.d_upper_to_caj_mm is None:
-            reasons.append("distance from the upper pole to the cavoatrial junction unknown")
+        # A doubtful landmark withholds only the decisions that rest on it (`withheld_decisions`).
         return reasons
 
     def landmark_problem(self, name: str) -> str | None:

@@ -15,8 +15,14 @@ _RENAL = vocabulary.RENAL_HANDLING
 def explain(plan: Plan) -> str:
     """Several lines: the suggestion, each fired rule with the numbers it used, flags, disclaimer."""
     lines = [f"Suggested approach: {_APPROACH.get(plan.approach, plan.approach)}"]
+    withheld = {k: f"not suggested ({why})" for k, why in plan.withheld.items()}
+    if plan.approach == "none" and any(plan.renal_vein_handling.values()):
+        for side in ("right", "left"):  # R9 withheld the approach, not the renal veins (issue 18 item 5)
+            handling = _RENAL.get(plan.renal_vein_handling[side] or "", "not assessed")
+            lines.append(f"{side.capitalize()} renal vein: {handling}")
     if plan.approach != "none":
-        lines.append(f"Vascular control: {_CONTROL.get(plan.vascular_control or '', 'not specified')}")
+        control = _CONTROL.get(plan.vascular_control or "", "not specified")
+        lines.append(f"Vascular control: {withheld.get('vascular_control', control)}")
         if plan.upper_clamp_site:
             lines.append(f"Upper clamp: {_CLAMP.get(plan.upper_clamp_site, plan.upper_clamp_site)}")
         reconstruction = plan.ivc_reconstruction or "not specified"
@@ -30,11 +36,14 @@ def explain(plan: Plan) -> str:
                 reconstruction += (f"; {sizing['ratio']:g} x {sizing['transverse_mm']:g} mm transverse diameter of "
                                    f"{sizing['source_text']}, kept within {sizing['bounds_mm'][0]:g}-"
                                    f"{sizing['bounds_mm'][1]:g} mm")
-        lines.append(f"IVC management: {reconstruction}")
+        lines.append(f"IVC management: {withheld.get('ivc_reconstruction', reconstruction)}")
         for side in ("right", "left"):
             handling = plan.renal_vein_handling.get(side)
-            lines.append(f"{side.capitalize()} renal vein: {_RENAL.get(handling or '', 'not assessed')}")
-        if plan.liver_resection:
+            shown = withheld.get("renal_vein_handling") or _RENAL.get(handling or "", "not assessed")
+            lines.append(f"{side.capitalize()} renal vein: {shown}")
+        if "liver_resection" in withheld:
+            lines.append(f"Liver: {withheld['liver_resection']}")
+        elif plan.liver_resection:
             resection = vocabulary.value_name("liver_resection", plan.liver_resection)
             lines.append(f"Liver: {resection} (remnant put back after ex-vivo resection)"
                          if plan.approach == "elra" else f"Liver: {resection}")

@@ -403,9 +403,6 @@ def test_r8_not_assessed_without_hepatectomy() -> None:
     ({"tumor": {"present": False}}, "no tumor found"),
     ({"tumor": {"segments": []}}, "IVC segments occupied by the tumor unknown"),
     ({"tumor": {"confidence": 0.49}}, "tumor confidence 0.49 below 0.5"),
-    ({"landmarks": {"renal_veins": {"position_mm": None, "confidence": 0.0}}}, "the renal veins not found"),
-    ({"landmarks": {"hepatic_veins": {"position_mm": [0, 0, 0], "confidence": 0.49}}},
-     "the lowest hepatic vein ostium found with confidence 0.49, below 0.5"),
 ])
 def test_r9_blocks_the_suggestion(change: dict, reason: str) -> None:
     plan = suggest(modified(case_a(), **change))
@@ -413,6 +410,53 @@ def test_r9_blocks_the_suggestion(change: dict, reason: str) -> None:
     assert plan.vascular_control is None and plan.ivc_reconstruction is None and plan.graft_diameter_mm is None
     assert any(r.startswith(reason) for r in plan.fired("R9").values["reasons"])
     assert any("multidisciplinary" in flag for flag in plan.flags)
+
+
+def test_r9_doubtful_renal_level_withholds_only_what_rests_on_it() -> None:
+    # Case (a), segments I-II, upper pole 45 mm below the hepatic veins: R1's conventional approach and its
+    # control do not depend on the I/II boundary; the renal vein handling (R4) and the reconstruction
+    # (R2: infrarenal ligation) do.
+    for lm in ({"position_mm": None, "confidence": 0.0}, {"position_mm": [0, 0, 0], "confidence": 0.35}):
+        plan = suggest(modified(case_a(), landmarks={"renal_veins": lm}))
+        assert (plan.approach, plan.vascular_control) == ("conventional", "infrahepatic_clamping")
+        assert plan.ivc_reconstruction is None and plan.graft_diameter_mm is None
+        assert plan.renal_vein_handling == {"right": None, "left": None}
+        assert set(plan.withheld) == {"ivc_reconstruction", "renal_vein_handling"}
+        assert "R1" in plan.fired_ids and "R9" in plan.fired_ids and "R4" not in plan.fired_ids
+        assert plan.not_fired["R4"] == "withheld by R9: renal vein handling rests on the renal veins"
+        flag = "R9: renal vein handling not suggested: it rests on the renal veins"
+        assert any(f.startswith(flag) for f in plan.flags)
+        assert plan.to_dict()["withheld"] == dict(plan.withheld)
+
+
+def test_r9_doubtful_hepatic_level_still_gives_the_renal_vein_handling() -> None:
+    plan = suggest(modified(case_a(), landmarks={"hepatic_veins": {"position_mm": [0, 0, 0], "confidence": 0.49}}))
+    assert plan.approach == "none" and plan.vascular_control is None and plan.ivc_reconstruction is None
+    assert plan.renal_vein_handling == {"right": "reimplant_or_reconstruct", "left": "ligate_if_collaterals_patent"}
+    assert set(plan.withheld) == {"approach", "vascular_control", "ivc_reconstruction", "liver_resection"}
+    assert plan.withheld["approach"] == "the lowest hepatic vein ostium found with confidence 0.49, below 0.5"
+    assert plan.fired_ids == ("R4", "R9")
+    assert any("multidisciplinary" in flag for flag in plan.flags)
+
+
+def test_r9_tumor_above_the_hepatic_veins_needs_no_renal_landmark() -> None:
+    facts = modified(case_b(), tumor={"segments": ["III"]}, landmarks={"renal_veins": {"position_mm": None,
+                                                                                       "confidence": 0.0}})
+    plan, reference = suggest(facts), suggest(modified(case_b(), tumor={"segments": ["III"]}))
+    assert plan.approach == reference.approach == "elra" and not plan.withheld
+    assert plan.to_dict()["renal_vein_handling"] == reference.to_dict()["renal_vein_handling"]
+
+
+def test_r9_doubtful_junction_with_free_ostia_withholds_the_control_only() -> None:
+    # R5 (ostia free) gives a conventional resection whatever the junction; R7 (bypass, clamp site) rests on it.
+    tumor = {"hepatic_veins_invaded": [], "distance_upper_pole_to_cavoatrial_junction_mm": None}
+    doubt = {"cavoatrial_junction": {"position_mm": [0, 0, 0], "confidence": 0.3}}
+    facts = modified(case_b(), tumor=tumor, landmarks=doubt)
+    plan = suggest(facts)
+    assert plan.approach == "conventional" and "R5" in plan.fired_ids
+    assert plan.vascular_control is None and plan.upper_clamp_site is None and "R7" not in plan.fired_ids
+    assert set(plan.withheld) == {"vascular_control"}
+    assert plan.ivc_reconstruction == "graft"
 
 
 def test_r9_confidence_at_threshold_is_accepted() -> None:
