@@ -122,6 +122,7 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     if cl is not None:
         landmarks = stages.run("landmarks", lambda p: measure.find_landmarks(labelmap, cl))
         extra_landmarks = clamp_room.find(labelmap, cl, landmarks, volume)
+        landmarks = measure.cross_check_landmarks(landmarks, extra_landmarks.get("caval_hiatus"), cl)
         segment_map = measure.classify_segments(cl, landmarks)
         tumor = stages.run("measure", lambda p: measure.tumor_measurements(labelmap, cl, landmarks, segment_map,
                                                                            volume, extra_landmarks))

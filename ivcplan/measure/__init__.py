@@ -21,6 +21,7 @@ from ivcplan.measure import clamp_room, collaterals, ivc_size, remnant
 from ivcplan.measure.centerline import Centerline, trace_centerline
 from ivcplan.measure.ivc_segments import SegmentMap, classify_segments
 from ivcplan.measure.landmarks import Landmark, Landmarks, find_landmarks
+from ivcplan.measure.landmarks import cross_check as cross_check_landmarks
 from ivcplan.measure.liver import LiverMeasurements, liver_measurements
 from ivcplan.measure.statistics import StructureStatistics, structure_statistics
 from ivcplan.measure.tumor import TumorMeasurements, tumor_measurements
@@ -36,6 +37,7 @@ __all__ = [
     "clamp_room",
     "classify_segments",
     "collaterals",
+    "cross_check_landmarks",
     "find_landmarks",
     "ivc_size",
     "liver_measurements",

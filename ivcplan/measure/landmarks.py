@@ -56,6 +56,37 @@ INTRA_ATRIAL_PCT = 60.0
 #: Kidney hilum: slices whose hull-minus-kidney area reaches this fraction of the maximum.
 HILUM_FRACTION = 0.5
 
+#: Anatomical cross-checks (issue 18: rest on what does not vary; docs/clinical.md, landmark table).
+#: The iliac confluence (L4-L5) lies below the kidneys (lower poles at about L3): a confluence above the
+#: lower pole of the lower kidney is some other pair of vessels, and is not reported. A kidney label
+#: longer than this (mm; adult kidneys are 10-13 cm) has leaked and is no reference.
+KIDNEY_MAX_LENGTH_MM = 170.0
+#: The renal veins leave the kidneys at their hila: an inflow outside the kidneys' craniocaudal extent,
+#: widened by this margin (mm), is doubtful.
+RENAL_KIDNEY_EXTENT_MARGIN_MM = 10.0
+#: The left renal vein usually enters 1-2 cm above the right one; outside this range (mm, left minus
+#: right) one of the two is doubtful.
+LEFT_MINUS_RIGHT_MM = (-10.0, 40.0)
+#: The major hepatic veins open into the IVC just below the diaphragm: without hepatic vein labels their
+#: lowest ostium is estimated this far (mm) below the caval hiatus (the ostia span about 2 cm under it) ...
+HEPATIC_BELOW_HIATUS_MM = 12.0
+#: ... and a labelled lowest ostium is consistent with the hiatus when it lies within this range (mm)
+#: below it.
+HEPATIC_BELOW_HIATUS_RANGE_MM = (-5.0, 30.0)
+#: The cavoatrial junction lies 1-2 cm above the caval hiatus: the estimate without an atrium label
+#: (the same typical distance as `clamp_room.HIATUS_BELOW_CAJ_MM`), and the range (mm above the
+#: hiatus) within which a found junction is consistent with it.
+CAJ_ABOVE_HIATUS_MM = 15.0
+CAJ_ABOVE_HIATUS_RANGE_MM = (-5.0, 40.0)
+#: Confidences of the cross-checked and estimated landmarks (calibrated on tune seeds 0-31 of the random
+#: phantom, BENCHMARKS.md "random phantom (issue 18)"): a landmark that agrees with an independent one
+#: keeps its own; one that contradicts it falls to `CONFIDENCE_INCONSISTENT`.
+CONFIDENCE_INCONSISTENT = 0.3
+CONFIDENCE_HEPATIC_FROM_HIATUS = 0.55
+CONFIDENCE_CAJ_FROM_HIATUS = 0.4
+#: Only a hiatus at least this confident anchors the estimates and cross-checks.
+MIN_ANCHOR_CONFIDENCE = 0.6
+
 _IVC = tuple(int(v) for v in IVC_LABELS)
 
 
@@ -148,6 +179,22 @@ class _Context:
         box = self._boxes[int(label) - 1]
         return self.labelmap.array[box] == int(label), box
 
+    def height_range(self, labels: tuple[int, ...]) -> list[tuple[float, float]]:
+        """(lowest, highest) LPS height of each of ``labels`` present (voxel centres +- half a voxel)."""
+        out = []
+        half = 0.5 * float(self.grid.spacing[self.grid.axis_of(2)])
+        for label in labels:
+            idx = self.voxels(label)
+            if len(idx):
+                z = self.grid.index_to_lps(idx)[:, 2]
+                out.append((float(z.min()) - half, float(z.max()) + half))
+        return out
+
+    def kidney_ranges(self) -> list[tuple[float, float]]:
+        """Height ranges of the kidneys whose labels have a kidney's length (`KIDNEY_MAX_LENGTH_MM`)."""
+        ranges = self.height_range((int(Label.KIDNEY_RIGHT), int(Label.KIDNEY_LEFT)))
+        return [(lo, hi) for lo, hi in ranges if hi - lo <= KIDNEY_MAX_LENGTH_MM]
+
     def dist_to_ivc(self, idx: np.ndarray) -> np.ndarray:
         """Distance (mm) to the IVC of (K, 3) voxel indices; inf beyond the search range."""
         if self._dist is None:
@@ -204,7 +251,15 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
         return _missing("no common iliac vein (labels 18/19) meets the IVC in the labelmap")
     s = float(np.median(np.concatenate([c.s for c in contacts])))
     conf = min(c.confidence for c in contacts) * (1.0 if len(contacts) == 2 else 0.7)
-    return ctx.on_centerline(s, conf, f"{len(contacts)} common iliac vein(s) meet the IVC")
+    lm = ctx.on_centerline(s, conf, f"{len(contacts)} common iliac vein(s) meet the IVC")
+    kidneys = ctx.kidney_ranges()
+    if kidneys and lm.position_mm is not None:
+        pole = min(lo for lo, _ in kidneys)
+        if lm.position_mm[2] > pole:
+            return _missing(f"the vessels labelled common iliac veins meet the IVC {lm.position_mm[2] - pole:.0f} mm "
+                            "above the lower pole of the lower kidney, where the iliac confluence (L4-L5, below the "
+                            "kidneys) cannot lie: not reported")
+    return lm
 
 
 def _ostium(ctx: _Context, label: int, contact: _Contact) -> tuple[Landmark, float]:
@@ -320,7 +375,8 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
         return out
     if edges:
         s, conf = max(edges)
-        out["renal_veins"] = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")
+        lm = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")
+        out["renal_veins"] = _check_renal(ctx, lm, out)
         return out
     level = _kidney_hilum_height(ctx)
     if level is None:
@@ -333,6 +389,26 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
     out["renal_veins"] = ctx.on_centerline(s, CONFIDENCE_KIDNEY_HILUM,
                                            "estimated at the highest kidney hilum (renal veins not labelled)")
     return out
+
+
+def _check_renal(ctx: _Context, level: Landmark, out: Mapping[str, Landmark]) -> Landmark:
+    """The renal level found from the veins, its confidence lowered when the anatomy contradicts it."""
+    problems = []
+    kidneys = ctx.kidney_ranges()
+    if kidneys and level.position_mm is not None:
+        lo = min(a for a, _ in kidneys) - RENAL_KIDNEY_EXTENT_MARGIN_MM
+        hi = max(b for _, b in kidneys) + RENAL_KIDNEY_EXTENT_MARGIN_MM
+        if not lo <= level.position_mm[2] <= hi:
+            problems.append(f"outside the kidneys' craniocaudal extent ({lo:.0f} to {hi:.0f} mm)")
+    right, left = out.get("renal_vein_right"), out.get("renal_vein_left")
+    if right is not None and left is not None and right.found and left.found:
+        dz = float(left.position_mm[2] - right.position_mm[2])
+        if not LEFT_MINUS_RIGHT_MM[0] <= dz <= LEFT_MINUS_RIGHT_MM[1]:
+            problems.append(f"left renal vein inflow {dz:+.0f} mm from the right one's (usually 1-2 cm above it)")
+    if not problems:
+        return level
+    return Landmark(level.position_mm, level.s_mm, min(level.confidence, CONFIDENCE_INCONSISTENT),
+                    f"{level.detail}; doubtful: {'; '.join(problems)}")
 
 
 def _kidney_hilum_height(ctx: _Context) -> float | None:
@@ -433,3 +509,63 @@ def _area_jump(cl: Centerline) -> float | None:
         if np.all(above > AREA_JUMP_RATIO * np.median(ref)) and np.median(above) >= ATRIUM_MIN_AREA_MM2:
             return float(s)
     return None
+
+
+def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Centerline) -> Landmarks:
+    """The hepatic level and the cavoatrial junction checked against (or, when not found, estimated
+    from) the caval hiatus, which the liver's top beside the IVC gives independently of the vein labels
+    (``clamp_room``). The hepatic vein ostia open just below the diaphragm; the junction lies 1-2 cm
+    above it (docs/clinical.md). A contradiction lowers the confidence to `CONFIDENCE_INCONSISTENT`.
+    """
+    if hiatus is None or not hiatus.found:
+        return landmarks
+    z_h = float(hiatus.position_mm[2])
+    items = dict(landmarks.items())
+    cl = centerline
+    caj = items["cavoatrial_junction"]
+    if caj.found and float(caj.position_mm[2]) - z_h < CAJ_ABOVE_HIATUS_RANGE_MM[0]:
+        # Junction below the hiatus: they contradict each other (clamp_room lowers the hiatus; the
+        # junction is as doubtful).
+        items["cavoatrial_junction"] = Landmark(
+            caj.position_mm, caj.s_mm, min(caj.confidence, CONFIDENCE_INCONSISTENT),
+            f"{caj.detail}; doubtful: {z_h - float(caj.position_mm[2]):.0f} mm below the caval hiatus")
+    if hiatus.confidence < MIN_ANCHOR_CONFIDENCE:
+        return Landmarks(items)
+
+    def at_height(z: float, confidence: float, detail: str) -> Landmark:
+        s = cl.s_at_height(z)
+        if s is None:
+            return _missing(f"{detail}; the IVC centerline does not reach that height")
+        return Landmark(cl.point_at(s), float(s), confidence, detail)
+
+    hv = items["hepatic_veins"]
+    if not hv.found:
+        items["hepatic_veins"] = at_height(
+            z_h - HEPATIC_BELOW_HIATUS_MM, min(CONFIDENCE_HEPATIC_FROM_HIATUS, hiatus.confidence),
+            f"hepatic vein ostia not found ({hv.detail}): estimated {HEPATIC_BELOW_HIATUS_MM:g} mm below the caval "
+            "hiatus (the major hepatic veins open just below the diaphragm); check on the images")
+    else:
+        below = z_h - float(hv.position_mm[2])
+        lo, hi = HEPATIC_BELOW_HIATUS_RANGE_MM
+        if not lo <= below <= hi:
+            items["hepatic_veins"] = Landmark(hv.position_mm, hv.s_mm, min(hv.confidence, CONFIDENCE_INCONSISTENT),
+                                              f"{hv.detail}; doubtful: {below:.0f} mm below the caval hiatus (the "
+                                              f"ostia open just below the diaphragm: expected {lo:g} to {hi:g} mm)")
+    caj = items["cavoatrial_junction"]
+    if not caj.found:
+        z_top = float(max(cl.points[0, 2], cl.points[-1, 2]))
+        if not cl.reaches_cranial_border or z_top >= z_h + CAJ_ABOVE_HIATUS_RANGE_MM[1]:
+            # The IVC labels may run on into the atrium or the superior vena cava: the junction is in view
+            # when the scan reaches well above the hiatus.
+            items["cavoatrial_junction"] = at_height(
+                z_h + CAJ_ABOVE_HIATUS_MM, min(CONFIDENCE_CAJ_FROM_HIATUS, hiatus.confidence),
+                f"junction not found ({caj.detail}): estimated {CAJ_ABOVE_HIATUS_MM:g} mm above the caval hiatus "
+                "(it lies 1-2 cm above it); check on the images")
+    else:
+        above = float(caj.position_mm[2]) - z_h
+        lo, hi = CAJ_ABOVE_HIATUS_RANGE_MM
+        if not lo <= above <= hi:
+            items["cavoatrial_junction"] = Landmark(
+                caj.position_mm, caj.s_mm, min(caj.confidence, CONFIDENCE_INCONSISTENT),
+                f"{caj.detail}; doubtful: {above:.0f} mm above the caval hiatus (expected {lo:g} to {hi:g} mm)")
+    return Landmarks(items)
