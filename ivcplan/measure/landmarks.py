@@ -84,6 +84,8 @@ CAJ_ABOVE_HIATUS_RANGE_MM = (-5.0, 40.0)
 CONFIDENCE_INCONSISTENT = 0.3
 CONFIDENCE_HEPATIC_FROM_HIATUS = 0.55
 CONFIDENCE_CAJ_FROM_HIATUS = 0.4
+#: An estimate at most this far (mm) beyond an end of the centerline is put at that end.
+END_REACH_MM = 10.0
 #: Only a hiatus at least this confident anchors the estimates and cross-checks.
 MIN_ANCHOR_CONFIDENCE = 0.6
 
@@ -535,7 +537,12 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
     def at_height(z: float, confidence: float, detail: str) -> Landmark:
         s = cl.s_at_height(z)
         if s is None:
-            return _missing(f"{detail}; the IVC centerline does not reach that height")
+            # Just beyond an end (the IVC labels may stop a little short of the atrium): that end.
+            ends = [(abs(float(cl.points[i, 2]) - z), float(cl.s[i])) for i in (0, -1)]
+            gap, s = min(ends)
+            if gap > END_REACH_MM:
+                return _missing(f"{detail}; the IVC centerline does not reach that height")
+            detail += f" (the IVC centerline ends {gap:.0f} mm short of it: its end)"
         return Landmark(cl.point_at(s), float(s), confidence, detail)
 
     hv = items["hepatic_veins"]

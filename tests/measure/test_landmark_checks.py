@@ -1,0 +1,93 @@
+"""Anatomical cross-checks of the landmarks (issue 18): the confluence below the kidneys, the renal level
+within them, the hepatic ostia just below the caval hiatus and the junction 1-2 cm above it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from measure_synth import CONFLUENCE_Z, HEPATIC, IVC_X, IVC_Y, JUNCTION_Z, abdomen, lps_points
+
+from ivcplan.labels import HEPATIC_VEIN_LABELS, Label
+from ivcplan.measure import cross_check_landmarks, find_landmarks, trace_centerline
+from ivcplan.measure import landmarks as lmod
+from ivcplan.measure.landmarks import Landmark
+
+
+def _hiatus(cl, z: float, confidence: float = 0.85) -> Landmark:
+    return Landmark(np.array([IVC_X, IVC_Y, z]), cl.s_at_height(z), confidence, "test hiatus")
+
+
+@pytest.fixture(scope="module")
+def plain():
+    case = abdomen()
+    return case, trace_centerline(case.labelmap)
+
+
+def _with_kidneys(case, z_lo: float, z_hi: float):
+    arr = case.labelmap.array.copy()
+    p = lps_points(case.labelmap.grid)
+    centre_z, half = 0.5 * (z_lo + z_hi), 0.5 * (z_hi - z_lo)
+    for label, dx in ((Label.KIDNEY_RIGHT, -24.0), (Label.KIDNEY_LEFT, 22.0)):
+        kidney = np.linalg.norm((p - np.array([IVC_X + dx, IVC_Y, centre_z])) / np.array([6.0, 10.0, half]),
+                                axis=-1) <= 1
+        arr[kidney & (arr == 0)] = label
+    return case.labelmap.with_array(arr)
+
+
+def test_confluence_above_the_kidneys_lower_pole_is_not_reported(plain):
+    case, cl = plain
+    below = find_landmarks(_with_kidneys(case, 60.0, 160.0), cl)["iliac_confluence"]
+    assert below.found and below.position_mm[2] == pytest.approx(CONFLUENCE_Z, abs=4.0)
+    above = find_landmarks(_with_kidneys(case, 4.0, 110.0), cl)["iliac_confluence"]
+    assert not above.found and "above the lower pole of the lower kidney" in above.detail
+
+
+def test_renal_level_outside_the_kidneys_is_doubtful(plain):
+    case, cl = plain
+    inside = find_landmarks(_with_kidneys(case, 60.0, 160.0), cl)["renal_veins"]
+    outside = find_landmarks(_with_kidneys(case, 140.0, 200.0), cl)["renal_veins"]
+    assert inside.confidence == pytest.approx(lmod.CONFIDENCE_CONTACT)
+    assert outside.confidence == pytest.approx(lmod.CONFIDENCE_INCONSISTENT)
+    assert "outside the kidneys' craniocaudal extent" in outside.detail
+    assert outside.position_mm == pytest.approx(inside.position_mm)  # doubted, not moved
+
+
+def test_hepatic_level_estimated_from_the_hiatus_when_no_vein_is_labelled(plain):
+    case, cl = plain
+    arr = case.labelmap.array.copy()
+    arr[np.isin(arr, [int(v) for v in HEPATIC_VEIN_LABELS.values()])] = 0
+    bare = case.labelmap.with_array(arr)
+    lms = find_landmarks(bare, cl)
+    assert not lms["hepatic_veins"].found
+    z_hv = min(z for z, _ in HEPATIC.values())
+    checked = cross_check_landmarks(lms, _hiatus(cl, z_hv + lmod.HEPATIC_BELOW_HIATUS_MM), cl)
+    hv = checked["hepatic_veins"]
+    assert hv.position_mm[2] == pytest.approx(z_hv, abs=0.5)
+    assert hv.confidence == pytest.approx(lmod.CONFIDENCE_HEPATIC_FROM_HIATUS) and "caval hiatus" in hv.detail
+    # A doubtful hiatus anchors nothing.
+    assert not cross_check_landmarks(lms, _hiatus(cl, z_hv + 12.0, confidence=0.4), cl)["hepatic_veins"].found
+
+
+def test_hepatic_and_junction_contradicting_the_hiatus_lose_confidence(plain):
+    case, cl = plain
+    lms = find_landmarks(case.labelmap, cl)
+    z_hv = lms["hepatic_veins"].position_mm[2]
+    agree = cross_check_landmarks(lms, _hiatus(cl, z_hv + 8.0), cl)
+    assert agree["hepatic_veins"].confidence == lms["hepatic_veins"].confidence
+    assert agree["cavoatrial_junction"].confidence == lms["cavoatrial_junction"].confidence
+    far = cross_check_landmarks(lms, _hiatus(cl, z_hv - 40.0), cl)  # ostia 40 mm above the hiatus
+    assert far["hepatic_veins"].confidence == pytest.approx(lmod.CONFIDENCE_INCONSISTENT)
+    assert "doubtful" in far["hepatic_veins"].detail
+    high = cross_check_landmarks(lms, _hiatus(cl, JUNCTION_Z + 12.0, confidence=0.3), cl)  # junction below it
+    assert high["cavoatrial_junction"].confidence == pytest.approx(lmod.CONFIDENCE_INCONSISTENT)
+
+
+def test_junction_estimated_above_the_hiatus_without_an_atrium():
+    case = abdomen(with_atrium=False)
+    cl = trace_centerline(case.labelmap)
+    lms = find_landmarks(case.labelmap, cl)
+    assert not lms["cavoatrial_junction"].found
+    checked = cross_check_landmarks(lms, _hiatus(cl, JUNCTION_Z - lmod.CAJ_ABOVE_HIATUS_MM), cl)
+    caj = checked["cavoatrial_junction"]
+    assert caj.position_mm[2] == pytest.approx(JUNCTION_Z, abs=2.0)  # the IVC labels end on a 2 mm slice
+    assert caj.confidence == pytest.approx(lmod.CONFIDENCE_CAJ_FROM_HIATUS)
