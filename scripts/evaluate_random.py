@@ -49,6 +49,8 @@ TUMOR_DICE = 0.85
 IVC_DICE = 0.90
 #: Confidence bins of the reliability table (lower edges; the last bin includes 1.0).
 CONF_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)
+#: Issue 18's calibration target: a landmark at this confidence or above lies within tolerance in >= 95 %.
+TRUSTED = 0.8
 PLAN_KEYS = ("approach", "vascular_control", "ivc_reconstruction", "renal_vein_handling", "liver_resection")
 #: Accessory ostia of a side (truth.json "accessory_ostia") that also count as that side's renal vein.
 ACCESSORY_SIDE = {"rv_right_2": "renal_vein_right", "rv_left_2": "renal_vein_left"}
@@ -342,14 +344,23 @@ def reliability_table(rows: list[dict]) -> str:
     ok_rows = [r for r in rows if "landmarks" in r]
     edges = [*CONF_BINS, 1.0000001]
     heads = [f"{a:.1f}-{b:.1f}" for a, b in zip(edges[:-1], [*CONF_BINS[1:], 1.0], strict=True)]
-    lines = ["| structure | " + " | ".join(f"conf {h}" for h in heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    lines = ["| structure | " + " | ".join(f"conf {h}" for h in heads) + f" | conf >= {TRUSTED} |",
+             "|---" * (len(heads) + 2) + "|"]
+    pooled: list[bool] = []
     for what in (*LANDMARKS, "tumor", "ivc"):
         pairs = [p for p in (_within(r, what) for r in ok_rows) if p is not None]
         cells = []
         for a, b in itertools.pairwise(edges):
             inbin = [ok for c, ok in pairs if a <= c < b]
             cells.append(f"{sum(inbin)}/{len(inbin)}" if inbin else "")
+        trusted = [ok for c, ok in pairs if c >= TRUSTED]
+        if what in LANDMARKS:
+            pooled += trusted
+        cells.append(_pct(sum(trusted), len(trusted)) if trusted else "")
         lines.append(f"| {what} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"All landmarks with confidence >= {TRUSTED}: {_pct(sum(pooled), len(pooled))} within "
+                 f"{LANDMARK_MM:g} mm (target >= 95 %).")
     return "\n".join(lines)
 
 

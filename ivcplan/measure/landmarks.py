@@ -271,6 +271,14 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
                     f"{lm.detail}, {pole - lm.position_mm[2]:.0f} mm below the lower kidney's lower pole")
 
 
+def _capped(ostium: Landmark, level: Landmark) -> Landmark:
+    """An ostium whose level landmark was doubted or left unconfirmed: no more confident than that level."""
+    if not ostium.found or ostium.confidence <= level.confidence:
+        return ostium
+    return Landmark(ostium.position_mm, ostium.s_mm, level.confidence,
+                    f"{ostium.detail}; capped at the confidence of its level ({level.detail.split('; ', 1)[-1]})")
+
+
 def _unconfirmed(lm: Landmark, why: str) -> Landmark:
     """``lm`` capped at `CONFIDENCE_UNCONFIRMED_MAX` (one method only), saying why."""
     if lm.confidence <= CONFIDENCE_UNCONFIRMED_MAX:
@@ -392,7 +400,10 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
     if edges:
         s, conf = max(edges)
         lm = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")
-        out["renal_veins"] = _check_renal(ctx, lm, out)
+        out["renal_veins"] = checked = _check_renal(ctx, lm, out)
+        if checked.confidence < lm.confidence:  # the ostia are no surer than the level they give
+            for side in RENAL_VEIN_LABELS:
+                out[f"renal_vein_{side}"] = _capped(out[f"renal_vein_{side}"], checked)
         return out
     level = _kidney_hilum_height(ctx)
     if level is None:
@@ -450,6 +461,9 @@ def _kidney_hilum_height(ctx: _Context) -> float | None:
         if found is None:
             continue
         kidney, box = found
+        extent = kidney.any(axis=tuple(plane_axes)).sum() * float(grid.spacing[axis])
+        if extent > KIDNEY_MAX_LENGTH_MM:  # a leaked label: its concavities are not the hilum's
+            continue
         heights, deficits = [], []
         for k in np.nonzero(kidney.any(axis=tuple(plane_axes)))[0]:
             pix = np.argwhere(np.take(kidney, k, axis=axis)).astype(float)
@@ -543,7 +557,7 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
             if items[name].found:
                 items[name] = _unconfirmed(items[name], "no confident caval hiatus to check it against")
     if hiatus is None or not hiatus.found:
-        return Landmarks(items)
+        return _cap_hepatic_ostia(items)
     z_h = float(hiatus.position_mm[2])
     cl = centerline
     caj = items["cavoatrial_junction"]
@@ -554,7 +568,7 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
             caj.position_mm, caj.s_mm, min(caj.confidence, CONFIDENCE_INCONSISTENT),
             f"{caj.detail}; doubtful: {z_h - float(caj.position_mm[2]):.0f} mm below the caval hiatus")
     if hiatus.confidence < MIN_ANCHOR_CONFIDENCE:
-        return Landmarks(items)
+        return _cap_hepatic_ostia(items)
 
     def at_height(z: float, confidence: float, detail: str) -> Landmark:
         s = cl.s_at_height(z)
@@ -597,4 +611,13 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
             items["cavoatrial_junction"] = Landmark(
                 caj.position_mm, caj.s_mm, min(caj.confidence, CONFIDENCE_INCONSISTENT),
                 f"{caj.detail}; doubtful: {above:.0f} mm above the caval hiatus (expected {lo:g} to {hi:g} mm)")
+    return _cap_hepatic_ostia(items)
+
+
+def _cap_hepatic_ostia(items: dict[str, Landmark]) -> Landmarks:
+    """Each hepatic vein ostium no more confident than the (checked) hepatic level."""
+    level = items["hepatic_veins"]
+    if level.found:
+        for side in HEPATIC_VEIN_LABELS:
+            items[f"hepatic_vein_{side}"] = _capped(items[f"hepatic_vein_{side}"], level)
     return Landmarks(items)
