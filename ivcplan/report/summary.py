@@ -350,34 +350,54 @@ def _options(options: Any) -> str | None:
     return "\n".join(parts) or None
 
 
+def _renal_rows(renal: Mapping[str, Any]) -> list[Row]:
+    return [Row(f"{side.capitalize()} renal vein", words.RENAL_HANDLING.get(str(renal.get(side)), "not assessed")
+                if renal.get(side) else "not assessed") for side in ("right", "left")]
+
+
 def plan_rows(report: Mapping[str, Any]) -> list[Row]:
     """The whole suggestion, one row per decision, in words (empty without a plan)."""
     plan = _section(report, "plan")
     if not plan:
         return []
     approach = str(plan.get("approach") or "none")
+    # R9 may withhold single decisions (a landmark they rest on is doubtful) and give the others: the
+    # reader sees which were withheld and why, and what was still decided.
+    withheld = {str(k): str(v) for k, v in (plan.get("withheld") or {}).items()}
+
+    def held(decision: str) -> str:
+        return f"not suggested: it rests on a doubtful landmark ({withheld[decision]}); check on the images"
+
+    if "approach" in withheld:
+        rows = [Row("Approach", held("approach"))]
+        renal = plan.get("renal_vein_handling") or {}
+        if "renal_vein_handling" not in withheld and any(renal.get(side) for side in ("right", "left")):
+            rows += _renal_rows(renal)
+        return rows
     rows = [Row("Approach", words.APPROACH.get(approach, words.humanize(approach)))]
     if approach == "none":
         return rows
     control = plan.get("vascular_control")
-    rows.append(Row("Vascular control", words.VASCULAR_CONTROL.get(str(control), "not specified")
-                    if control else "not specified"))
+    rows.append(Row("Vascular control", held("vascular_control") if "vascular_control" in withheld else
+                    words.VASCULAR_CONTROL.get(str(control), "not specified") if control else "not specified"))
     if plan.get("upper_clamp_site"):
         site = str(plan["upper_clamp_site"])
         rows.append(Row("Upper clamp", _cap(words.CLAMP_SITE.get(site, words.humanize(site)))))
     rows.append(Row("Liver mobilisation", _mobilisation(plan)))
     rows.append(Row("Cardiopulmonary bypass", _bypass(plan)))
-    rows.append(Row("IVC reconstruction", _reconstruction(plan)))
+    rows.append(Row("IVC reconstruction", held("ivc_reconstruction") if "ivc_reconstruction" in withheld
+                    else _reconstruction(plan)))
     sizing = _sizing_text(plan)
     if sizing:
         rows.append(Row("Graft sizing", _cap(sizing)))
-    renal = plan.get("renal_vein_handling") or {}
-    for side in ("right", "left"):
-        handling = renal.get(side)
-        rows.append(Row(f"{side.capitalize()} renal vein", words.RENAL_HANDLING.get(str(handling), "not assessed")
-                        if handling else "not assessed"))
+    if "renal_vein_handling" in withheld:
+        rows.append(Row("Renal veins", held("renal_vein_handling")))
+    else:
+        rows += _renal_rows(plan.get("renal_vein_handling") or {})
     resection = plan.get("liver_resection")
-    if resection:
+    if "liver_resection" in withheld:
+        rows.append(Row("Liver resection", held("liver_resection")))
+    elif resection:
         name = words.LIVER_RESECTION.get(str(resection), words.humanize(str(resection)))
         if approach == "elra":
             name += (f" on the back table; the {words.REMNANT_OF.get(str(resection), 'remnant')} is "

@@ -506,3 +506,28 @@ def test_numpy_values_from_the_pipeline_are_accepted() -> None:
                      landmarks={"renal_veins": {"position_mm": np.zeros(3), "confidence": np.float64(0.8)}})
     plan = suggest(facts)
     assert plan.approach == "conventional" and "R5" in plan.fired_ids  # 9.5 mm is inside the 10 mm margin
+
+
+def _plan_rows(plan) -> dict[str, str]:
+    from ivcplan.report.summary import plan_rows
+
+    return {row.label: row.value for row in plan_rows({"plan": plan.to_dict()})}
+
+
+def test_report_rows_name_the_withheld_decisions_and_keep_the_given_ones() -> None:
+    # The document and the viewer read these rows: a withheld decision is said to be withheld, with why,
+    # never shown as "none" or "not assessed"; what R9 still gave is shown.
+    hepatic = suggest(modified(case_a(), landmarks={"hepatic_veins": {"position_mm": [0, 0, 0],
+                                                                      "confidence": 0.49}}))
+    rows = _plan_rows(hepatic)
+    assert rows["Approach"].startswith("not suggested: it rests on a doubtful landmark (the lowest hepatic vein "
+                                       "ostium found with confidence 0.49")
+    assert rows["Right renal vein"] != "not assessed" and rows["Left renal vein"] != "not assessed"
+    assert "Vascular control" not in rows
+    renal = suggest(modified(case_a(), landmarks={"renal_veins": {"position_mm": None, "confidence": 0.0}}))
+    rows = _plan_rows(renal)
+    assert rows["Approach"] == "Conventional (in-situ) resection of the IVC tumor"
+    assert rows["Vascular control"].startswith("IVC clamped below the hepatic veins")
+    assert rows["IVC reconstruction"].startswith("not suggested: it rests on a doubtful landmark")
+    assert rows["Renal veins"].startswith("not suggested") and "Right renal vein" not in rows
+    assert "not suggested" not in " ".join(_plan_rows(suggest(case_a())).values())
