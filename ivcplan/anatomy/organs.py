@@ -16,7 +16,7 @@ only: the organ intensities are estimated from the image itself, so every functi
 it. An organ outside the field of view gives an empty mask, confidence 0 and a note saying so.
 Confidence combines size, position and intensity plausibility (0..1; < 0.3 means "not found").
 
-Method (at ~3 mm, `organs_frame.WorkFrame`, axes ordered S, P, L): body = air threshold, 2D
+Method (at ~3 mm, `frame.WorkFrame.coarse`, axes ordered S, P, L): body = air threshold, 2D
 opening (detaches the table), largest components, slice-wise hole filling. Spine = the bone column
 found as the hot spot of the bone z-projection near the midline, then tracked slice by slice.
 Liver = the largest homogeneous soft-tissue region in the right upper abdomen: an intensity
@@ -27,7 +27,7 @@ voxel: enhancement drifts across the liver), closing and hole filling. Kidneys: 
 `organs_kidney` (attenuation ladder judged by paravertebral position, size, envelope, no contact
 with spine or ribs, left/right pairing; growth in the core's own window). Liver and kidney edges
 are re-decided at full resolution within one working voxel of the boundary
-(`organs_frame.refine_edges`). Kidney candidates below the found confidence are reported in the
+(`frame.refine_edges`). Kidney candidates below the found confidence are reported in the
 note only (empty mask). Vessels adjacent to the liver with the same attenuation (e.g. the IVC)
 may be included: the orchestrator lets vessel labels override organ labels.
 """
@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.frame import WorkFrame, refine_edges
 from ivcplan.anatomy.morphology import ball
-from ivcplan.anatomy.organs_frame import WorkFrame, refine_edges
 from ivcplan.anatomy.organs_kidney import kidneys_low
+from ivcplan.anatomy.trunk import Column, body_outline, fill_slices, find_column, vertebral_column
 from ivcplan.errors import InputError
 from ivcplan.parallel import side_by_side
 from ivcplan.progress import ProgressCallback
@@ -50,25 +51,6 @@ from ivcplan.volume import Grid, Volume
 
 log = logging.getLogger(__name__)
 
-#: Anything denser than this (HU) is patient or table, not air.
-BODY_THRESHOLD_HU = -400.0
-#: In-plane opening radius (mm) that separates the table and blankets from the patient.
-TABLE_OPENING_MM = 6.0
-#: Extra body components (arms) kept when at least this fraction of the largest component.
-BODY_MIN_COMPONENT_FRACTION = 0.05
-#: Bone threshold (HU, on the ~3 mm working copy).
-BONE_THRESHOLD_HU = 220.0
-#: Holes smaller than this (mm^2) inside a vertebra are marrow and get filled; the canal is larger.
-MARROW_HOLE_MM2 = 120.0
-#: Radius (mm) of the vertebral body around its centre, and the least marrow attenuation (HU).
-VERTEBRAL_BODY_RADIUS_MM = 22.0
-#: Largest distance (mm) of the spine hot spot from the body's left-right midline.
-SPINE_MIDLINE_MM = 30.0
-#: Largest cross-section (mm^2) of a vertebral body: bigger bone rings (pelvis) are not filled.
-VERTEBRA_AREA_MM2 = 2000.0
-MARROW_HU = 100.0
-#: Half-width (mm) of the box around the vertebral-body centre kept as spine (transverse processes).
-SPINE_HALF_WIDTH_MM = 45.0
 #: Soft-tissue range (HU) in which organ intensity peaks are searched.
 SOFT_TISSUE_HU = (-10.0, 260.0)
 #: Half-width (HU) of the intensity window around an organ's estimated attenuation.
@@ -115,16 +97,16 @@ class OrganSegmentation:
 # ---------------------------------------------------------------------------------------------
 def body_mask(volume: Volume) -> np.ndarray:
     """Patient outline (air, table and blankets excluded, internal air such as lungs included)."""
-    frame = WorkFrame.from_volume(volume)
-    return frame.to_full(_body_low(frame))
+    frame = WorkFrame.coarse(volume)
+    return frame.to_scan(body_outline(frame))
 
 
 def spine_mask(volume: Volume, body: np.ndarray) -> np.ndarray:
     """Vertebral column (bone near the posterior midline); empty when no spine is in view."""
-    frame = WorkFrame.from_volume(volume)
+    frame = WorkFrame.coarse(volume)
     _check_mask(body, volume, "body")
-    spine_low, _ = _spine_low(frame, frame.from_full(body))
-    return frame.to_full_smooth(spine_low)
+    spine_low, _ = vertebral_column(frame, frame.from_scan(body))
+    return frame.to_scan(spine_low, (True,))
 
 
 def spine_centres(spine: np.ndarray, grid: Grid) -> np.ndarray:
@@ -149,10 +131,10 @@ def spine_centres(spine: np.ndarray, grid: Grid) -> np.ndarray:
 
 def liver_mask(volume: Volume, body: np.ndarray, spine: np.ndarray, *, phase: str | None = None) -> OrganResult:
     """Liver where it is in the field of view (see the module docstring for the method)."""
-    frame = WorkFrame.from_volume(volume)
+    frame = WorkFrame.coarse(volume)
     _check_mask(body, volume, "body")
     _check_mask(spine, volume, "spine")
-    body_low, spine_low = frame.from_full(body), frame.from_full(spine)
+    body_low, spine_low = frame.from_scan(body), frame.from_scan(spine)
     centres = _centres_low(spine_low, frame)
     mask, conf, note, window = _liver_low(frame, body_low, spine_low, centres)
     return OrganResult(refine_edges(volume, frame, mask, window), conf, note)
@@ -161,29 +143,30 @@ def liver_mask(volume: Volume, body: np.ndarray, spine: np.ndarray, *, phase: st
 def kidney_masks(volume: Volume, body: np.ndarray, spine: np.ndarray, *,
                  phase: str | None = None, liver: np.ndarray | None = None) -> dict[str, OrganResult]:
     """Left and right kidney (keys "left", "right"); pass ``liver`` to keep them out of it."""
-    frame = WorkFrame.from_volume(volume)
+    frame = WorkFrame.coarse(volume)
     _check_mask(body, volume, "body")
     _check_mask(spine, volume, "spine")
-    body_low, spine_low = frame.from_full(body), frame.from_full(spine)
+    body_low, spine_low = frame.from_scan(body), frame.from_scan(spine)
     centres = _centres_low(spine_low, frame)
     if liver is None:
         liver_low = _liver_low(frame, body_low, spine_low, centres)[0]
     else:
         _check_mask(liver, volume, "liver")
-        liver_low = frame.from_full(liver)
+        liver_low = frame.from_scan(liver)
     found = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
     return {side: OrganResult(refine_edges(volume, frame, m, w), c, n) for side, (m, c, n, w) in found.items()}
 
 
-def segment_organs(volume: Volume, *, phase: str | None = None,
-                   progress: ProgressCallback | None = None) -> OrganSegmentation:
-    """Body, spine, liver and kidneys in one pass over a shared ~3 mm working copy."""
+def segment_organs(volume: Volume, *, phase: str | None = None, progress: ProgressCallback | None = None,
+                   frame: WorkFrame | None = None, column: Column | None = None) -> OrganSegmentation:
+    """Body, spine, liver and kidneys in one pass over a shared ~3 mm working copy. ``frame`` (the
+    volume's coarse `WorkFrame`) and ``column`` (its `trunk.find_column`) are taken when given."""
     report = progress or (lambda stage, fraction: None)
     report("organs: preparing", 0.0)
-    frame = WorkFrame.from_volume(volume)
-    body_low = _body_low(frame)
+    frame = frame or WorkFrame.coarse(volume)
     report("organs: spine", 0.2)
-    spine_low, centres = _spine_low(frame, body_low)
+    column = column or find_column(frame)
+    body_low, spine_low, centres = column.body, column.spine, column.centres
     report("organs: liver", 0.4)
     liver_low, liver_conf, liver_note, liver_window = _liver_low(frame, body_low, spine_low, centres)
     report("organs: kidneys", 0.7)
@@ -191,7 +174,7 @@ def segment_organs(volume: Volume, *, phase: str | None = None,
     # The full-resolution edges of each organ are independent of the others': refined side by side.
     sides = list(kidneys_low)
     spine, liver_mask, *kidney_masks = side_by_side(
-        (frame.to_full_smooth, (spine_low,)), (refine_edges, (volume, frame, liver_low, liver_window)),
+        (frame.to_scan, (spine_low, (True,))), (refine_edges, (volume, frame, liver_low, liver_window)),
         *((refine_edges, (volume, frame, kidneys_low[s][0], kidneys_low[s][3])) for s in sides))
     liver = OrganResult(liver_mask, liver_conf, liver_note)
     kidneys = {s: OrganResult(m, kidneys_low[s][1], kidneys_low[s][2])
@@ -199,7 +182,7 @@ def segment_organs(volume: Volume, *, phase: str | None = None,
     notes = tuple(f"{name}: {res.note}" for name, res in [("liver", liver)] +
                   [(f"kidney_{s}", r) for s, r in kidneys.items()] if res.note)
     report("organs: done", 1.0)
-    return OrganSegmentation(frame.to_full(body_low), spine, spine_centres(spine, volume.grid), liver,
+    return OrganSegmentation(frame.to_scan(body_low), spine, spine_centres(spine, volume.grid), liver,
                              kidneys, notes)
 
 
@@ -211,13 +194,6 @@ def _check_mask(mask: np.ndarray, volume: Volume, name: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # helpers on the working copy (axes S, P, L)
 # ---------------------------------------------------------------------------------------------
-def _fill_slices(mask: np.ndarray) -> np.ndarray:
-    """Fill holes slice by slice (axis 0)."""
-    padded = np.pad(mask, ((1, 1), (0, 0), (0, 0)))
-    filled = ndimage.binary_fill_holes(padded, structure=np.ones((1, 3, 3), bool))
-    return filled[1:-1]
-
-
 def _components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     labels, n = ndimage.label(mask)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
@@ -225,99 +201,8 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     return labels, n, sizes
 
 
-def _body_low(frame: WorkFrame) -> np.ndarray:
-    air = frame.array > BODY_THRESHOLD_HU
-    opened = ndimage.binary_opening(air, structure=ball(TABLE_OPENING_MM, frame.spacing, planar=True))
-    labels, n, sizes = _components(opened)
-    if n == 0:
-        return np.zeros(frame.shape, bool)
-    keep = np.nonzero(sizes >= BODY_MIN_COMPONENT_FRACTION * sizes.max())[0]
-    body = np.isin(labels, keep)
-    # The opening shaves corners: take back the air-threshold voxels touching the opened body.
-    body = ndimage.binary_dilation(body, structure=ball(TABLE_OPENING_MM, frame.spacing, planar=True)) & air
-    return _fill_slices(body)
-
-
 def _smoothed(frame: WorkFrame) -> np.ndarray:
-    return ndimage.gaussian_filter(frame.array, sigma=0.6)
-
-
-def _spine_low(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spine mask and per-slice vertebral-body centres (nz, 2) as (P, L) low-res indices."""
-    nz, ny, nx = frame.shape
-    sp = frame.spacing
-    centres = np.full((nz, 2), np.nan)
-    bone = (frame.array > BONE_THRESHOLD_HU) & ndimage.binary_dilation(body, iterations=2)
-    spine = np.zeros(frame.shape, bool)
-    if bone.sum() == 0 or not body.any():
-        return spine, centres
-    # Vertebral body per slice: dense bone closed across cortical gaps, filled, and opened so that
-    # thin posterior elements and ribs drop out; the largest such disc near the midline.
-    body_cols = np.nonzero(body.any(axis=(0, 1)))[0]
-    mid = 0.5 * (body_cols.min() + body_cols.max())
-    disc_open = ball(VERTEBRAL_BODY_RADIUS_MM * 0.4, sp, planar=True)[0]
-    # Cortex and marrow averaged over a few mm: the vertebral body is a solid blob above soft tissue.
-    dense = ndimage.gaussian_filter(frame.array, sigma=(0.0, *(4.0 / sp[1:]))) > MARROW_HU - 5.0
-    found = np.full((nz, 2), np.nan)
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    for z in range(nz):
-        if not dense[z].any():
-            continue
-        sl = _fill_small_holes(dense[z], VERTEBRA_AREA_MM2 / (sp[1] * sp[2]))
-        sl = ndimage.binary_opening(sl, structure=disc_open)
-        labels, n = ndimage.label(sl & body[z])
-        if n == 0:
-            continue
-        idx = np.arange(1, n + 1)
-        cx = np.asarray(ndimage.mean(xx, labels, idx))
-        area = np.asarray(ndimage.sum(sl, labels, idx))
-        # The most bone, not the largest blob: above the dome the heart (blood ~160 HU) is a bigger
-        # "dense" blob near the midline than a thoracic vertebra, but holds no cortical bone.
-        bone_px = np.asarray(ndimage.sum(bone[z], labels, idx))
-        bone_px[(np.abs(cx - mid) * sp[2] > SPINE_MIDLINE_MM) | (area * sp[1] * sp[2] < 200.0)] = 0
-        k = int(np.argmax(bone_px))
-        if bone_px[k] > 0:
-            # Its bone only: the smoothed blob may have merged with the liver or the aorta beside it.
-            ys, xs = np.nonzero((labels == k + 1) & bone[z])
-            front = ys <= np.median(ys)  # the vertebral body, not the posterior elements
-            found[z] = (ys[front].mean(), xs[front].mean())
-    ok = ~np.isnan(found[:, 0])
-    if not ok.any():
-        return spine, centres
-    # z-consistency: drop detections far from the running median of their neighbours.
-    med = np.stack([ndimage.median_filter(np.where(ok, found[:, k], np.nanmedian(found[:, k])), size=7)
-                    for k in range(2)], axis=1)
-    ok &= np.hypot((found[:, 0] - med[:, 0]) * sp[1], (found[:, 1] - med[:, 1]) * sp[2]) <= 15.0
-    zs = np.arange(nz)
-    good = np.nonzero(ok)[0]
-    # Interpolate across short gaps only; never extrapolate beyond the detected column.
-    span = (zs >= good.min()) & (zs <= good.max())
-    for k in range(2):
-        centres[span, k] = np.interp(zs[span], good, found[good, k])
-    hole_px = MARROW_HOLE_MM2 / (sp[1] * sp[2])
-    for z in np.nonzero(span)[0]:
-        py, px = centres[z]
-        dy, dx = (yy - py) * sp[1], (xx - px) * sp[2]
-        box = (np.abs(dx) <= SPINE_HALF_WIDTH_MM) & (dy >= -VERTEBRAL_BODY_RADIUS_MM - 8.0) & (dy <= 75.0)
-        disc = (dy ** 2 + dx ** 2 <= VERTEBRAL_BODY_RADIUS_MM ** 2) & (dy <= 10.0)
-        cand = box & (bone[z] | (disc & (frame.array[z] > MARROW_HU)))
-        labels, n = ndimage.label(cand)
-        if n == 0:
-            continue
-        near = np.unique(labels[(dy ** 2 + dx ** 2 <= (VERTEBRAL_BODY_RADIUS_MM + 10.0) ** 2) & (labels > 0)])
-        spine[z] = _fill_small_holes(np.isin(labels, near), hole_px)
-    return spine, centres
-
-
-def _fill_small_holes(mask2d: np.ndarray, max_px: float) -> np.ndarray:
-    filled = ndimage.binary_fill_holes(mask2d)
-    holes, n = ndimage.label(filled & ~mask2d)
-    if n == 0:
-        return mask2d
-    sizes = np.bincount(holes.ravel())
-    small = np.nonzero(sizes <= max_px)[0]
-    small = small[small > 0]
-    return mask2d | np.isin(holes, small)
+    return ndimage.gaussian_filter(frame.hu, sigma=0.6)
 
 
 def _centres_low(spine_low: np.ndarray, frame: WorkFrame) -> np.ndarray:
@@ -420,7 +305,7 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
     steps = int(np.ceil(LIVER_EROSION_MM / float(frame.spacing.min()))) + LIVER_EXTRA_STEPS
     liver = _reconstruct(core, window, steps)
     liver = ndimage.binary_closing(liver, structure=ball(6.0, frame.spacing), border_value=0)
-    liver = _fill_slices(liver) & body
+    liver = fill_slices(liver) & body
     liver = _largest(liver)
     ml = float(liver.sum()) * voxel_ml
     conf, note = _liver_confidence(liver, ml, dx, frame, level)

@@ -1,4 +1,4 @@
-"""Kidneys on the organ working frame (axes S, P, L; see `organs_frame.WorkFrame`).
+"""Kidneys on the organ working frame (axes S, P, L; see `frame.WorkFrame`).
 
 Anatomy used (it holds on contrast and non-contrast CT alike):
 

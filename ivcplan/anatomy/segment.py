@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.morphology import bbox
 from ivcplan.anatomy.phase import detect_phase
+from ivcplan.anatomy.trunk import BONE_HU, Column, SpineAnchor, find_column, spine_anchor
 from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc
 from ivcplan.anatomy.veins import blood_band, find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, continue_aorta, ellipse_mask, find_aorta, find_ivc
-from ivcplan.anatomy.vessels_anchor import BONE_HU, SpineAnchor, body_mask, find_spine
 from ivcplan.anatomy.vessels_branches import find_ends
-from ivcplan.anatomy.vessels_frame import WorkFrame, labels_to_source, to_work_frame
 from ivcplan.anatomy.vessels_track import Track
 from ivcplan.errors import InputError
 from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.parallel import available_threads, run_beside
 from ivcplan.progress import ProgressCallback, no_progress
-from ivcplan.volume import Labelmap, Volume, resample_array
+from ivcplan.volume import Labelmap, Volume
 
 if TYPE_CHECKING:
     from ivcplan.io.label_import import ImportedLabels
@@ -114,18 +114,22 @@ def segment(volume: Volume, *, seeds: Seeds | None = None,
         raise InputError(f"expected ivcplan.anatomy.Seeds, got {type(seeds).__name__}", "seeds")
     report = progress or no_progress
     report("segmentation: preparing", 0.0)
+    # One body outline and one vertebral column, on the organs' coarse frame, for every step.
+    coarse = WorkFrame.coarse(volume)
+    column = find_column(coarse)
     # The organs need nothing from the vessel steps up to the IVC: they run beside them.
     organ_warnings: list[str] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        organs_job = run_beside(pool, _organs, volume, None, organ_warnings) if available_threads() > 1 else None
-        return _segment(volume, seeds, report, organs_job, organ_warnings)
+        organs_job = run_beside(pool, _organs, volume, coarse, column, organ_warnings) \
+            if available_threads() > 1 else None
+        return _segment(volume, seeds, report, coarse, column, organs_job, organ_warnings)
 
 
-def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, organs_job: Future | None,
-             organ_warnings: list[str]) -> Segmentation:
-    frame = to_work_frame(volume)
-    body = body_mask(frame.hu)
-    spine = find_spine(frame.hu, body, frame.spacing)
+def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coarse: WorkFrame, column: Column,
+             organs_job: Future | None, organ_warnings: list[str]) -> Segmentation:
+    frame = WorkFrame.fine(volume)
+    body = frame.from_frame(coarse, column.body)
+    spine = spine_anchor(column, coarse, frame)
     confidence = {lab.key: 0.0 for lab in Label if lab is not Label.BACKGROUND}
     warnings: list[str] = []
     labels = np.zeros(frame.hu.shape, dtype=np.uint8)
@@ -140,7 +144,8 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
             labels[body] = Label.BODY
             confidence[Label.BODY.key] = 0.5
         report("segmentation: done", 1.0)
-        return Segmentation(labels_to_source(labels, frame), confidence, "unknown", tuple(warnings), details)
+        return Segmentation(Labelmap(frame.to_scan(labels), volume.grid), confidence, "unknown", tuple(warnings),
+                            details)
 
     report("segmentation: aorta", 0.1)
     aorta = find_aorta(frame, body, spine)
@@ -153,7 +158,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
             warnings.append(f"aorta: its upper {mm} mm (no contrast against the diaphragmatic crura) follow "
                             "its course as a shape prior; they were not delineated")
     report("segmentation: organs", 0.3)
-    organs = organs_job.result() if organs_job is not None else _organs(volume, None, organ_warnings)
+    organs = organs_job.result() if organs_job is not None else _organs(volume, coarse, column, organ_warnings)
     warnings[:0] = organ_warnings  # the organs' notes first, as they come first in the report
     report("segmentation: IVC", 0.5)
     seed_vox = _seeds_to_frame(seeds.ivc, frame, "seeds.ivc") if seeds and seeds.ivc else None
@@ -181,7 +186,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
-        organ_work = resample_array(organs.labels, volume.grid, frame.grid, interpolation="nearest", fill=0)
+        organ_work = frame.labels_from_scan(organs.labels)
         if enhanced:
             _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
@@ -215,7 +220,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, orga
     report("segmentation: resampling", 0.9)
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
     # labels override organ labels where they overlap.
-    vessels = labels_to_source(labels, frame, tuple(int(v) for v in SMOOTH_LABELS)).array
+    vessels = frame.to_scan(labels, tuple(int(v) for v in SMOOTH_LABELS))
     final = organs.labels
     final[vessels > 0] = vessels[vessels > 0]
     labelmap = Labelmap(final, volume.grid)
@@ -527,11 +532,11 @@ class OrganLabels:
     liver_hu: float | None  # median attenuation of the liver, None when not found
 
 
-def _organs(volume: Volume, phase_hint: str | None, warnings: list[str]) -> OrganLabels:
+def _organs(volume: Volume, coarse: WorkFrame, column: Column, warnings: list[str]) -> OrganLabels:
     """Body, spine, liver and kidneys from the organs module: one label array on the volume grid."""
     from ivcplan.anatomy import organs as organ_mod
 
-    seg = organ_mod.segment_organs(volume, phase=phase_hint)
+    seg = organ_mod.segment_organs(volume, frame=coarse, column=column)
     # One composite label array, resampled once onto the working grid (organs do not overlap
     # except body/spine, which the later, more specific labels override).
     composite = np.zeros(volume.shape, dtype=np.uint8)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, signal
 
-from ivcplan.anatomy.vessels_anchor import SpineAnchor
-from ivcplan.anatomy.vessels_frame import WorkFrame
+from ivcplan.anatomy.frame import WorkFrame
+from ivcplan.anatomy.trunk import SpineAnchor
 from ivcplan.anatomy.vessels_track import (
     Candidate,
     Track,
@@ -35,8 +35,13 @@ IVC_TEMPLATES: tuple[tuple[float, float], ...] = (
 AORTA_BOX_MM = ((-15.0, 50.0), (-60.0, 35.0))
 AORTA_TYPICAL_MM = (12.0, -15.0)
 IVC_BOX_MM = ((-85.0, 0.0), (-80.0, 25.0))
-#: Vessel centres are never over the vertebral body: |dx| below this and posterior to its front.
-VERTEBRA_HALF_WIDTH_MM = 18.0
+#: Vessel centres are never over the vertebral body (nor within VERTEBRA_MARGIN_MM of its front): a
+#: body VERTEBRA_HALF_WIDTH_MM wide each side whose front recedes by VERTEBRA_RECESS_MM at its sides
+#: (mm; the aorta lies in that curve, left of the midline, its centre 8-19 mm in front of the
+#: midline's front on three real CTs; the IVC's 4-9 mm in front of it, 20 mm to the right).
+VERTEBRA_HALF_WIDTH_MM = 22.0
+VERTEBRA_RECESS_MM = 10.0
+VERTEBRA_MARGIN_MM = 6.0
 #: IVC centre relative to the aorta centre (dx < 0: right of it), mm.
 IVC_FROM_AORTA_MM = ((-80.0, -12.0), (-45.0, 30.0))
 IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -10.0)
@@ -78,6 +83,10 @@ REGION_TOL_SD = 2.5
 MIN_REGION_TOL_HU = 25.0
 #: Below this inside-vs-ring contrast (HU) the vessel boundary is taken from its template.
 LOW_CONTRAST_HU = 30.0
+#: An artery's calcified wall lies within this distance (mm) of its lumen.
+WALL_MM = 2.5
+#: Rings at these multiples of the template are tried in turn until one differs from the lumen.
+RING_SCALES = (1.0, 1.4, 1.8)
 #: The delineated cross-section may extend this much beyond its template (factor, mm).
 REGION_GROWTH = 1.0
 REGION_MARGIN_MM = 4.0
@@ -131,6 +140,14 @@ def _box_mask(shape: tuple[int, int], centre_yx: tuple[float, float], box_mm: Se
     return (dx >= x_lo) & (dx <= x_hi) & (dy >= y_lo) & (dy <= y_hi)
 
 
+def _over_vertebra(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Offsets (mm) from the front of the vertebral body on the midline that lie over the body (or
+    within `VERTEBRA_MARGIN_MM` in front of it): its front recedes by `VERTEBRA_RECESS_MM` towards
+    its sides, `VERTEBRA_HALF_WIDTH_MM` from the midline."""
+    front = -VERTEBRA_MARGIN_MM + VERTEBRA_RECESS_MM * (dx / VERTEBRA_HALF_WIDTH_MM) ** 2
+    return (np.abs(dx) < VERTEBRA_HALF_WIDTH_MM) & (dy > front)
+
+
 def _denoise(stack: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """In-plane smoothing so that the inside spread measures structure, not image noise."""
     return ndimage.gaussian_filter(stack, sigma=(0.0, DENOISE_SIGMA_MM / spacing[1], DENOISE_SIGMA_MM / spacing[2]))
@@ -154,7 +171,7 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
         yy, xx = np.mgrid[0:sub.shape[1], 0:sub.shape[2]]
         dy = (yy + ys.start - anchor[0]) * sp[1]
         dx = (xx + xs.start - anchor[1]) * sp[2]
-        allowed &= ~((np.abs(dx) < VERTEBRA_HALF_WIDTH_MM) & (dy > -6.0))
+        allowed &= ~_over_vertebra(dx, dy)
         allowed &= body[z, ys, xs]
         cands[z] = slice_candidates(score[i], which[i], inside[i], ring[i], AORTA_TEMPLATES, allowed,
                                     (ys.start, xs.start))
@@ -167,7 +184,7 @@ def find_aorta(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor) -> Vessel
     track = dynamic_track(cands, sp, prior, range(zs[0], zs[-1] + 1), size_weight=0.08, hu_weight=1.0)
     if track.z.size == 0:
         return None
-    mask = delineate(frame.hu, track, sp, body)
+    mask = delineate(frame.hu, track, sp, body, wall=True)
     conf = _confidence(track)
     return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan, conf)
 
@@ -390,7 +407,7 @@ def _ivc_allowed(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: 
         allowed &= body[z, ys, xs]
         dy = (yy + ys.start - spine.y_anterior[z]) * sp[1]
         dx = (xx + xs.start - spine.cx[z]) * sp[2]
-        allowed &= ~((np.abs(dx) < VERTEBRA_HALF_WIDTH_MM) & (dy > -6.0))
+        allowed &= ~_over_vertebra(dx, dy)
         a_idx = aorta.track.at(z) if aorta is not None else None
         if a_idx is not None:
             ay, ax = aorta.track.y[a_idx], aorta.track.x[a_idx]
@@ -418,10 +435,11 @@ def ellipse_mask(shape: tuple[int, int], cy: float, cx: float, ry_px: float, rx_
 
 
 def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarray,
-              exclude: np.ndarray | None = None, peel: bool = False) -> np.ndarray:
+              exclude: np.ndarray | None = None, peel: bool = False, wall: bool = False) -> np.ndarray:
     """Per-slice vessel region: voxels like the lumen, connected to the centre, near the template.
     ``peel``: peel the partial volume of soft tissue the vessel touches (`_peel_partial_volume`);
-    the aorta is not peeled (reference masks, e.g. TotalSegmentator's, include its wall)."""
+    the aorta is not peeled (reference masks, e.g. TotalSegmentator's, include its wall), and with
+    ``wall`` its calcified wall is kept (`_calcified_wall`)."""
     mask = np.zeros(hu.shape, dtype=bool)
     ny, nx = hu.shape[1:]
     # A single slice's template may underestimate the vessel: never go below the track's median.
@@ -429,14 +447,14 @@ def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarra
     for k, z in enumerate(track.z):
         ry, rx = max(track.ry[k], ry_typ) / spacing[1], max(track.rx[k], rx_typ) / spacing[2]
         # Work in a window around the vessel (speed): the limit ellipse plus the ring.
-        hy = int(np.ceil(REGION_GROWTH * ry + (REGION_MARGIN_MM + 8.0) / spacing[1]))
-        hx = int(np.ceil(REGION_GROWTH * rx + (REGION_MARGIN_MM + 8.0) / spacing[2]))
+        hy = int(np.ceil(RING_SCALES[-1] * REGION_GROWTH * ry + (REGION_MARGIN_MM + 8.0) / spacing[1]))
+        hx = int(np.ceil(RING_SCALES[-1] * REGION_GROWTH * rx + (REGION_MARGIN_MM + 8.0) / spacing[2]))
         y0, y1 = max(int(track.y[k]) - hy, 0), min(int(track.y[k]) + hy + 1, ny)
         x0, x1 = max(int(track.x[k]) - hx, 0), min(int(track.x[k]) + hx + 1, nx)
         if y1 <= y0 or x1 <= x0:
             continue
         win = hu[z, y0:y1, x0:x1]
-        region = _delineate_slice(win, track.y[k] - y0, track.x[k] - x0, ry, rx, spacing, peel)
+        region = _delineate_slice(win, track.y[k] - y0, track.x[k] - x0, ry, rx, spacing, peel, wall)
         if region is None:
             continue
         region &= body[z, y0:y1, x0:x1]
@@ -447,7 +465,7 @@ def delineate(hu: np.ndarray, track: Track, spacing: np.ndarray, body: np.ndarra
 
 
 def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float,
-                     spacing: np.ndarray, peel: bool = False) -> np.ndarray | None:
+                     spacing: np.ndarray, peel: bool = False, wall: bool = False) -> np.ndarray | None:
     shape2 = win.shape
     template = ellipse_mask(shape2, cy, cx, ry, rx)
     core = ellipse_mask(shape2, cy, cx, 0.6 * ry, 0.6 * rx)
@@ -456,11 +474,18 @@ def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float
         return None
     m = float(np.median(vals))
     sd = float(1.4826 * np.median(np.abs(vals - m)))
-    ring = ellipse_mask(shape2, cy, cx, ry + 6 / spacing[1], rx + 6 / spacing[2]) & \
-        ~ellipse_mask(shape2, cy, cx, ry + 2 / spacing[1], rx + 2 / spacing[2])
-    ring_m = float(np.median(win[ring])) if ring.any() else m
-    contrast = abs(m - ring_m)
-    if contrast < LOW_CONTRAST_HU:
+    # The ring around the template may still lie inside the same lumen (a small template chosen
+    # inside a large vessel with a bright wall): then the ring is looked for further out.
+    for scale in RING_SCALES:
+        sy, sx = scale * ry, scale * rx
+        ring = ellipse_mask(shape2, cy, cx, sy + 6 / spacing[1], sx + 6 / spacing[2]) & \
+            ~ellipse_mask(shape2, cy, cx, sy + 2 / spacing[1], sx + 2 / spacing[2])
+        ring_m = float(np.median(win[ring])) if ring.any() else m
+        contrast = abs(m - ring_m)
+        if contrast >= LOW_CONTRAST_HU:
+            ry, rx = sy, sx
+            break
+    else:
         return template
     # Half-way between lumen and surroundings is where a blurred wall edge lies.
     tol = max(REGION_TOL_SD * sd, MIN_REGION_TOL_HU, 0.5 * contrast)
@@ -480,7 +505,20 @@ def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float
     region = ndimage.binary_fill_holes(ndimage.binary_opening(region, iterations=1))
     if not region.any():
         return template
+    if wall:
+        region = _calcified_wall(region, sl, m + tol, limit, spacing)
     return _peel_partial_volume(region, sl, m) if peel else region
+
+
+def _calcified_wall(region: np.ndarray, sl: np.ndarray, above: float, limit: np.ndarray,
+                    spacing: np.ndarray) -> np.ndarray:
+    """An artery's wall, where calcified, is brighter than its lumen and left out by the lumen's
+    window: voxels brighter than ``above`` within `WALL_MM` of the lumen (and inside the limit
+    ellipse) are its wall, with the holes they close."""
+    reach = max(1, int(np.ceil(WALL_MM / float(min(spacing[1:])))))
+    near = ndimage.binary_dilation(region, iterations=reach) & limit
+    out = region | (near & (sl > above))
+    return ndimage.binary_fill_holes(out)
 
 
 def _peel_partial_volume(region: np.ndarray, sl: np.ndarray, lumen: float) -> np.ndarray:

@@ -197,12 +197,12 @@ def test_isodense_ivc_is_flagged_by_its_share_in_the_liver() -> None:
 
 
 def test_bridges_stop_at_the_ends_of_the_ivc() -> None:
+    from ivcplan.anatomy.frame import WorkFrame
     from ivcplan.anatomy.segment import _place_bridges
     from ivcplan.anatomy.vessels import VesselResult
-    from ivcplan.anatomy.vessels_frame import to_work_frame
     from ivcplan.anatomy.vessels_track import Track
 
-    frame = to_work_frame(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    frame = WorkFrame.fine(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
     # Lumen on slices 2-9 and 20-27; the track bridges 10-19 (a filling defect) and, above the
     # junction at slice 24, nothing is missing; below the confluence at slice 4 neither.
     zs = np.r_[2:10, 20:28]
@@ -264,13 +264,13 @@ def test_aorta_is_not_continued_into_fat() -> None:
 
 
 def test_only_an_unenhanced_aorta_is_continued() -> None:
+    from ivcplan.anatomy.frame import WorkFrame
+    from ivcplan.anatomy.trunk import SpineAnchor
     from ivcplan.anatomy.vessels import VesselResult, continue_aorta
-    from ivcplan.anatomy.vessels_anchor import SpineAnchor
-    from ivcplan.anatomy.vessels_frame import to_work_frame
     from ivcplan.anatomy.vessels_track import Track
 
     # Soft tissue everywhere; an aorta track (radius 5 px) on slices 0-9 of 20, stopping inside the trunk.
-    frame = to_work_frame(Volume.from_array(np.full((20, 40, 40), 45.0, np.float32), spacing=(3.0, 1.5, 1.5)))
+    frame = WorkFrame.fine(Volume.from_array(np.full((20, 40, 40), 45.0, np.float32), spacing=(3.0, 1.5, 1.5)))
     nz = frame.hu.shape[0]
     spine = SpineAnchor(np.ones(nz, bool), np.full(nz, 20.0), np.full(nz, 30.0), np.full(nz, 32.0), np.ones(nz, bool))
     zs = np.arange(10)
@@ -371,12 +371,12 @@ def test_bad_input_is_named() -> None:
 
 
 def test_funnel_keeps_the_vein_on_its_axis_into_the_atrium() -> None:
+    from ivcplan.anatomy.frame import WorkFrame
     from ivcplan.anatomy.segment import _funnel_to_atrium
     from ivcplan.anatomy.vessels import VesselResult, ellipse_mask
-    from ivcplan.anatomy.vessels_frame import to_work_frame
     from ivcplan.anatomy.vessels_track import Track
 
-    frame = to_work_frame(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    frame = WorkFrame.fine(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
     # A straight vein (x = 14) whose track drifts into the atrium's blood (centred at x = 26) over the
     # 10 mm below the junction at slice 20.
     zs = np.arange(20)
@@ -399,12 +399,12 @@ def test_funnel_keeps_the_vein_on_its_axis_into_the_atrium() -> None:
 
 
 def test_flare_above_the_confluence_goes_to_the_iliac_veins() -> None:
+    from ivcplan.anatomy.frame import WorkFrame
     from ivcplan.anatomy.segment import _flare_to_iliacs
     from ivcplan.anatomy.vessels import VesselResult, ellipse_mask
-    from ivcplan.anatomy.vessels_frame import to_work_frame
     from ivcplan.anatomy.vessels_track import Track
 
-    frame = to_work_frame(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    frame = WorkFrame.fine(Volume.from_array(np.zeros((30, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
     # A straight vein (x = 20, radius 4 px) from the confluence at slice 5; on the 12 mm above it the
     # two iliac veins still run into its lumen side by side (x = 13 and x = 27).
     zs = np.arange(5, 30)
@@ -442,12 +442,12 @@ def test_a_track_starting_on_one_iliac_vein_is_cut_at_the_axis() -> None:
 
 
 def test_branch_mouths_are_left_to_the_branch_veins() -> None:
+    from ivcplan.anatomy.frame import WorkFrame
     from ivcplan.anatomy.segment import _trim_branch_mouths
     from ivcplan.anatomy.vessels import VesselResult, ellipse_mask
-    from ivcplan.anatomy.vessels_frame import to_work_frame
     from ivcplan.anatomy.vessels_track import Track
 
-    frame = to_work_frame(Volume.from_array(np.zeros((10, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
+    frame = WorkFrame.fine(Volume.from_array(np.zeros((10, 40, 40), np.float32), spacing=(2.0, 2.0, 2.0)))
     zs = np.arange(10)
     n = zs.size
     # A vein of radius 4 px (template 8 mm) with a hepatic vein's mouth (a 3 px wide stub) on every

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.tumor import RESIDUAL_LUMEN_MM, residual_lumen, split_ivc
-from ivcplan.anatomy.vessels_frame import CANONICAL_DIRECTION, labels_to_source, to_work_frame
 from ivcplan.anatomy.vessels_track import Candidate, dynamic_track
-from ivcplan.volume import Volume
+from ivcplan.volume import Volume, orientation_direction
 
 #: A round trip through the working grid keeps a 20 mm ball to within this Dice.
 ROUND_TRIP_DICE = 0.93
@@ -44,16 +44,21 @@ def test_work_frame_is_canonical_and_round_trips() -> None:
     dist = np.linalg.norm(vol.grid.index_to_lps(idx) - centre, axis=1).reshape(shape)
     ball = dist <= 10.0
     vol = vol.with_array(np.where(ball, 200, 0).astype(np.int16))
-    frame = to_work_frame(vol)
-    assert np.allclose(frame.grid.direction, CANONICAL_DIRECTION)
-    assert frame.spacing[1] == pytest.approx(1.5) and frame.spacing[0] == pytest.approx(2.5)
+    frame = WorkFrame.fine(vol)
+    assert np.allclose(frame.grid.direction, orientation_direction("SPL"))
+    # Blocks of two 0.8 mm pixels (1.6 mm: a 2.4 mm block would be too coarse); slices kept.
+    assert frame.factors == (1, 2, 2) and frame.spacing[1] == pytest.approx(1.6) and frame.spacing[0] == 2.5
     # The bright ball is where it was, in physical space.
     work_idx = np.argwhere(frame.hu > 100).mean(axis=0)
     assert np.linalg.norm(frame.grid.index_to_lps(work_idx) - centre) < 1.0
-    back = labels_to_source((frame.hu > 100).astype(np.uint8), frame, smooth_labels=(1,))
-    assert back.grid.is_same(vol.grid)
-    got = back.array == 1
+    back = frame.to_scan((frame.hu > 100).astype(np.uint8), smooth=(1,))
+    assert back.shape == vol.shape
+    got = back == 1
     assert 2 * np.count_nonzero(got & ball) / (got.sum() + ball.sum()) >= ROUND_TRIP_DICE
+    # Frames of one scan share their blocks' positions: the coarse frame's mask on the fine one.
+    coarse = WorkFrame.coarse(vol)
+    on_fine = frame.from_frame(coarse, coarse.hu > 100)
+    assert 2 * np.count_nonzero(on_fine & (frame.hu > 100)) / (on_fine.sum() + (frame.hu > 100).sum()) >= 0.85
 
 
 def _cand(y: float, x: float, score: float) -> Candidate:
@@ -340,3 +345,38 @@ def test_lower_pole_sections_lie_within_the_sections_above() -> None:
     assert kept[1][before[1] & ((yy - 40) ** 2 + (xx - 40) ** 2 <= 18**2)].all()
     assert kept[0][hilum[0]].all()  # the plug in its vein is kept
     assert (kept[2:] == before[2:]).all()
+
+
+def test_small_template_in_a_large_artery_grows_to_its_calcified_wall() -> None:
+    from ivcplan.anatomy.vessels import _delineate_slice
+
+    # An enhanced aorta (150 HU, radius 12 px) in fat with a calcified wall (600 HU) over half its
+    # circumference; the track's template is a 6 px disc at its centre (its ring lies in the same
+    # lumen). The lumen and its wall are the artery (reference masks include the wall).
+    yy, xx = np.mgrid[0:70, 0:70]
+    r = np.hypot(yy - 35, xx - 35)
+    lumen = r <= 12
+    wall = (r > 12) & (r <= 14)
+    hu = np.full((70, 70), -100.0)
+    hu[lumen] = 150.0
+    hu[wall & (yy > 35)] = 600.0
+    hu[wall & (yy <= 35)] = 60.0
+    hu = ndimage.gaussian_filter(hu, 0.8) + np.random.default_rng(1).normal(0, 8.0, hu.shape)
+    sp = np.array([2.0, 1.0, 1.0])
+    out = _delineate_slice(hu, 35.0, 35.0, 6.0, 6.0, sp, wall=True)
+    artery = lumen | wall
+    assert 2 * np.count_nonzero(out & artery) / (out.sum() + artery.sum()) >= 0.9  # 0.31 before
+    assert out[wall & (yy > 37)].mean() >= 0.8
+
+
+def test_tumor_specks_apart_from_the_mass_are_dropped() -> None:
+    from ivcplan.anatomy.tumor import _drop_specks
+
+    tumor = np.zeros((20, 40, 40), bool)
+    tumor[5:15, 10:25, 10:25] = True  # the mass (2.25 ml at 1 mm)
+    tumor[18, 35:37, 35:37] = True  # 4 voxels far from it: a leak's remnant
+    tumor[2, 2:4, 30:32] = True  # 4 voxels where thin extensions are vein invasion (a hilum)
+    enclosed = np.zeros_like(tumor)
+    enclosed[:4, :6, 28:34] = True
+    out = _drop_specks(tumor, 1.0 / 1000.0, enclosed)
+    assert out[5:15, 10:25, 10:25].all() and not out[18].any() and out[2, 2:4, 30:32].all()
