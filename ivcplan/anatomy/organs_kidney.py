@@ -50,6 +50,11 @@ LADDER_STEP_HU = 10.0
 LADDER_HALF_WIDTH_HU = 20.0
 #: Enhanced parenchyma is less uniform (cortex vs medulla): the half-width grows to this fraction of the level.
 LADDER_RELATIVE_WIDTH = 0.2
+#: Enhancing cortex: windows from this far (HU) above the paraspinal muscle up to LADDER_HU[1], in
+#: steps of CORTEX_STEP_HU, each CORTEX_SPAN_HU wide, filled in each slice.
+CORTEX_ABOVE_MUSCLE_HU = 50.0
+CORTEX_STEP_HU = 20.0
+CORTEX_SPAN_HU = 200.0
 #: Fat (HU, smoothed): never grown into (perirenal and sinus fat).
 FAT_HU = -30.0
 #: The envelope: shell voxels differing from the candidate's mean by more than this (HU) bound it
@@ -83,6 +88,11 @@ PAIR_HU_TOLERANCE = 40.0
 NOT_FOUND_CONFIDENCE = 0.3
 #: Candidates kept per side for the pairing.
 TOP_PER_SIDE = 8
+#: Ranking preferences (score units) for a core up to WHOLE_CORE_ML (an eroded whole kidney), and
+#: for a homogeneous window over a filled one.
+CORE_SIZE_PREFERENCE = 0.1
+WHOLE_CORE_ML = 100.0
+HOMOGENEOUS_PREFERENCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,16 @@ class _Candidate:
     labels_id: int  # which ladder step's label array
     mean_hu: float
     z_range: tuple[int, int]
+    core_ml: float = 0.0
+    filled: bool = False  # from a filled cortex window, not a homogeneous one
+
+    @property
+    def rank(self) -> float:
+        """The score, with small preferences for the larger of equally plausible cores (a window that
+        holds the whole organ rather than one pole of it) and for a homogeneous window (its edge is
+        the organ's own; a filled cortex window also holds what the cortex touches)."""
+        return (self.score + CORE_SIZE_PREFERENCE * min(1.0, self.core_ml / WHOLE_CORE_ML)
+                + (0.0 if self.filled else HOMOGENEOUS_PREFERENCE))
 
 
 def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine: np.ndarray,
@@ -127,10 +147,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     erode[1, 1, :] = erode[1, :, 1] = erode[:, 1, 1] = True
     cands: list[_Candidate] = []
     label_arrays: list[np.ndarray] = []
-    levels = np.arange(LADDER_HU[0], LADDER_HU[1] + 1e-6, LADDER_STEP_HU)
-    for level in levels:
-        half = max(LADDER_HALF_WIDTH_HU, LADDER_RELATIVE_WIDTH * level)
-        window = reg & (sub >= level - half) & (sub <= level + half)
+    for level, filled, window in _windows(sub, reg, fat, muscle):
         core = ndimage.binary_erosion(window, structure=erode)
         if CORE_EXTRA_PLANAR > 0:
             core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=CORE_EXTRA_PLANAR)
@@ -166,10 +183,11 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
             if score <= 0.05:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
-                                    labels_id, float(hu[k]), (sl[0].start, sl[0].stop)))
+                                    labels_id, float(hu[k]), (sl[0].start, sl[0].stop), float(counts[k] * voxel_ml),
+                                    filled))
     chosen = _pair(cands)
     taken = np.zeros(sub.shape, bool)
-    for cand in sorted(chosen, key=lambda c: -c.score):
+    for cand in sorted(chosen, key=lambda c: -c.rank):
         labels = label_arrays[cand.labels_id]
         # Voxels nearer another (real-sized) core of the same window belong to that neighbour.
         sizes = np.bincount(labels.ravel())
@@ -193,6 +211,26 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
             full = empty
         out[cand.side] = (full, conf, note, window)
     return out
+
+
+def _windows(sub: np.ndarray, reg: np.ndarray, fat: np.ndarray, muscle: float):
+    """The attenuation windows candidates are taken from: (level, filled, mask).
+
+    A ladder of narrow windows (homogeneous parenchyma: unenhanced, or nephrographic), then, for an
+    enhancing cortex around a darker medulla and sinus (corticomedullary or excretory phase, or a
+    heterogeneous nephrogram), everything from a level upwards with the holes it encloses in each
+    slice filled (the ring of cortex becomes the organ it bounds)."""
+    for level in np.arange(LADDER_HU[0], LADDER_HU[1] + 1e-6, LADDER_STEP_HU):
+        half = max(LADDER_HALF_WIDTH_HU, LADDER_RELATIVE_WIDTH * level)
+        yield float(level), False, reg & (sub >= level - half) & (sub <= level + half)
+    disc = np.ones((1, 3, 3), bool)
+    for level in np.arange(muscle + CORTEX_ABOVE_MUSCLE_HU, LADDER_HU[1] + 1e-6, CORTEX_STEP_HU):
+        ring = reg & (sub >= level) & (sub <= level + CORTEX_SPAN_HU)
+        ring = ndimage.binary_closing(ring, structure=disc)
+        filled = np.zeros_like(ring)
+        for z in np.nonzero(ring.any(axis=(1, 2)))[0]:
+            filled[z] = ndimage.binary_fill_holes(ring[z])
+        yield float(level), True, filled & reg & ~fat
 
 
 def _ramp(v: float, lo: float, hi: float, soft: float) -> float:
@@ -244,13 +282,13 @@ def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarr
 
 def _pair(cands: list[_Candidate]) -> list[_Candidate]:
     """Best kidney per side, favouring a left/right pair at overlapping levels and attenuation."""
-    per_side = {s: sorted((c for c in cands if c.side == s), key=lambda c: -c.score)[:TOP_PER_SIDE]
+    per_side = {s: sorted((c for c in cands if c.side == s), key=lambda c: -c.rank)[:TOP_PER_SIDE]
                 for s in ("right", "left")}
     best: tuple[float, list[_Candidate]] = (0.0, [])
     for r in [None, *per_side["right"]]:
         for left in [None, *per_side["left"]]:
             picked = [c for c in (r, left) if c is not None]
-            total = sum(c.score for c in picked)
+            total = sum(c.rank for c in picked)
             if r is not None and left is not None:
                 z0, z1 = max(r.z_range[0], left.z_range[0]), min(r.z_range[1], left.z_range[1])
                 shortest = min(r.z_range[1] - r.z_range[0], left.z_range[1] - left.z_range[0])
