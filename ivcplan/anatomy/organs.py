@@ -42,7 +42,7 @@ from scipy import ndimage
 
 from ivcplan.anatomy.frame import WorkFrame, refine_edges
 from ivcplan.anatomy.morphology import ball
-from ivcplan.anatomy.organs_kidney import kidneys_low
+from ivcplan.anatomy.organs_kidney import _muscle_hu, kidneys_low
 from ivcplan.anatomy.trunk import Column, body_outline, fill_slices, find_column, vertebral_column
 from ivcplan.errors import InputError
 from ivcplan.parallel import side_by_side
@@ -63,6 +63,18 @@ LIVER_LOCAL_MIN_HU = 25.0
 LIVER_EXTRA_STEPS = 3
 #: Erosion radius (mm) that breaks thin contacts between the liver and its neighbours.
 LIVER_EROSION_MM = 7.0
+#: Liver lesions: tissue from this far (HU) below the paraspinal muscle up to the parenchyma, taken
+#: where most of a Gaussian neighbourhood (sigma LESION_SIGMA_MM) is liver, in at most
+#: LESION_MAX_LAYERS layers, within LESION_REACH_MM of the parenchyma.
+LESION_BELOW_MUSCLE_HU = -25.0
+LESION_SIGMA_MM = 8.0
+LESION_MAX_LAYERS = 20
+LESION_REACH_MM = 40.0
+#: ... and hypodense blobs (opened by LESION_OPENING_MM) whose surface is at least LESION_CONTACT liver.
+LESION_OPENING_MM = 7.0
+LESION_CONTACT = 0.5
+#: ... lying at least this fraction inside the liver's per-slice convex hull.
+LESION_INSIDE_HULL = 0.6
 #: Plausible liver volume range (ml) for confidence (partial coverage lowers it, not to zero).
 LIVER_TYPICAL_ML = (800.0, 2500.0)
 #: A structure is reported as found at or above this confidence.
@@ -90,6 +102,18 @@ class OrganSegmentation:
     liver: OrganResult
     kidneys: dict[str, OrganResult] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    liver_low: np.ndarray | None = None  # the liver's parenchyma on the coarse frame (no lesions)
+    lesion_candidates: LesionCandidates | None = None
+    liver_window: tuple[float, float] = (0.0, 0.0)  # HU window of the liver's edge (`refine_edges`)
+
+
+@dataclass(frozen=True)
+class LesionCandidates:
+    """Where liver lesions may be (coarse frame): tissue from a little below muscle up to the
+    parenchyma's window (``upto``), and the part darker than the parenchyma (``hypo``)."""
+
+    upto: np.ndarray
+    hypo: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +160,8 @@ def liver_mask(volume: Volume, body: np.ndarray, spine: np.ndarray, *, phase: st
     _check_mask(spine, volume, "spine")
     body_low, spine_low = frame.from_scan(body), frame.from_scan(spine)
     centres = _centres_low(spine_low, frame)
-    mask, conf, note, window = _liver_low(frame, body_low, spine_low, centres)
+    mask, conf, note, window, lesions = _liver_low(frame, body_low, spine_low, centres)
+    mask = fill_lesions(mask, lesions, frame.spacing)
     return OrganResult(refine_edges(volume, frame, mask, window), conf, note)
 
 
@@ -158,9 +183,13 @@ def kidney_masks(volume: Volume, body: np.ndarray, spine: np.ndarray, *,
 
 
 def segment_organs(volume: Volume, *, phase: str | None = None, progress: ProgressCallback | None = None,
-                   frame: WorkFrame | None = None, column: Column | None = None) -> OrganSegmentation:
+                   frame: WorkFrame | None = None, column: Column | None = None,
+                   lesions_later: bool = False) -> OrganSegmentation:
     """Body, spine, liver and kidneys in one pass over a shared ~3 mm working copy. ``frame`` (the
-    volume's coarse `WorkFrame`) and ``column`` (its `trunk.find_column`) are taken when given."""
+    volume's coarse `WorkFrame`) and ``column`` (its `trunk.find_column`) are taken when given.
+    With ``lesions_later`` the liver's lesions are not filled: the caller does it with `fill_lesions`
+    once it knows what they must not take (an IVC tumor against the liver is no liver lesion), from
+    ``liver_low`` and ``lesion_candidates`` of the result."""
     report = progress or (lambda stage, fraction: None)
     report("organs: preparing", 0.0)
     frame = frame or WorkFrame.coarse(volume)
@@ -168,9 +197,12 @@ def segment_organs(volume: Volume, *, phase: str | None = None, progress: Progre
     column = column or find_column(frame)
     body_low, spine_low, centres = column.body, column.spine, column.centres
     report("organs: liver", 0.4)
-    liver_low, liver_conf, liver_note, liver_window = _liver_low(frame, body_low, spine_low, centres)
+    liver_low, liver_conf, liver_note, liver_window, lesions = _liver_low(frame, body_low, spine_low, centres)
     report("organs: kidneys", 0.7)
     kidneys_low = _kidneys_low(frame, body_low, spine_low, centres, liver_low)
+    parenchyma = liver_low
+    if not lesions_later:
+        liver_low = fill_lesions(liver_low, lesions, frame.spacing)
     # The full-resolution edges of each organ are independent of the others': refined side by side.
     sides = list(kidneys_low)
     spine, liver_mask, *kidney_masks = side_by_side(
@@ -183,7 +215,7 @@ def segment_organs(volume: Volume, *, phase: str | None = None, progress: Progre
                   [(f"kidney_{s}", r) for s, r in kidneys.items()] if res.note)
     report("organs: done", 1.0)
     return OrganSegmentation(frame.to_scan(body_low), spine, spine_centres(spine, volume.grid), liver,
-                             kidneys, notes)
+                             kidneys, notes, parenchyma, lesions, liver_window)
 
 
 def _check_mask(mask: np.ndarray, volume: Volume, name: str) -> None:
@@ -260,10 +292,13 @@ def _reconstruct(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarra
 
 
 def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
-               centres: np.ndarray) -> tuple[np.ndarray, float, str, tuple[float, float]]:
+               centres: np.ndarray) -> tuple[np.ndarray, float, str, tuple[float, float], LesionCandidates]:
+    """Liver on the coarse frame without its lesions: (mask, confidence, note, edge window, where
+    lesions may be: see `fill_lesions`)."""
     empty = np.zeros(frame.shape, bool)
+    none = LesionCandidates(empty, empty)
     if not body.any():
-        return empty, 0.0, "no body in the field of view", (0.0, 0.0)
+        return empty, 0.0, "no body in the field of view", (0.0, 0.0), none
     cen = _fill_centres(centres, body)
     dy, dx = _coordinates(frame, cen)
     sm = _smoothed(frame)
@@ -273,7 +308,7 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
     right = region & (dx <= -15.0)
     peaks = _peaks(sm[right & inner], *SOFT_TISSUE_HU)
     if not peaks:
-        return empty, 0.0, "no soft tissue on the right side: liver not in the field of view", (0.0, 0.0)
+        return empty, 0.0, "no soft tissue on the right side: liver not in the field of view", (0.0, 0.0), none
     erode = ball(LIVER_EROSION_MM, frame.spacing)
     best: tuple[float, np.ndarray, float] | None = None
     for level in peaks:
@@ -294,7 +329,7 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
         if best is None or score[k] > best[0]:
             best = (float(score[k]), labels == k, level)
     if best is None:
-        return empty, 0.0, "no liver-like region found", (0.0, 0.0)
+        return empty, 0.0, "no liver-like region found", (0.0, 0.0), none
     _, core, level = best
     # Local intensity model: the liver's attenuation drifts across the organ (enhancement and beam
     # hardening make the posterior/dome parts darker on some scans), so the window follows the
@@ -307,11 +342,90 @@ def _liver_low(frame: WorkFrame, body: np.ndarray, spine: np.ndarray,
     liver = ndimage.binary_closing(liver, structure=ball(6.0, frame.spacing), border_value=0)
     liver = fill_slices(liver) & body
     liver = _largest(liver)
+    spine_zone = ndimage.binary_dilation(spine, iterations=2)
+    floor = _muscle_hu(sm, body, spine_zone, dx, dy) + LESION_BELOW_MUSCLE_HU
+    tissue = (sm >= floor) & body & ~spine_zone
+    lesions = LesionCandidates(tissue & (sm <= local_mean + half), tissue & (sm < local_mean - half))
     ml = float(liver.sum()) * voxel_ml
     conf, note = _liver_confidence(liver, ml, dx, frame, level)
     values = sm[core]
     edge = (float(np.percentile(values, 1)) - 10.0, float(np.percentile(values, 99)) + 10.0)
-    return liver, conf, note, edge
+    return liver, conf, note, edge, lesions
+
+
+def fill_lesions(liver: np.ndarray, lesions: LesionCandidates, spacing: np.ndarray,
+                 exclude: np.ndarray | None = None) -> np.ndarray:
+    """The liver (coarse frame) with its lesions: metastases and other tissue darker than the
+    parenchyma are part of the organ (reference masks include them). ``exclude``: never taken (an IVC
+    tumor lying in the liver's groove is darker than the parenchyma too)."""
+    upto, hypo = lesions.upto, lesions.hypo
+    if exclude is not None:
+        upto, hypo = upto & ~exclude, hypo & ~exclude
+    if not liver.any():
+        return liver
+    return _lesion_components(_fill_concavities(liver, upto, spacing), hypo, upto, spacing)
+
+
+def _fill_concavities(liver: np.ndarray, candidates: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Add the liver's lesions: tissue darker than the parenchyma (metastases, cysts with solid
+    walls) lies inside the organ's envelope. Candidate voxels (soft tissue up to the parenchyma's
+    window, see the caller) are taken where most of their neighbourhood (Gaussian, `LESION_SIGMA_MM`)
+    is liver, layer by layer: a lesion inside the liver, or biting into its surface, is filled up
+    to the organ's outline; tissue against its convex outside (bowel, muscle) is not (less than half
+    of its neighbourhood is liver), at most `LESION_REACH_MM` from the liver found by attenuation."""
+    sigma = [LESION_SIGMA_MM / float(s) for s in spacing]
+    near = ndimage.distance_transform_edt(~liver, sampling=spacing) <= LESION_REACH_MM
+    cand = candidates & near & ~liver
+    out = liver.copy()
+    for _ in range(LESION_MAX_LAYERS):
+        frac = ndimage.gaussian_filter(out.astype(np.float32), sigma=sigma)
+        add = cand & (frac >= 0.5)
+        if not add.any():
+            break
+        out |= add
+        cand &= ~add
+    return out
+
+
+def _lesion_components(liver: np.ndarray, hypo: np.ndarray, tissue: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Hypodense blobs (opened by `LESION_OPENING_MM`: thin contacts with the abdominal wall or the
+    diaphragm cut) whose surface is mostly liver (`LESION_CONTACT`) are lesions of the liver."""
+    opened = ndimage.binary_opening(hypo & ~liver, structure=ball(LESION_OPENING_MM, spacing))
+    labels, n = ndimage.label(opened)
+    if n == 0:
+        return liver
+    shell = ndimage.binary_dilation(opened) & ~opened
+    # Each shell voxel to its nearest blob (blobs never touch: they are separate components).
+    near = ndimage.grey_dilation(labels, size=(3, 3, 3))
+    total = np.bincount(near[shell], minlength=n + 1)
+    # Liver, or the partial-volume rim between a lesion and the parenchyma (soft tissue within two
+    # voxels of the liver: it belongs to neither window); not the fat outside a muscle layer on it.
+    rim = ndimage.binary_dilation(liver, iterations=2) & (tissue | liver)
+    on_liver = np.bincount(near[shell & rim], minlength=n + 1)
+    frac = on_liver / np.maximum(total, 1)
+    # ... and within the liver's outline: each slice's convex hull of the liver bridges a lesion
+    # biting into its surface, not the abdominal wall lying on its convex outside.
+    hull = _slice_hulls(liver)
+    inside = np.bincount(labels.ravel(), weights=hull.ravel(), minlength=n + 1) / np.maximum(
+        np.bincount(labels.ravel(), minlength=n + 1), 1)
+    keep = np.nonzero((frac >= LESION_CONTACT) & (inside >= LESION_INSIDE_HULL))[0]
+    keep = keep[keep > 0]
+    if keep.size == 0:
+        return liver
+    lesions = np.isin(labels, keep)
+    # Back out to the blobs' own outline (the opening shaved it).
+    lesions = ndimage.binary_dilation(lesions, structure=ball(LESION_OPENING_MM, spacing)) & hypo
+    return liver | lesions
+
+
+def _slice_hulls(mask: np.ndarray) -> np.ndarray:
+    """Per slice (axis 0), the convex hull of the mask."""
+    from skimage.morphology import convex_hull_image
+
+    out = np.zeros_like(mask)
+    for z in np.nonzero(mask.any(axis=(1, 2)))[0]:
+        out[z] = convex_hull_image(mask[z])
+    return out
 
 
 def _local_stats(image: np.ndarray, mask: np.ndarray, spacing: np.ndarray,

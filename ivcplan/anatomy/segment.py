@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.frame import WorkFrame
-from ivcplan.anatomy.morphology import bbox
+from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.trunk import BONE_HU, Column, SpineAnchor, find_column, spine_anchor
 from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc
@@ -27,12 +27,13 @@ from ivcplan.anatomy.vessels import VesselResult, continue_aorta, ellipse_mask, 
 from ivcplan.anatomy.vessels_branches import find_ends
 from ivcplan.anatomy.vessels_track import Track
 from ivcplan.errors import InputError
-from ivcplan.labels import HEPATIC_VEIN_LABELS, RENAL_VEIN_LABELS, Label
+from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.parallel import available_threads, run_beside
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.volume import Labelmap, Volume
 
 if TYPE_CHECKING:
+    from ivcplan.anatomy.organs import OrganSegmentation
     from ivcplan.io.label_import import ImportedLabels
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,14 @@ FOUND_CONFIDENCE = 0.3
 MIN_TRUNK_SLICES = 3
 #: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
-#: Below the bifurcation an iliac artery's cross-section is under this fraction of the aorta's.
+#: Below the bifurcation an iliac artery's cross-section is under this fraction of the aorta's over
+#: the BIFURCATION_REFERENCE_MM above it.
 BIFURCATION_AREA_FRACTION = 0.55
+BIFURCATION_REFERENCE_MM = 30.0
+#: ... and the track moves off the aortic axis (of the `AORTA_AXIS_SLICES` above) by at least this
+#: (mm) within two slices below (onto one iliac artery: 8-12 mm on the phantoms; a curving aorta
+#: moved 2.6 mm on ircadb_17).
+BIFURCATION_SHIFT_MM = 5.0
 #: The abdominal aorta runs straight: a centre farther than this (mm) from the median of the
 #: `AORTA_AXIS_SLICES` above it has left the aorta (bifurcation, or a jump onto the iliac veins).
 AORTA_MAX_OFF_AXIS_MM = 9.0
@@ -58,6 +65,8 @@ JUNCTION_FUNNEL_MM = 10.0
 FUNNEL_SECTION_MARGIN = 1.15
 #: ... around the vein's axis fitted over this length (mm) beyond the funnel (or the flare below).
 FUNNEL_AXIS_MM = 30.0
+#: The iliac veins join at most this far (mm) above the aorta's bifurcation (they join below it).
+CONFLUENCE_ABOVE_BIFURCATION_MM = 15.0
 #: Within this distance (mm) above the iliac confluence, lumen beyond the vein's typical section is
 #: the iliac veins running into it.
 CONFLUENCE_FLARE_MM = 12.0
@@ -73,6 +82,8 @@ PARAVERTEBRAL_BAND_MM = 20.0
 LIVER_ENCLOSURE_MM = 6.0
 #: ... and the reach (mm) from a kidney within which a tumor-filled renal vein is kept.
 HILUM_REACH_MM = 15.0
+#: Liver lesions are never taken within this distance (mm) of the IVC, its tumor, the aorta or atrium.
+LESION_VESSEL_MARGIN_MM = 6.0
 NON_CONTRAST_WARNING = ("non-contrast scan: vessels and tumor were segmented from shape and position "
                         "priors only; tumor measurements are unreliable")
 
@@ -149,8 +160,9 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
 
     report("segmentation: aorta", 0.1)
     aorta = find_aorta(frame, body, spine)
+    bifurcation_z = None
     if aorta is not None:  # before the IVC: an aorta running on over the confluence would hide it
-        aorta = _trim_aorta(aorta, frame.spacing)
+        aorta, bifurcation_z = _trim_aorta(aorta, frame.spacing)
         aorta, continued = continue_aorta(aorta, frame, body, spine)
         if continued:
             mm = round(continued * float(frame.spacing[0]))
@@ -190,7 +202,8 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
         if enhanced:
             _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
-                                               enhanced=enhanced, liver=organ_work == Label.LIVER)
+                                               enhanced=enhanced, liver=organ_work == Label.LIVER,
+                                               bifurcation_z=bifurcation_z)
         forbidden, paravertebral = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden, confluence_z, junction_z)
         kept_thin = _thin_extensions_kept(organ_work, frame, labels == Label.IVC_LUMEN)
@@ -218,6 +231,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
                                 junction_z)
 
     report("segmentation: resampling", 0.9)
+    _add_liver_lesions(organs, coarse, frame, labels)
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
     # labels override organ labels where they overlap.
     vessels = frame.to_scan(labels, tuple(int(v) for v in SMOOTH_LABELS))
@@ -239,45 +253,59 @@ def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: Vess
         warnings.append(f"{name} found with low confidence ({result.confidence:.2f})")
 
 
-def _trim_aorta(aorta: VesselResult, spacing: np.ndarray) -> VesselResult:
+def _trim_aorta(aorta: VesselResult, spacing: np.ndarray) -> tuple[VesselResult, int | None]:
     """End the aorta at its bifurcation. Below it the track follows one, much smaller, iliac artery, or
     slides sideways onto the iliac confluence of the veins: the first (from the top, in the lower half)
-    of three small cross-sections, or of a centre far off the aortic axis above it, is cut with all below."""
+    of three cross-sections under `BIFURCATION_AREA_FRACTION` of the aorta's just above them (the
+    aorta tapers on its way down: its own upper sections are no measure) where the track then leaves
+    the aortic axis, or of a centre far off that axis, is cut with all below. Returns the result and
+    the working slice of the bifurcation (None: the aorta does not divide within the scan)."""
     zs = aorta.track.z
     if zs.size < 6:
-        return aorta
-    area = aorta.mask.reshape(aorta.mask.shape[0], -1).sum(axis=1)
-    typical = float(np.median(area[zs]))
-    small = area[zs] < BIFURCATION_AREA_FRACTION * typical
+        return aorta, None
+    area = aorta.mask.reshape(aorta.mask.shape[0], -1).sum(axis=1)[zs].astype(float)
+    above_n = max(3, int(np.rint(BIFURCATION_REFERENCE_MM / spacing[0])))
     centre = np.stack([aorta.track.y * spacing[1], aorta.track.x * spacing[2]], axis=1)
     cut = None
     for k in range(zs.size - 1, 1, -1):
-        if small[k - 2:k + 1].all():
-            cut = k
-            break
+        above = area[k + 1:k + 1 + above_n]
+        if above.size >= 3 and (area[k - 2:k + 1] < BIFURCATION_AREA_FRACTION * np.median(above)).all():
+            # ... and the track leaves the aorta's axis there, onto one iliac artery (a tapering aorta,
+            # or one whose outline is underestimated, stays on it).
+            axis = np.median(centre[k + 1:k + 1 + AORTA_AXIS_SLICES], axis=0)
+            if np.linalg.norm(centre[k - 2:k] - axis, axis=1).max() >= BIFURCATION_SHIFT_MM:
+                cut = k
+                break
         if k < zs.size // 2 and _off_axis(centre, k):
             cut = k
             break
     if cut is None:
-        return aorta
+        return aorta, None
     mask = aorta.mask.copy()
     mask[:zs[cut] + 1] = False
-    return replace(aorta, mask=mask)
+    return replace(aorta, mask=mask), int(zs[cut])
 
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
                 frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool,
-                liver: np.ndarray) -> tuple[int | None, int | None]:
+                liver: np.ndarray, bifurcation_z: int | None) -> tuple[int | None, int | None]:
     """Iliac veins below the confluence and the right atrium above the junction replace the IVC there.
-    Returns the working slices of the iliac confluence and the cavoatrial junction (None: not found)."""
+    Returns the working slices of the iliac confluence and the cavoatrial junction (None: not found).
+
+    The iliac veins join below the aorta's bifurcation: where the aorta runs undivided to the scan's
+    lower end, the confluence is not in view (no pair of lumens above it is one)."""
     forbidden = frame.hu > BONE_HU
     if aorta is not None:
         forbidden |= aorta.mask
-    ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced)
+    iliac_top = None if bifurcation_z is None else \
+        bifurcation_z + int(np.ceil(CONFLUENCE_ABOVE_BIFURCATION_MM / frame.spacing[0]))
+    ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced, iliac_top=iliac_top)
     warnings.extend(ends.notes)
     vein = labels == Label.IVC_LUMEN
     confluence, right, left, certainty = ends.confluence_z, ends.iliac_right, ends.iliac_left, 0.8
-    if confluence is None and enhanced and (start := _off_axis_start(ivc.track, frame.spacing)) is not None:
+    start = _off_axis_start(ivc.track, frame.spacing) if confluence is None and enhanced and iliac_top is not None \
+        else None
+    if start is not None and start <= iliac_top:
         # No pair of veins below the track, but its lowest slices veer off the vein's axis: it began
         # on one iliac vein, above the other's inflow. Those slices are that iliac vein.
         axis_x = float(np.median(ivc.track.x[ivc.track.z >= start][:AORTA_AXIS_SLICES]))
@@ -295,6 +323,8 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
         for lab in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
             confidence[lab.key] = round(certainty * ivc.confidence, 3) if np.any(labels == lab) else 0.0
         details["iliac_confluence_slice_lps_z"] = float(frame.grid.index_to_lps([confluence, 0, 0])[2])
+    elif enhanced and bifurcation_z is None:
+        warnings.append("iliac confluence not in view: the aorta does not divide within the scanned range")
     elif enhanced:
         warnings.append("iliac confluence not found (below the field of view or not resolved)")
     junction = ends.junction_z
@@ -530,13 +560,14 @@ class OrganLabels:
     confidence: Mapping[Label, float]
     kidney_hu: Mapping[str, float]  # "kidney" (median) and "kidney_p99" when a kidney was found
     liver_hu: float | None  # median attenuation of the liver, None when not found
+    segmentation: OrganSegmentation | None = None  # the organs' own result (liver lesions are added later)
 
 
 def _organs(volume: Volume, coarse: WorkFrame, column: Column, warnings: list[str]) -> OrganLabels:
     """Body, spine, liver and kidneys from the organs module: one label array on the volume grid."""
     from ivcplan.anatomy import organs as organ_mod
 
-    seg = organ_mod.segment_organs(volume, frame=coarse, column=column)
+    seg = organ_mod.segment_organs(volume, frame=coarse, column=column, lesions_later=True)
     # One composite label array, resampled once onto the working grid (organs do not overlap
     # except body/spine, which the later, more specific labels override).
     composite = np.zeros(volume.shape, dtype=np.uint8)
@@ -562,7 +593,25 @@ def _organs(volume: Volume, coarse: WorkFrame, column: Column, warnings: list[st
         vals = np.concatenate(kidney_vals).astype(np.float32)
         kidney_hu = {"kidney": float(np.median(vals)), "kidney_p99": float(np.percentile(vals, 99))}
     liver_hu = float(np.median(volume.array[seg.liver.mask])) if seg.liver.found else None
-    return OrganLabels(composite, conf, kidney_hu, liver_hu)
+    return OrganLabels(composite, conf, kidney_hu, liver_hu, seg)
+
+
+def _add_liver_lesions(organs: OrganLabels, coarse: WorkFrame, frame: WorkFrame, labels: np.ndarray) -> None:
+    """The liver's lesions (`organs.fill_lesions`), now that the vessels are known: they never take
+    the IVC, its tumor or thrombus, the aorta or the atrium, nor tissue within `LESION_VESSEL_MARGIN_MM`
+    of them (an IVC tumor in the liver's groove is darker than the parenchyma too)."""
+    from ivcplan.anatomy import organs as organ_mod
+
+    seg = organs.segmentation
+    if seg.liver_low is None or not seg.liver_low.any() or seg.lesion_candidates is None:
+        return
+    vessels = np.isin(labels, [int(v) for v in (*IVC_LABELS, Label.AORTA, Label.RIGHT_ATRIUM)])
+    exclude = coarse.from_frame(frame, ndimage.binary_dilation(vessels, iterations=1))
+    exclude = ndimage.binary_dilation(exclude, structure=ball(LESION_VESSEL_MARGIN_MM, coarse.spacing))
+    added = organ_mod.fill_lesions(seg.liver_low, seg.lesion_candidates, coarse.spacing, exclude) & ~seg.liver_low
+    if added.any():
+        composite = organs.labels
+        composite[coarse.to_scan(added, (True,)) & np.isin(composite, [0, int(Label.BODY)])] = Label.LIVER
 
 
 def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:

@@ -18,8 +18,10 @@ BLOOD_TOL_HU = 25.0
 MIN_BLOB_MM2 = 40.0
 #: The iliac veins are looked for this far (mm) to each side of the lowest IVC centre.
 ILIAC_SEARCH_MM = (70.0, 100.0)  # (to the right, to the left)
-#: Slices at the bottom of the track examined for the confluence (mm above the lowest slice).
+#: Slices at the bottom of the track examined for the confluence (mm above the lowest slice), and
+#: below it (mm: the track may begin at the confluence).
 ILIAC_SEARCH_HEIGHT_MM = 90.0
+ILIAC_BELOW_TRACK_MM = 30.0
 #: The two iliac vessels: sizes within this ratio, centres at most this far apart left-right (mm).
 PAIR_SIZE_RATIO = 3.0
 PAIR_MAX_GAP_MM = 80.0
@@ -60,12 +62,19 @@ def _blood(hu: np.ndarray, level: float) -> np.ndarray:
 
 
 def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray,
-                     spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """Right and left common iliac veins below the confluence, and the confluence slice."""
+                     spacing: np.ndarray, top: int | None = None) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Right and left common iliac veins below the confluence, and the confluence slice (at or below
+    ``top``)."""
     right = np.zeros_like(ivc)
     left = np.zeros_like(ivc)
-    z_lo = int(track.z.min())
-    z_hi = min(int(track.z.max()), z_lo + int(ILIAC_SEARCH_HEIGHT_MM / spacing[0]))
+    z_start = int(track.z.min())
+    z_hi = min(int(track.z.max()), z_start + int(ILIAC_SEARCH_HEIGHT_MM / spacing[0]))
+    if top is not None:
+        z_hi = min(z_hi, int(top) + 1)
+    # The track may begin at the confluence itself: the two veins are followed below it too.
+    z_lo = max(0, z_start - int(ILIAC_BELOW_TRACK_MM / spacing[0]))
+    if z_hi - z_start < 1:
+        return right, left, None
     k_lo = [k for k, z in enumerate(track.z) if z <= z_hi]
     level = float(np.median(track.inside_hu[k_lo]))
     cy, cx = float(np.median(track.y[k_lo])), float(np.median(track.x[k_lo]))
@@ -197,12 +206,15 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
 
 
 def find_ends(hu: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray, spacing: np.ndarray,
-              *, enhanced: bool) -> Ends:
+              *, enhanced: bool, iliac_top: int | None = None) -> Ends:
+    """Iliac veins and the right atrium; the confluence is looked for at or below ``iliac_top``
+    (working slice), and not at all when it is None (the aorta does not divide within the scan)."""
     empty = np.zeros_like(ivc)
     if not enhanced or track.z.size < 3:
         return Ends(empty, empty, empty, None, None,
                     ("iliac veins and right atrium need an enhanced scan: not segmented",) if not enhanced else ())
     smooth = ndimage.gaussian_filter(hu, sigma=(0.0, 1.0, 1.0))
-    right, left, conf = find_iliac_veins(smooth, track, ivc, forbidden, spacing)
+    right, left, conf = (empty, empty, None) if iliac_top is None else \
+        find_iliac_veins(smooth, track, ivc, forbidden, spacing, top=iliac_top)
     atrium, junction = find_atrium(smooth, track, ivc, forbidden, spacing)
     return Ends(right, left, atrium, conf, junction)
