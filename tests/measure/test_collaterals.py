@@ -92,14 +92,17 @@ def test_not_assessed_says_why(sample, phase: str, renal: bool, why: str) -> Non
 
 def test_no_collateral_invented_on_a_real_portal_venous_ct(shared_dir) -> None:
     """3D-IRCADb-01 patient 17 (real, normal IVC): the IVC's own lumen where the segmentation missed it and
-    the unlabelled kidneys beside the spine once passed for 10-15 mm lumbar collaterals; no more."""
+    the unlabelled kidneys beside the spine once passed for 10-15 mm lumbar collaterals; no more. Both
+    kidneys are segmented now (issue 17), so the lumbar group is assessed: and not enlarged."""
     from ivcplan import anatomy
 
     volume = io.load(shared_dir / "data" / "ircadb_17" / "PATIENT_DICOM")
     seg = anatomy.segment(volume)
     heights = volume.grid.index_to_lps([[0, 0, 0], [volume.grid.shape[0] - 1, 0, 0]])[:, 2]
+    lumbar = []
     for renal_z in np.linspace(heights.min() + 40.0, heights.max() - 40.0, 3):
         out = collaterals.assess(volume, seg.labelmap, renal_z=float(renal_z), phase=seg.phase)
         assert out["collateral_return"] is not True, out
         assert out["azygos_hemiazygos"]["enlarged"] is not True
-    assert "kidneys not segmented" in out["ascending_lumbar"]["reason"]
+        lumbar.append(out["ascending_lumbar"]["enlarged"])
+    assert True not in lumbar and False in lumbar, lumbar
