@@ -49,7 +49,9 @@ def test_confluence_outside_the_view_is_not_invented(analysed):
     assert truth["iliac_confluence"]["position_mm"] is None
     assert report["landmarks"]["iliac_confluence"]["position_mm"] is None
     if seed == 100006:
-        assert "above the lower pole of the lower kidney" in report["landmarks"]["iliac_confluence"]["detail"]
+        # Rejected by the landmark check, or (issue 17) never segmented: the aorta does not divide in view.
+        detail = report["landmarks"]["iliac_confluence"]["detail"]
+        assert "above the lower pole of the lower kidney" in detail or "no common iliac vein" in detail, detail
 
 
 def test_confident_landmarks_are_right_and_wrong_ones_unconfident(analysed):
