@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.trunk import SpineAnchor
@@ -365,10 +365,12 @@ def _defect_candidates(sub: np.ndarray, spacing: np.ndarray, allowed: dict[int, 
     """Per slice, where a filling defect could fill the vein: discs mostly of soft tissue (between
     `DEFECT_MIN_HU` and ``upper_hu``), ranked by that share and the position prior. Their score
     is `DEFECT_SCORE` x the share: below a clear lumen's, above the chain's per-slice bias."""
+    from scipy.signal import fftconvolve  # here, not at the top: scipy.signal takes ~1 s to import
+
     soft = ((sub > DEFECT_MIN_HU) & (sub < upper_hu)).astype(np.float32)
     r = DEFECT_DISC_MM / spacing[1]
     k = _disc(r)
-    share = np.stack([signal.fftconvolve(plane, k / k.sum(), mode="same") for plane in soft])
+    share = np.stack([fftconvolve(plane, k / k.sum(), mode="same") for plane in soft])
     grid_y, grid_x = np.mgrid[ys, xs].astype(float)
     ry, rx = DEFECT_SIZE_MM
     out: dict[int, list[Candidate]] = {}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft, ndimage, signal
+from scipy import fft, ndimage
 
 from ivcplan.parallel import available_threads
 
@@ -108,9 +108,11 @@ def _ring_kernel(ry_px: float, rx_px: float, ring_px: float) -> np.ndarray:
 
 
 def _mean_filter(stack: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    from scipy.signal import fftconvolve  # here, not at the top: scipy.signal takes ~1 s to import
+
     k = kernel[None] / kernel.sum()
     with fft.set_workers(available_threads()):  # the slices' transforms run in parallel
-        return signal.fftconvolve(stack, k, mode="same", axes=(1, 2))
+        return fftconvolve(stack, k, mode="same", axes=(1, 2))
 
 
 def template_scores(hu: np.ndarray, spacing: np.ndarray, templates: Sequence[tuple[float, float]],
