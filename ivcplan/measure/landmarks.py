@@ -9,7 +9,7 @@ lumen).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +55,11 @@ VEIN_MIN_EXTENT_MM = 12.0
 INTRA_ATRIAL_PCT = 60.0
 #: Kidney hilum: slices whose hull-minus-kidney area reaches this fraction of the maximum.
 HILUM_FRACTION = 0.5
+#: Confidence of a landmark a person placed: it is what the planner's landmark limit (R9) checks, and
+#: a person's placement is taken as certain (the report says who placed it and why).
+CONFIDENCE_PLACED = 1.0
+#: Where a landmark came from (the report's ``landmarks.<name>.source``).
+AUTOMATIC, EDITED = "automatic", "edited"
 
 #: Anatomical cross-checks (issue 18: rest on what does not vary; docs/clinical.md, landmark table).
 #: The iliac confluence (L4-L5) lies below the kidneys (lower poles at about L3): a confluence above the
@@ -99,12 +104,14 @@ _IVC = tuple(int(v) for v in IVC_LABELS)
 
 @dataclass(frozen=True)
 class Landmark:
-    """A landmark: LPS position, arc length on the centerline, confidence 0..1 and why."""
+    """A landmark: LPS position, arc length on the centerline, confidence 0..1, why, and who placed it
+    (``source``: `AUTOMATIC` from the labelmap, `EDITED` by a person)."""
 
     position_mm: np.ndarray | None
     s_mm: float | None
     confidence: float
     detail: str
+    source: str = AUTOMATIC
 
     @property
     def found(self) -> bool:
@@ -113,7 +120,19 @@ class Landmark:
     def to_dict(self) -> dict:
         pos = None if self.position_mm is None else [round(float(v), 2) for v in self.position_mm]
         return {"position_mm": pos, "s_mm": None if self.s_mm is None else round(float(self.s_mm), 2),
-                "confidence": round(float(self.confidence), 3), "detail": self.detail}
+                "confidence": round(float(self.confidence), 3), "detail": self.detail, "source": self.source}
+
+
+def place_landmark(centerline: Centerline | None, position_mm: Sequence[float] | None, detail: str) -> Landmark:
+    """A landmark a person placed at ``position_mm`` (LPS mm, kept as given) or removed (``None``).
+
+    Its arc length is the position's projection on the centerline (None without one).
+    """
+    if position_mm is None:
+        return Landmark(None, None, 0.0, detail, EDITED)
+    pos = np.asarray(position_mm, dtype=float).reshape(3)
+    s = None if centerline is None else float(centerline.project(pos))
+    return Landmark(pos, s, CONFIDENCE_PLACED, detail, EDITED)
 
 
 def _missing(detail: str) -> Landmark:
@@ -240,13 +259,25 @@ class _Context:
         return Landmark(cl.point_at(s_clamped), s_clamped, confidence, detail)
 
 
-def find_landmarks(labelmap: Labelmap, centerline: Centerline) -> Landmarks:
-    """Landmarks of `ivcplan.labels.LANDMARKS` (see docs/design.md); absent structures give ``position_mm = None``."""
+def find_landmarks(labelmap: Labelmap, centerline: Centerline,
+                   placed: Mapping[str, Landmark] | None = None) -> Landmarks:
+    """Landmarks of `ivcplan.labels.LANDMARKS` (see docs/design.md); absent structures give ``position_mm = None``.
+
+    ``placed``: landmarks a person placed or removed (`place_landmark`), kept as they are. A placed
+    vein ostium also moves the level it defines (``renal_veins``, ``hepatic_veins``) unless that level
+    was placed too: the levels follow their definitions from whichever ostia are in force.
+    """
+    placed = dict(placed or {})
+    unknown = sorted(set(placed) - set(LANDMARKS))
+    if unknown:
+        raise KeyError(f"unknown landmark(s) {unknown}; known: {', '.join(LANDMARKS)}")
     ctx = _Context(labelmap, centerline)
-    out: dict[str, Landmark] = {"iliac_confluence": _iliac_confluence(ctx)}
-    out.update(_renal(ctx))
-    out.update(_hepatic(ctx))
-    out["cavoatrial_junction"] = _cavoatrial(ctx)
+    out: dict[str, Landmark] = {}
+    out["iliac_confluence"] = placed.get("iliac_confluence") or _iliac_confluence(ctx)
+    out.update(_renal(ctx, placed))
+    out.update(_hepatic(ctx, placed))
+    out["cavoatrial_junction"] = placed.get("cavoatrial_junction") or _cavoatrial(ctx)
+    out.update(placed)
     for name, lm in out.items():
         log.debug("landmark %s: s=%s conf=%.2f (%s)", name, lm.s_mm, lm.confidence, lm.detail)
     return Landmarks(out)
@@ -372,12 +403,21 @@ def _path_to_axis(ctx: _Context, start_lps: np.ndarray) -> np.ndarray | None:
     return grid.index_to_lps(np.asarray(mcp.traceback(end), dtype=float) + lo)
 
 
-def _renal(ctx: _Context) -> dict[str, Landmark]:
+def _renal(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]:
     out: dict[str, Landmark] = {}
     edges: list[tuple[float, float]] = []
     half_voxel = 0.5 * float(ctx.grid.spacing.max())
     for side, label in RENAL_VEIN_LABELS.items():
         c = ctx.contact(label)
+        mine = placed.get(f"renal_vein_{side}")
+        if mine is not None:
+            out[f"renal_vein_{side}"] = mine
+            if mine.found and mine.s_mm is not None:
+                # The inflow's cranial edge keeps its automatic offset from the ostium (the contact's
+                # highest voxel above its middle, as below) when the vein meets the IVC in the labelmap.
+                offset = half_voxel + (0.0 if c is None else float(c.s.max() - np.median(c.s)))
+                edges.append((mine.s_mm + offset, mine.confidence))
+            continue
         if c is None:
             present = ctx.has(label)
             out[f"renal_vein_{side}"] = _missing("renal vein does not reach the IVC" if present
@@ -388,7 +428,9 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
         # Cranial edge of the inflow: highest contact voxel centre + half a voxel (moved with the ostium).
         edges.append((float(c.s.max()) + shift + half_voxel, lm.confidence))
     left_kidney = ctx.has(Label.KIDNEY_LEFT)
-    if len(edges) == 1 and not out["renal_vein_left"].found and left_kidney:
+    if "renal_veins" in placed:
+        return out
+    if len(edges) == 1 and not out["renal_vein_left"].found and "renal_vein_left" not in placed and left_kidney:
         # Only the right vein: the left one, which usually enters 1-2 cm higher (docs/clinical.md), was missed
         # (thin, pinched in front of the aorta, lost to partial volume in thick slices).
         s_right, conf = edges[0]
@@ -399,7 +441,11 @@ def _renal(ctx: _Context) -> dict[str, Landmark]:
         return out
     if edges:
         s, conf = max(edges)
-        lm = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)")
+        lm = ctx.on_centerline(s, conf, f"cranial edge of the highest of {len(edges)} renal vein(s)"
+                               + _placed_note(placed, "renal_vein_"))
+        if any(f"renal_vein_{side}" in placed for side in RENAL_VEIN_LABELS):
+            out["renal_veins"] = lm  # a level a person's ostia define is not second-guessed
+            return out
         out["renal_veins"] = checked = _check_renal(ctx, lm, out)
         if checked.confidence < lm.confidence:  # the ostia are no surer than the level they give
             for side in RENAL_VEIN_LABELS:
@@ -488,10 +534,16 @@ def _kidney_hilum_height(ctx: _Context) -> float | None:
     return max(levels) if levels else None
 
 
-def _hepatic(ctx: _Context) -> dict[str, Landmark]:
+def _hepatic(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]:
     out: dict[str, Landmark] = {}
     found: list[Landmark] = []
     for side, label in HEPATIC_VEIN_LABELS.items():
+        mine = placed.get(f"hepatic_vein_{side}")
+        if mine is not None:
+            out[f"hepatic_vein_{side}"] = mine
+            if mine.found and mine.s_mm is not None:
+                found.append(mine)
+            continue
         c = ctx.contact(label)
         if c is None:
             present = ctx.has(label)
@@ -501,13 +553,21 @@ def _hepatic(ctx: _Context) -> dict[str, Landmark]:
         lm, _ = _ostium(ctx, label, c)
         out[f"hepatic_vein_{side}"] = lm
         found.append(lm)
+    if "hepatic_veins" in placed:
+        return out
     if not found:
         out["hepatic_veins"] = _missing("no hepatic vein ostium (labels 10/11/12) in the labelmap")
         return out
     lowest = min(found, key=lambda lm: lm.s_mm)
     conf = max(lm.confidence for lm in found) * (0.7 + 0.1 * len(found))
-    out["hepatic_veins"] = ctx.on_centerline(lowest.s_mm, conf, f"lowest of {len(found)} hepatic vein ostia")
+    out["hepatic_veins"] = ctx.on_centerline(lowest.s_mm, conf, f"lowest of {len(found)} hepatic vein ostia"
+                                             + _placed_note(placed, "hepatic_vein_"))
     return out
+
+
+def _placed_note(placed: Mapping[str, Landmark], prefix: str) -> str:
+    names = [name for name in placed if name.startswith(prefix)]
+    return f" (from ostia placed by a person: {', '.join(names)})" if names else ""
 
 
 def _cavoatrial(ctx: _Context) -> Landmark:

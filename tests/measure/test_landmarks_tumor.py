@@ -184,3 +184,32 @@ def test_left_renal_vein_missed_beside_a_left_kidney():
     lm = find_landmarks(with_kidney, trace_centerline(with_kidney))["renal_veins"]
     assert lm.position_mm[2] == pytest.approx(right_edge + LEFT_RENAL_ABOVE_RIGHT_MM, abs=2.0)
     assert lm.confidence == pytest.approx(CONFIDENCE_ONE_RENAL_VEIN) and "left renal vein not found" in lm.detail
+
+
+def test_placed_landmarks_are_kept_and_move_the_levels_they_define():
+    from ivcplan.measure.landmarks import place_landmark
+
+    case = abdomen(tumor=SMALL)
+    cl = trace_centerline(case.labelmap)
+    auto = find_landmarks(case.labelmap, cl)
+    # A person places the right hepatic vein's ostium 20 mm lower: the II/III level (the lowest ostium) follows.
+    low = auto["hepatic_vein_right"].position_mm - np.array([0.0, 0.0, 20.0])
+    placed = find_landmarks(case.labelmap, cl, {"hepatic_vein_right": place_landmark(cl, low, "placed by A")})
+    mark = placed["hepatic_vein_right"]
+    assert np.array_equal(mark.position_mm, low) and mark.source == "edited" and mark.confidence == 1.0
+    assert mark.s_mm == pytest.approx(float(cl.project(low)), abs=1e-9)
+    assert placed["hepatic_veins"].s_mm == pytest.approx(mark.s_mm, abs=1e-6)
+    assert placed["hepatic_veins"].source == "automatic" and "placed by a person" in placed["hepatic_veins"].detail
+    assert auto["hepatic_veins"].s_mm - placed["hepatic_veins"].s_mm == pytest.approx(20.0, abs=3.0)
+    # The renal level keeps the inflow's cranial edge above a placed ostium (same offset as found).
+    auto_offset = auto["renal_veins"].s_mm - max(auto["renal_vein_right"].s_mm, auto["renal_vein_left"].s_mm)
+    high = auto["renal_vein_left"].position_mm + np.array([0.0, 0.0, 15.0])
+    moved = find_landmarks(case.labelmap, cl, {"renal_vein_left": place_landmark(cl, high, "placed by A")})
+    assert moved["renal_veins"].s_mm > auto["renal_veins"].s_mm + 10.0
+    assert moved["renal_veins"].s_mm - moved["renal_vein_left"].s_mm == pytest.approx(auto_offset, abs=3.0)
+    # A placed (or removed) level is kept whatever its ostia say; the others are found as before.
+    gone = find_landmarks(case.labelmap, cl, {"renal_veins": place_landmark(cl, None, "removed by A")})
+    assert gone["renal_veins"].position_mm is None and gone["renal_veins"].source == "edited"
+    assert gone["hepatic_veins"].to_dict() == auto["hepatic_veins"].to_dict()
+    with pytest.raises(KeyError, match="unknown landmark"):
+        find_landmarks(case.labelmap, cl, {"renal": place_landmark(cl, None, "x")})
