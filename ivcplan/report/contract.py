@@ -147,6 +147,9 @@ CSV_SECTIONS = ("input", "ivc", "landmarks", "segments_in_view", "tumor", "liver
                 "provenance")
 _CSV_SKIP = ("input.warnings", "input.other_series", "plan.disclaimer", "plan.rules_not_fired", ".detail", ".reason",
              "_method", "plan.graft_sizing.source_text")
+#: Sub-objects left out of the CSV wherever they sit: who edited a value and why (the ``edited``
+#: maps) is in report.json and corrections.json; the row says which landmarks were edited (``.source``).
+_CSV_SKIP_PARTS = ("edited",)
 
 
 #: The CSV's first columns: which case and what made the row, before the report's fields.
@@ -178,4 +181,5 @@ def csv_row(report: Mapping[str, Any]) -> dict[str, str]:
         if section in report:
             _flatten(section, report[section], out)
     return {k: v for k, v in out.items()
-            if k in CSV_ID_COLUMNS or not any(k.startswith(s) or k.endswith(s) for s in _CSV_SKIP)}
+            if k in CSV_ID_COLUMNS or (not any(k.startswith(s) or k.endswith(s) for s in _CSV_SKIP)
+                                       and not set(k.split(".")) & set(_CSV_SKIP_PARTS))}
