@@ -6,12 +6,14 @@ pipeline that calls them (data flows one way: pipeline -> outputs).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ivcplan.anatomy import Segmentation
 from ivcplan.measure import Centerline, Landmarks, LiverMeasurements, SegmentMap, TumorMeasurements
-from ivcplan.plan import Plan
+from ivcplan.plan import Plan, RuleSet
+from ivcplan.report.corrections import Correction
 from ivcplan.volume import Labelmap, Volume
 
 
@@ -30,6 +32,12 @@ class Analysis:
     report: dict[str, Any]  # report.json, validated against ivcplan/report/schema.json
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: The human changes in force, oldest first (replayed by `ivcplan.replan`; corrections.json).
+    corrections: tuple[Correction, ...] = ()
+    #: The clinical facts as given to the analysis, before any correction.
+    clinical: Mapping[str, Any] = field(default_factory=dict)
+    #: The decision rules the plan was made with.
+    rules: RuleSet | None = None
 
     @property
     def labelmap(self) -> Labelmap:

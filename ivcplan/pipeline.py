@@ -8,6 +8,8 @@
       -> report dict (validated)
 
 and returns an `ivcplan.analysis.Analysis`; `ivcplan.outputs.write_outputs` writes its files.
+Everything after the segmentation is `measure_and_plan`, which `ivcplan.replan` calls again after a
+correction: one chain of stages for both.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,29 +39,37 @@ from ivcplan.measure import (
     collaterals,
     ivc_size,
 )
+from ivcplan.measure.landmarks import place_landmark
 from ivcplan.progress import ProgressCallback, no_progress
 from ivcplan.report import contract, provenance
+from ivcplan.report.corrections import Correction, Overrides, mark_report
 from ivcplan.volume import Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STAGE_WEIGHTS", "Analysis", "run"]
+__all__ = ["STAGE_WEIGHTS", "Analysis", "measure_and_plan", "run"]
 
 #: Share of the progress bar per stage (they add up to 1).
 STAGE_WEIGHTS = {"load": 0.15, "segment": 0.55, "centerline": 0.15, "landmarks": 0.05, "measure": 0.05,
                  "plan": 0.05}
+#: A landmark a person placed this far (mm) or more from the IVC centerline is reported as suspect:
+#: ostia lie on the IVC wall (radius about 10-20 mm, more around a tumor) and levels on the centerline,
+#: so a point this far away is most likely a typing or coordinate-convention (RAS for LPS) slip.
+PLACED_FAR_MM = 50.0
 
 
 class _Stages:
     """Maps each stage's local progress into the overall bar and times the stages."""
 
-    def __init__(self, progress: ProgressCallback | None) -> None:
+    def __init__(self, progress: ProgressCallback | None, names: Sequence[str] = tuple(STAGE_WEIGHTS)) -> None:
         self.progress = progress or no_progress
         self.timings: dict[str, float] = {}
         self._done = 0.0
+        total = sum(STAGE_WEIGHTS[n] for n in names)
+        self._weights = {n: STAGE_WEIGHTS[n] / total for n in names}
 
     def run(self, name: str, fn: Callable[[ProgressCallback], Any]) -> Any:
-        weight = STAGE_WEIGHTS[name]
+        weight = self._weights[name]
         start = self._done
 
         def local(label: str, fraction: float) -> None:
@@ -99,12 +109,38 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     if weight_kg is not None:
         clinical["weight_kg"] = weight_kg
     clinical_facts = contract.clinical_section(clinical)  # bad input fails before the slow stages
-    ruleset = plan.load_rules(rules) if isinstance(rules, str | os.PathLike) or rules is None else rules
+    ruleset = _rules(rules)
     stages = _Stages(progress)
-    warnings: list[str] = []
     volume = stages.run("load", lambda p: _load(source, series, p, assume_spacing))
-    warnings += list(volume.warnings)
     segmentation = stages.run("segment", lambda p: _segment(volume, labels, seeds, p))
+    return _measure_and_plan(volume, segmentation, stages, centerline=None, corrections=(), clinical=clinical_facts,
+                             rules=ruleset, anonymize=anonymize, source=source)
+
+
+def measure_and_plan(volume: Volume, segmentation: Segmentation, *, centerline: Centerline | None = None,
+                     corrections: Sequence[Correction] = (), rules: str | os.PathLike | plan.RuleSet | None = None,
+                     clinical: Mapping[str, Any] | None = None, anonymize: bool = False,
+                     progress: ProgressCallback | None = None) -> Analysis:
+    """Everything after the segmentation: centerline -> landmarks -> segments -> measurements -> report -> plan.
+
+    `run` ends with it; `ivcplan.replan` calls it again after a correction. ``centerline``: the one
+    already traced from this very segmentation (it is then not traced again). ``corrections``: the
+    human changes in force, oldest first (`ivcplan.report.corrections`): placed or removed landmarks
+    are kept as given (the others are found again), corrected facts replace the measured ones before
+    the planner reads them, and the report marks each. ``clinical``: the facts as given to the
+    analysis (corrections of them apply on top). ``anonymize`` as for `run`.
+    """
+    clinical_facts = contract.clinical_section(clinical)
+    skipped = {"load", "segment", *(("centerline",) if centerline is not None else ())}
+    return _measure_and_plan(volume, segmentation, _Stages(progress, [n for n in STAGE_WEIGHTS if n not in skipped]),
+                             centerline=centerline, corrections=tuple(corrections), clinical=clinical_facts,
+                             rules=_rules(rules), anonymize=anonymize, source=volume)
+
+
+def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stages, *, centerline: Centerline | None,
+                      corrections: tuple[Correction, ...], clinical: dict[str, Any], rules: plan.RuleSet,
+                      anonymize: bool, source: str | os.PathLike | Volume) -> Analysis:
+    warnings: list[str] = list(volume.warnings)
     warnings += [w for w in segmentation.warnings if w not in warnings]
     labelmap: Labelmap = segmentation.labelmap
 
@@ -115,13 +151,18 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
             warnings.append(f"IVC not found: {exc}")
             return None
 
-    cl = stages.run("centerline", _centerline)
+    cl = centerline if centerline is not None else stages.run("centerline", _centerline)
+    placed = {name: place_landmark(cl, c.new, _edit_detail(c))
+              for name, c in Overrides.of(corrections).landmarks.items()}
+    warnings += _far_from_the_ivc(placed, cl)
+    placed_ivc = {name: mark for name, mark in placed.items() if name in LANDMARKS}
     landmarks: Landmarks | None = None
     segment_map: SegmentMap | None = None
     extra_landmarks: dict[str, Landmark] = {}
     if cl is not None:
-        landmarks = stages.run("landmarks", lambda p: measure.find_landmarks(labelmap, cl))
+        landmarks = stages.run("landmarks", lambda p: measure.find_landmarks(labelmap, cl, placed_ivc))
         extra_landmarks = clamp_room.find(labelmap, cl, landmarks, volume)
+        extra_landmarks.update({name: mark for name, mark in placed.items() if name in CLAMP_LANDMARKS})
         landmarks = measure.cross_check_landmarks(landmarks, extra_landmarks.get("caval_hiatus"), cl)
         segment_map = measure.classify_segments(cl, landmarks)
         tumor = stages.run("measure", lambda p: measure.tumor_measurements(labelmap, cl, landmarks, segment_map,
@@ -132,12 +173,13 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
     liver = measure.liver_measurements(labelmap, caudate_levels=_caudate_levels(landmarks, extra_landmarks))
     statistics = measure.structure_statistics(labelmap, volume)
-    report = _report(volume, segmentation, cl, landmarks, segment_map, tumor, liver, warnings, extra_landmarks)
+    report = _report(volume, segmentation, cl, landmarks, placed, segment_map, tumor, liver, warnings, extra_landmarks)
     report["statistics"] = {name: stats.to_dict() for name, stats in statistics.items()}
-    report["clinical"] = clinical_facts
-    suggestion = stages.run("plan", lambda p: plan.suggest(contract.facts(report), ruleset))
+    report["clinical"] = dict(clinical)
+    mark_report(report, corrections)
+    suggestion = stages.run("plan", lambda p: plan.suggest(contract.facts(report), rules))
     report["plan"] = suggestion.to_dict()
-    report["provenance"] = provenance.section(volume.meta, rules_name=ruleset.name, rules_sha256=ruleset.sha256,
+    report["provenance"] = provenance.section(volume.meta, rules_name=rules.name, rules_sha256=rules.sha256,
                                               anonymize=anonymize)
     if anonymize:
         report["input"]["source_path"] = None
@@ -146,7 +188,33 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     report["timings_s"] = dict(stages.timings)
     contract.validate(report)
     return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, suggestion, report,
-                    dict(stages.timings), tuple(warnings))
+                    dict(stages.timings), tuple(warnings), corrections=corrections, clinical=dict(clinical),
+                    rules=rules)
+
+
+def _rules(rules: str | os.PathLike | plan.RuleSet | None) -> plan.RuleSet:
+    """The rule set (a bad rules file fails before the slow stages)."""
+    if isinstance(rules, plan.RuleSet):
+        return rules
+    return plan.load_rules(rules)
+
+
+def _edit_detail(c: Correction) -> str:
+    what = "placed" if c.new is not None else "removed"
+    return f"{what} by {c.by} ({c.when})" + (f": {c.why}" if c.why else "")
+
+
+def _far_from_the_ivc(placed: Mapping[str, Landmark], cl: Centerline | None) -> list[str]:
+    if cl is None:
+        return []
+    out = []
+    for name, mark in placed.items():
+        if mark.found:
+            distance = float(cl.distance_to(mark.position_mm)[0])
+            if distance >= PLACED_FAR_MM:
+                out.append(f"landmark {name} was placed {distance:.0f} mm from the IVC centerline: check its position "
+                           "(LPS millimetres)")
+    return out
 
 
 def _without_paths(text: str, source: str | os.PathLike | Volume, meta: Mapping[str, Any]) -> str:
@@ -192,8 +260,8 @@ def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds:
 
 
 def _report(volume: Volume, segmentation: Segmentation, cl: Centerline | None, landmarks: Landmarks | None,
-            segment_map: SegmentMap | None, tumor: TumorMeasurements, liver: LiverMeasurements,
-            warnings: list[str], extra_landmarks: Mapping[str, Landmark]) -> dict[str, Any]:
+            placed: Mapping[str, Landmark], segment_map: SegmentMap | None, tumor: TumorMeasurements,
+            liver: LiverMeasurements, warnings: list[str], extra_landmarks: Mapping[str, Landmark]) -> dict[str, Any]:
     conf = segmentation.confidence
     ivc = {"detected": cl is not None,
            "centerline_length_mm": None if cl is None else round(cl.length_mm, 2),
@@ -208,14 +276,15 @@ def _report(volume: Volume, segmentation: Segmentation, cl: Centerline | None, l
                                     tumor_range=tumor_range)
         ivc["diameters_mm"] = {name: level.to_dict() for name, level in levels.items()}
     else:
-        lms = {name: {"position_mm": None, "s_mm": None, "confidence": 0.0, "detail": "no IVC centerline"}
-               for name in LANDMARKS}
+        lms = {name: placed[name].to_dict() if name in placed else
+               {"position_mm": None, "s_mm": None, "confidence": 0.0, "detail": "no IVC centerline",
+                "source": "automatic"} for name in LANDMARKS}
         ivc["diameters_mm"] = {name: {"ap": None, "transverse": None, "reason": "no IVC centerline"}
                                for name in ivc_size.LEVELS}
     for name in CLAMP_LANDMARKS:
-        mark = extra_landmarks.get(name)
+        mark = extra_landmarks.get(name) or placed.get(name)
         lms[name] = mark.to_dict() if mark is not None else {"position_mm": None, "s_mm": None, "confidence": 0.0,
-                                                              "detail": "no IVC centerline"}
+                                                              "detail": "no IVC centerline", "source": "automatic"}
     tumor_dict = tumor.to_dict()
     tumor_dict["confidence"] = conf.get(Label.IVC_TUMOR.key) if tumor.present else None
     if tumor.present:

@@ -22,13 +22,13 @@ LAYERS: dict[str, int] = {
     "render": 5, "report": 5, "phantom": 5,
     "analysis": 6,
     "outputs": 7,
-    "pipeline": 8,
+    "pipeline": 8, "replan": 8,
     "batch": 9, "viewer": 9, "cli": 10,
 }
 #: Same-layer imports that are part of the design.
 PEERS = {("errors", "labels"), ("volume", "errors"), ("volume", "labels"), ("vocabulary", "labels"),
          ("phantom", "render"),
-         ("report", "render")}
+         ("report", "render"), ("replan", "pipeline")}
 
 
 def _top(module: str) -> str | None:

@@ -2,7 +2,10 @@
 
 Each kind is a plain function of the finished `ivcplan.analysis.Analysis` and a folder. What
 several kinds need (the label surfaces; the images, which the HTML and the PDF embed) is made
-once per `write_outputs` call by `Shared`, only when a kind asks for it.
+once per `write_outputs` call by `Shared`, only when a kind asks for it. Files that depend on the
+CT and the segmentation alone (the labelmap, meshes, DICOM SEG, 3D views, volume rendering and
+slices) are copied from ``reuse_from`` when that folder holds an analysis of the same CT with the
+same segmentation (a replan that changed landmarks or facts only).
 
 May import: `analysis`, `render`, `report`, `io`, `measure`, `labels`, `volume`, `errors`; never
 `pipeline`, `cli`, `batch` or `viewer` (the pipeline calls the outputs, not the other way round).
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from ivcplan.errors import InputError, NotApplicableError
 from ivcplan.outputs.documents import write_html_report, write_pdf_report
 from ivcplan.outputs.segmentation import write_labelmap, write_mesh_files, write_seg, write_slicer_segmentation
 from ivcplan.outputs.shared import IMAGES_DIR, Shared
+from ivcplan.outputs.state import STATE_FILE, same_segmentation, write_state
 from ivcplan.outputs.tables import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,9 @@ class OutputKind:
     #: Share of the writing time (seconds measured on sample case b, 111 x 240 x 240, all kinds: 37 s in all),
     #: so that a progress display moves at an even pace through the slow kinds (images, PDF, meshes).
     cost: float = 0.5
+    #: Its files when they depend on the CT and the segmentation only (reused from an analysis with both
+    #: the same); the first is the path the kind returns.
+    reusable: tuple[str, ...] = ()
 
 
 #: The output kinds, in the order they are written.
@@ -47,16 +55,19 @@ OUTPUT_KINDS: tuple[OutputKind, ...] = (
     OutputKind("json", "report.json (the report contract)", lambda a, d, s: write_json(a, d), core=True, cost=0.1),
     OutputKind("csv", "report.csv (the report as one row)", lambda a, d, s: write_csv(a, d), core=True, cost=0.1),
     OutputKind("segmentation", "segmentation.nii.gz (labels on the CT grid) + label tables for Slicer (.ctbl) "
-               "and ITK-SNAP (_labels.txt)", lambda a, d, s: write_labelmap(a, d), core=True, cost=0.3),
+               "and ITK-SNAP (_labels.txt)", lambda a, d, s: write_labelmap(a, d), core=True, cost=0.3,
+               reusable=("segmentation.nii.gz", "segmentation.ctbl", "segmentation_labels.txt")),
     OutputKind("seg_nrrd", "segmentation.seg.nrrd (3D Slicer segmentation: named, coloured segments)",
-               lambda a, d, s: write_slicer_segmentation(a, d), cost=1.7),
+               lambda a, d, s: write_slicer_segmentation(a, d), cost=1.7, reusable=("segmentation.seg.nrrd",)),
+    OutputKind("state", f"{STATE_FILE}, centerline.npz, corrections.json (what ivcplan replan starts from)",
+               lambda a, d, s: write_state(a, d), core=True, cost=0.2),
     OutputKind("images", "images/*.png (3D views, slices, CPR, profile)", lambda a, d, s: _write_images(s), cost=12.7),
     OutputKind("html", "report.html (self-contained)", lambda a, d, s: write_html_report(a, d, s.images), cost=0.2),
     OutputKind("pdf", "report.pdf", lambda a, d, s: write_pdf_report(a, d, s.images), cost=13.3),
     OutputKind("meshes", "meshes/ (STL, OBJ, GLB in LPS mm)", lambda a, d, s: write_mesh_files(a, d, s.surfaces),
-               cost=3.0),
+               cost=3.0, reusable=("meshes",)),
     OutputKind("dicom_seg", "segmentation.seg.dcm (DICOM SEG of a DICOM input)", lambda a, d, s: write_seg(a, d),
-               cost=5.5),
+               cost=5.5, reusable=("segmentation.seg.dcm",)),
 )
 ALL = "all"
 #: Output kinds every run writes; with ``kinds="all"`` a failure of any other kind is logged and skipped.
@@ -71,7 +82,8 @@ def kind_names() -> tuple[str, ...]:
 
 def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable[str] | str = ALL, *,
                   skipped: dict[str, str] | None = None,
-                  progress: Callable[[str, float], None] | None = None) -> dict[str, Path]:
+                  progress: Callable[[str, float], None] | None = None, reuse_from: str | os.PathLike | None = None,
+                  reused: list[str] | None = None) -> dict[str, Path]:
     """Write the requested output kinds into ``outdir`` (created); returns kind -> path.
 
     A kind that does not apply to this analysis (a DICOM SEG of a NIfTI CT, meshes of an empty
@@ -80,6 +92,9 @@ def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable
     Every kind left out is logged, with its reason put in ``skipped`` when a dict is given.
     ``progress(description, fraction)`` is called before each kind and once at the end (fraction 1.0),
     the fraction weighted by the kinds' measured `OutputKind.cost`; each kind's time is logged.
+    ``reuse_from``: an analysis folder whose files that depend only on the CT and the segmentation
+    are copied instead of made again, when its CT and segmentation are this analysis' (checked
+    through its analysis_state.json); the files copied are listed in ``reused`` when a list is given.
     """
     everything = kinds == ALL
     wanted = list(_BY_NAME) if everything else [kinds] if isinstance(kinds, str) else list(kinds)
@@ -90,7 +105,14 @@ def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a directory", out)
     out.mkdir(parents=True, exist_ok=True)
-    shared = Shared(analysis, out)
+    source = Path(reuse_from) if reuse_from is not None else None
+    if source is not None and source.resolve() == out.resolve():
+        raise InputError("cannot reuse the outputs of the folder being written", out)
+    if source is not None and not same_segmentation(source, analysis):
+        log.info("outputs of %s not reused: another CT or segmentation", source)
+        source = None
+    copied = reused if reused is not None else []
+    shared = Shared(analysis, out, reuse_from=source, reused=copied)
     written: dict[str, Path] = {}
     kinds_wanted = [_BY_NAME[name] for name in wanted]
     total = sum(k.cost for k in kinds_wanted) or 1.0
@@ -101,6 +123,9 @@ def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable
         done += kind.cost
         t0 = time.perf_counter()
         try:
+            if source is not None and kind.reusable and all((source / p).exists() for p in kind.reusable):
+                written[kind.name] = _copy(source, out, kind.reusable, copied)
+                continue
             path = kind.write(analysis, out, shared)
             log.info("output %s written in %.1f s", kind.name, time.perf_counter() - t0)
         except NotApplicableError as exc:
@@ -120,6 +145,17 @@ def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable
 def _write_images(shared: Shared) -> Path:
     shared.images  # noqa: B018  (rendered on first access)
     return shared.outdir / IMAGES_DIR
+
+
+def _copy(source: Path, out: Path, names: tuple[str, ...], copied: list[str]) -> Path:
+    for name in names:
+        src, dst = source / name, out / name
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+        copied.append(name)
+    return out / names[0]
 
 
 def _left_out(kind: str, exc: Exception, skipped: dict[str, str] | None) -> None:

@@ -16,9 +16,13 @@ class Shared:
     """The label surfaces (3D scenes and mesh files) and the images (scene views, slices, CPR, profile;
     the ``images`` kind, the HTML and the PDF) of one analysis written into one folder."""
 
-    def __init__(self, analysis: Analysis, outdir: Path) -> None:
+    def __init__(self, analysis: Analysis, outdir: Path, *, reuse_from: Path | None = None,
+                 reused: list[str] | None = None) -> None:
         self.analysis = analysis
         self.outdir = Path(outdir)
+        #: A folder with the same CT and segmentation: images depending on nothing else are copied from it.
+        self.reuse_from = reuse_from
+        self.reused = reused if reused is not None else []
 
     @cached_property
     def surfaces(self) -> list[Surface]:
@@ -28,4 +32,6 @@ class Shared:
     def images(self) -> dict[str, Path]:
         from ivcplan.outputs.images import render_images
 
-        return render_images(self.analysis, self.outdir / IMAGES_DIR, self.surfaces)
+        reuse = None if self.reuse_from is None else self.reuse_from / IMAGES_DIR
+        return render_images(self.analysis, self.outdir / IMAGES_DIR, lambda: self.surfaces, reuse_from=reuse,
+                             reused=self.reused)
