@@ -29,7 +29,7 @@ app = typer.Typer(
     context_settings=CONTEXT_SETTINGS,
 )
 
-_COMMAND_MODULES = ("info", "phantom", "analyze", "batch", "view", "data")
+_COMMAND_MODULES = ("info", "phantom", "analyze", "replan", "batch", "view", "data")
 
 
 def _print_version(value: bool) -> None:
