@@ -11,10 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivcplan.anatomy import Segmentation
-from ivcplan.measure import Centerline, Landmarks, LiverMeasurements, SegmentMap, TumorMeasurements
+from ivcplan.measure import Centerline, Landmark, Landmarks, LiverMeasurements, SegmentMap, TumorMeasurements
 from ivcplan.plan import Plan, RuleSet
 from ivcplan.report.corrections import Correction
 from ivcplan.volume import Labelmap, Volume
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What the measurement stages found on one segmentation and centerline, with the landmark
+    corrections then in force: a re-plan that changes none of these uses them as they are."""
+
+    landmarks: Landmarks
+    clamp_landmarks: Mapping[str, Landmark]
+    tumor: TumorMeasurements
+    liver: LiverMeasurements
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,15 @@ class Analysis:
     clinical: Mapping[str, Any] = field(default_factory=dict)
     #: The decision rules the plan was made with.
     rules: RuleSet | None = None
+    #: Where a clamp can go (`ivcplan.labels.CLAMP_LANDMARKS`, `ivcplan.measure.clamp_room`).
+    clamp_landmarks: Mapping[str, Landmark] = field(default_factory=dict)
 
     @property
     def labelmap(self) -> Labelmap:
         return self.segmentation.labelmap
+
+    @property
+    def measurements(self) -> Measurements | None:
+        """Its landmarks and measurements (None without an IVC centerline)."""
+        return None if self.landmarks is None else Measurements(self.landmarks, self.clamp_landmarks, self.tumor,
+                                                                self.liver)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ivcplan import anatomy, io, measure, plan
-from ivcplan.analysis import Analysis
+from ivcplan.analysis import Analysis, Measurements
 from ivcplan.anatomy import Seeds, Segmentation
 from ivcplan.errors import AnalysisError, InputError
 from ivcplan.labels import CLAMP_LANDMARKS, LANDMARKS, Label
@@ -113,33 +113,39 @@ def run(source: str | os.PathLike | Volume, *, labels: str | os.PathLike | Label
     stages = _Stages(progress)
     volume = stages.run("load", lambda p: _load(source, series, p, assume_spacing))
     segmentation = stages.run("segment", lambda p: _segment(volume, labels, seeds, p))
-    return _measure_and_plan(volume, segmentation, stages, centerline=None, corrections=(), clinical=clinical_facts,
-                             rules=ruleset, anonymize=anonymize, source=source)
+    return _measure_and_plan(volume, segmentation, stages, centerline=None, measured=None, corrections=(),
+                             clinical=clinical_facts, rules=ruleset, anonymize=anonymize, source=source)
 
 
 def measure_and_plan(volume: Volume, segmentation: Segmentation, *, centerline: Centerline | None = None,
-                     corrections: Sequence[Correction] = (), rules: str | os.PathLike | plan.RuleSet | None = None,
-                     clinical: Mapping[str, Any] | None = None, anonymize: bool = False,
+                     measured: Measurements | None = None, corrections: Sequence[Correction] = (),
+                     rules: str | os.PathLike | plan.RuleSet | None = None, clinical: Mapping[str, Any] | None = None,
+                     anonymize: bool = False,
                      progress: ProgressCallback | None = None) -> Analysis:
     """Everything after the segmentation: centerline -> landmarks -> segments -> measurements -> report -> plan.
 
     `run` ends with it; `ivcplan.replan` calls it again after a correction. ``centerline``: the one
-    already traced from this very segmentation (it is then not traced again). ``corrections``: the
-    human changes in force, oldest first (`ivcplan.report.corrections`): placed or removed landmarks
-    are kept as given (the others are found again), corrected facts replace the measured ones before
-    the planner reads them, and the report marks each. ``clinical``: the facts as given to the
-    analysis (corrections of them apply on top). ``anonymize`` as for `run`.
+    already traced from this very segmentation (it is then not traced again). ``measured``: the
+    landmarks and measurements already made on this segmentation and centerline with the same
+    landmark corrections (a correction of facts only changes none of them): used as they are.
+    ``corrections``: the human changes in force, oldest first (`ivcplan.report.corrections`): placed
+    or removed landmarks are kept as given (the others are found again), corrected facts replace the
+    measured ones before the planner reads them, and the report marks each. ``clinical``: the facts
+    as given to the analysis (corrections of them apply on top). ``anonymize`` as for `run`.
     """
+    if measured is not None and centerline is None:
+        raise InputError("measurements can only be reused with the centerline they were made on", "measured")
     clinical_facts = contract.clinical_section(clinical)
-    skipped = {"load", "segment", *(("centerline",) if centerline is not None else ())}
+    skipped = {"load", "segment", *(("centerline",) if centerline is not None else ()),
+               *(("landmarks", "measure") if measured is not None else ())}
     return _measure_and_plan(volume, segmentation, _Stages(progress, [n for n in STAGE_WEIGHTS if n not in skipped]),
-                             centerline=centerline, corrections=tuple(corrections), clinical=clinical_facts,
-                             rules=_rules(rules), anonymize=anonymize, source=volume)
+                             centerline=centerline, measured=measured, corrections=tuple(corrections),
+                             clinical=clinical_facts, rules=_rules(rules), anonymize=anonymize, source=volume)
 
 
 def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stages, *, centerline: Centerline | None,
-                      corrections: tuple[Correction, ...], clinical: dict[str, Any], rules: plan.RuleSet,
-                      anonymize: bool, source: str | os.PathLike | Volume) -> Analysis:
+                      measured: Measurements | None, corrections: tuple[Correction, ...], clinical: dict[str, Any],
+                      rules: plan.RuleSet, anonymize: bool, source: str | os.PathLike | Volume) -> Analysis:
     warnings: list[str] = list(volume.warnings)
     warnings += [w for w in segmentation.warnings if w not in warnings]
     labelmap: Labelmap = segmentation.labelmap
@@ -159,7 +165,10 @@ def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stage
     landmarks: Landmarks | None = None
     segment_map: SegmentMap | None = None
     extra_landmarks: dict[str, Landmark] = {}
-    if cl is not None:
+    if cl is not None and measured is not None:
+        landmarks, extra_landmarks, tumor = measured.landmarks, dict(measured.clamp_landmarks), measured.tumor
+        segment_map = measure.classify_segments(cl, landmarks)
+    elif cl is not None:
         landmarks = stages.run("landmarks", lambda p: measure.find_landmarks(labelmap, cl, placed_ivc))
         extra_landmarks = clamp_room.find(labelmap, cl, landmarks, volume)
         extra_landmarks.update({name: mark for name, mark in placed.items() if name in CLAMP_LANDMARKS})
@@ -171,7 +180,8 @@ def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stage
         tumor = TumorMeasurements(present=bool(np.any(labelmap.array == Label.IVC_TUMOR)))
         if tumor.present:
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
-    liver = measure.liver_measurements(labelmap, caudate_levels=_caudate_levels(landmarks, extra_landmarks))
+    liver = measured.liver if measured is not None else \
+        measure.liver_measurements(labelmap, caudate_levels=_caudate_levels(landmarks, extra_landmarks))
     statistics = measure.structure_statistics(labelmap, volume)
     report = _report(volume, segmentation, cl, landmarks, placed, segment_map, tumor, liver, warnings, extra_landmarks)
     report["statistics"] = {name: stats.to_dict() for name, stats in statistics.items()}
@@ -189,7 +199,7 @@ def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stage
     contract.validate(report)
     return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, suggestion, report,
                     dict(stages.timings), tuple(warnings), corrections=corrections, clinical=dict(clinical),
-                    rules=rules)
+                    rules=rules, clamp_landmarks=extra_landmarks)
 
 
 def _rules(rules: str | os.PathLike | plan.RuleSet | None) -> plan.RuleSet:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ivcplan import anatomy, io, plan
-from ivcplan.analysis import Analysis
+from ivcplan.analysis import Analysis, Measurements
 from ivcplan.anatomy import Segmentation
 from ivcplan.errors import InputError, SeriesError
 from ivcplan.labels import Label
@@ -42,7 +42,7 @@ from ivcplan.outputs.state import (
 )
 from ivcplan.pipeline import measure_and_plan
 from ivcplan.progress import ProgressCallback
-from ivcplan.report.corrections import SEGMENTATION, Correction, segmentation_correction
+from ivcplan.report.corrections import SEGMENTATION, Correction, Overrides, segmentation_correction
 from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ REPORT_FILE = "report.json"
 LANDMARK_FOV_MARGIN_MM = 10.0
 #: Report keys left out of `Replanned.changes`: run facts, the record of the edits themselves, texts.
 _NOT_COMPARED = ("timings_s", "provenance", "corrections", "edited", "detail", "disclaimer", "rules_not_fired",
-                 "rules_file")
+                 "rules_file", "rules_sha256")
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,10 @@ class _Source:
     clinical: Mapping[str, Any]
     rules: plan.RuleSet
     report: Mapping[str, Any]
+    #: Landmarks and measurements made with the centerline above and the landmark corrections given.
+    measured: Measurements | None = None
+    measured_with: tuple[Correction, ...] = ()
+    anonymize: bool = False
 
 
 # -- the in-memory API --------------------------------------------------------------------------------
@@ -102,9 +106,12 @@ def replan(analysis: Analysis, corrections: Sequence[Correction] = (), *,
     --labels`` does) or a `Labelmap` on the CT grid that replaces it (painted in the viewer); a
     changed segmentation is recorded as a correction by ``by`` (needed then), with ``why``.
     """
+    if analysis.rules is None:
+        raise InputError("the analysis does not say which rules made its plan (Analysis.rules)", "analysis")
     source = _Source(analysis.volume, analysis.segmentation, analysis.centerline, analysis.corrections,
-                     analysis.clinical, analysis.rules or plan.load_rules(analysis.plan.rules_file or None),
-                     analysis.report)
+                     analysis.clinical, analysis.rules, analysis.report, analysis.measurements,
+                     _landmark_corrections(analysis.corrections),
+                     bool(analysis.report.get("provenance", {}).get("anonymized")))
     return _replan(source, corrections, labels, by, why, progress)
 
 
@@ -115,7 +122,7 @@ def open_analysis(folder: str | os.PathLike, *, ct: str | os.PathLike | None = N
     source = _restore(Path(folder), ct)
     return measure_and_plan(source.volume, source.segmentation, centerline=source.centerline,
                             corrections=source.corrections, rules=source.rules, clinical=source.clinical,
-                            progress=progress)
+                            anonymize=source.anonymize, progress=progress)
 
 
 def replan_folder(folder: str | os.PathLike, corrections: Sequence[Correction] = (), *,
@@ -138,7 +145,9 @@ def _restore(folder: Path, ct: str | os.PathLike | None) -> _Source:
     centerline = None if state.centerline_file is None else read_centerline(state.centerline_file,
                                                                                state.segmentation_sha256)
     segmentation = Segmentation(labelmap, dict(state.confidence), state.phase, state.segmentation_warnings)
-    return _Source(volume, segmentation, centerline, state.corrections, state.clinical, rules, report)
+    measured, measured_with = state.measurements if state.measurements is not None else (None, ())
+    return _Source(volume, segmentation, centerline, state.corrections, state.clinical, rules, report, measured,
+                   measured_with, state.anonymized)
 
 
 def _read_report(folder: Path) -> dict[str, Any]:
@@ -170,7 +179,8 @@ def _load_ct(state: AnalysisState, ct: str | os.PathLike | None) -> Volume:
     """The analysis' CT (from where it was, or ``ct``), checked against the analysis' series and grid."""
     where = Path(ct) if ct is not None else Path(state.source_path_abs or state.source_path or "")
     if ct is None and not (state.source_path_abs or state.source_path):
-        raise InputError("the analysis does not record where its CT is; give it with --ct", state.folder)
+        raise InputError("the analysis does not record where its CT is" + (" (anonymized)" if state.anonymized else "")
+                         + "; give it with --ct", state.folder)
     if not where.exists():
         raise InputError("the analysis' CT is not there any more" + ("" if ct is not None else
                          "; give its new place with --ct"), where)
@@ -227,10 +237,20 @@ def _replan(source: _Source, corrections: Sequence[Correction], labels: str | os
             new.insert(0, label_change)
             centerline = None  # traced again on the new labels
     new = _with_old_values(new, source.report)
+    everything = (*source.corrections, *new)
+    # Same centerline, same landmark corrections: the landmarks and measurements are those already made.
+    same = centerline is not None and source.measured is not None and \
+        _landmark_corrections(everything) == source.measured_with
     analysis = measure_and_plan(source.volume, segmentation, centerline=centerline,
-                                corrections=(*source.corrections, *new), rules=source.rules, clinical=source.clinical,
+                                measured=source.measured if same else None, corrections=everything,
+                                rules=source.rules, clinical=source.clinical, anonymize=source.anonymize,
                                 progress=progress)
     return Replanned(analysis, diff(source.report, analysis.report), tuple(new), centerline is not None)
+
+
+def _landmark_corrections(corrections: Sequence[Correction]) -> tuple[Correction, ...]:
+    """The landmark corrections in force (what the landmarks and measurements depend on besides the labels)."""
+    return tuple(Overrides.of(corrections).landmarks.values())
 
 
 def _check_inside(corrections: Sequence[Correction], grid: Grid) -> None:

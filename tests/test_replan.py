@@ -122,6 +122,12 @@ def test_a_replan_without_change_reproduces_the_analysis(automatic: Path, tmp_pa
     assert _report(tmp_path / "again")["corrections"] == []
     assert not (tmp_path / "again" / CORRECTIONS_FILE).exists()
     assert _digest(automatic) == before  # the analysis it starts from is never changed
+    # Restored and measured again (landmarks, tumor, liver, plan) from the folder alone: the same report.
+    restored = open_analysis(automatic).report
+    original = _report(automatic)
+    for report in (restored, original):
+        report.pop("timings_s")
+    assert json.dumps(restored, sort_keys=True) == json.dumps(original, sort_keys=True)
 
 
 def _assert_expected_plan(report: dict, name: str) -> None:
@@ -393,3 +399,19 @@ def test_painted_labels_are_a_recorded_correction(small: Path) -> None:
     assert "R9: no tumor found" in report["plan"]["flags"]
     same = replan(analysis, labels=analysis.labelmap, by="viewer")
     assert same.added == () and same.centerline_kept and same.changes == ()
+
+
+def test_a_fact_change_reuses_the_measurements_which_equal_measuring_again(blocked: Path) -> None:
+    from ivcplan.replan import replan_folder
+
+    fact = field_correction("tumor.collateral_return", True, by="A", when="2026-12-01T09:30:00Z")
+    reused = replan_folder(blocked, [fact])
+    assert set(reused.analysis.timings_s) == {"plan"}  # no landmark, no measurement, no centerline stage
+    measured_again = open_analysis(blocked)  # landmarks and measurements made again from the segmentation
+    assert {"landmarks", "measure"} <= set(measured_again.timings_s)
+    again = replan(measured_again, [fact]).analysis.report
+    ours = reused.analysis.report
+    for report in (ours, again):
+        report.pop("timings_s")
+    assert json.dumps(ours, sort_keys=True) == json.dumps(again, sort_keys=True)
+    assert ours["tumor"]["collateral_return"] is True

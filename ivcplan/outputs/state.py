@@ -2,10 +2,12 @@
 
 ``analysis_state.json``: where the CT is (path, series UID, grid), the state that cannot be
 recomputed without segmenting again (the segmentation's confidences, contrast phase and warnings;
-the loader's warnings), the clinical facts as given, the rules file and its SHA-256, and the
-segmentation's digest. ``centerline.npz``: the IVC centerline's arrays, so that an unchanged
-segmentation needs no new centerline. ``corrections.json``: the human changes in force
-(`ivcplan.report.corrections`). The state names the files it goes with; stale ones are removed.
+the loader's warnings), the clinical facts as given, the rules file and its SHA-256, the
+segmentation's digest, and the landmarks and measurements at full precision with the landmark
+corrections they were made with (a replan that changes facts only reuses them). ``centerline.npz``:
+the IVC centerline's arrays, so that an unchanged segmentation needs no new centerline.
+``corrections.json``: the human changes in force (`ivcplan.report.corrections`). The state names the
+files it goes with; stale ones are removed.
 """
 
 from __future__ import annotations
@@ -22,10 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from ivcplan.analysis import Analysis
+from ivcplan.analysis import Analysis, Measurements
 from ivcplan.errors import InputError
-from ivcplan.measure import Centerline
-from ivcplan.report.corrections import CORRECTIONS_FILE, Correction, read_corrections, write_corrections
+from ivcplan.measure import Centerline, Landmark, Landmarks, LiverMeasurements, TumorMeasurements
+from ivcplan.report.corrections import (
+    CORRECTIONS_FILE,
+    Correction,
+    Overrides,
+    read_corrections,
+    write_corrections,
+)
 from ivcplan.volume import Grid, Labelmap
 
 log = logging.getLogger(__name__)
@@ -59,9 +67,11 @@ def write_state(analysis: Analysis, outdir: Path) -> Path:
     outdir = Path(outdir)
     grid, meta = analysis.volume.grid, analysis.volume.meta
     seg = analysis.segmentation
-    rules_path = analysis.rules.path if analysis.rules is not None else analysis.plan.rules_file
+    rules = analysis.rules
     digest = segmentation_digest(analysis.labelmap)
-    source = str(meta.get("source_path") or "")  # as reported; the absolute path finds it from anywhere
+    anonymized = bool(analysis.report.get("provenance", {}).get("anonymized"))
+    # As reported; the absolute path finds it from anywhere. An anonymized analysis keeps no local path.
+    source = "" if anonymized else str(meta.get("source_path") or "")
     centerline = _write_centerline(analysis.centerline, outdir, digest)
     corrections = _write_corrections(analysis.corrections, outdir)
     state = {
@@ -69,17 +79,47 @@ def write_state(analysis: Analysis, outdir: Path) -> Path:
         "ct": {"source_path": source or None, "source_path_abs": os.path.abspath(source) if source else None,
                "series_instance_uid": str(meta.get("series_instance_uid") or "") or None,
                "grid": _grid_dict(grid)},
+        "anonymized": anonymized,
         "volume_warnings": list(analysis.volume.warnings),
         "segmentation": {"file": SEGMENTATION_FILE, "sha256": digest, "confidence": dict(seg.confidence),
                          "phase": seg.phase, "warnings": list(seg.warnings)},
         "centerline": centerline,
         "corrections": corrections,
         "clinical": dict(analysis.clinical),
-        "rules": {"path": str(rules_path or "") or None, "sha256": file_sha256(rules_path) if rules_path else None},
+        "rules": {"path": str(rules.path) if rules is not None else None,
+                  "sha256": (rules.sha256 or file_sha256(rules.path)) if rules is not None else None},
+        "measurements": _measurements_dict(analysis),
     }
     path = outdir / STATE_FILE
-    path.write_text(json.dumps(state, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(state, indent=2, default=_plain) + "\n", encoding="utf-8")
     return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _fields(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _measurements_dict(analysis: Analysis) -> dict[str, Any] | None:
+    """Landmarks, tumor and liver measurements at full precision, what they were made with, and the
+    field names of their types (a later ivcplan with other fields measures again)."""
+    measured = analysis.measurements
+    if measured is None:
+        return None
+    return {
+        "landmark_corrections": [c.to_dict() for c in Overrides.of(analysis.corrections).landmarks.values()],
+        "fields": {"landmark": _fields(Landmark), "tumor": _fields(TumorMeasurements),
+                   "liver": _fields(LiverMeasurements)},
+        "landmarks": {name: dataclasses.asdict(mark) for name, mark in measured.landmarks.items()},
+        "clamp_landmarks": {name: dataclasses.asdict(mark) for name, mark in measured.clamp_landmarks.items()},
+        "tumor": dataclasses.asdict(measured.tumor),
+        "liver": dataclasses.asdict(measured.liver),
+    }
 
 
 def _grid_dict(grid: Grid) -> dict[str, Any]:
@@ -127,6 +167,10 @@ class AnalysisState:
     clinical: Mapping[str, Any]
     rules_path: str | None
     rules_sha256: str | None
+    #: Whether the report leaves the study identifiers and the CT's local path out.
+    anonymized: bool = False
+    #: The landmarks and measurements and the landmark corrections they were made with (None: measure again).
+    measurements: tuple[Measurements, tuple[Correction, ...]] | None = None
 
     @property
     def segmentation_file(self) -> Path:
@@ -164,7 +208,8 @@ def read_state(folder: str | Path) -> AnalysisState:
             segmentation_warnings=tuple(seg["warnings"]),
             centerline_file=None if data["centerline"] is None else folder / str(data["centerline"]),
             corrections=() if data["corrections"] is None else read_corrections(folder / str(data["corrections"])),
-            clinical=dict(data["clinical"]), rules_path=data["rules"]["path"], rules_sha256=data["rules"]["sha256"])
+            clinical=dict(data["clinical"]), rules_path=data["rules"]["path"], rules_sha256=data["rules"]["sha256"],
+            anonymized=bool(data["anonymized"]), measurements=_read_measurements(data.get("measurements"), path))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, InputError):
             raise
@@ -175,6 +220,31 @@ def read_state(folder: str | Path) -> AnalysisState:
         if needed is not None and not needed.is_file():
             raise incomplete(folder, f"{needed.name} missing")
     return state
+
+
+def _read_measurements(data: Any, path: Path) -> tuple[Measurements, tuple[Correction, ...]] | None:
+    """The saved measurements, or None (logged) when there are none or they do not fit this ivcplan."""
+    if data is None:
+        return None
+    try:
+        current = {"landmark": _fields(Landmark), "tumor": _fields(TumorMeasurements),
+                   "liver": _fields(LiverMeasurements)}
+        if data["fields"] != current:
+            log.info("%s: measurements saved by another version of ivcplan: measured again", path)
+            return None
+        landmarks = Landmarks({name: _landmark(mark) for name, mark in data["landmarks"].items()})
+        clamp = {name: _landmark(mark) for name, mark in data["clamp_landmarks"].items()}
+        corrections = tuple(Correction.from_dict(c, f"{path}: measurements") for c in data["landmark_corrections"])
+        return Measurements(landmarks, clamp, TumorMeasurements(**data["tumor"]), LiverMeasurements(**data["liver"])), \
+            corrections
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.info("%s: saved measurements not usable (%s): measured again", path, exc)
+        return None
+
+
+def _landmark(data: Mapping[str, Any]) -> Landmark:
+    position = data["position_mm"]
+    return Landmark(**{**data, "position_mm": None if position is None else np.asarray(position, dtype=float)})
 
 
 def read_centerline(path: Path, digest: str) -> Centerline:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,12 +140,25 @@ class Correction:
         return cls(made.what, made.new, data.get("old"), **stamp)
 
 
+_UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")  # as schema.json's edit.when
+
+
 def _is_utc_time(text: str) -> bool:
+    if not _UTC_TIME.match(text):
+        return False
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return False
-    return parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0
+    return True
+
+
+def _check_when(when: str | None) -> str:
+    if when is None:
+        return utc_now()
+    if not isinstance(when, str) or not _is_utc_time(when):
+        raise InputError(f"when: must be a UTC ISO 8601 time such as 2026-01-31T08:15:00Z, got {when!r}")
+    return when
 
 
 def _check_by(by: Any, where: str = "by") -> str:
@@ -175,25 +189,26 @@ def landmark_correction(name: str, position_mm: Sequence[float] | None, *, by: s
                         when: str | None = None) -> Correction:
     """Place landmark ``name`` at ``position_mm`` (LPS mm) or remove it (None)."""
     return Correction(f"landmarks.{name}{_POSITION}", check_landmark(name, position_mm), by=_check_by(by),
-                      when=when or utc_now(), why=_check_why(why))
+                      when=_check_when(when), why=_check_why(why))
 
 
 def field_correction(name: str, value: Any, *, by: str, why: str | None = None, when: str | None = None) -> Correction:
     """Set the report field ``name`` (one of `EDITABLE_FIELDS`) to ``value``."""
-    return Correction(name, check_field(name, value), by=_check_by(by), when=when or utc_now(), why=_check_why(why))
+    return Correction(name, check_field(name, value), by=_check_by(by), when=_check_when(when),
+                      why=_check_why(why))
 
 
 def clinical_correction(key: str, value: Any, *, by: str, why: str | None = None,
                         when: str | None = None) -> Correction:
     """Set the clinical fact ``key`` (`ivcplan.report.contract.CLINICAL_KEYS`) to ``value``."""
-    return Correction(f"clinical.{key}", check_clinical(key, value), by=_check_by(by), when=when or utc_now(),
+    return Correction(f"clinical.{key}", check_clinical(key, value), by=_check_by(by), when=_check_when(when),
                       why=_check_why(why))
 
 
 def segmentation_correction(old: Mapping[str, Any], new: Mapping[str, Any], *, by: str, why: str | None = None,
                             when: str | None = None) -> Correction:
     """The segmentation replaced (``old`` / ``new``: its digest, where the new one came from, what changed)."""
-    return Correction(SEGMENTATION, dict(new), dict(old), by=_check_by(by), when=when or utc_now(),
+    return Correction(SEGMENTATION, dict(new), dict(old), by=_check_by(by), when=_check_when(when),
                       why=_check_why(why))
 
 

@@ -93,6 +93,11 @@ def test_landmarks_and_clinical_facts_are_checked() -> None:
         parse_clinical_text("liver_fibrosis", "severe")
     with pytest.raises(InputError, match=r"^by: say who made the correction, got ' '$"):
         landmark_correction("renal_veins", [0, 0, 0], by=" ")
+    # Times are UTC as the schema has them (what the report validates).
+    with pytest.raises(InputError, match=r"^when: must be a UTC ISO 8601 time such as 2026-01-31T08:15:00Z, got "
+                                         r"'2026-12-01T09:30:00\+01:00'$"):
+        field_correction("tumor.present", True, by="A", when="2026-12-01T09:30:00+01:00")
+    assert field_correction("tumor.present", True, by="A").when.endswith("Z")
 
 
 def test_the_last_correction_of_a_field_wins_and_all_are_kept() -> None:
