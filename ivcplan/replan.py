@@ -35,7 +35,6 @@ from ivcplan.measure import Centerline
 from ivcplan.outputs.state import (
     SEGMENTATION_FILE,
     AnalysisState,
-    file_sha256,
     read_centerline,
     read_state,
     segmentation_digest,
@@ -161,18 +160,23 @@ def _read_report(folder: Path) -> dict[str, Any]:
 
 
 def _rules(state: AnalysisState) -> plan.RuleSet:
-    """The analysis' own rules file, unchanged since (else the plan would change for another reason)."""
-    path = state.rules_path
-    if not path:
+    """The analysis' own rules, unchanged since (else the plan would change for another reason): the
+    shipped rules of this ivcplan, or the rules file the analysis named."""
+    if state.rules_shipped:
+        rules = plan.load_rules()
+        where: object = rules.path
+    elif state.rules_path:
+        where = state.rules_path
+        if not Path(where).is_file():
+            raise InputError("the analysis' rules file is not there any more", where)
+        rules = plan.load_rules(where)
+    else:
         raise InputError("the analysis does not record its rules file", state.folder)
-    now = file_sha256(path)
-    if now is None:
-        raise InputError("the analysis' rules file is not there any more", path)
-    if state.rules_sha256 is not None and now != state.rules_sha256:
-        raise InputError(f"the rules file changed since the analysis (SHA-256 {state.rules_sha256[:12]}... now "
-                         f"{now[:12]}...): the new plan would mix the corrections with other rules; analyse the CT "
-                         "again with these rules", path)
-    return plan.load_rules(path)
+    if state.rules_sha256 is not None and rules.sha256 != state.rules_sha256:
+        raise InputError(f"the rules changed since the analysis (SHA-256 {state.rules_sha256[:12]}... now "
+                         f"{rules.sha256[:12]}...): the new plan would mix the corrections with other rules; analyse "
+                         "the CT again with these rules", where)
+    return rules
 
 
 def _load_ct(state: AnalysisState, ct: str | os.PathLike | None) -> Volume:

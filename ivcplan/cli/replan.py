@@ -14,12 +14,11 @@ from ivcplan.cli.analyze import LOG_NAME, _log_to_file, _summary
 
 
 def _fields_help() -> str:
-    from ivcplan.labels import LANDMARKS
     from ivcplan.report.contract import CLINICAL_KEYS
-    from ivcplan.report.corrections import EDITABLE_FIELDS, describe_field
+    from ivcplan.report.corrections import EDITABLE_FIELDS, EDITABLE_LANDMARKS, describe_field
 
     lines = [f"{name} = {describe_field(name)}" for name in EDITABLE_FIELDS]
-    return ("Landmarks: " + ", ".join(LANDMARKS) + ".\n\n--set fields:\n\n" + "\n\n".join(lines)
+    return ("Landmarks: " + ", ".join(EDITABLE_LANDMARKS) + ".\n\n--set fields:\n\n" + "\n\n".join(lines)
             + "\n\n--clinical keys: " + ", ".join(CLINICAL_KEYS) + ".")
 
 
@@ -37,8 +36,8 @@ def replan(
         "--set", help="FIELD=VALUE to set a report fact, e.g. tumor.hepatic_veins_invaded=right,middle or "
                       "tumor.collateral_return=true (see the list of fields below). Repeatable.")] = None,
     clinical: Annotated[list[str] | None, typer.Option(
-        "--clinical", help="KEY=VALUE clinical fact (true, false, null), e.g. prior_chemotherapy=true. "
-                           "Repeatable.")] = None,
+        "--clinical", help="KEY=VALUE clinical fact (true, false, a number, null), e.g. prior_chemotherapy=true "
+                           "or weight_kg=72. Repeatable.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who makes the correction (default: the login name).")] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded with every correction).")] = None,
     ct: Annotated[Path | None, typer.Option(

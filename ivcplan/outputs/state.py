@@ -42,6 +42,8 @@ STATE_SCHEMA = "ivcplan.analysis-state/1"
 STATE_FILE = "analysis_state.json"
 CENTERLINE_FILE = "centerline.npz"
 SEGMENTATION_FILE = "segmentation.nii.gz"
+#: How `ivcplan.plan.load_rules` names the rules shipped with the package.
+SHIPPED = "(shipped with ivcplan)"
 _CENTERLINE_FIELDS = tuple(f.name for f in dataclasses.fields(Centerline) if not f.name.startswith("_"))
 
 
@@ -87,7 +89,8 @@ def write_state(analysis: Analysis, outdir: Path) -> Path:
         "corrections": corrections,
         "clinical": dict(analysis.clinical),
         "rules": {"path": str(rules.path) if rules is not None else None,
-                  "sha256": (rules.sha256 or file_sha256(rules.path)) if rules is not None else None},
+                  "sha256": (rules.sha256 or file_sha256(rules.path)) if rules is not None else None,
+                  "shipped": rules is not None and rules.name.endswith(SHIPPED)},
         "measurements": _measurements_dict(analysis),
     }
     path = outdir / STATE_FILE
@@ -167,6 +170,8 @@ class AnalysisState:
     clinical: Mapping[str, Any]
     rules_path: str | None
     rules_sha256: str | None
+    #: The rules shipped with ivcplan (found in the installed package whatever its path then was).
+    rules_shipped: bool
     #: Whether the report leaves the study identifiers and the CT's local path out.
     anonymized: bool = False
     #: The landmarks and measurements and the landmark corrections they were made with (None: measure again).
@@ -209,6 +214,7 @@ def read_state(folder: str | Path) -> AnalysisState:
             centerline_file=None if data["centerline"] is None else folder / str(data["centerline"]),
             corrections=() if data["corrections"] is None else read_corrections(folder / str(data["corrections"])),
             clinical=dict(data["clinical"]), rules_path=data["rules"]["path"], rules_sha256=data["rules"]["sha256"],
+            rules_shipped=bool(data["rules"]["shipped"]),
             anonymized=bool(data["anonymized"]), measurements=_read_measurements(data.get("measurements"), path))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, InputError):

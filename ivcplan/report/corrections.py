@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ivcplan.errors import InputError
-from ivcplan.labels import LANDMARKS
+from ivcplan.labels import CLAMP_LANDMARKS, LANDMARKS, Label
 from ivcplan.report.contract import CLINICAL_KEYS, clinical_section, schema
 
 CORRECTIONS_SCHEMA = "ivcplan.corrections/1"
@@ -58,10 +58,16 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "tumor.growth_pattern",
     "tumor.ivc_diameter_above_mm",
     "tumor.ivc_diameter_below_mm",
+    "tumor.organs_invaded",
     "liver.volume_ml",
     "liver.flr_ml",
     "liver.flr_ratio",
+    "liver.caudate_ml",
 )
+#: Editable fields whose items are structures: keys of `ivcplan.labels.Label` (schema.json says strings).
+LABEL_KEY_FIELDS: tuple[str, ...] = ("tumor.organs_invaded",)
+#: Every landmark a person may place: the IVC's (`ivcplan.labels.LANDMARKS`) and the clamp sites.
+EDITABLE_LANDMARKS: tuple[str, ...] = (*LANDMARKS, *CLAMP_LANDMARKS)
 
 #: Words read as "not known" (null) for a field that may be null, and as "no item" for a list.
 NULL_WORDS = ("null", "none", "unknown")
@@ -215,8 +221,8 @@ def segmentation_correction(old: Mapping[str, Any], new: Mapping[str, Any], *, b
 # -- checking values -------------------------------------------------------------------------------
 def check_landmark(name: str, position_mm: Any) -> list[float] | None:
     """``position_mm`` as ``[x, y, z]`` (LPS mm, finite) or None; `InputError` for an unknown name or bad value."""
-    if name not in LANDMARKS:
-        raise InputError(f"unknown landmark {name!r}; known: {', '.join(LANDMARKS)}")
+    if name not in EDITABLE_LANDMARKS:
+        raise InputError(f"unknown landmark {name!r}; known: {', '.join(EDITABLE_LANDMARKS)}")
     if position_mm is None:
         return None
     try:
@@ -253,10 +259,21 @@ def check_field(name: str, value: Any) -> Any:
     sub = field_schema(name)
     errors = list(jsonschema.Draft202012Validator(sub).iter_errors(value))
     if errors:
-        raise InputError(f"{name}: {errors[0].message} (allowed: {describe_field(name)})")
-    items = _resolve(sub, sub).get("items", {})
-    order = _resolve(sub, items).get("enum") if isinstance(value, list) else None
+        raise InputError(f"{name}: {_message(errors[0])} (allowed: {describe_field(name)})")
+    if name in LABEL_KEY_FIELDS and value is not None:
+        keys = [lab.key for lab in Label if lab is not Label.BACKGROUND]
+        bad = [v for v in value if v not in keys]
+        if bad:
+            raise InputError(f"{name}: unknown structure(s) {bad} (allowed: {describe_field(name)})")
+    order = _types(name)[2].get("enum") if isinstance(value, list) else None
     return [v for v in order if v in value] if order else value
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, or for a value matching no alternative of a oneOf, the reason of the closest."""
+    if error.validator == "oneOf" and error.context:
+        return min(error.context, key=lambda e: len(e.absolute_schema_path)).message
+    return error.message
 
 
 def _resolve(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -266,24 +283,30 @@ def _resolve(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, A
 
 
 def _types(name: str) -> tuple[set[str], list[Any] | None, Mapping[str, Any]]:
-    """(JSON types, enum values or None, items schema) of an editable field."""
+    """(JSON types, enum values or None, items schema) of an editable field (alternatives of a oneOf joined)."""
     sub = field_schema(name)
-    node = _resolve(sub, sub)
-    enum = node.get("enum")
-    if enum is not None:
-        types = {"null" if v is None else "string" for v in enum}
-    else:
+    types: set[str] = set()
+    enum: list[Any] | None = None
+    items: Mapping[str, Any] = {}
+    for node in [_resolve(sub, n) for n in _resolve(sub, sub).get("oneOf", [])] or [_resolve(sub, sub)]:
+        if "enum" in node:
+            enum = list(node["enum"])
+            types |= {"null" if v is None else "string" for v in enum}
         raw = node.get("type", [])
-        types = {raw} if isinstance(raw, str) else set(raw)
-    return types, enum, _resolve(sub, node.get("items", {}))
+        types |= {raw} if isinstance(raw, str) else set(raw)
+        if "items" in node:
+            items = _resolve(sub, node["items"])
+    return types, enum, items
 
 
 def describe_field(name: str) -> str:
     """The values ``name`` takes, in words (for messages and ``--help``)."""
     types, enum, items = _types(name)
     if "array" in types:
-        choices = items.get("enum")
-        return f"a comma-separated list of {', '.join(choices)}, or none" if choices else "a comma-separated list"
+        choices = items.get("enum") or ([lab.key for lab in Label if lab is not Label.BACKGROUND]
+                                        if name in LABEL_KEY_FIELDS else None)
+        text = f"a comma-separated list of {', '.join(choices)}, or none" if choices else "a comma-separated list"
+        return text + (", or null (unknown)" if "null" in types else "")
     words = []
     if enum is not None:
         words += [str(v) for v in enum if v is not None]
@@ -301,8 +324,10 @@ def parse_field_text(name: str, text: str) -> Any:
     types, _, _ = _types(name)
     word = text.strip()
     low = word.lower()
-    if "array" in types:
-        value: Any = [] if low in NULL_WORDS or not word else [part.strip() for part in word.split(",") if part.strip()]
+    if "array" in types and low in ("null", "unknown") and "null" in types:
+        value: Any = None
+    elif "array" in types:
+        value = [] if low == "none" or not word else [part.strip() for part in word.split(",") if part.strip()]
     elif low in NULL_WORDS and "null" in types:
         value = None
     elif "boolean" in types:
