@@ -19,13 +19,21 @@ from ivcplan.volume import Labelmap, Volume
 
 @dataclass(frozen=True)
 class Measurements:
-    """What the measurement stages found on one segmentation and centerline, with the landmark
-    corrections then in force: a re-plan that changes none of these uses them as they are."""
+    """What the measurement stages found on one segmentation and centerline, with what each part was
+    made from: `ivcplan.pipeline.measure_and_plan` uses a part again while its inputs are unchanged
+    (a re-plan that changes facts only measures nothing again)."""
 
     landmarks: Landmarks
     clamp_landmarks: Mapping[str, Landmark]
     tumor: TumorMeasurements
     liver: LiverMeasurements
+    #: The landmark corrections in force (the landmarks, clamp sites and tumor measurements depend on them).
+    landmark_corrections: tuple[Correction, ...] = ()
+    #: The liver's input besides the labelmap: the caudate lobe's LPS heights (`measure.liver_measurements`).
+    caudate_levels: tuple[float | None, float | None] = (None, None)
+    #: `measure.collaterals.assess` of the CT (None without a tumor) and its input, the renal level's height.
+    collaterals: Mapping[str, Any] | None = None
+    collaterals_renal_z: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,15 +57,9 @@ class Analysis:
     clinical: Mapping[str, Any] = field(default_factory=dict)
     #: The decision rules the plan was made with.
     rules: RuleSet | None = None
-    #: Where a clamp can go (`ivcplan.labels.CLAMP_LANDMARKS`, `ivcplan.measure.clamp_room`).
-    clamp_landmarks: Mapping[str, Landmark] = field(default_factory=dict)
+    #: The landmarks, clamp sites and measurements with what they were made from (None without a centerline).
+    measurements: Measurements | None = None
 
     @property
     def labelmap(self) -> Labelmap:
         return self.segmentation.labelmap
-
-    @property
-    def measurements(self) -> Measurements | None:
-        """Its landmarks and measurements (None without an IVC centerline)."""
-        return None if self.landmarks is None else Measurements(self.landmarks, self.clamp_landmarks, self.tumor,
-                                                                self.liver)

@@ -126,8 +126,10 @@ def measure_and_plan(volume: Volume, segmentation: Segmentation, *, centerline: 
 
     `run` ends with it; `ivcplan.replan` calls it again after a correction. ``centerline``: the one
     already traced from this very segmentation (it is then not traced again). ``measured``: the
-    landmarks and measurements already made on this segmentation and centerline with the same
-    landmark corrections (a correction of facts only changes none of them): used as they are.
+    measurements already made on this segmentation and centerline (`Analysis.measurements`): each part
+    whose inputs are unchanged is used as it is (landmarks, clamp sites and tumor while the landmark
+    corrections are the same, the liver while the caudate levels are, the collateral veins while the
+    renal level is), so a correction of facts only measures nothing again.
     ``corrections``: the human changes in force, oldest first (`ivcplan.report.corrections`): placed
     or removed landmarks are kept as given (the others are found again), corrected facts replace the
     measured ones before the planner reads them, and the report marks each. ``clinical``: the facts
@@ -136,8 +138,9 @@ def measure_and_plan(volume: Volume, segmentation: Segmentation, *, centerline: 
     if measured is not None and centerline is None:
         raise InputError("measurements can only be reused with the centerline they were made on", "measured")
     clinical_facts = contract.clinical_section(clinical)
+    same_marks = measured is not None and measured.landmark_corrections == _landmark_corrections(corrections)
     skipped = {"load", "segment", *(("centerline",) if centerline is not None else ()),
-               *(("landmarks", "measure") if measured is not None else ())}
+               *(("landmarks", "measure") if same_marks else ())}
     return _measure_and_plan(volume, segmentation, _Stages(progress, [n for n in STAGE_WEIGHTS if n not in skipped]),
                              centerline=centerline, measured=measured, corrections=tuple(corrections),
                              clinical=clinical_facts, rules=_rules(rules), anonymize=anonymize, source=volume)
@@ -165,7 +168,10 @@ def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stage
     landmarks: Landmarks | None = None
     segment_map: SegmentMap | None = None
     extra_landmarks: dict[str, Landmark] = {}
-    if cl is not None and measured is not None:
+    marks_in_force = _landmark_corrections(corrections)
+    if cl is None:
+        measured = None  # measurements are only ever reused with the centerline they were made on
+    if cl is not None and measured is not None and measured.landmark_corrections == marks_in_force:
         landmarks, extra_landmarks, tumor = measured.landmarks, dict(measured.clamp_landmarks), measured.tumor
         segment_map = measure.classify_segments(cl, landmarks)
     elif cl is not None:
@@ -180,10 +186,22 @@ def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stage
         tumor = TumorMeasurements(present=bool(np.any(labelmap.array == Label.IVC_TUMOR)))
         if tumor.present:
             warnings.append("tumor voxels present but no IVC centerline: tumor not measured")
-    liver = measured.liver if measured is not None else \
-        measure.liver_measurements(labelmap, caudate_levels=_caudate_levels(landmarks, extra_landmarks))
+    caudate_levels = _caudate_levels(landmarks, extra_landmarks)
+    if measured is not None and measured.caudate_levels == caudate_levels:
+        liver = measured.liver
+    else:
+        liver = measure.liver_measurements(labelmap, caudate_levels=caudate_levels)
+    renal = None if landmarks is None else landmarks["renal_veins"]
+    renal_z = float(renal.position_mm[2]) if renal is not None and renal.found else None
+    found: Mapping[str, Any] | None = None
+    if tumor.present and measured is not None and measured.collaterals is not None \
+            and measured.collaterals_renal_z == renal_z:
+        found = measured.collaterals
+    elif tumor.present:
+        found = collaterals.assess(volume, labelmap, renal_z=renal_z, phase=segmentation.phase)
     statistics = measure.structure_statistics(labelmap, volume)
-    report = _report(volume, segmentation, cl, landmarks, placed, segment_map, tumor, liver, warnings, extra_landmarks)
+    report = _report(volume, segmentation, cl, landmarks, placed, segment_map, tumor, liver, warnings, extra_landmarks,
+                     found)
     report["statistics"] = {name: stats.to_dict() for name, stats in statistics.items()}
     report["clinical"] = dict(clinical)
     mark_report(report, corrections)
@@ -197,9 +215,16 @@ def _measure_and_plan(volume: Volume, segmentation: Segmentation, stages: _Stage
         report["input"]["warnings"] = list(warnings)
     report["timings_s"] = dict(stages.timings)
     contract.validate(report)
+    made = None if landmarks is None else Measurements(landmarks, extra_landmarks, tumor, liver, marks_in_force,
+                                                       caudate_levels, found, renal_z)
     return Analysis(volume, segmentation, cl, landmarks, segment_map, tumor, liver, suggestion, report,
                     dict(stages.timings), tuple(warnings), corrections=corrections, clinical=dict(clinical),
-                    rules=rules, clamp_landmarks=extra_landmarks)
+                    rules=rules, measurements=made)
+
+
+def _landmark_corrections(corrections: Sequence[Correction]) -> tuple[Correction, ...]:
+    """The landmark corrections in force (what the landmarks and measurements depend on besides the labels)."""
+    return tuple(Overrides.of(corrections).landmarks.values())
 
 
 def _rules(rules: str | os.PathLike | plan.RuleSet | None) -> plan.RuleSet:
@@ -271,7 +296,8 @@ def _segment(volume: Volume, labels: str | os.PathLike | Labelmap | None, seeds:
 
 def _report(volume: Volume, segmentation: Segmentation, cl: Centerline | None, landmarks: Landmarks | None,
             placed: Mapping[str, Landmark], segment_map: SegmentMap | None, tumor: TumorMeasurements,
-            liver: LiverMeasurements, warnings: list[str], extra_landmarks: Mapping[str, Landmark]) -> dict[str, Any]:
+            liver: LiverMeasurements, warnings: list[str], extra_landmarks: Mapping[str, Landmark],
+            found_collaterals: Mapping[str, Any] | None) -> dict[str, Any]:
     conf = segmentation.confidence
     ivc = {"detected": cl is not None,
            "centerline_length_mm": None if cl is None else round(cl.length_mm, 2),
@@ -297,11 +323,8 @@ def _report(volume: Volume, segmentation: Segmentation, cl: Centerline | None, l
                                                               "detail": "no IVC centerline", "source": "automatic"}
     tumor_dict = tumor.to_dict()
     tumor_dict["confidence"] = conf.get(Label.IVC_TUMOR.key) if tumor.present else None
-    if tumor.present:
-        renal = None if landmarks is None else landmarks["renal_veins"]
-        found = collaterals.assess(volume, segmentation.labelmap,
-                                   renal_z=float(renal.position_mm[2]) if renal is not None and renal.found else None,
-                                   phase=segmentation.phase)
+    if tumor.present and found_collaterals is not None:
+        found = dict(found_collaterals)
         tumor_dict["collateral_return"] = found.pop("collateral_return")
         tumor_dict["collaterals"] = found
         # The segmentation shows contact; invasion of adjacent organs is not assessed from it.

@@ -41,7 +41,7 @@ from ivcplan.outputs.state import (
 )
 from ivcplan.pipeline import measure_and_plan
 from ivcplan.progress import ProgressCallback
-from ivcplan.report.corrections import SEGMENTATION, Correction, Overrides, segmentation_correction
+from ivcplan.report.corrections import SEGMENTATION, Correction, segmentation_correction
 from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,8 @@ class _Source:
     clinical: Mapping[str, Any]
     rules: plan.RuleSet
     report: Mapping[str, Any]
-    #: Landmarks and measurements made with the centerline above and the landmark corrections given.
+    #: The measurements made on this segmentation and centerline.
     measured: Measurements | None = None
-    measured_with: tuple[Correction, ...] = ()
     anonymize: bool = False
 
 
@@ -109,7 +108,6 @@ def replan(analysis: Analysis, corrections: Sequence[Correction] = (), *,
         raise InputError("the analysis does not say which rules made its plan (Analysis.rules)", "analysis")
     source = _Source(analysis.volume, analysis.segmentation, analysis.centerline, analysis.corrections,
                      analysis.clinical, analysis.rules, analysis.report, analysis.measurements,
-                     _landmark_corrections(analysis.corrections),
                      bool(analysis.report.get("provenance", {}).get("anonymized")))
     return _replan(source, corrections, labels, by, why, progress)
 
@@ -144,9 +142,8 @@ def _restore(folder: Path, ct: str | os.PathLike | None) -> _Source:
     centerline = None if state.centerline_file is None else read_centerline(state.centerline_file,
                                                                                state.segmentation_sha256)
     segmentation = Segmentation(labelmap, dict(state.confidence), state.phase, state.segmentation_warnings)
-    measured, measured_with = state.measurements if state.measurements is not None else (None, ())
-    return _Source(volume, segmentation, centerline, state.corrections, state.clinical, rules, report, measured,
-                   measured_with, state.anonymized)
+    return _Source(volume, segmentation, centerline, state.corrections, state.clinical, rules, report,
+                   state.measurements, state.anonymized)
 
 
 def _read_report(folder: Path) -> dict[str, Any]:
@@ -242,19 +239,13 @@ def _replan(source: _Source, corrections: Sequence[Correction], labels: str | os
             centerline = None  # traced again on the new labels
     new = _with_old_values(new, source.report)
     everything = (*source.corrections, *new)
-    # Same centerline, same landmark corrections: the landmarks and measurements are those already made.
-    same = centerline is not None and source.measured is not None and \
-        _landmark_corrections(everything) == source.measured_with
-    analysis = measure_and_plan(source.volume, segmentation, centerline=centerline,
-                                measured=source.measured if same else None, corrections=everything,
+    # Same segmentation and centerline: measure_and_plan reuses each measurement whose inputs did not change.
+    measured = source.measured if centerline is not None else None
+    analysis = measure_and_plan(source.volume, segmentation, centerline=centerline, measured=measured,
+                                corrections=everything,
                                 rules=source.rules, clinical=source.clinical, anonymize=source.anonymize,
                                 progress=progress)
     return Replanned(analysis, diff(source.report, analysis.report), tuple(new), centerline is not None)
-
-
-def _landmark_corrections(corrections: Sequence[Correction]) -> tuple[Correction, ...]:
-    """The landmark corrections in force (what the landmarks and measurements depend on besides the labels)."""
-    return tuple(Overrides.of(corrections).landmarks.values())
 
 
 def _check_inside(corrections: Sequence[Correction], grid: Grid) -> None:

@@ -452,3 +452,34 @@ def test_an_anonymized_analysis_keeps_no_ct_path_and_stays_anonymized(small: Pat
     report = _report(tmp_path / "b")
     assert report["provenance"]["anonymized"] is True and report["input"]["source_path"] is None
     assert report["clinical"]["weight_kg"] == 70.0
+
+
+def test_each_measurement_is_reused_while_its_inputs_are_unchanged(automatic: Path) -> None:
+    from ivcplan.pipeline import measure_and_plan
+
+    analysis = open_analysis(automatic)
+    before = analysis.measurements
+    assert before.collaterals is not None and before.collaterals["reason"]  # case (a): a tumor, portal venous CT
+    caj = analysis.report["landmarks"]["cavoatrial_junction"]["position_mm"]
+    moved = landmark_correction("cavoatrial_junction", [caj[0], caj[1], caj[2] - 8.0], by="A",
+                                when="2026-12-01T09:30:00Z")
+    result = replan(analysis, [moved])
+    after = result.analysis.measurements
+    # The junction is no input of the liver (caudate levels: liver edge, hepatic veins) nor of the
+    # collateral veins (renal level): both used as they were; the landmarks and the tumor made again.
+    assert after.liver is before.liver and after.collaterals is before.collaterals
+    assert after.landmarks is not before.landmarks and after.tumor is not before.tumor
+    assert after.landmark_corrections == (result.added[0],)
+    # ... and the same report as measuring everything again.
+    again = measure_and_plan(analysis.volume, analysis.segmentation, centerline=analysis.centerline,
+                             corrections=result.analysis.corrections, rules=analysis.rules, clinical=analysis.clinical)
+    ours = result.analysis.report
+    for report in (ours, again.report):
+        report.pop("timings_s")
+        report["provenance"].pop("created_utc")
+    assert json.dumps(ours, sort_keys=True) == json.dumps(again.report, sort_keys=True)
+    # The renal level is the collateral search's input: moving it assesses them again.
+    renal = analysis.report["landmarks"]["renal_veins"]["position_mm"]
+    lowered = replan(analysis, [landmark_correction("renal_veins", [renal[0], renal[1], renal[2] - 10.0], by="A")])
+    assert lowered.analysis.measurements.collaterals is not before.collaterals
+    assert lowered.analysis.measurements.collaterals_renal_z == pytest.approx(renal[2] - 10.0)

@@ -27,13 +27,7 @@ import numpy as np
 from ivcplan.analysis import Analysis, Measurements
 from ivcplan.errors import InputError
 from ivcplan.measure import Centerline, Landmark, Landmarks, LiverMeasurements, TumorMeasurements
-from ivcplan.report.corrections import (
-    CORRECTIONS_FILE,
-    Correction,
-    Overrides,
-    read_corrections,
-    write_corrections,
-)
+from ivcplan.report.corrections import CORRECTIONS_FILE, Correction, read_corrections, write_corrections
 from ivcplan.volume import Grid, Labelmap
 
 log = logging.getLogger(__name__)
@@ -109,20 +103,27 @@ def _fields(cls: type) -> list[str]:
 
 
 def _measurements_dict(analysis: Analysis) -> dict[str, Any] | None:
-    """Landmarks, tumor and liver measurements at full precision, what they were made with, and the
-    field names of their types (a later ivcplan with other fields measures again)."""
+    """The measurements at full precision with what they were made from, and the field names of their
+    types (a later ivcplan with other fields measures again)."""
     measured = analysis.measurements
     if measured is None:
         return None
     return {
-        "landmark_corrections": [c.to_dict() for c in Overrides.of(analysis.corrections).landmarks.values()],
-        "fields": {"landmark": _fields(Landmark), "tumor": _fields(TumorMeasurements),
-                   "liver": _fields(LiverMeasurements)},
+        "fields": _current_fields(),
+        "landmark_corrections": [c.to_dict() for c in measured.landmark_corrections],
         "landmarks": {name: dataclasses.asdict(mark) for name, mark in measured.landmarks.items()},
         "clamp_landmarks": {name: dataclasses.asdict(mark) for name, mark in measured.clamp_landmarks.items()},
         "tumor": dataclasses.asdict(measured.tumor),
         "liver": dataclasses.asdict(measured.liver),
+        "caudate_levels": list(measured.caudate_levels),
+        "collaterals": measured.collaterals,
+        "collaterals_renal_z": measured.collaterals_renal_z,
     }
+
+
+def _current_fields() -> dict[str, list[str]]:
+    return {"landmark": _fields(Landmark), "tumor": _fields(TumorMeasurements), "liver": _fields(LiverMeasurements),
+            "measurements": _fields(Measurements)}
 
 
 def _grid_dict(grid: Grid) -> dict[str, Any]:
@@ -174,8 +175,8 @@ class AnalysisState:
     rules_shipped: bool
     #: Whether the report leaves the study identifiers and the CT's local path out.
     anonymized: bool = False
-    #: The landmarks and measurements and the landmark corrections they were made with (None: measure again).
-    measurements: tuple[Measurements, tuple[Correction, ...]] | None = None
+    #: The measurements with what they were made from (None: measure again).
+    measurements: Measurements | None = None
 
     @property
     def segmentation_file(self) -> Path:
@@ -228,21 +229,22 @@ def read_state(folder: str | Path) -> AnalysisState:
     return state
 
 
-def _read_measurements(data: Any, path: Path) -> tuple[Measurements, tuple[Correction, ...]] | None:
+def _read_measurements(data: Any, path: Path) -> Measurements | None:
     """The saved measurements, or None (logged) when there are none or they do not fit this ivcplan."""
     if data is None:
         return None
     try:
-        current = {"landmark": _fields(Landmark), "tumor": _fields(TumorMeasurements),
-                   "liver": _fields(LiverMeasurements)}
-        if data["fields"] != current:
+        if data["fields"] != _current_fields():
             log.info("%s: measurements saved by another version of ivcplan: measured again", path)
             return None
-        landmarks = Landmarks({name: _landmark(mark) for name, mark in data["landmarks"].items()})
-        clamp = {name: _landmark(mark) for name, mark in data["clamp_landmarks"].items()}
-        corrections = tuple(Correction.from_dict(c, f"{path}: measurements") for c in data["landmark_corrections"])
-        return Measurements(landmarks, clamp, TumorMeasurements(**data["tumor"]), LiverMeasurements(**data["liver"])), \
-            corrections
+        return Measurements(
+            landmarks=Landmarks({name: _landmark(mark) for name, mark in data["landmarks"].items()}),
+            clamp_landmarks={name: _landmark(mark) for name, mark in data["clamp_landmarks"].items()},
+            tumor=TumorMeasurements(**data["tumor"]), liver=LiverMeasurements(**data["liver"]),
+            landmark_corrections=tuple(Correction.from_dict(c, f"{path}: measurements")
+                                       for c in data["landmark_corrections"]),
+            caudate_levels=tuple(data["caudate_levels"]), collaterals=data["collaterals"],
+            collaterals_renal_z=data["collaterals_renal_z"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         log.info("%s: saved measurements not usable (%s): measured again", path, exc)
         return None
