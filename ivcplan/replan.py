@@ -10,6 +10,8 @@ measurements, the report and the plan follow.
     open_analysis(folder, ct=None) -> Analysis                      # an `ivcplan analyze` folder, in memory
     replan(analysis, corrections, labels=None, by=...) -> Replanned # in memory (the viewer)
     replan_folder(folder, corrections, labels=None, ct=None, by=...) -> Replanned   # `ivcplan replan`
+    write_replan(analysis, folder, reuse_from=None) -> {kind: path}  # every output, corrections.json too
+    save_replan(analysis, out, reuse_from=None, force=False) -> Path # the same, published whole (the viewer)
 
 `Replanned.changes` lists the report fields whose value changed (the plan's first).
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,11 @@ import numpy as np
 from ivcplan import anatomy, io, plan
 from ivcplan.analysis import Analysis, Measurements
 from ivcplan.anatomy import Segmentation
-from ivcplan.errors import InputError, SeriesError
+from ivcplan.errors import InputError, OptionError, OutputError, SeriesError
 from ivcplan.labels import Label
 from ivcplan.measure import Centerline
+from ivcplan.outputs import ALL, write_outputs
+from ivcplan.outputs.publish import Staging
 from ivcplan.outputs.state import (
     SEGMENTATION_FILE,
     AnalysisState,
@@ -46,7 +50,8 @@ from ivcplan.volume import Grid, Labelmap, Volume
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Change", "Replanned", "open_analysis", "replan", "replan_folder"]
+__all__ = ["Change", "Replanned", "check_folder", "open_analysis", "replan", "replan_folder", "save_replan",
+           "write_replan"]
 
 REPORT_FILE = "report.json"
 #: A placed landmark must lie within the CT's field of view, widened by this margin (mm): a point
@@ -132,6 +137,55 @@ def replan_folder(folder: str | os.PathLike, corrections: Sequence[Correction] =
     return _replan(_restore(Path(folder), ct), corrections, labels, by, why, progress)
 
 
+def check_folder(folder: str | os.PathLike, corrections: Sequence[Correction] = (), *,
+                 ct: str | os.PathLike | None = None) -> AnalysisState:
+    """What can be checked of a replan before any work (no CT, no segmentation read): the folder is a
+    complete analysis, its rules are the ones it was planned with, its CT is where it says (or at
+    ``ct``), and every placed landmark lies in the CT's field of view (`InputError` naming the file or
+    the value; `OptionError` for a landmark, a bad value given)."""
+    state = read_state(folder)
+    _rules(state)
+    _ct_path(state, ct)
+    try:
+        _check_inside(corrections, state.grid)
+    except InputError as exc:
+        raise OptionError(f"--landmark: {exc}") from None
+    return state
+
+
+def write_replan(analysis: Analysis, folder: str | os.PathLike, *, reuse_from: str | os.PathLike | None = None,
+                 kinds: Iterable[str] | str = ALL, skipped: dict[str, str] | None = None,
+                 reused: list[str] | None = None) -> dict[str, Path]:
+    """Every output of a replanned analysis into ``folder`` (corrections.json with the state files):
+    what `ivcplan replan` writes into its staging folder and the viewer's Save publishes. Files that
+    depend only on the CT and the segmentation are copied from ``reuse_from`` (the analysis folder the
+    replan started from) when it holds the same CT and segmentation."""
+    try:
+        return write_outputs(analysis, folder, kinds, skipped=skipped, reuse_from=reuse_from, reused=reused)
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"cannot write the outputs ({exc.strerror or exc})", exc.filename or folder) from None
+
+
+def save_replan(analysis: Analysis, out: str | os.PathLike, *, reuse_from: str | os.PathLike | None = None,
+                force: bool = False, skipped: dict[str, str] | None = None,
+                reused: list[str] | None = None) -> Path:
+    """`write_replan` into a staging folder beside ``out``, published whole in its place (as
+    `ivcplan replan` does): ``out`` keeps what it held if anything fails. ``out`` may hold an earlier
+    save of the same analysis folder, anything else needs ``force`` (`ivcplan.outputs.publish.Staging`)."""
+    source = Path(reuse_from) if reuse_from is not None else None
+    if source is not None:
+        a, b = source.resolve(), Path(out).resolve()
+        if a == b or a in b.parents or b in a.parents:
+            raise OptionError(f"the new folder {out} must lie outside the analysis folder {source} (and not hold "
+                              "it): a correction never changes the analysis it starts from")
+    with Staging(Path(out), source=source, force=force) as stage:
+        write_replan(analysis, stage.path, reuse_from=source, skipped=skipped, reused=reused)
+        return stage.publish({"series_instance_uid": analysis.report["input"].get("series_instance_uid"),
+                              "replan_of": None if source is None else str(source.resolve())})
+
+
 # -- restoring an analysis folder ----------------------------------------------------------------------
 def _restore(folder: Path, ct: str | os.PathLike | None) -> _Source:
     state = read_state(folder)
@@ -178,13 +232,7 @@ def _rules(state: AnalysisState) -> plan.RuleSet:
 
 def _load_ct(state: AnalysisState, ct: str | os.PathLike | None) -> Volume:
     """The analysis' CT (from where it was, or ``ct``), checked against the analysis' series and grid."""
-    where = Path(ct) if ct is not None else Path(state.source_path_abs or state.source_path or "")
-    if ct is None and not (state.source_path_abs or state.source_path):
-        raise InputError("the analysis does not record where its CT is" + (" (anonymized)" if state.anonymized else "")
-                         + "; give it with --ct", state.folder)
-    if not where.exists():
-        raise InputError("the analysis' CT is not there any more" + ("" if ct is not None else
-                         "; give its new place with --ct"), where)
+    where = _ct_path(state, ct)
     try:
         volume = io.load(where, series=state.series_instance_uid)
     except SeriesError:
@@ -200,6 +248,18 @@ def _load_ct(state: AnalysisState, ct: str | os.PathLike | None) -> Volume:
         meta["source_path"] = state.source_path  # as the analysis reported it
     # The analysis' own loader warnings (the report keeps saying what it said of this CT).
     return Volume(volume.array, volume.grid, meta, state.volume_warnings)
+
+
+def _ct_path(state: AnalysisState, ct: str | os.PathLike | None) -> Path:
+    """Where the analysis' CT is (``ct`` when given), checked to exist."""
+    where = Path(ct) if ct is not None else Path(state.source_path_abs or state.source_path or "")
+    if ct is None and not (state.source_path_abs or state.source_path):
+        raise InputError("the analysis does not record where its CT is" + (" (anonymized)" if state.anonymized else "")
+                         + "; give it with --ct", state.folder)
+    if not where.exists():
+        raise InputError("the analysis' CT is not there any more" + ("" if ct is not None else
+                         "; give its new place with --ct"), where)
+    return where
 
 
 def _describe(grid: Grid) -> str:

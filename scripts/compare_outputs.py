@@ -27,6 +27,9 @@ import numpy as np
 
 #: Report fields that differ from run to run by design (wall-clock timings, creation time, paths).
 VOLATILE_KEYS = ("timings_s", "provenance", "created_utc")
+#: Files that record the run itself, not its results: the library's log and the output folder's marker
+#: (when it was written, from which input path).
+RUN_RECORDS = ("ivcplan.log", ".ivcplan-output.json")
 _VOLATILE_CSV = re.compile(r"^(timings_s|provenance)\.|created_utc")
 
 
@@ -137,8 +140,8 @@ _BY_SUFFIX = {".csv": _compare_csv, ".png": _compare_png, ".stl": _compare_stl, 
 def compare(before: Path, after: Path) -> list[str]:
     """Every difference between two output folders (empty when identical)."""
     out: list[str] = []
-    files_a = {p.relative_to(before) for p in before.rglob("*") if p.is_file() and p.name != "ivcplan.log"}
-    files_b = {p.relative_to(after) for p in after.rglob("*") if p.is_file() and p.name != "ivcplan.log"}
+    files_a = {p.relative_to(before) for p in before.rglob("*") if p.is_file() and p.name not in RUN_RECORDS}
+    files_b = {p.relative_to(after) for p in after.rglob("*") if p.is_file() and p.name not in RUN_RECORDS}
     for rel in sorted(files_a ^ files_b):
         out.append(f"{rel}: only {'before' if rel in files_a else 'after'}")
     for rel in sorted(files_a & files_b):

@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from ivcplan.cli import app
-from ivcplan.cli._errors import print_error
-from ivcplan.cli.analyze import LOG_NAME, _log_to_file, _summary
+from ivcplan.cli._errors import EXIT_CODES_HELP, STATE, check_interrupted
+from ivcplan.cli.analyze import LOG_NAME, _detach, _log_to_file, _summary, existing
+
+log = logging.getLogger("ivcplan.cli")
 
 
 def _fields_help() -> str:
@@ -22,11 +24,12 @@ def _fields_help() -> str:
             + "\n\n--clinical keys: " + ", ".join(CLINICAL_KEYS) + ".")
 
 
-@app.command(epilog=_fields_help())
+@app.command(epilog=_fields_help() + "\n\n" + EXIT_CODES_HELP)
 def replan(
     analysis_dir: Annotated[Path, typer.Argument(help="A finished analysis: the output folder of ivcplan analyze "
                                                       "or replan (only read).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="New output folder (not ANALYSIS_DIR).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="New output folder (not ANALYSIS_DIR), replaced "
+                                         "whole when the replan succeeds (untouched when it fails).")],
     labels: Annotated[Path | None, typer.Option(
         "--labels", help="Corrected segmentation merged over the analysis' one (NIfTI, .seg.nrrd, DICOM SEG, "
                          "TotalSegmentator); the centerline is traced again.")] = None,
@@ -42,40 +45,36 @@ def replan(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded with every correction).")] = None,
     ct: Annotated[Path | None, typer.Option(
         "--ct", help="Where the analysis' CT is now, if it moved (same series and grid).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an output folder that holds another analysis or other files (whole).")] = False,
 ) -> None:
     """Correct a finished analysis and plan again; the automatic segmentation is not run again.
 
     Landmarks nobody placed are found again, the measurements, report and plan follow; every output
     is written to OUTPUT with corrections.json (all corrections, the analysis' own first). Files that
-    depend only on the CT and an unchanged segmentation are copied from ANALYSIS_DIR.
+    depend only on the CT and an unchanged segmentation are copied from ANALYSIS_DIR. Every option is
+    checked before any work; OUTPUT is published whole at the end, as by ivcplan analyze.
     """
     from rich.console import Console
 
-    from ivcplan.errors import IvcplanError
-    from ivcplan.outputs.state import read_state
+    from ivcplan.errors import OptionError
+    from ivcplan.replan import check_folder
 
     console = Console(stderr=True)
-    try:
-        corrections, who = _parse(landmark or [], set_ or [], clinical or [], by, reason)
-        source, target = analysis_dir.resolve(), output.resolve()
-        if target == source or source in target.parents or target in source.parents:
-            raise _Usage(f"the new folder {output} must lie outside the analysis folder {analysis_dir} (and not "
-                         "hold it): a correction never changes the analysis it starts from")
-        if labels is not None and not labels.exists():
-            raise _Usage(f"{labels}: segmentation file not found")
-        if ct is not None and not ct.exists():
-            raise _Usage(f"{ct}: CT not found")
-        read_state(analysis_dir)  # a folder that is not a complete analysis fails here, before any work
-        if not corrections and labels is None:
-            console.print("No correction given: the analysis is planned again as it is.")
-    except (_Usage, IvcplanError) as exc:
-        print_error(console, exc)
-        raise typer.Exit(2) from None
-    _run(analysis_dir, output, corrections, labels, ct, who, reason, console)
-
-
-class _Usage(Exception):
-    """A bad argument, found before any work."""
+    # everything that can be checked without the CT is checked first (in well under a second)
+    corrections, who = _parse(landmark or [], set_ or [], clinical or [], by, reason)
+    source, target = analysis_dir.resolve(), output.resolve()
+    if target == source or source in target.parents or target in source.parents:
+        raise OptionError(f"the new folder {output} must lie outside the analysis folder {analysis_dir} (and not "
+                          "hold it): a correction never changes the analysis it starts from")
+    if labels is not None:
+        existing(labels, "--labels")
+    if ct is not None:
+        existing(ct, "--ct")
+    check_folder(analysis_dir, corrections, ct=ct)  # an incomplete analysis, moved CT, changed rules fail here
+    if not corrections and labels is None:
+        console.print("No correction given: the analysis is planned again as it is.")
+    _run(analysis_dir, output, corrections, labels, ct, who, reason, force, console)
 
 
 def _parse(landmarks: list[str], fields: list[str], clinical: list[str], by: str | None,
@@ -83,16 +82,16 @@ def _parse(landmarks: list[str], fields: list[str], clinical: list[str], by: str
     """The corrections the options ask for, in the order landmarks, fields, clinical facts."""
     import getpass
 
-    from ivcplan.errors import InputError
+    from ivcplan.errors import InputError, OptionError
     from ivcplan.report import corrections as corr
 
     out = []
     try:
         who = by if by is not None else getpass.getuser()
     except (KeyError, OSError):
-        raise _Usage("--by: say who makes the correction (no login name to take)") from None
+        raise OptionError("--by: say who makes the correction (no login name to take)") from None
     if not who.strip():
-        raise _Usage("--by: say who makes the correction")
+        raise OptionError("--by: say who makes the correction")
     when = corr.utc_now()
     for option, texts in (("--landmark", landmarks), ("--set", fields), ("--clinical", clinical)):
         for text in texts:
@@ -109,46 +108,55 @@ def _parse(landmarks: list[str], fields: list[str], clinical: list[str], by: str
                     out.append(corr.clinical_correction(key, corr.parse_clinical_text(key, value), by=who,
                                                         why=reason, when=when))
             except InputError as exc:
-                raise _Usage(f"{option}: {exc}") from None
+                raise OptionError(f"{option}: {exc}") from None
     return out, who
 
 
 def _run(analysis_dir: Path, output: Path, corrections: list, labels: Path | None, ct: Path | None, who: str,
-         reason: str | None, console) -> None:
+         reason: str | None, force: bool, console) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ivcplan.errors import IvcplanError
-    from ivcplan.outputs import write_outputs
-    from ivcplan.replan import replan_folder
+    from ivcplan.outputs.publish import Staging
+    from ivcplan.replan import replan_folder, write_replan
 
-    log_handler = _log_to_file(output)
+    # The output's marker names ANALYSIS_DIR as its input: a replan of the same folder may replace it.
+    stage = Staging(output, source=analysis_dir, force=force, log_name=LOG_NAME)
     try:
-        with Progress(TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
-            task = bar.add_task("starting", total=1.0)
+        with stage:
+            handler = _log_to_file(stage.path / LOG_NAME)
+            STATE.log_path = handler.baseFilename
+            try:
+                with Progress(TextColumn("{task.description:<40}"), BarColumn(),
+                              TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=console,
+                              transient=True) as bar:
+                    task = bar.add_task("starting", total=1.0)
 
-            def progress(stage: str, fraction: float) -> None:
-                bar.update(task, description=stage[:40], completed=fraction)
+                    def progress(stage_name: str, fraction: float) -> None:
+                        bar.update(task, description=stage_name[:40], completed=fraction)
 
-            result = replan_folder(analysis_dir, corrections, labels=labels, ct=ct, by=who, why=reason,
-                                   progress=progress)
-        skipped: dict[str, str] = {}
-        reused: list[str] = []
-        written = write_outputs(result.analysis, output, "all", skipped=skipped, reuse_from=analysis_dir,
-                                reused=reused)
-    except IvcplanError as exc:
-        print_error(console, exc)
-        raise typer.Exit(2) from None
-    finally:
-        if log_handler is not None:
-            logger = logging.getLogger("ivcplan")
-            logger.removeHandler(log_handler)
-            logger.setLevel(log_handler.previous_level)
-            log_handler.close()
-    if log_handler is not None:
-        written["log"] = output / LOG_NAME
+                    result = replan_folder(analysis_dir, corrections, labels=labels, ct=ct, by=who, why=reason,
+                                           progress=progress)
+                skipped: dict[str, str] = {}
+                reused: list[str] = []
+                written = write_replan(result.analysis, stage.path, reuse_from=analysis_dir, skipped=skipped,
+                                       reused=reused)
+            except Exception as exc:  # the log kept aside says what failed (with the traceback of a bug)
+                log.error("replan of %s failed: %s", analysis_dir, exc, exc_info=not isinstance(exc, IvcplanError))
+                raise
+            finally:
+                _detach(handler)
+            check_interrupted()
+            final = stage.publish({"series_instance_uid": result.analysis.report["input"].get("series_instance_uid"),
+                                   "replan_of": str(analysis_dir.resolve())})
+    except BaseException:
+        STATE.log_path = stage.kept_log if hasattr(stage, "path") else None
+        raise
+    STATE.log_path = final / LOG_NAME
+    written = {kind: stage.final_path(p) for kind, p in written.items()}
+    written["log"] = final / LOG_NAME
     _changes(result)
-    _summary(result.analysis.report, written, skipped)
+    _summary(result.analysis.report, written, skipped, stage.replaced)
     if reused:
         typer.echo(f"reused from {analysis_dir} (same CT and segmentation): {', '.join(reused)}")
 
