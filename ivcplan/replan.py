@@ -169,7 +169,7 @@ def write_replan(analysis: Analysis, folder: str | os.PathLike, *, reuse_from: s
 
 
 def save_replan(analysis: Analysis, out: str | os.PathLike, *, reuse_from: str | os.PathLike | None = None,
-                force: bool = False, skipped: dict[str, str] | None = None,
+                force: bool = False, kinds: Iterable[str] | str = ALL, skipped: dict[str, str] | None = None,
                 reused: list[str] | None = None) -> Path:
     """`write_replan` into a staging folder beside ``out``, published whole in its place (as
     `ivcplan replan` does): ``out`` keeps what it held if anything fails. ``out`` may hold an earlier
@@ -181,7 +181,7 @@ def save_replan(analysis: Analysis, out: str | os.PathLike, *, reuse_from: str |
             raise OptionError(f"the new folder {out} must lie outside the analysis folder {source} (and not hold "
                               "it): a correction never changes the analysis it starts from")
     with Staging(Path(out), source=source, force=force) as stage:
-        write_replan(analysis, stage.path, reuse_from=source, skipped=skipped, reused=reused)
+        write_replan(analysis, stage.path, reuse_from=source, kinds=kinds, skipped=skipped, reused=reused)
         return stage.publish({"series_instance_uid": analysis.report["input"].get("series_instance_uid"),
                               "replan_of": None if source is None else str(source.resolve())})
 

@@ -1,8 +1,11 @@
 """The viewer's main window: open a study, four linked views + CPR, side panel, tools, export.
 
-Loading and analysis run as background `Job`s (progress bar + Cancel in the status bar); the GUI
-thread only draws. The window talks to the library only through `ivcplan.io` (scan, load),
-`ivcplan.pipeline` (run), `ivcplan.outputs` (write_outputs), `ivcplan.render` (surfaces, CPR sampling).
+Loading, analysis, re-plan and save run as background `Job`s (progress bar + Cancel in the status
+bar); the GUI thread only draws. The window talks to the library only through `ivcplan.io` (scan,
+load), `ivcplan.pipeline` (run), `ivcplan.replan` (open an analysis folder; re-plan and save through
+`ivcplan.viewer.editing.EditSession`), `ivcplan.outputs` (write_outputs), `ivcplan.render` (surfaces,
+CPR sampling). Corrections: the landmark tool, the brush (paint / erase, undo) and the Edit tab
+collect edits; Re-plan shows the new plan and what changed; Save writes what `ivcplan replan` writes.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from PySide6.QtWidgets import (
 )
 
 from ivcplan import vocabulary as words
+from ivcplan.errors import IvcplanError
 from ivcplan.labels import Label
 from ivcplan.viewer.cpr_view import CprView
+from ivcplan.viewer.editing import BRUSH_LABELS, EditSession
 from ivcplan.viewer.jobs import Job, start
 from ivcplan.viewer.panel import SidePanel
 from ivcplan.viewer.schematic import schematic_from_report
@@ -124,6 +129,12 @@ class MainWindow(QMainWindow):
         #: External segmentation merged over the automatic one (pipeline.run(labels=...)).
         self.labels_path: Path | None = None
         self.analysed_seeds: Any = None
+        #: The edits since the last re-plan of the analysis shown (None before any analysis).
+        self.session: EditSession | None = None
+        #: The analysis folder opened (`open_analysis`), reused by Save; None for an analysis run here.
+        self.analysis_folder: Path | None = None
+        self.replanned: Any = None  # the last `ivcplan.replan.Replanned`
+        self.saved: Path | None = None
 
         self.slice_views = {name: SliceView(name) for name in VIEW_NAMES}
         self.view3d = View3D()
@@ -159,6 +170,18 @@ class MainWindow(QMainWindow):
             view.seedPlaced.connect(self.add_seed)
             view.measured.connect(self._on_measured)
             view.hovered.connect(self._on_hover)
+            view.landmarkPlaced.connect(self.place_landmark)
+            view.strokeStarted.connect(self._stroke_started)
+            view.brushed.connect(lambda index, v=view: self.brush(v, index))
+            view.strokeEnded.connect(self._stroke_ended)
+        edit = self.panel.edit
+        edit.landmark_box.currentTextChanged.connect(self._choose_landmark)
+        edit.veinChanged.connect(lambda side, state: self._edit(lambda s: s.set_vein(side, state)))
+        edit.renalChanged.connect(lambda side, on: self._edit(lambda s: s.set_renal(side, on)))
+        edit.clinicalChanged.connect(lambda key, value: self._edit(lambda s: s.set_clinical(key, value)))
+        edit.undoRequested.connect(self.undo)
+        edit.replanRequested.connect(self.start_replan)
+        edit.saveRequested.connect(self._ask_save)
         self.panel.structures.visibilityChanged.connect(self.set_structure_visible)
         self.panel.structures.opacityChanged.connect(self.view3d.set_opacity)
         self.apply_preset(DEFAULT_PRESET)
@@ -172,11 +195,12 @@ class MainWindow(QMainWindow):
         self.open_dir_action = QAction("Open &folder...", self, shortcut="Ctrl+O", triggered=self._ask_open_dir)
         self.open_file_action = QAction("Open f&ile...", self, shortcut="Ctrl+Shift+O", triggered=self._ask_open_file)
         self.labels_action = QAction("Import se&gmentation...", self, triggered=self._ask_labels)
+        self.open_analysis_action = QAction("Open &analysis folder...", self, triggered=self._ask_open_analysis)
         self.export_action = QAction("&Export...", self, shortcut="Ctrl+E", triggered=self._ask_export)
         self.screenshot_action = QAction("&Screenshots...", self, shortcut="Ctrl+P", triggered=self._ask_screenshots)
         quit_action = QAction("&Quit", self, shortcut="Ctrl+Q", triggered=self.close)
-        for action in (self.open_dir_action, self.open_file_action, self.labels_action, self.export_action,
-                       self.screenshot_action):
+        for action in (self.open_dir_action, self.open_file_action, self.open_analysis_action, self.labels_action,
+                       self.export_action, self.screenshot_action):
             menu.addAction(action)
             bar.addAction(action)
         menu.addSeparator()
@@ -193,7 +217,8 @@ class MainWindow(QMainWindow):
         self.tool_group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}
         for tool, caption in (("navigate", "Navigate"), ("seed_ivc", "IVC seed"), ("seed_tumor", "Tumor seed"),
-                              ("measure", "Measure")):
+                              ("measure", "Measure"), ("landmark", "Landmark"), ("paint", "Paint"),
+                              ("erase", "Erase")):
             action = QAction(caption, self, checkable=True)
             action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
             self.tool_group.addAction(action)
@@ -276,6 +301,7 @@ class MainWindow(QMainWindow):
 
         path = Path(path)
         self.source = path
+        self.analysis_folder = None
         if path.is_file() and image_kind(path):
             self._run(Job("loading", lambda progress: io.load(path, progress=progress)), self._on_loaded)
         else:
@@ -330,14 +356,8 @@ class MainWindow(QMainWindow):
 
         def work(progress):
             from ivcplan import pipeline
-            from ivcplan.render.mesh import extract_surfaces
 
-            analysis = pipeline.run(volume, labels=labels, seeds=seeds, progress=progress)
-            progress("surfaces", 0.0)
-            labelmap = analysis.segmentation.labelmap
-            surfaces = extract_surfaces(labelmap, [v for v in labelmap.present() if v not in OVERLAY_HIDDEN])
-            progress("curved reformation", 0.0)
-            return AnalysisResult(analysis, surfaces, _cpr(analysis))
+            return _display(pipeline.run(volume, labels=labels, seeds=seeds, progress=progress), progress)
 
         self._run(Job("analysis", work), self.set_result)
 
@@ -351,10 +371,11 @@ class MainWindow(QMainWindow):
 
     def set_result(self, result: AnalysisResult) -> None:
         self.result = result
-        labelmap = result.analysis.segmentation.labelmap
+        self.session = EditSession(result.analysis, folder=self.analysis_folder)
         colors = self.overlay_colors()
         for view in self.slice_views.values():
-            view.set_labels(labelmap.array, colors)
+            view.set_labels(self.session.labels, colors)  # the brush paints into this array
+        self._show_edits()
         self.view3d.set_surfaces(result.surfaces)
         centerline = getattr(result.analysis, "centerline", None)
         self.view3d.set_centerline(None if centerline is None else centerline.points)
@@ -387,7 +408,8 @@ class MainWindow(QMainWindow):
         if self.result is None:
             return {}
         labelmap = self.result.analysis.segmentation.labelmap
-        return {v: labelmap.color(v) for v in labelmap.present() if v not in self.hidden}
+        shown = {*labelmap.present(), *(int(lab) for lab in BRUSH_LABELS)}  # what the brush may add too
+        return {v: labelmap.color(v) for v in sorted(shown) if v not in self.hidden}
 
     def set_structure_visible(self, label: int, visible: bool) -> None:
         """Toggle a structure in the 3D view and in the slice overlays."""
@@ -397,6 +419,153 @@ class MainWindow(QMainWindow):
         for view in self.slice_views.values():
             view.set_labels(view.labels, colors)
         self.cpr_view.set_colors(colors)
+
+    # -- corrections -------------------------------------------------------------------------------
+    def _ask_open_analysis(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open an ivcplan analysis folder (to correct it)")
+        if path:
+            self.open_analysis(path)
+
+    def open_analysis(self, folder: str | Path) -> None:
+        """Open a finished analysis folder (`ivcplan analyze` / `replan` output) to correct it: its CT,
+        segmentation, centerline and corrections, measured and planned again in the background."""
+        folder = Path(folder)
+
+        def work(progress):
+            from ivcplan.replan import open_analysis
+
+            analysis = open_analysis(folder, progress=progress)
+            return _display(analysis, progress)
+
+        def done(result: AnalysisResult) -> None:
+            self.set_volume(result.analysis.volume)
+            self.source = folder
+            self.analysis_folder = folder
+            self.set_result(result)
+
+        self._run(Job("opening analysis", work), done)
+
+    def _choose_landmark(self, name: str) -> None:
+        for view in self.slice_views.values():
+            view.landmark_name = name
+
+    def place_landmark(self, name: str, index: np.ndarray) -> None:
+        """Place (or move) landmark ``name`` at array index (z, y, x): a correction until the next re-plan."""
+        if self.session is None or self.volume is None:
+            self.show_error("Nothing to correct yet: open a study or an analysis folder and wait for the analysis.")
+            return
+        lps = self.volume.grid.index_to_lps(np.asarray(index, dtype=float))
+        self._edit(lambda s: s.place_landmark(name, lps))
+        self.status_label.setText(f"{name} placed at LPS ({', '.join(f'{v:.1f}' for v in lps)}) mm: re-plan to "
+                                  "see the plan follow")
+
+    def _edit(self, change) -> None:
+        if self.session is None:
+            self.show_error("Nothing to correct yet: open a study or an analysis folder and wait for the analysis.")
+            return
+        try:
+            change(self.session)
+        except IvcplanError as exc:
+            self.show_error(f"Correction refused:\n{exc}")
+        self._show_edits()
+
+    def _stroke_started(self) -> None:
+        if self.session is not None:
+            self.session.begin_stroke()
+
+    def brush(self, view: SliceView, index: np.ndarray) -> int:
+        """Paint (or erase) under the brush at ``index`` in ``view``'s slice; returns the voxels changed."""
+        if self.session is None or view.plane is None:
+            return 0
+        label = 0 if view.tool == "erase" else self.panel.edit.brush_label
+        changed = self.session.paint(index, view.plane.normal_axis, label, self.panel.edit.radius_box.value())
+        if changed:
+            for v in self.slice_views.values():
+                v.update_slice()
+        return changed
+
+    def _stroke_ended(self) -> None:
+        if self.session is not None:
+            self.session.end_stroke()
+            self._show_edits()
+
+    def undo(self) -> None:
+        if self.session is None:
+            return
+        what = self.session.undo()
+        for v in self.slice_views.values():
+            v.update_slice()
+        self._show_edits()
+        self.status_label.setText(f"undone: {what}" if what else "nothing to undo")
+
+    def _show_edits(self) -> None:
+        """Landmarks in the slice views, the Edit tab's facts and the list of pending edits."""
+        session, edit = self.session, self.panel.edit
+        edit.set_enabled(session is not None)
+        if session is None or self.volume is None:
+            return
+        grid = self.volume.grid
+        marks = {name: grid.lps_to_index(np.asarray(pos, dtype=float))
+                 for name, pos in session.landmark_positions().items()}
+        for view in self.slice_views.values():
+            view.set_landmarks(marks)
+        edit.show_state({side: session.vein_state(side) for side in ("right", "middle", "left")},
+                        session.current("tumor.renal_veins_involved") or [],
+                        {k: session.current(f"clinical.{k}") for k in ("prior_chemotherapy", "liver_fibrosis",
+                                                                       "weight_kg")})
+        lines = [f"{c.what} = {c.new}" for c in session.pending]
+        if session.labels_changed:
+            lines.append("segmentation painted")
+        edit.show_pending(lines)
+
+    def start_replan(self) -> None:
+        """Re-plan with the edits in the background (`ivcplan.replan.replan`, what `ivcplan replan` runs);
+        the window shows the new plan and the changes when it is done."""
+        if self.session is None:
+            self.show_error("Nothing to re-plan yet: open a study or an analysis folder and wait for the analysis.")
+            return
+        session, previous = self.session, self.result
+
+        def work(progress):
+            replanned = session.replan(progress)
+            same_labels = replanned.analysis.segmentation is session.analysis.segmentation
+            if same_labels and previous is not None:
+                return replanned, AnalysisResult(replanned.analysis, previous.surfaces, _cpr(replanned.analysis))
+            return replanned, _display(replanned.analysis, progress)
+
+        self._run(Job("re-plan", work), self._on_replanned)
+
+    def _on_replanned(self, outcome: tuple[Any, AnalysisResult]) -> None:
+        replanned, result = outcome
+        self.replanned = replanned
+        self.set_result(result)
+        lines = [f"correction: {c.what}" + (f" ({sum(c.new['changed_voxels'].values())} voxels)"
+                                            if c.kind == "segmentation" else f" = {c.new}") for c in replanned.added]
+        lines += [f"{c.field}: {c.before} -> {c.after}" for c in replanned.changes]
+        self.panel.edit.show_changes(lines)
+        plan = result.analysis.report.get("plan") or {}
+        self.status_label.setText(f"Re-planned: approach {plan.get('approach', 'n/a')} "
+                                  f"({len(replanned.changes)} report field(s) changed)")
+
+    def _ask_save(self) -> None:
+        outdir = QFileDialog.getExistingDirectory(self, "Save the corrected analysis (report, corrections.json) to")
+        if outdir:
+            self.save(outdir, force=True)  # the person chose this folder: it is replaced whole
+
+    def save(self, outdir: str | Path, *, force: bool = False, kinds: Any = "all") -> None:
+        """Write every output (or ``kinds``) and corrections.json as `ivcplan replan` does (`EditSession.save`)."""
+        if self.session is None:
+            self.show_error("Nothing to save yet: open a study or an analysis folder and wait for the analysis.")
+            return
+        if self.session.dirty:
+            self.show_error("Re-plan before saving: some edits are not in the plan yet.")
+            return
+        session, outdir = self.session, Path(outdir)
+        self._run(Job("save", lambda progress: session.save(outdir, force=force, kinds=kinds)), self._on_saved)
+
+    def _on_saved(self, folder: Path) -> None:
+        self.saved = Path(folder)
+        self.status_label.setText(f"Saved to {folder}")
 
     # -- seeds ---------------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -644,6 +813,17 @@ class MainWindow(QMainWindow):
         for view in self.views().values():
             view.finalize()
         super().closeEvent(event)
+
+
+def _display(analysis: Any, progress: Any) -> AnalysisResult:
+    """An analysis with what the window draws of it: label surfaces and the CPR strip."""
+    from ivcplan.render.mesh import extract_surfaces
+
+    progress("surfaces", 0.0)
+    labelmap = analysis.segmentation.labelmap
+    surfaces = extract_surfaces(labelmap, [v for v in labelmap.present() if v not in OVERLAY_HIDDEN])
+    progress("curved reformation", 0.0)
+    return AnalysisResult(analysis, surfaces, _cpr(analysis))
 
 
 def _cpr(analysis: Any) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float], float] | None:

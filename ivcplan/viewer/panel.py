@@ -1,4 +1,5 @@
-"""Side panel: structures (toggle, opacity), tumor measurements, landmarks, IVC schematic, plan.
+"""Side panel: structures (toggle, opacity), tumor measurements, landmarks, IVC schematic, plan, and the
+Edit tab (`ivcplan.viewer.edit_panel`).
 
 Every value shown comes from the analysis report dict, in the words of the report document: the rows
 are `ivcplan.report.summary`'s (display names and signed distances from `ivcplan.vocabulary`), so the
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ivcplan import vocabulary as words
 from ivcplan.report import summary
+from ivcplan.viewer.edit_panel import EditPanel
 from ivcplan.viewer.schematic import Schematic, SchematicWidget
 
 RAW_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -121,6 +123,8 @@ class SidePanel(QTabWidget):
         self.plan_view = QTextBrowser()
         self.plan_view.setOpenExternalLinks(False)
         self.addTab(self.plan_view, "Plan")
+        self.edit = EditPanel()
+        self.addTab(self.edit, "Edit")
         self.report: Mapping[str, Any] = {}
 
     # -- filling ---------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ follow zoom and resize).
 
 Mouse: wheel = next/previous slice; left click = move the crosshair (or place a seed / measure,
 depending on the tool); left drag = window/level; right drag = zoom; middle drag = pan; hovering
-reports the voxel under the cursor (`hovered`).
+reports the voxel under the cursor (`hovered`). Editing tools: ``landmark`` (a click places the chosen
+landmark, a press on a drawn landmark drags it; `landmarkPlaced` on release), ``paint`` / ``erase``
+(a left drag is one brush stroke: `strokeStarted`, `brushed` at each mouse position, `strokeEnded`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,12 @@ SEED_RADIUS_MM = 3.0
 CROSSHAIR_COLORS = {"axial": (0.9, 0.3, 0.3), "coronal": (0.3, 0.9, 0.3), "sagittal": (0.3, 0.5, 1.0)}
 SEED_COLORS = {"ivc": (0.24, 0.43, 0.9), "tumor": (0.94, 0.78, 0.08)}
 MEASURE_COLOR = (1.0, 0.55, 0.0)
-TOOLS = ("navigate", "seed_ivc", "seed_tumor", "measure")
+TOOLS = ("navigate", "seed_ivc", "seed_tumor", "measure", "landmark", "paint", "erase")
+#: Landmarks are drawn as diamonds of this radius (mm) in this colour (cyan: the CPR's ostium lines).
+LANDMARK_RADIUS_MM = 4.0
+LANDMARK_COLOR = (0.1, 0.95, 0.95)
+#: A press this close (pixels) to a landmark drawn on the slice grabs it (a drag moves it).
+LANDMARK_PICK_PX = 12
 #: Orientation letters and scale bar: colour (near white: no label's colour, the tumor's yellow least
 #: of all), letter size, distance from the view's edges (pixels).
 OVERLAY_COLOR = (0.92, 0.92, 0.92)
@@ -76,6 +83,10 @@ class SliceView(VtkView):
     measured = Signal(object, object)   # two (3,) array indices
     windowLevelChanged = Signal(float, float)
     hovered = Signal(object)            # (3,) fractional array index under the mouse, or None outside the image
+    landmarkPlaced = Signal(str, object)  # landmark name, (3,) array index (placed by a click or dragged there)
+    strokeStarted = Signal()            # the brush (paint / erase) pressed
+    brushed = Signal(object)            # (3,) array index under the brush, while pressed
+    strokeEnded = Signal()
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(name, parent)
@@ -92,6 +103,11 @@ class SliceView(VtkView):
         self.measurement: tuple[np.ndarray, np.ndarray] | None = None
         self.measurement_text = ""
         self._line_colors: dict[int, tuple[float, float, float]] = {}
+        #: Landmarks drawn (name -> array index) and the one a click of the landmark tool places.
+        self.landmarks: dict[str, np.ndarray] = {}
+        self.landmark_name = "hepatic_veins"
+        self._grabbed: str | None = None
+        self._landmark_actors: list[vtkActor] = []
 
         self._image = vtkImageData()
         self.image_actor = vtkImageActor()
@@ -199,6 +215,18 @@ class SliceView(VtkView):
         self.seeds = list(seeds)
         self.update_slice()
 
+    def set_landmarks(self, landmarks: dict[str, np.ndarray]) -> None:
+        """Landmarks to draw (name -> array index (z, y, x)); those on the shown slice appear."""
+        self.landmarks = {name: np.asarray(index, dtype=float) for name, index in landmarks.items()}
+        self.update_slice()
+
+    def shown_landmarks(self) -> list[str]:
+        """The landmarks drawn on the current slice."""
+        if self.plane is None:
+            return []
+        axis = self.plane.normal_axis
+        return [name for name, index in self.landmarks.items() if round(float(index[axis])) == self.slice_index]
+
     @property
     def slice_index(self) -> int:
         assert self.plane is not None
@@ -231,6 +259,7 @@ class SliceView(VtkView):
         self._image.Modified()
         self._update_crosshair()
         self._update_seeds()
+        self._update_landmarks()
         self._update_measurement()
         self.annotation.SetText(0, f"{self.name}  {self.slice_index + 1}/{self.plane.depth}")
         self.annotation.SetText(1, f"W {self.window:.0f}  L {self.level:.0f}")
@@ -276,6 +305,27 @@ class SliceView(VtkView):
             actor.GetProperty().SetColor(*SEED_COLORS[kind])
             self.renderer.AddActor(actor)
             self._seed_actors.append(actor)
+
+    def _update_landmarks(self) -> None:
+        for actor in self._landmark_actors:
+            self.renderer.RemoveActor(actor)
+        self._landmark_actors = []
+        for name in self.shown_landmarks():
+            diamond = vtkRegularPolygonSource()
+            diamond.SetNumberOfSides(4)
+            diamond.GeneratePolygonOff()  # an outline: the anatomy under it stays visible
+            diamond.SetRadius(LANDMARK_RADIUS_MM)
+            x, y = self._world(self.landmarks[name])
+            diamond.SetCenter(x, y, 0.65)
+            mapper = vtkPolyDataMapper()
+            mapper.SetInputConnection(diamond.GetOutputPort())
+            actor = vtkActor()
+            actor.SetMapper(mapper)
+            actor.GetProperty().SetColor(*LANDMARK_COLOR)
+            actor.GetProperty().SetLineWidth(2.5)
+            actor.PickableOff()
+            self.renderer.AddActor(actor)
+            self._landmark_actors.append(actor)
 
     def _update_measurement(self) -> None:
         if self.measurement is None:
@@ -387,6 +437,23 @@ class SliceView(VtkView):
             if self._inside(start):
                 self.measurement = (start, start.copy())
                 self.update_slice()
+        elif self.tool == "landmark":
+            self._grabbed = self.landmark_at(*self._press)
+        elif self.tool in ("paint", "erase"):
+            index = self.display_to_index(*self._press)
+            self.strokeStarted.emit()
+            if self._inside(index):
+                self.brushed.emit(index)
+
+    def landmark_at(self, x: float, y: float) -> str | None:
+        """The landmark drawn within `LANDMARK_PICK_PX` of display pixel (x, y), the nearest, or None."""
+        best, name = LANDMARK_PICK_PX * self.vtk_widget.devicePixelRatioF(), None
+        for candidate in self.shown_landmarks():
+            dx, dy = self.index_to_display(self.landmarks[candidate])
+            d = float(np.hypot(dx - x, dy - y))
+            if d <= best:
+                best, name = d, candidate
+        return name
 
     def _on_move(self, *_: object) -> None:
         if self._press is None:
@@ -397,9 +464,17 @@ class SliceView(VtkView):
         dx, dy = x - self._press[0], y - self._press[1]
         if abs(dx) + abs(dy) > CLICK_TOLERANCE_PX:
             self._dragging = True
+        if self.tool in ("paint", "erase"):
+            index = self.display_to_index(x, y)
+            if self._inside(index):
+                self.brushed.emit(index)
+            return
         if not self._dragging:
             return
-        if self.tool == "measure" and self.measurement is not None:
+        if self.tool == "landmark" and self._grabbed is not None:
+            self.landmarks[self._grabbed] = self.display_to_index(x, y)  # follows the mouse; placed on release
+            self.update_slice()
+        elif self.tool == "measure" and self.measurement is not None:
             end = self.display_to_index(x, y)
             self.measurement = (self.measurement[0], end)
             self.update_slice()
@@ -414,6 +489,9 @@ class SliceView(VtkView):
             return
         x, y = self.interactor.GetEventPosition()
         dragging, self._press = self._dragging, None
+        if self.tool in ("paint", "erase"):
+            self.strokeEnded.emit()
+            return
         self.click(x, y, dragging=dragging)
 
     def hover(self, x: float, y: float) -> None:
@@ -432,6 +510,11 @@ class SliceView(VtkView):
             if self.measurement is not None and dragging:
                 self.measurement = (self.measurement[0], index)
                 self.measured.emit(self.measurement[0], self.measurement[1])
+            return
+        if self.tool == "landmark":
+            name, self._grabbed = self._grabbed or self.landmark_name, None
+            if self._inside(index):
+                self.landmarkPlaced.emit(name, index)
             return
         if dragging or not self._inside(index):
             return
