@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import nibabel
@@ -188,6 +189,14 @@ def test_placing_the_missing_landmark_gives_the_plan_and_the_report_lists_the_ed
     assert json.loads((tmp_path / "placed" / CORRECTIONS_FILE).read_text())["corrections"] == report["corrections"]
     contract.validate(report)
     assert _digest(blocked) == before
+    # The HTML and the PDF mark the placed landmark and list the correction (report/summary's rows);
+    # the analysis' own have neither.
+    html = (tmp_path / "placed" / "report.html").read_text()
+    assert '<span class="mark">edited</span>' in html and 'class="edited"' in html and "Dr Rossi" in html
+    pdf = subprocess.run(["pdftotext", "-layout", str(tmp_path / "placed" / "report.pdf"), "-"], check=True,
+                         capture_output=True, text=True).stdout
+    assert "edited" in pdf and "Dr Rossi" in pdf
+    assert 'class="edited"' not in (blocked / "report.html").read_text()
 
 
 def _shown(values: list[float]) -> str:

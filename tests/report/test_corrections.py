@@ -166,3 +166,4 @@ def test_the_report_doc_names_every_editable_field() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text()
     section = text[text.index("## Corrections"):]
     assert [name for name in EDITABLE_FIELDS if f"`{name}`" not in section] == []
+
