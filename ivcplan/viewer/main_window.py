@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
             view.strokeEnded.connect(self._stroke_ended)
         edit = self.panel.edit
         edit.landmark_box.currentTextChanged.connect(self._choose_landmark)
+        self._choose_landmark(edit.landmark_box.currentText())  # the views place what the box shows
         edit.veinChanged.connect(lambda side, state: self._edit(lambda s: s.set_vein(side, state)))
         edit.renalChanged.connect(lambda side, on: self._edit(lambda s: s.set_renal(side, on)))
         edit.clinicalChanged.connect(lambda key, value: self._edit(lambda s: s.set_clinical(key, value)))
