@@ -325,6 +325,31 @@ def test_the_analysis_folder_is_never_the_output(small: Path) -> None:
     assert not (small / "analysis" / "sub").exists()
 
 
+def test_the_new_folder_is_published_whole_as_by_analyze(small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, text = _replan(small / "analysis", "-o", out, "--clinical", "weight_kg=70")
+    assert code == 2
+    assert text == (f"error: {out}: output folder: holds files that are not an ivcplan analysis (notes.txt); use "
+                    "--force to replace it whole, or choose another output folder")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and not list(tmp_path.glob(".out*"))
+    code, text = _replan(small / "analysis", "-o", out, "--clinical", "weight_kg=70", "--force")
+    assert code == 0, text
+    assert not (out / "notes.txt").exists() and _report(out)["clinical"]["weight_kg"] == 70.0
+    assert json.loads((out / ".ivcplan-output.json").read_text())["source"] == str((small / "analysis").resolve())
+    # A replan of the same analysis replaces its own earlier output without --force.
+    code, text = _replan(small / "analysis", "-o", out, "--clinical", "weight_kg=80")
+    assert code == 0, text
+    assert _report(out)["clinical"]["weight_kg"] == 80.0 and "replaced the output folder's earlier contents" in text
+    # ... but the analysis of another folder needs it.
+    other = tmp_path / "other"
+    shutil.copytree(small / "analysis", other)
+    code, text = _replan(other, "-o", out, "--clinical", "weight_kg=90")
+    assert code == 2 and "holds the analysis of another input" in text and "use --force" in text
+    assert _report(out)["clinical"]["weight_kg"] == 80.0
+
+
 def _broken(small: Path, tmp_path: Path, how: str) -> Path:
     folder = tmp_path / "analysis"
     shutil.copytree(small / "analysis", folder)
