@@ -303,6 +303,8 @@ def test_a_moved_ct_is_found_with_ct(small: Path, tmp_path: Path) -> None:
      "--clinical: clinical: clinical.liver_fibrosis must be true, false or null, got 'severe'"),
     (["--by", " ", "--clinical", "liver_fibrosis=true"], "--by: say who makes the correction"),
     (["--labels", "nope.nii.gz"], "--labels: nope.nii.gz: no such file or directory"),
+    (["--labels", Path(__file__)], f"--labels: {Path(__file__)}: not a recognised segmentation (NIfTI, .seg.nrrd, "
+                                   "DICOM SEG or a folder of masks)"),
     (["--ct", "nowhere"], "--ct: nowhere: no such file or directory"),
     (["--landmark", "renal_veins=15,-3,500"],
      "--landmark: landmark renal_veins at [15.0, -3.0, 500.0] mm lies outside the CT (LPS x -59..57, y -59..57, "

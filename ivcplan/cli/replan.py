@@ -68,13 +68,24 @@ def replan(
         raise OptionError(f"the new folder {output} must lie outside the analysis folder {analysis_dir} (and not "
                           "hold it): a correction never changes the analysis it starts from")
     if labels is not None:
-        existing(labels, "--labels")
+        _label_file(existing(labels, "--labels"))
     if ct is not None:
         existing(ct, "--ct")
     check_folder(analysis_dir, corrections, ct=ct)  # an incomplete analysis, moved CT, changed rules fail here
     if not corrections and labels is None:
         console.print("No correction given: the analysis is planned again as it is.")
     _run(analysis_dir, output, corrections, labels, ct, who, reason, force, console)
+
+
+def _label_file(path: Path) -> None:
+    """A --labels file of a kind the importer reads (from its name and header: no work)."""
+    from ivcplan.errors import InputError, OptionError
+    from ivcplan.io.label_import import label_kind
+
+    try:
+        label_kind(path)
+    except InputError as exc:
+        raise OptionError(f"--labels: {exc}") from None
 
 
 def _parse(landmarks: list[str], fields: list[str], clinical: list[str], by: str | None,

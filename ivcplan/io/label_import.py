@@ -197,6 +197,16 @@ def _table_candidates(path: Path) -> list[Path]:
     return [path.with_name(stem + ext) for ext in (".json", ".txt", ".ctbl", "_labels.txt", ".label.txt")]
 
 
+def label_kind(path: str | os.PathLike) -> str:
+    """The kind of a segmentation file or folder (``totalseg``, ``seg_nrrd``, ``ivcplan``, ``nifti``,
+    ``dicom_seg``) from its name and header only; `InputError` naming it when it is none of them."""
+    path = Path(path)
+    try:
+        return _detect_kind(path)
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", path) from None
+
+
 def _detect_kind(path: Path) -> str:
     if path.is_dir():
         return "totalseg"

@@ -541,8 +541,9 @@ class MainWindow(QMainWindow):
         self.replanned = replanned
         self.set_result(result)
         lines = [f"correction: {c.what}" + (f" ({sum(c.new['changed_voxels'].values())} voxels)"
-                                            if c.kind == "segmentation" else f" = {c.new}") for c in replanned.added]
-        lines += [f"{c.field}: {c.before} -> {c.after}" for c in replanned.changes]
+                                            if c.kind == "segmentation" else f" = {_shown(c.new)}")
+                 for c in replanned.added]
+        lines += [f"{c.field}: {_shown(c.before)} -> {_shown(c.after)}" for c in replanned.changes]
         self.panel.edit.show_changes(lines)
         plan = result.analysis.report.get("plan") or {}
         self.status_label.setText(f"Re-planned: approach {plan.get('approach', 'n/a')} "
@@ -814,6 +815,13 @@ class MainWindow(QMainWindow):
         for view in self.views().values():
             view.finalize()
         super().closeEvent(event)
+
+
+def _shown(value: Any) -> str:
+    """A report value as report.json writes it (null, true, [1.0, 2.0]), on one line."""
+    import json
+
+    return json.dumps(value, default=str)
 
 
 def _display(analysis: Any, progress: Any) -> AnalysisResult:

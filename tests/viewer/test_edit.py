@@ -124,7 +124,8 @@ def test_placing_and_dragging_the_missing_landmark_gives_the_plan(opened, qtbot,
     assert mark["source"] == "edited" and mark["position_mm"] == moved.new
     assert report["plan"]["approach"] == "conventional"  # R5, as `ivcplan replan --landmark` gives (test_replan)
     changes = [window.panel.edit.changes.item(i).text() for i in range(window.panel.edit.changes.count())]
-    assert "plan.approach: none -> conventional" in changes
+    assert 'plan.approach: "none" -> "conventional"' in changes
+    assert 'plan.vascular_control: null -> "total_vascular_exclusion"' in changes
     assert any(text.startswith("correction: landmarks.hepatic_veins.position_mm = ") for text in changes)
     shown = window.panel.displayed(window.panel.landmark_table)
     assert shown["hepatic_veins"][1] == moved.new
