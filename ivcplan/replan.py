@@ -51,7 +51,7 @@ from ivcplan.volume import Grid, Labelmap, Volume
 log = logging.getLogger(__name__)
 
 __all__ = ["Change", "Replanned", "check_folder", "open_analysis", "replan", "replan_folder", "save_replan",
-           "write_replan"]
+           "target_contents", "write_replan"]
 
 REPORT_FILE = "report.json"
 #: A placed landmark must lie within the CT's field of view, widened by this margin (mm): a point
@@ -168,6 +168,22 @@ def write_replan(analysis: Analysis, folder: str | os.PathLike, *, reuse_from: s
         raise OutputError(f"cannot write the outputs ({exc.strerror or exc})", exc.filename or folder) from None
 
 
+def target_contents(out: str | os.PathLike, *, reuse_from: str | os.PathLike | None = None) -> str:
+    """What ``out`` holds that a save would replace whole: "" (nothing), "same input" (an earlier save of
+    this analysis folder), "other input" or "other files" (only with ``force``). `OptionError` when ``out``
+    can never take a replan's outputs: it lies in or holds the analysis folder, is a file, or a protected
+    folder (`ivcplan.outputs.publish.Staging.check`)."""
+    source = Path(reuse_from) if reuse_from is not None else None
+    if source is not None:
+        a, b = source.resolve(), Path(out).resolve()
+        if a == b or a in b.parents or b in a.parents:
+            raise OptionError(f"the new folder {out} must lie outside the analysis folder {source} (and not hold "
+                              "it): a correction never changes the analysis it starts from")
+    stage = Staging(Path(out), source=source, force=True)
+    stage.check()
+    return stage.replaced
+
+
 def save_replan(analysis: Analysis, out: str | os.PathLike, *, reuse_from: str | os.PathLike | None = None,
                 force: bool = False, kinds: Iterable[str] | str = ALL, skipped: dict[str, str] | None = None,
                 reused: list[str] | None = None) -> Path:
@@ -175,11 +191,7 @@ def save_replan(analysis: Analysis, out: str | os.PathLike, *, reuse_from: str |
     `ivcplan replan` does): ``out`` keeps what it held if anything fails. ``out`` may hold an earlier
     save of the same analysis folder, anything else needs ``force`` (`ivcplan.outputs.publish.Staging`)."""
     source = Path(reuse_from) if reuse_from is not None else None
-    if source is not None:
-        a, b = source.resolve(), Path(out).resolve()
-        if a == b or a in b.parents or b in a.parents:
-            raise OptionError(f"the new folder {out} must lie outside the analysis folder {source} (and not hold "
-                              "it): a correction never changes the analysis it starts from")
+    target_contents(out, reuse_from=source)
     with Staging(Path(out), source=source, force=force) as stage:
         write_replan(analysis, stage.path, reuse_from=source, kinds=kinds, skipped=skipped, reused=reused)
         return stage.publish({"series_instance_uid": analysis.report["input"].get("series_instance_uid"),

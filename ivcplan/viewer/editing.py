@@ -218,6 +218,12 @@ class EditSession:
         self.labels = self.analysis.segmentation.labelmap.array.copy()
         self._strokes, self._stroke = [], None
 
+    def target_contents(self, out: str | os.PathLike) -> str:
+        """What a save into ``out`` would replace (`ivcplan.replan.target_contents`; `OptionError` when never)."""
+        from ivcplan.replan import target_contents
+
+        return target_contents(out, reuse_from=self.folder)
+
     def save(self, out: str | os.PathLike, *, force: bool = False, kinds: Iterable[str] | str = "all") -> Path:
         """Every output (or ``kinds``) and corrections.json of the analysis into ``out``, as `ivcplan
         replan` writes them (`ivcplan.replan.save_replan`); edits not yet re-planned are refused."""

@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.analysis_folder: Path | None = None
         self.replanned: Any = None  # the last `ivcplan.replan.Replanned`
         self.saved: Path | None = None
+        self.save_dialog: QMessageBox | None = None
 
         self.slice_views = {name: SliceView(name) for name in VIEW_NAMES}
         self.view3d = View3D()
@@ -552,10 +553,11 @@ class MainWindow(QMainWindow):
     def _ask_save(self) -> None:
         outdir = QFileDialog.getExistingDirectory(self, "Save the corrected analysis (report, corrections.json) to")
         if outdir:
-            self.save(outdir, force=True)  # the person chose this folder: it is replaced whole
+            self.save(outdir)
 
     def save(self, outdir: str | Path, *, force: bool = False, kinds: Any = "all") -> None:
-        """Write every output (or ``kinds``) and corrections.json as `ivcplan replan` does (`EditSession.save`)."""
+        """Write every output (or ``kinds``) and corrections.json as `ivcplan replan` does (`EditSession.save`:
+        published whole). A folder holding another analysis or other files is replaced only after a Yes."""
         if self.session is None:
             self.show_error("Nothing to save yet: open a study or an analysis folder and wait for the analysis.")
             return
@@ -563,7 +565,32 @@ class MainWindow(QMainWindow):
             self.show_error("Re-plan before saving: some edits are not in the plan yet.")
             return
         session, outdir = self.session, Path(outdir)
+        try:
+            holds = session.target_contents(outdir)  # at once: the question comes before any work
+        except IvcplanError as exc:
+            self.show_error(f"Save refused:\n{exc}")
+            return
+        if holds in ("other input", "other files") and not force:
+            self._ask_replace_save(outdir, holds, kinds)
+            return
         self._run(Job("save", lambda progress: session.save(outdir, force=force, kinds=kinds)), self._on_saved)
+
+    def _ask_replace_save(self, outdir: Path, holds: str, kinds: Any) -> None:
+        what = "another analysis" if holds == "other input" else "files that are not an ivcplan analysis"
+        box = QMessageBox(QMessageBox.Icon.Question, "ivcplan", f"{outdir} holds {what}.\nReplace the whole "
+                          "folder with the corrected analysis?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered(button) -> None:
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                self.save(outdir, force=True, kinds=kinds)
+            else:
+                self.status_label.setText(f"Save cancelled: {outdir} left as it was")
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        self.save_dialog = box
 
     def _on_saved(self, folder: Path) -> None:
         self.saved = Path(folder)

@@ -14,7 +14,7 @@ import nibabel
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from scipy import ndimage
 from typer.testing import CliRunner
 
@@ -212,7 +212,7 @@ def test_painting_the_hepatic_vein_back_gives_the_plan_and_undo_takes_a_stroke_b
     assert int(np.count_nonzero(labels == Label.HEPATIC_VEIN_RIGHT)) == count
 
 
-def test_a_vein_status_and_a_clinical_fact_toggled_in_the_panel(opened, qtbot) -> None:
+def test_a_vein_status_and_a_clinical_fact_toggled_in_the_panel(opened, qtbot, tmp_path) -> None:
     window = opened
     edit = window.panel.edit
     edit.vein_buttons[("right", "invaded")].click()
@@ -231,3 +231,20 @@ def test_a_vein_status_and_a_clinical_fact_toggled_in_the_panel(opened, qtbot) -
     assert report["tumor"]["hepatic_veins_invaded"] == [] and report["clinical"]["prior_chemotherapy"] is True
     assert report["tumor"]["edited"]["hepatic_veins_invaded"]["by"] == window.session.by
     assert window.panel.edit.clinical_boxes["prior_chemotherapy"].currentText() == "yes"
+    # Saving into a folder of other files asks first (without blocking); No leaves it as it was.
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    window.save(out, kinds=KINDS)
+    assert window.save_dialog.isVisible() and not window.busy
+    window.save_dialog.button(QMessageBox.StandardButton.No).click()
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and window.saved is None
+    window.save(out, kinds=KINDS)
+    window.save_dialog.button(QMessageBox.StandardButton.Yes).click()
+    _wait(lambda: window.saved == out or window.last_error is not None)
+    assert window.last_error is None, window.last_error
+    assert not (out / "notes.txt").exists()
+    saved = json.loads((out / CORRECTIONS_FILE).read_text())["corrections"]
+    # In the order they were last made (the invaded list was set again after the clinical fact).
+    assert [(c["what"], c["new"]) for c in saved] == [("clinical.prior_chemotherapy", True),
+                                                      ("tumor.hepatic_veins_invaded", [])]
