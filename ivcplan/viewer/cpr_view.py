@@ -1,12 +1,15 @@
 """Curved planar reformation along the IVC centerline: a straightened 2D image, cranial at the top,
 labelled with the IVC segments (I, II, III between their boundaries, left of the strip) and the
-landmarks (a line across the strip at each, its name on the right)."""
+landmarks (a line across the strip at each, its name on the right). With the ``landmark`` tool a
+click on the strip places the chosen landmark at that arc length, and a press on a landmark's line
+drags it along the strip (`landmarkPlaced` with the arc length on release)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import numpy as np
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonDataModel import vtkImageData
@@ -34,6 +37,8 @@ NUMERAL_ROOM_MM = 14.0
 TITLE_ROOM = 0.08
 #: Landmarks up to this far (mm) beyond the strip's ends are still drawn (at their own s).
 LANDMARK_MARGIN_MM = 5.0
+#: A press this close (pixels, along the strip) to a landmark's line grabs it.
+LINE_PICK_PX = 6
 
 
 def _line(p0, p1, color, width: float) -> vtkActor:
@@ -67,8 +72,13 @@ def _text(text: str, xy, color, size: int, justify: int, bold: bool = False) -> 
 class CprView(VtkView):
     """Shows a CPR image (rows = along the centerline from caudal, cols = across) with its labels."""
 
+    landmarkPlaced = Signal(str, float)  # landmark name, arc length s (mm) along the centerline
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("cpr", parent)
+        self.tool = "navigate"
+        self.landmark_name = "hepatic_veins"
+        self._grabbed: str | None = None
         self.hu: np.ndarray | None = None
         self.labels: np.ndarray | None = None
         self.colors: dict[int, tuple[int, int, int]] = {}
@@ -91,7 +101,46 @@ class CprView(VtkView):
         self.annotation.SetText(0, "CPR along the IVC")
         self.renderer.AddViewProp(self.annotation)
         self.renderer.GetActiveCamera().ParallelProjectionOn()
-        self.interactor.SetInteractorStyle(vtkInteractorStyleImage())
+        self.style = vtkInteractorStyleImage()
+        self.interactor.SetInteractorStyle(self.style)
+        self.style.AddObserver("LeftButtonPressEvent", self._on_press)
+        self.style.AddObserver("LeftButtonReleaseEvent", self._on_release)
+
+    # -- the landmark tool -----------------------------------------------------------------------------
+    def display_to_s(self, x: float, y: float) -> float:
+        """Display pixel (origin bottom-left) -> arc length s (mm) along the centerline."""
+        self.renderer.SetDisplayPoint(float(x), float(y), 0.0)
+        self.renderer.DisplayToWorld()
+        _, wy, _, w = self.renderer.GetWorldPoint()
+        return (wy / w if w else wy) + self.s_start
+
+    def s_to_display(self, s: float, x_mm: float = 0.0) -> tuple[float, float]:
+        """Arc length s (mm) at ``x_mm`` across the strip -> display pixel (origin bottom-left)."""
+        self.renderer.SetWorldPoint(float(x_mm), self._y(s), 0.0, 1.0)
+        self.renderer.WorldToDisplay()
+        dx, dy, _ = self.renderer.GetDisplayPoint()
+        return dx, dy
+
+    def _on_press(self, *_: object) -> None:
+        if self.tool != "landmark" or self.hu is None:
+            self.style.OnLeftButtonDown()  # window/level as before
+            return
+        _, y = self.interactor.GetEventPosition()
+        near = {name: abs(self.s_to_display(s)[1] - y) for name, s in self.landmarks_s.items()}
+        best = min(near, key=near.get, default=None)
+        pick = LINE_PICK_PX * self.vtk_widget.devicePixelRatioF()
+        self._grabbed = best if best is not None and near[best] <= pick else None
+
+    def _on_release(self, *_: object) -> None:
+        if self.tool != "landmark" or self.hu is None:
+            self.style.OnLeftButtonUp()
+            return
+        x, y = self.interactor.GetEventPosition()
+        name, self._grabbed = self._grabbed or self.landmark_name, None
+        _, _, s0, s1 = self.strip_extent()
+        s = self.display_to_s(x, y)
+        if s0 <= s <= s1:
+            self.landmarkPlaced.emit(name, s)
 
     def set_image(self, hu: np.ndarray | None, labels: np.ndarray | None, spacing: tuple[float, float],
                   colors: dict[int, tuple[int, int, int]], *, landmarks_s: Mapping[str, float] | None = None,
@@ -116,6 +165,12 @@ class CprView(VtkView):
         self.update_image()
         self._draw_annotations()
         self.fit_camera()
+        self.render()
+
+    def set_landmarks_s(self, landmarks_s: Mapping[str, float]) -> None:
+        """Move the landmark lines (arc length mm each) without changing the image."""
+        self.landmarks_s = {k: float(v) for k, v in landmarks_s.items() if np.isfinite(v)}
+        self._draw_annotations()
         self.render()
 
     def set_window_level(self, window: float, level: float) -> None:

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from ivcplan import vocabulary as words
 from ivcplan.errors import IvcplanError
-from ivcplan.labels import Label
+from ivcplan.labels import LANDMARKS, Label
 from ivcplan.viewer.cpr_view import CprView
 from ivcplan.viewer.editing import BRUSH_LABELS, EditSession
 from ivcplan.viewer.jobs import Job, start
@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
             view.strokeStarted.connect(self._stroke_started)
             view.brushed.connect(lambda index, v=view: self.brush(v, index))
             view.strokeEnded.connect(self._stroke_ended)
+        self.cpr_view.landmarkPlaced.connect(self.place_landmark_at_s)
         edit = self.panel.edit
         edit.landmark_box.currentTextChanged.connect(self._choose_landmark)
         self._choose_landmark(edit.landmark_box.currentText())  # the views place what the box shows
@@ -448,8 +449,17 @@ class MainWindow(QMainWindow):
         self._run(Job("opening analysis", work), done)
 
     def _choose_landmark(self, name: str) -> None:
-        for view in self.slice_views.values():
+        for view in (*self.slice_views.values(), self.cpr_view):
             view.landmark_name = name
+
+    def place_landmark_at_s(self, name: str, s_mm: float) -> None:
+        """Place landmark ``name`` on the IVC centerline at arc length ``s_mm`` (a click on the CPR)."""
+        centerline = None if self.session is None else self.session.analysis.centerline
+        if centerline is None or self.volume is None:
+            self.show_error("No IVC centerline: place the landmark in a slice view.")
+            return
+        point = np.asarray(centerline.point_at(float(s_mm)), dtype=float)
+        self.place_landmark(name, self.volume.grid.lps_to_index(point))
 
     def place_landmark(self, name: str, index: np.ndarray) -> None:
         """Place (or move) landmark ``name`` at array index (z, y, x): a correction until the next re-plan."""
@@ -511,6 +521,12 @@ class MainWindow(QMainWindow):
                  for name, pos in session.landmark_positions().items()}
         for view in self.slice_views.values():
             view.set_landmarks(marks)
+        centerline = session.analysis.centerline
+        if centerline is not None and self.cpr_view.hu is not None:
+            placed = {c.name for c in session.pending if c.kind == "landmark"}
+            self.cpr_view.set_landmarks_s({name: float(centerline.project(np.asarray(pos, dtype=float)))
+                                           for name, pos in session.landmark_positions().items()
+                                           if name in LANDMARKS or name in placed})
         edit.show_state({side: session.vein_state(side) for side in ("right", "middle", "left")},
                         session.current("tumor.renal_veins_involved") or [],
                         {k: session.current(f"clinical.{k}") for k in ("prior_chemotherapy", "liver_fibrosis",
@@ -600,6 +616,7 @@ class MainWindow(QMainWindow):
     def set_tool(self, tool: str) -> None:
         for view in self.slice_views.values():
             view.tool = tool
+        self.cpr_view.tool = tool
         self.tool_actions[tool].setChecked(True)
 
     def add_seed(self, kind: str, index: np.ndarray) -> None:

@@ -248,3 +248,26 @@ def test_a_vein_status_and_a_clinical_fact_toggled_in_the_panel(opened, qtbot, t
     # In the order they were last made (the invaded list was set again after the clinical fact).
     assert [(c["what"], c["new"]) for c in saved] == [("clinical.prior_chemotherapy", True),
                                                       ("tumor.hepatic_veins_invaded", [])]
+
+
+def test_a_click_on_the_cpr_places_the_landmark_on_the_centerline(opened, qtbot) -> None:
+    window = opened
+    cpr = window.cpr_view
+    centerline = window.result.analysis.centerline
+    _, truth = _truth()
+    hv = np.asarray(truth["facts"]["landmarks"]["hepatic_veins"]["position_mm"], dtype=float)
+    s = float(centerline.project(hv))
+    window.set_tool("landmark")
+    window.panel.edit.landmark_box.setCurrentText("hepatic_veins")
+    x0, x1, _, _ = cpr.strip_extent()
+    x, y = cpr.s_to_display(s, (x0 + x1) / 2)
+    ratio = cpr.vtk_widget.devicePixelRatioF()
+    qtbot.mouseClick(cpr.vtk_widget, Qt.MouseButton.LeftButton,
+                     pos=QPoint(round(x / ratio), round(cpr.vtk_widget.height() - 1 - y / ratio)))
+    (placed,) = window.session.pending
+    assert placed.what == "landmarks.hepatic_veins.position_mm"
+    # On the centerline at the clicked arc length (a screen pixel is under 2 mm of strip here).
+    assert np.linalg.norm(np.asarray(placed.new) - centerline.point_at(s)) < 2.0
+    assert abs(cpr.landmarks_s["hepatic_veins"] - s) < 2.0  # its line drawn across the strip at once
+    assert "hepatic_veins" in cpr.landmark_labels
+    window.set_tool("navigate")
