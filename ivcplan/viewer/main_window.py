@@ -461,10 +461,25 @@ class MainWindow(QMainWindow):
         point = np.asarray(centerline.point_at(float(s_mm)), dtype=float)
         self.place_landmark(name, self.volume.grid.lps_to_index(point))
 
+    @property
+    def replanning(self) -> bool:
+        """A re-plan is running: edits wait for it (its result starts a new session; edits made meanwhile
+        would be lost)."""
+        return self.busy and self.job is not None and self.job.name == "re-plan"
+
+    def _editable(self) -> bool:
+        if self.replanning:
+            self.status_label.setText("Wait for the re-plan to finish before editing again.")
+            return False
+        return True
+
     def place_landmark(self, name: str, index: np.ndarray) -> None:
         """Place (or move) landmark ``name`` at array index (z, y, x): a correction until the next re-plan."""
         if self.session is None or self.volume is None:
             self.show_error("Nothing to correct yet: open a study or an analysis folder and wait for the analysis.")
+            return
+        if not self._editable():
+            self._show_edits()  # the dragged marker goes back
             return
         lps = self.volume.grid.index_to_lps(np.asarray(index, dtype=float))
         self._edit(lambda s: s.place_landmark(name, lps))
@@ -474,6 +489,9 @@ class MainWindow(QMainWindow):
     def _edit(self, change) -> None:
         if self.session is None:
             self.show_error("Nothing to correct yet: open a study or an analysis folder and wait for the analysis.")
+            return
+        if not self._editable():
+            self._show_edits()  # the panel shows the facts as they are
             return
         try:
             change(self.session)
@@ -487,7 +505,7 @@ class MainWindow(QMainWindow):
 
     def brush(self, view: SliceView, index: np.ndarray) -> int:
         """Paint (or erase) under the brush at ``index`` in ``view``'s slice; returns the voxels changed."""
-        if self.session is None or view.plane is None:
+        if self.session is None or view.plane is None or not self._editable():
             return 0
         label = 0 if view.tool == "erase" else self.panel.edit.brush_label
         changed = self.session.paint(index, view.plane.normal_axis, label, self.panel.edit.radius_box.value())
@@ -502,7 +520,7 @@ class MainWindow(QMainWindow):
             self._show_edits()
 
     def undo(self) -> None:
-        if self.session is None:
+        if self.session is None or not self._editable():
             return
         what = self.session.undo()
         for v in self.slice_views.values():
@@ -542,6 +560,8 @@ class MainWindow(QMainWindow):
         if self.session is None:
             self.show_error("Nothing to re-plan yet: open a study or an analysis folder and wait for the analysis.")
             return
+        if self.replanning:
+            return  # one re-plan at a time
         session, previous = self.session, self.result
 
         def work(progress):

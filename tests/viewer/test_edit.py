@@ -226,7 +226,16 @@ def test_a_vein_status_and_a_clinical_fact_toggled_in_the_panel(opened, qtbot, t
         "clinical.prior_chemotherapy": True}
     window.undo()  # the last correction (abutting) is taken back
     assert "tumor.hepatic_veins_abutting" not in {c.what for c in window.session.pending}
-    _replan(window, qtbot)
+    before = window.result
+    qtbot.mouseClick(edit.replan_button, Qt.MouseButton.LeftButton)
+    assert window.replanning
+    edit.clinical_boxes["liver_fibrosis"].setCurrentText("yes")  # while re-planning: refused, not lost later
+    edit.clinical_boxes["liver_fibrosis"].activated.emit(edit.clinical_boxes["liver_fibrosis"].currentIndex())
+    assert "clinical.liver_fibrosis" not in {c.what for c in window.session.pending}
+    assert edit.clinical_boxes["liver_fibrosis"].currentText() == "unknown"
+    assert window.status_label.text() == "Wait for the re-plan to finish before editing again."
+    _wait(lambda: window.result is not before or window.last_error is not None)
+    assert window.last_error is None, window.last_error
     report = window.result.analysis.report
     assert report["tumor"]["hepatic_veins_invaded"] == [] and report["clinical"]["prior_chemotherapy"] is True
     assert report["tumor"]["edited"]["hepatic_veins_invaded"]["by"] == window.session.by
