@@ -162,7 +162,8 @@ def test_placing_the_missing_landmark_gives_the_plan_and_the_report_lists_the_ed
     source = _report(blocked)
     assert source["landmarks"]["hepatic_veins"]["position_mm"] is None
     assert source["plan"]["approach"] == "none"
-    assert "R9: landmark hepatic_veins not found (outside the field of view or not detected)" in source["plan"]["flags"]
+    assert "R9: the lowest hepatic vein ostium not found (outside the field of view or not detected)" in \
+        source["plan"]["flags"]
     truth = _truth("case_b_retrohepatic")[1]["facts"]["landmarks"]["hepatic_veins"]["position_mm"]
     before = _digest(blocked)
     code, out = _replan(blocked, "-o", tmp_path / "placed", "--landmark", "hepatic_veins=" + ",".join(map(str, truth)),
@@ -343,7 +344,7 @@ def test_the_new_folder_is_published_whole_as_by_analyze(small: Path, tmp_path: 
     # A replan of the same analysis replaces its own earlier output without --force.
     code, text = _replan(small / "analysis", "-o", out, "--clinical", "weight_kg=80")
     assert code == 0, text
-    assert _report(out)["clinical"]["weight_kg"] == 80.0 and "replaced the output folder's earlier contents" in text
+    assert _report(out)["clinical"]["weight_kg"] == 80.0 and "Replaced the output folder's earlier contents" in text
     # ... but the analysis of another folder needs it.
     other = tmp_path / "other"
     shutil.copytree(small / "analysis", other)

@@ -23,6 +23,7 @@ from ivcplan.cli import app
 from ivcplan.labels import Label
 from ivcplan.outputs import write_outputs
 from ivcplan.report.corrections import CORRECTIONS_FILE
+from ivcplan.viewer.panel import RAW_ROLE
 from ivcplan.volume import Labelmap, Volume
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom" / "case_b_retrohepatic"
@@ -82,6 +83,10 @@ def _replan(window, qtbot) -> None:
     assert window.last_error is None, window.last_error
 
 
+def edit_by(window) -> str:
+    return window.session.by
+
+
 def _save(window, folder: Path) -> dict:
     window.save(folder, kinds=KINDS)
     _wait(lambda: window.saved == folder or window.last_error is not None)
@@ -129,8 +134,9 @@ def test_placing_and_dragging_the_missing_landmark_gives_the_plan(opened, qtbot,
     assert any(text.startswith("correction: landmarks.hepatic_veins.position_mm = ") for text in changes)
     shown = window.panel.displayed(window.panel.landmark_table)
     assert shown["hepatic_veins"][1] == moved.new
-    names = [window.panel.landmark_table.item(r, 0).text() for r in range(window.panel.landmark_table.rowCount())]
-    assert "hepatic veins (edited)" in names and "renal veins" in names
+    table = window.panel.landmark_table
+    where = {table.item(r, 0).data(RAW_ROLE): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert f"(edited by {edit_by(window)}, " in where["hepatic_veins"] and "edited" not in where["renal_veins"]
 
     saved = _save(window, tmp_path / "saved")
     (edit,) = json.loads((tmp_path / "saved" / CORRECTIONS_FILE).read_text())["corrections"]
