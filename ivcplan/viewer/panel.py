@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSlider,
     QTableWidget,
     QTableWidgetItem,
@@ -124,7 +125,10 @@ class SidePanel(QTabWidget):
         self.plan_view.setOpenExternalLinks(False)
         self.addTab(self.plan_view, "Plan")
         self.edit = EditPanel()
-        self.addTab(self.edit, "Edit")
+        scroll = QScrollArea()  # its minimum size stays inside the tab: the dock keeps its width
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.edit)
+        self.addTab(scroll, "Edit")
         self.report: Mapping[str, Any] = {}
 
     # -- filling ---------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_quiet_and_verbose_exclude_each_other(ct, tmp_path):
     (["--weight-kg", "12.5"], "error: --weight-kg: 12.5 is not a body weight in kg (20-400)"),
     (["--outputs", ","], "error: --outputs: no output kind given"),
     (["--outputs", "pdf,html,xls"], "error: --outputs: unknown output kind(s) xls; available: json, csv, "
-                                    "segmentation, seg_nrrd, images, html, pdf, meshes, dicom_seg, all"),
+                                    "segmentation, seg_nrrd, state, images, html, pdf, meshes, dicom_seg, all"),
 ])
 def test_bad_options_are_refused_before_the_ct_is_read(tmp_path, extra, message):
     """A truncated NIfTI would fail with status 3 when read: the option is refused first, with status 2."""
