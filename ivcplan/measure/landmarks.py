@@ -612,16 +612,20 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
     above it (docs/clinical.md). A contradiction lowers the confidence to `CONFIDENCE_INCONSISTENT`.
     """
     items = dict(landmarks.items())
+    # What a person placed or removed, and a level that follows from ostia a person placed, stay as they
+    # are: the check is there to doubt the automatic landmarks, not the corrections (issue 20).
+    kept = {name for name in ("hepatic_veins", "cavoatrial_junction") if _edited(items, name)}
     if hiatus is None or not hiatus.found or hiatus.confidence < MIN_ANCHOR_CONFIDENCE:
         for name in ("hepatic_veins", "cavoatrial_junction"):
-            if items[name].found:
+            if items[name].found and name not in kept:
                 items[name] = _unconfirmed(items[name], "no confident caval hiatus to check it against")
     if hiatus is None or not hiatus.found:
         return _cap_hepatic_ostia(items)
     z_h = float(hiatus.position_mm[2])
     cl = centerline
     caj = items["cavoatrial_junction"]
-    if caj.found and float(caj.position_mm[2]) - z_h < CAJ_ABOVE_HIATUS_RANGE_MM[0]:
+    below_hiatus = caj.found and float(caj.position_mm[2]) - z_h < CAJ_ABOVE_HIATUS_RANGE_MM[0]
+    if below_hiatus and "cavoatrial_junction" not in kept:
         # Junction below the hiatus: they contradict each other (clamp_room lowers the hiatus; the
         # junction is as doubtful).
         items["cavoatrial_junction"] = Landmark(
@@ -642,7 +646,9 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
         return Landmark(cl.point_at(s), float(s), confidence, detail)
 
     hv = items["hepatic_veins"]
-    if not hv.found:
+    if "hepatic_veins" in kept:
+        pass
+    elif not hv.found:
         items["hepatic_veins"] = at_height(
             z_h - HEPATIC_BELOW_HIATUS_MM, min(CONFIDENCE_HEPATIC_FROM_HIATUS, hiatus.confidence),
             f"hepatic vein ostia not found ({hv.detail}): estimated {HEPATIC_BELOW_HIATUS_MM:g} mm below the caval "
@@ -655,7 +661,9 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
                                               f"{hv.detail}; doubtful: {below:.0f} mm below the caval hiatus (the "
                                               f"ostia open just below the diaphragm: expected {lo:g} to {hi:g} mm)")
     caj = items["cavoatrial_junction"]
-    if not caj.found:
+    if "cavoatrial_junction" in kept:
+        pass
+    elif not caj.found:
         z_top = float(max(cl.points[0, 2], cl.points[-1, 2]))
         if not cl.reaches_cranial_border or z_top >= z_h + CAJ_ABOVE_HIATUS_RANGE_MM[1]:
             # The IVC labels may run on into the atrium or the superior vena cava: the junction is in view
@@ -679,5 +687,14 @@ def _cap_hepatic_ostia(items: dict[str, Landmark]) -> Landmarks:
     level = items["hepatic_veins"]
     if level.found:
         for side in HEPATIC_VEIN_LABELS:
-            items[f"hepatic_vein_{side}"] = _capped(items[f"hepatic_vein_{side}"], level)
+            if items[f"hepatic_vein_{side}"].source != EDITED:
+                items[f"hepatic_vein_{side}"] = _capped(items[f"hepatic_vein_{side}"], level)
     return Landmarks(items)
+
+
+def _edited(items: Mapping[str, Landmark], name: str) -> bool:
+    """Whether a person placed or removed ``name``, or the ostia that define it (a level)."""
+    if items[name].source == EDITED:
+        return True
+    prefix = {"hepatic_veins": "hepatic_vein_", "renal_veins": "renal_vein_"}.get(name)
+    return prefix is not None and any(lm.source == EDITED for n, lm in items.items() if n.startswith(prefix))

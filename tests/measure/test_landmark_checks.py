@@ -91,3 +91,24 @@ def test_junction_estimated_above_the_hiatus_without_an_atrium():
     caj = checked["cavoatrial_junction"]
     assert caj.position_mm[2] == pytest.approx(JUNCTION_Z, abs=2.0)  # the IVC labels end on a 2 mm slice
     assert caj.confidence == pytest.approx(lmod.CONFIDENCE_CAJ_FROM_HIATUS)
+
+
+def test_the_cross_checks_leave_what_a_person_placed_or_removed(plain):
+    # issue 20: a removed hepatic level is not re-estimated from the hiatus, placed ostia and a placed
+    # junction keep their full confidence even where they contradict the hiatus.
+    case, cl = plain
+    lms = find_landmarks(case.labelmap, cl)
+    z_hv = lms["hepatic_veins"].position_mm[2]
+    removed = find_landmarks(case.labelmap, cl, {"hepatic_veins": lmod.place_landmark(cl, None, "removed")})
+    far = _hiatus(cl, z_hv - 40.0)
+    assert not cross_check_landmarks(removed, far, cl)["hepatic_veins"].found
+    ostium = lms["hepatic_vein_right"]
+    placed = {"hepatic_vein_right": lmod.place_landmark(cl, ostium.position_mm, "placed"),
+              "cavoatrial_junction": lmod.place_landmark(cl, lms["cavoatrial_junction"].position_mm, "placed")}
+    checked = cross_check_landmarks(find_landmarks(case.labelmap, cl, placed), far, cl)
+    assert checked["hepatic_vein_right"].confidence == lmod.CONFIDENCE_PLACED
+    assert checked["cavoatrial_junction"].confidence == lmod.CONFIDENCE_PLACED
+    assert "doubtful" not in checked["hepatic_veins"].detail  # a level from placed ostia is not second-guessed
+    # the same without the person: doubted
+    assert cross_check_landmarks(lms, far, cl)["hepatic_veins"].confidence == pytest.approx(
+        lmod.CONFIDENCE_INCONSISTENT)
