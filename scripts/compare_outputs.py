@@ -31,6 +31,14 @@ VOLATILE_KEYS = ("timings_s", "provenance", "created_utc")
 #: (when it was written, from which input path).
 RUN_RECORDS = ("ivcplan.log", ".ivcplan-output.json")
 _VOLATILE_CSV = re.compile(r"^(timings_s|provenance)\.|created_utc")
+#: The report date (provenance.created_utc) as the HTML and the PDF print it, e.g. "2026-12-06 19:59 UTC".
+_REPORT_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+#: The PDF's running header (identity and report date) lies in this top share of each page: its pixels
+#: are left out of the page comparison (its text is compared with the date masked).
+PDF_HEADER_SHARE = 0.06
+#: The report date also appears in the body (identity table, provenance line): when the text with the date
+#: masked is the same, up to this many differing pixels per page (at 50 dpi; a date's glyphs) are that date.
+PDF_DATE_PIXELS = 120
 
 
 def _diff_json(a: Any, b: Any, where: str, out: list[str]) -> None:
@@ -85,14 +93,17 @@ def _compare_seg(a: Path, b: Path, out: list[str]) -> None:
         out.append(f"{a.name}: segments {labels[0]} -> {labels[1]}")
 
 
-def _compare_png(a: Path, b: Path, out: list[str]) -> None:
+def _compare_png(a: Path, b: Path, out: list[str], skip_top: float = 0.0, tolerate: int = 0) -> None:
     import matplotlib.image as mpimg
 
     ia, ib = mpimg.imread(str(a)), mpimg.imread(str(b))
+    if ia.shape == ib.shape and skip_top:
+        top = round(skip_top * ia.shape[0])
+        ia, ib = ia[top:], ib[top:]
     if ia.shape != ib.shape:
         out.append(f"{a.name}: size {ia.shape} -> {ib.shape}")
-    elif not np.array_equal(ia, ib):
-        out.append(f"{a.name}: {int(np.count_nonzero(np.any(ia != ib, axis=-1)))} pixels differ")
+    elif (n := int(np.count_nonzero(np.any(ia != ib, axis=-1)))) > tolerate:
+        out.append(f"{a.name}: {n} pixels differ")
 
 
 def _compare_bytes(a: Path, b: Path, out: list[str]) -> None:
@@ -108,7 +119,8 @@ def _compare_stl(a: Path, b: Path, out: list[str]) -> None:
 
 
 def _compare_html(a: Path, b: Path, out: list[str]) -> None:
-    ta, tb = (re.sub(r"\d+(\.\d+)? s\b", "<t> s", p.read_text(encoding="utf-8")) for p in (a, b))
+    ta, tb = (_REPORT_DATE.sub("<date>", re.sub(r"\d+(\.\d+)? s\b", "<t> s", p.read_text(encoding="utf-8")))
+              for p in (a, b))
     if ta != tb:
         la, lb = ta.splitlines(), tb.splitlines()
         first = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), min(len(la), len(lb)))
@@ -119,9 +131,10 @@ def _compare_pdf(a: Path, b: Path, out: list[str]) -> None:
     if not shutil.which("pdftotext") or not shutil.which("pdftoppm"):
         out.append(f"{a.name}: poppler-utils missing, not compared")
         return
-    texts = [subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True, check=True).stdout
-             for p in (a, b)]
-    if texts[0] != texts[1]:
+    texts = [_REPORT_DATE.sub("<date>", subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True,
+                                                       text=True, check=True).stdout) for p in (a, b)]
+    same_text = texts[0] == texts[1]
+    if not same_text:
         out.append(f"{a.name}: text differs")
     with tempfile.TemporaryDirectory() as tmp:
         for tag, p in (("a", a), ("b", b)):
@@ -130,7 +143,8 @@ def _compare_pdf(a: Path, b: Path, out: list[str]) -> None:
         if len(pages_a) != len(pages_b):
             out.append(f"{a.name}: {len(pages_a)} pages -> {len(pages_b)}")
         for pa, pb in zip(pages_a, pages_b, strict=False):
-            _compare_png(pa, pb, out)
+            _compare_png(pa, pb, out, skip_top=PDF_HEADER_SHARE,
+                         tolerate=PDF_DATE_PIXELS if same_text else 0)
 
 
 _BY_SUFFIX = {".csv": _compare_csv, ".png": _compare_png, ".stl": _compare_stl, ".obj": _compare_bytes,
