@@ -43,8 +43,9 @@ VERTEBRA_HALF_WIDTH_MM = 22.0
 VERTEBRA_RECESS_MM = 10.0
 VERTEBRA_MARGIN_MM = 6.0
 #: IVC centre relative to the aorta centre (dx < 0: right of it), mm. Front-back: at the diaphragm
-#: the IVC runs far in front of the retrocrural aorta (47-55 mm on 3D-IRCADb patient 17's upper
-#: 15 mm; the track stopped there when this was 45 mm).
+#: the IVC crosses the central tendon in front while the aorta stays retrocrural behind the median
+#: arcuate ligament, so the two may lie several centimetres apart there (about 5 cm seen on real
+#: portal-venous CT of adults); the range leaves room for larger bodies.
 IVC_FROM_AORTA_MM = ((-80.0, -12.0), (-70.0, 30.0))
 IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -10.0)
 #: Spread (mm) of the IVC's position relative to the aorta: tight left-right (the IVC lies 20-50 mm
