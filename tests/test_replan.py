@@ -162,11 +162,15 @@ def test_placing_the_missing_landmark_gives_the_plan_and_the_report_lists_the_ed
     source = _report(blocked)
     assert source["landmarks"]["hepatic_veins"]["position_mm"] is None
     assert source["plan"]["approach"] == "none"
+    # No hepatic vein segmented: their invasion is unknown, not "free".
+    assert source["tumor"]["hepatic_veins_invaded"] is None and source["tumor"]["hepatic_veins_abutting"] is None
+    assert (blocked / "report.html").read_text().count("unknown: no hepatic vein segmented") == 2
     assert any(flag.startswith("R9: approach not suggested") and "the lowest hepatic vein ostium not found "
                "(outside the field of view or not detected)" in flag for flag in source["plan"]["flags"])
     truth = _truth("case_b_retrohepatic")[1]["facts"]["landmarks"]["hepatic_veins"]["position_mm"]
     before = _digest(blocked)
     code, out = _replan(blocked, "-o", tmp_path / "placed", "--landmark", "hepatic_veins=" + ",".join(map(str, truth)),
+                        "--set", "tumor.hepatic_veins_invaded=none",
                         "--by", "Dr Rossi", "--reason", "ostia seen on the MRI")
     assert code == 0, out
     report = _report(tmp_path / "placed")
@@ -177,16 +181,17 @@ def test_placing_the_missing_landmark_gives_the_plan_and_the_report_lists_the_ed
     centerline = read_centerline(state.centerline_file, state.segmentation_sha256)
     assert mark["s_mm"] == pytest.approx(float(centerline.project(np.asarray(truth))), abs=0.01)
     assert all(report["landmarks"][n]["source"] == "automatic" for n in LANDMARKS if n != "hepatic_veins")
-    # R9 no longer withholds the plan: the tumor reaches segment III, the hepatic vein ostia are free in
-    # these labels, so R5 (conventional resection with total vascular exclusion).
+    # R9 no longer withholds the plan: the tumor reaches segment III, the hepatic vein ostia are free (as
+    # the surgeon states), so R5 (conventional resection with total vascular exclusion).
     plan = report["plan"]
     assert plan["approach"] == "conventional" and plan["vascular_control"] == "total_vascular_exclusion"
     assert "R9" not in [r["id"] for r in plan["rules"]] and "R5" in [r["id"] for r in plan["rules"]]
     assert report["tumor"]["segments"] == ["II", "III"]
     assert "changed: plan.approach: none -> conventional" in out
     assert f"correction: landmarks.hepatic_veins.position_mm = {_shown(truth)} (was null) by Dr Rossi" in out
-    (edit,) = report["corrections"]
+    edit, stated = report["corrections"]
     assert edit["what"] == "landmarks.hepatic_veins.position_mm" and edit["old"] is None and edit["new"] == truth
+    assert (stated["what"], stated["old"], stated["new"]) == ("tumor.hepatic_veins_invaded", None, [])
     assert json.loads((tmp_path / "placed" / CORRECTIONS_FILE).read_text())["corrections"] == report["corrections"]
     contract.validate(report)
     assert _digest(blocked) == before
@@ -211,6 +216,10 @@ def test_corrections_accumulate_over_replans_and_are_replayed(blocked: Path, tmp
     first, second = tmp_path / "first", tmp_path / "second"
     code, out = _replan(blocked, "-o", first, "--landmark", "hepatic_veins=" + ",".join(map(str, lower)), "--by", "A")
     assert code == 0, out
+    # The level alone does not give the plan: with no hepatic vein segmented their invasion is unknown,
+    # and R5 (free ostia) cannot be told from R6 (invaded).
+    withheld = _report(first)["plan"]
+    assert withheld["approach"] == "none" and any("hepatic vein invasion unknown" in f for f in withheld["flags"])
     code, out = _replan(first, "-o", second, "--set", "tumor.hepatic_veins_invaded=right", "--clinical",
                         "prior_chemotherapy=true", "--landmark", "hepatic_veins=" + ",".join(map(str, hv)),
                         "--by", "B", "--reason", "MRI: right ostium invaded")
@@ -220,14 +229,14 @@ def test_corrections_accumulate_over_replans_and_are_replayed(blocked: Path, tmp
     # Every correction, oldest first; the landmark's second edit starts from its first.
     assert [(c["what"], c["by"], c["old"]) for c in report["corrections"]] == [
         ("landmarks.hepatic_veins.position_mm", "A", None), ("landmarks.hepatic_veins.position_mm", "B", lower),
-        ("tumor.hepatic_veins_invaded", "B", []), ("clinical.prior_chemotherapy", "B", None)]
+        ("tumor.hepatic_veins_invaded", "B", None), ("clinical.prior_chemotherapy", "B", None)]
     assert json.loads((second / CORRECTIONS_FILE).read_text())["corrections"] == report["corrections"]
     # The latest edit of each field is in force; the earlier ones stay recorded.
     assert report["landmarks"]["hepatic_veins"]["position_mm"] == hv
     assert report["landmarks"]["hepatic_veins"]["edited"]["by"] == "B"
     assert report["tumor"]["hepatic_veins_invaded"] == ["right"]
     assert report["tumor"]["edited"]["hepatic_veins_invaded"] == {
-        "by": "B", "when": report["corrections"][2]["when"], "why": "MRI: right ostium invaded", "unedited": []}
+        "by": "B", "when": report["corrections"][2]["when"], "why": "MRI: right ostium invaded", "unedited": None}
     assert report["clinical"]["prior_chemotherapy"] is True
     assert report["clinical"]["edited"]["prior_chemotherapy"]["unedited"] is None
     assert report["tumor"]["distance_upper_pole_to_hepatic_veins_mm"] == pytest.approx(
@@ -294,7 +303,7 @@ def test_a_moved_ct_is_found_with_ct(small: Path, tmp_path: Path) -> None:
     (["--landmark", "renal_veins"], "--landmark: 'renal_veins': expected NAME=X,Y,Z or NAME=none"),
     (["--set", "tumor.hepatic_veins_invaded=top"],
      "--set: tumor.hepatic_veins_invaded: 'top' is not one of ['right', 'middle', 'left'] (allowed: a "
-     "comma-separated list of right, middle, left, or none)"),
+     "comma-separated list of right, middle, left, or none, or null (unknown))"),
     (["--set", "tumor.present=maybe"], "--set: tumor.present: expected true, false, got 'maybe'"),
     (["--set", "plan.approach=elra"], "--set: field 'plan.approach' cannot be set; editable fields: "),
     (["--set", "tumor.present"], "--set: 'tumor.present': expected FIELD=VALUE"),

@@ -178,8 +178,9 @@ class TumorMeasurements:
     native_area_source: str | None = None
     complete_occlusion: bool | None = None
     max_circumferential_involvement_deg: float | None = None
-    hepatic_veins_invaded: list[str] = field(default_factory=list)
-    hepatic_veins_abutting: list[str] = field(default_factory=list)
+    #: None: unknown (no hepatic vein segmented, so none can be said to be free).
+    hepatic_veins_invaded: list[str] | None = field(default_factory=list)
+    hepatic_veins_abutting: list[str] | None = field(default_factory=list)
     renal_veins_involved: list[str] = field(default_factory=list)
     intracardiac: bool | None = None
     intracardiac_length_mm: float | None = None
@@ -244,6 +245,7 @@ def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: La
     room = _clamp_room(landmarks, extra_landmarks or {}, s_lo, s_hi)
     intracardiac_len = None if caj is None else max(0.0, s_hi - caj)
     veins = _vein_involvement(labelmap, mask, centerline)
+    invaded, abutting = _hepatic_involvement(labelmap, veins)
     for side, lab in RENAL_VEIN_LABELS.items():
         # Tumor within `VEIN_ABUTTING_MM` of a renal vein's ostium (beside the residual lumen it opens
         # into) involves the inflow: a resection with margins takes it.
@@ -274,9 +276,8 @@ def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: La
         complete_occlusion=None if lumen.occluded_length_mm is None
         else lumen.occluded_length_mm >= COMPLETE_OCCLUSION_MIN_MM,
         max_circumferential_involvement_deg=float(centerline.wall_involvement_deg[sec].max()) if sec.any() else None,
-        hepatic_veins_invaded=[k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"],
-        hepatic_veins_abutting=[k for k, lab in HEPATIC_VEIN_LABELS.items()
-                                if veins.get(int(lab)) in ("abutting", "occluded_ostium")],
+        hepatic_veins_invaded=invaded,
+        hepatic_veins_abutting=abutting,
         renal_veins_involved=[k for k, lab in RENAL_VEIN_LABELS.items()
                               if veins.get(int(lab)) in ("invaded", "occluded_ostium")],
         intracardiac=None if intracardiac_len is None else intracardiac_len > INTRACARDIAC_MIN_MM,
@@ -291,6 +292,18 @@ def tumor_measurements(labelmap: Labelmap, centerline: Centerline, landmarks: La
         distance_lower_pole_to_iliac_confluence_mm=dist(s_lo, landmarks.s("iliac_confluence")),
         **room,
     )
+
+
+def _hepatic_involvement(labelmap: Labelmap, veins: Mapping[Any, Any]) -> tuple[list[str] | None, list[str] | None]:
+    """Hepatic vein sides invaded and abutting; both None (unknown) when no hepatic vein is segmented
+    at all: a vein that was not found (unenhanced, occluded by the tumor, or missed) is not a free vein,
+    and an empty list would let the planner take the ostia as free (R5) on no evidence."""
+    if not any((labelmap.array == int(lab)).any() for lab in HEPATIC_VEIN_LABELS.values()):
+        log.info("hepatic vein invasion unknown: no hepatic vein segmented")
+        return None, None
+    invaded = [k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) == "invaded"]
+    abutting = [k for k, lab in HEPATIC_VEIN_LABELS.items() if veins.get(int(lab)) in ("abutting", "occluded_ostium")]
+    return invaded, abutting
 
 
 def _clamp_room(landmarks: Landmarks, extra: Mapping[str, Landmark], s_lo: float, s_hi: float) -> dict[str, Any]:

@@ -272,7 +272,9 @@ def check_field(name: str, value: Any) -> Any:
 def _message(error: Any) -> str:
     """jsonschema's message, or for a value matching no alternative of a oneOf, the reason of the closest."""
     if error.validator == "oneOf" and error.context:
-        return min(error.context, key=lambda e: len(e.absolute_schema_path)).message
+        # An alternative of another type (a list is "not of type null") says less than one whose type fits.
+        fitting = [e for e in error.context if e.validator != "type"] or list(error.context)
+        return min(fitting, key=lambda e: len(e.absolute_schema_path)).message
     return error.message
 
 

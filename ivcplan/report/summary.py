@@ -547,8 +547,10 @@ def tumor_rows(report: Mapping[str, Any]) -> list[Row]:
     add("occluded_length_mm", "Longest stretch without lumen")
     add("complete_occlusion", "IVC completely occluded (10 mm or more without lumen)")
     add("max_circumferential_involvement_deg", "Circumferential wall involvement")
-    add("hepatic_veins_invaded", "Hepatic vein ostia invaded")
-    add("hepatic_veins_abutting", "Hepatic vein ostia abutting the tumor")
+    unknown = "unknown: no hepatic vein segmented" if tumor.get("hepatic_veins_invaded", []) is None else None
+    add("hepatic_veins_invaded", "Hepatic vein ostia invaded", unknown)
+    add("hepatic_veins_abutting", "Hepatic vein ostia abutting the tumor",
+        unknown if tumor.get("hepatic_veins_abutting", []) is None else None)
     add("renal_veins_involved", "Renal veins involved")
     add("intracardiac", "Tumor enters the right atrium")
     if tumor.get("intracardiac"):

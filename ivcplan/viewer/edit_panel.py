@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ivcplan.report.corrections import EDITABLE_LANDMARKS
-from ivcplan.viewer.editing import BRUSH_LABELS, BRUSH_RADIUS_MM, HEPATIC_SIDES, RENAL_SIDES, VEIN_STATES
+from ivcplan.viewer.editing import BRUSH_LABELS, BRUSH_RADIUS_MM, HEPATIC_SIDES, RENAL_SIDES, UNKNOWN_STATE, VEIN_STATES
 
 #: Clinical facts with three states in the panel (the report's booleans or null).
 TRISTATE = {"unknown": None, "yes": True, "no": False}
@@ -143,7 +143,14 @@ class EditPanel(QWidget):
     def show_state(self, vein_states: dict[str, str], renal: Iterable[str], clinical: dict[str, Any]) -> None:
         """Show the current facts (the analysis' with the pending edits) without emitting anything."""
         for side, state in vein_states.items():
-            self.vein_buttons[(side, state)].setChecked(True)
+            group = self.vein_groups[side]
+            if state == UNKNOWN_STATE:  # no button checked: an exclusive group cannot clear itself
+                group.setExclusive(False)
+                for st in VEIN_STATES:
+                    self.vein_buttons[(side, st)].setChecked(False)
+                group.setExclusive(True)
+            else:
+                self.vein_buttons[(side, state)].setChecked(True)
         involved = set(renal)
         for side, box in self.renal_boxes.items():
             box.setChecked(side in involved)

@@ -35,6 +35,8 @@ BRUSH_RADIUS_MM = 4.0
 #: Hepatic vein sides and their states in the panel (report fields tumor.hepatic_veins_invaded / _abutting).
 HEPATIC_SIDES = ("right", "middle", "left")
 VEIN_STATES = ("free", "abutting", "invaded")
+#: A hepatic vein whose invasion the analysis could not assess (no hepatic vein segmented).
+UNKNOWN_STATE = "unknown"
 RENAL_SIDES = ("right", "left")
 
 
@@ -118,20 +120,26 @@ class EditSession:
         return self._add(corr.clinical_correction(key, value, by=self.by, why=self.why))
 
     def set_vein(self, side: str, state: str) -> list[corr.Correction]:
-        """A hepatic vein's ostium ``invaded``, ``abutting`` or ``free``: sets both report lists."""
+        """A hepatic vein's ostium ``invaded``, ``abutting`` or ``free``: sets both report lists. While the
+        analysis left invasion unknown (null: no hepatic vein segmented), the first vein set states both
+        lists, so the other two veins then read free until set."""
         if side not in HEPATIC_SIDES or state not in VEIN_STATES:
             raise InputError(f"hepatic vein {side!r} state {state!r}: sides {HEPATIC_SIDES}, states {VEIN_STATES}")
         out = []
         for listed, fieldname in (("invaded", "tumor.hepatic_veins_invaded"),
                                   ("abutting", "tumor.hepatic_veins_abutting")):
-            now = list(self.current(fieldname) or [])
+            current = self.current(fieldname)
+            now = list(current or [])
             want = [s for s in HEPATIC_SIDES if (s in now and s != side) or (s == side and state == listed)]
-            if want != now:
+            if want != now or current is None:
                 out.append(self.set_field(fieldname, want))
         return out
 
     def vein_state(self, side: str) -> str:
-        if side in (self.current("tumor.hepatic_veins_invaded") or []):
+        """``invaded``, ``abutting``, ``free``, or ``unknown`` while the invasion is unknown (null)."""
+        if self.current("tumor.hepatic_veins_invaded") is None:
+            return UNKNOWN_STATE
+        if side in self.current("tumor.hepatic_veins_invaded"):
             return "invaded"
         if side in (self.current("tumor.hepatic_veins_abutting") or []):
             return "abutting"

@@ -124,6 +124,17 @@ def test_high_tumor_invading_a_hepatic_vein_into_the_atrium():
     assert "right_atrium" in tm.adjacent_organs
 
 
+def test_hepatic_invasion_is_unknown_when_no_hepatic_vein_is_segmented():
+    # The same high tumor without hepatic vein labels: nothing says the ostia are free, so both lists are
+    # null (unknown), not empty (which the planner reads as free ostia, R5).
+    case = abdomen(tumor=HIGH, with_hepatic=False)
+    tm = _analyse(case)[3]
+    assert tm.present
+    assert tm.hepatic_veins_invaded is None and tm.hepatic_veins_abutting is None
+    d = tm.to_dict()
+    assert d["hepatic_veins_invaded"] is None and d["hepatic_veins_abutting"] is None
+
+
 def test_tumor_filling_the_ivc_at_a_renal_vein():
     # The vein then touches the tumor, not the lumen: the inflow is still found, and involved.
     tumor = Tumor((40.0, 35.0, 100.0), (9.5, 9.5, 15.0))

@@ -56,7 +56,8 @@ def test_field_values_are_parsed_by_their_schema_type(text: str, value) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("tumor.hepatic_veins_invaded=top", "tumor.hepatic_veins_invaded: 'top' is not one of ['right', 'middle', 'left'] "
-                                        "(allowed: a comma-separated list of right, middle, left, or none)"),
+                                        "(allowed: a comma-separated list of right, middle, left, or none, "
+                                        "or null (unknown))"),
     ("tumor.present=maybe", "tumor.present: expected true, false, got 'maybe'"),
     ("tumor.present=null", "tumor.present: expected true, false, got 'null'"),
     ("liver.flr_ratio=1.7",

@@ -122,6 +122,13 @@ def test_placing_and_dragging_the_missing_landmark_gives_the_plan(opened, qtbot,
     (moved,) = window.session.pending
     assert np.linalg.norm(np.asarray(moved.new) - hv) < tolerance
     window.set_tool("navigate")
+    # No hepatic vein is segmented, so their invasion is unknown (no state checked); the surgeon states
+    # the right one free (which states the lists: the other two then read free too).
+    buttons = window.panel.edit.vein_buttons
+    assert not any(b.isChecked() for b in buttons.values())
+    buttons[("right", "free")].click()
+    assert [c.what for c in window.session.pending[1:]] == ["tumor.hepatic_veins_invaded",
+                                                            "tumor.hepatic_veins_abutting"]
 
     _replan(window, qtbot)
     report = window.result.analysis.report
@@ -139,14 +146,18 @@ def test_placing_and_dragging_the_missing_landmark_gives_the_plan(opened, qtbot,
     assert f"(edited by {edit_by(window)}, " in where["hepatic_veins"] and "edited" not in where["renal_veins"]
 
     saved = _save(window, tmp_path / "saved")
-    (edit,) = json.loads((tmp_path / "saved" / CORRECTIONS_FILE).read_text())["corrections"]
+    edit, *stated = json.loads((tmp_path / "saved" / CORRECTIONS_FILE).read_text())["corrections"]
     assert edit["what"] == "landmarks.hepatic_veins.position_mm" and edit["old"] is None
     assert edit["new"] == moved.new and edit["by"] == window.session.by
-    assert saved["corrections"] == [edit] and saved["plan"]["approach"] == "conventional"
+    assert [(c["what"], c["old"], c["new"]) for c in stated] == [("tumor.hepatic_veins_invaded", None, []),
+                                                                  ("tumor.hepatic_veins_abutting", None, [])]
+    assert saved["corrections"] == [edit, *stated] and saved["plan"]["approach"] == "conventional"
     # The command line given the same correction writes the same report (timings, provenance and the
     # time of the edit excepted).
     result = CliRunner().invoke(app, ["replan", str(blocked), "-o", str(tmp_path / "cli"), "--landmark",
-                                      "hepatic_veins=" + ",".join(map(str, moved.new)), "--by", edit["by"]])
+                                      "hepatic_veins=" + ",".join(map(str, moved.new)), "--set",
+                                      "tumor.hepatic_veins_invaded=none", "--set", "tumor.hepatic_veins_abutting=none",
+                                      "--by", edit["by"]])
     assert result.exit_code == 0, result.output
     cli = json.loads((tmp_path / "cli" / "report.json").read_text())
     for r in (cli, saved):
@@ -155,6 +166,8 @@ def test_placing_and_dragging_the_missing_landmark_gives_the_plan(opened, qtbot,
         for c in r["corrections"]:
             c.pop("when")
         r["landmarks"]["hepatic_veins"]["edited"].pop("when")
+        for stated_field in r["tumor"]["edited"].values():
+            stated_field.pop("when")
         assert r["landmarks"]["hepatic_veins"].pop("detail").startswith(f"placed by {edit['by']} (")
     differ = [f"{section}.{k}: {cli[section][k]} != {saved[section].get(k)}" for section in cli
               if isinstance(cli[section], dict) for k in cli[section] if cli[section][k] != saved[section].get(k)]
@@ -226,7 +239,9 @@ def test_a_vein_status_and_a_clinical_fact_toggled_in_the_panel(opened, qtbot, t
     edit.vein_buttons[("right", "invaded")].click()
     edit.clinical_boxes["prior_chemotherapy"].setCurrentText("yes")
     edit.clinical_boxes["prior_chemotherapy"].activated.emit(edit.clinical_boxes["prior_chemotherapy"].currentIndex())
+    # Invasion was unknown (no hepatic vein segmented): the first vein stated states both lists.
     assert [(c.what, c.new) for c in window.session.pending] == [("tumor.hepatic_veins_invaded", ["right"]),
+                                                                 ("tumor.hepatic_veins_abutting", []),
                                                                  ("clinical.prior_chemotherapy", True)]
     edit.vein_buttons[("right", "abutting")].click()  # invaded -> abutting: off one list, onto the other
     assert {c.what: c.new for c in window.session.pending} == {

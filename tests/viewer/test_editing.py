@@ -80,3 +80,16 @@ def test_vein_states_set_both_lists_and_bad_edits_are_refused() -> None:
         session.place_landmark("renal_vien", [0.0, 0.0, 0.0])
     with pytest.raises(InputError, match="re-plan before saving"):
         session.save("/nonexistent/out")
+
+
+def test_unknown_invasion_is_shown_unknown_and_setting_one_vein_states_both_lists() -> None:
+    # No hepatic vein segmented: the analysis reports invasion unknown (null), never "free".
+    analysis = _Analysis()
+    analysis.report["tumor"] = {"hepatic_veins_invaded": None, "hepatic_veins_abutting": None}
+    session = EditSession(analysis, by="tester")
+    assert [session.vein_state(s) for s in ("right", "middle", "left")] == ["unknown"] * 3
+    # "free" changes nothing in the lists' members, yet it must be recorded: null -> [].
+    session.set_vein("right", "free")
+    assert {c.what: (c.old, c.new) for c in session.pending} == {"tumor.hepatic_veins_invaded": (None, []),
+                                                                 "tumor.hepatic_veins_abutting": (None, [])}
+    assert [session.vein_state(s) for s in ("right", "middle", "left")] == ["free"] * 3
