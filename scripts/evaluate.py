@@ -477,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", help="seeds for --random: A-B or a comma-separated list (default: the test range)")
     parser.add_argument("--matrix", type=int, help="--random: override the drawn matrix (quick checks only)")
     parser.add_argument("--slice-mm", type=float, help="--random: override the drawn slice spacing (quick checks only)")
+    parser.add_argument("--cache", type=Path, help="--random: folder keeping the generated cases for later runs "
+                        "(reused while the generator's code is unchanged)")
     args = parser.parse_args(argv)
     if args.random is not None or args.seeds:
         return random_main(args)
@@ -529,10 +531,11 @@ def random_main(args: argparse.Namespace) -> int:
         start = time.perf_counter()
 
         def progress(row: dict) -> None:
-            state = row.get("error") or f"{row.get('generate_s', 0):.0f}+{row.get('analyse_s', 0):.0f} s"
+            state = row.get("error") or (f"{row.get('generate_s', 0):.0f}{' (cached)' if row.get('cached') else ''}"
+                                         f"+{row.get('analyse_s', 0):.0f} s")
             print(f"seed {row['seed']}: {state}", file=sys.stderr, flush=True)
 
-        rows = er.run_all(seeds, max(1, args.jobs), overrides, progress)
+        rows = er.run_all(seeds, max(1, args.jobs), overrides, progress, args.cache)
         minutes = (time.perf_counter() - start) / 60.0
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"date": datetime.date.today().isoformat(), "seeds": seeds_text,

@@ -22,9 +22,11 @@ A crash (generation or analysis) is a row with its reason; nothing is skipped.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import itertools
 import multiprocessing
 import os
+import pickle
 import platform
 import re
 import time
@@ -76,18 +78,18 @@ def parse_seeds(text: str) -> list[int]:
 
 
 # -- one case ----------------------------------------------------------------------------------------
-def run_case(spec: tuple[int, dict[str, Any], int]) -> dict[str, Any]:
-    """Generate, analyse and score one seed (in a worker process). Never raises: a failure is a row."""
-    seed, overrides, threads = spec
+def run_case(spec: tuple[int, dict[str, Any], int, Path | None]) -> dict[str, Any]:
+    """Generate (or load from ``cache``), analyse and score one seed (in a worker process). Never raises:
+    a failure is a row."""
+    seed, overrides, threads, cache = spec
     row: dict[str, Any] = {"seed": seed}
     stage, case = "generate", None
     try:
         from ivcplan import parallel, pipeline
-        from ivcplan.phantom.random_case import generate_random
 
         parallel.set_threads(threads)
         t0 = time.perf_counter()
-        case = generate_random(seed, **overrides)
+        case, row["cached"] = _case(seed, overrides, cache)
         row["generate_s"] = round(time.perf_counter() - t0, 1)
         row["truth"] = _truth_summary(case.truth_info, case.volume)
         stage = "analyse"
@@ -104,6 +106,39 @@ def run_case(spec: tuple[int, dict[str, Any], int]) -> dict[str, Any]:
         if case is not None and stage == "analyse":  # nothing was reported: every truth fact is missed
             row.update(score_nothing(case.truth_info))
     return row
+
+
+def generator_version() -> str:
+    """Hash of the phantom generator's source (ivcplan/phantom/*.py): a cached case is reused only while
+    the code that drew it is unchanged."""
+    import ivcplan.phantom
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(ivcplan.phantom.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _case(seed: int, overrides: dict[str, Any], cache: Path | None) -> tuple[Any, bool]:
+    """The random case of ``seed`` and whether it came from ``cache`` (generating a large case takes
+    longer than analysing it; the benchmark is re-run on the same seeds after every method change)."""
+    from ivcplan.phantom.random_case import generate_random
+
+    if cache is None:
+        return generate_random(seed, **overrides), False
+    tag = "-".join(f"{k}{v}" for k, v in sorted(overrides.items()))
+    path = Path(cache) / f"seed{seed}{'-' + tag if tag else ''}-{generator_version()}.pkl"
+    if path.is_file():
+        with path.open("rb") as f:
+            return pickle.load(f), True
+    case = generate_random(seed, **overrides)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    with partial.open("wb") as f:
+        pickle.dump(case, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)  # never a half-written case for another run to load
+    return case, False
 
 
 def score_nothing(info: dict) -> dict[str, Any]:
@@ -191,7 +226,7 @@ def score(report: dict, info: dict, pred: np.ndarray, truth: np.ndarray) -> dict
 
 # -- many cases --------------------------------------------------------------------------------------
 def run_all(seeds: list[int], jobs: int, overrides: dict[str, Any],
-            progress: Callable[[dict], None] = lambda row: None) -> list[dict[str, Any]]:
+            progress: Callable[[dict], None] = lambda row: None, cache: Path | None = None) -> list[dict[str, Any]]:
     """Rows for every seed (in seed order). Cases run in fresh worker processes (one case each, so a
     crash or a leak cannot spill into the next); a worker that dies is retried once alone, then
     recorded as a crash."""
@@ -199,7 +234,7 @@ def run_all(seeds: list[int], jobs: int, overrides: dict[str, Any],
     if jobs <= 1:
         rows = []
         for seed in seeds:
-            rows.append(run_case((seed, overrides, threads)))
+            rows.append(run_case((seed, overrides, threads, cache)))
             progress(rows[-1])
         return rows
     results: dict[int, dict[str, Any]] = {}
@@ -212,7 +247,7 @@ def run_all(seeds: list[int], jobs: int, overrides: dict[str, Any],
         while (pending or running) and not broken:
             while pending and len(running) < jobs:
                 seed = pending.pop(0)
-                running[pool.submit(run_case, (seed, overrides, threads))] = seed
+                running[pool.submit(run_case, (seed, overrides, threads, cache))] = seed
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
                 seed = running.pop(fut)
@@ -227,7 +262,7 @@ def run_all(seeds: list[int], jobs: int, overrides: dict[str, Any],
     for seed in retry + pending:
         with ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1) as pool:
             try:
-                results[seed] = pool.submit(run_case, (seed, overrides, threads)).result()
+                results[seed] = pool.submit(run_case, (seed, overrides, threads, cache)).result()
             except BrokenProcessPool as exc:
                 results[seed] = {"seed": seed, "error": f"worker process died: {exc}"}
         progress(results[seed])

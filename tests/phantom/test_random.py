@@ -225,3 +225,22 @@ def test_evaluate_random_records_crashes_as_rows(tmp_path):
     assert "2 cases (seeds 3,5), 0 scored, 2 crashed" in run.stdout
     assert "- seed 3: generate: InputError: matrix must be between 16 and 512 for a random case, got 8" in run.stdout
     assert "**crash: generate: InputError" in run.stdout
+
+
+def test_evaluate_random_cache_gives_back_the_same_case_and_follows_the_generator(tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO / "scripts"))
+    import evaluate_random as er
+
+    small = {"matrix": 24, "slice_mm": 6.0}
+    first, cached = er._case(14, small, tmp_path)
+    assert not cached and len(list(tmp_path.glob("seed14-*.pkl"))) == 1
+    again, cached = er._case(14, small, tmp_path)
+    assert cached
+    assert np.array_equal(again.volume.array, first.volume.array)
+    assert np.allclose(again.volume.affine, first.volume.affine)
+    assert np.array_equal(again.truth.array, first.truth.array) and again.truth_info == first.truth_info
+    # Another override, or another generator code, is another case: generated, never the cached one.
+    assert not er._case(14, {"matrix": 20, "slice_mm": 6.0}, tmp_path)[1]
+    monkeypatch.setattr(er, "generator_version", lambda: "0" * 16)
+    assert not er._case(14, small, tmp_path)[1]
+    assert len(list(tmp_path.glob("seed14-*.pkl"))) == 3 and not list(tmp_path.glob("*.part"))
