@@ -479,9 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slice-mm", type=float, help="--random: override the drawn slice spacing (quick checks only)")
     parser.add_argument("--cache", type=Path, help="--random: folder keeping the generated cases for later runs "
                         "(reused while the generator's code is unchanged)")
+    parser.add_argument("--perturbed", action="store_true",
+                        help="ircadb_17 made thicker, cropped and noisier (scripts/evaluate_perturbed.py)")
     args = parser.parse_args(argv)
     if args.random is not None or args.seeds:
         return random_main(args)
+    if args.perturbed:
+        return perturbed_main(args)
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         results, note = saved["results"], saved.get("note", "")
@@ -503,6 +507,23 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.write_benchmarks:
         write_benchmarks(table)
+    return 0
+
+
+def perturbed_main(args: argparse.Namespace) -> int:
+    """``--perturbed``: the real case under other slice thickness, field of view and noise."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import evaluate_perturbed as ep
+
+    if args.from_json:
+        rows = json.loads(args.from_json.read_text())["rows"]
+    else:
+        rows = ep.run(IRCADB)
+        default = args.json == REPO / "out" / "evaluate.json"
+        json_path = REPO / "out" / "evaluate_perturbed.json" if default else args.json
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({"date": datetime.date.today().isoformat(), "rows": rows}, indent=1))
+    print(ep.table(rows))
     return 0
 
 
