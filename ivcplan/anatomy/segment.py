@@ -203,7 +203,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
             _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
                                                enhanced=enhanced, liver=organ_work == Label.LIVER,
-                                               bifurcation_z=bifurcation_z)
+                                               spine=organ_work == Label.SPINE, bifurcation_z=bifurcation_z)
         forbidden, paravertebral = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden, confluence_z, junction_z)
         kept_thin = _thin_extensions_kept(organ_work, frame, labels == Label.IVC_LUMEN)
@@ -288,18 +288,23 @@ def _trim_aorta(aorta: VesselResult, spacing: np.ndarray) -> tuple[VesselResult,
 
 def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[str, Any], warnings: list[str],
                 frame: WorkFrame, ivc: VesselResult, aorta: VesselResult | None, *, enhanced: bool,
-                liver: np.ndarray, bifurcation_z: int | None) -> tuple[int | None, int | None]:
+                liver: np.ndarray, spine: np.ndarray, bifurcation_z: int | None) -> tuple[int | None, int | None]:
     """Iliac veins below the confluence and the right atrium above the junction replace the IVC there.
     Returns the working slices of the iliac confluence and the cavoatrial junction (None: not found).
 
     The iliac veins join below the aorta's bifurcation: where the aorta runs undivided to the scan's
     lower end, the confluence is not in view (no pair of lumens above it is one)."""
     forbidden = frame.hu > BONE_HU
+    # The iliac veins are blood within a narrow band around the infrarenal blood's level, which may lie
+    # above the bone threshold (bright inflow): there only the vessels and the vertebrae are excluded.
+    iliac_forbidden = spine.copy()
     if aorta is not None:
         forbidden |= aorta.mask
+        iliac_forbidden |= aorta.mask
     iliac_top = None if bifurcation_z is None else \
         bifurcation_z + int(np.ceil(CONFLUENCE_ABOVE_BIFURCATION_MM / frame.spacing[0]))
-    ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced, iliac_top=iliac_top)
+    ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced, iliac_top=iliac_top,
+                     iliac_forbidden=iliac_forbidden)
     warnings.extend(ends.notes)
     vein = labels == Label.IVC_LUMEN
     confluence, right, left, certainty = ends.confluence_z, ends.iliac_right, ends.iliac_left, 0.8
@@ -459,14 +464,18 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
                         junction_z: int | None) -> None:
     """Renal and hepatic veins (``ivcplan.anatomy.veins``) where nothing else is labelled."""
     vein = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
-    excluded = (labels > 0) & ~vein
-    excluded |= frame.hu > BONE_HU
-    excluded |= organ_work == Label.SPINE  # vertebral marrow enhances like blood
+    # Vessels placed so far, and the vertebral marrow (it enhances like blood), are never a branch vein ...
+    renal_excluded = ((labels > 0) & ~vein) | (organ_work == Label.SPINE)
+    # ... nor, in the liver, anything brighter than bone's threshold. Renal veins may be brighter than that
+    # (a renal vein carries contrast back from the kidney: up to 250-300 HU): their band's own upper limit
+    # (``veins.BLOOD_ABOVE_LUMEN_HU``) keeps out cortex and bone.
+    excluded = renal_excluded | (frame.hu > BONE_HU)
     found = find_branch_veins(frame.hu, frame.spacing, ivc=vein, centres=ivc.track.centres(), excluded=excluded,
                               liver=organ_work == Label.LIVER,
                               kidneys={"right": organ_work == Label.KIDNEY_RIGHT,
                                        "left": organ_work == Label.KIDNEY_LEFT},
-                              lumen_hu=lumen_hu, liver_hu=organs.liver_hu, junction_z=junction_z)
+                              lumen_hu=lumen_hu, liver_hu=organs.liver_hu, junction_z=junction_z,
+                              renal_excluded=renal_excluded)
     warnings.extend(found.notes)
     for group, table in ((found.renal, RENAL_VEIN_LABELS), (found.hepatic, HEPATIC_VEIN_LABELS)):
         for side, mask in group.items():

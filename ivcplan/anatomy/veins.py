@@ -63,6 +63,29 @@ HILUM_SLACK_MM = 40.0
 RENAL_GAP_CLOSING_MM = 3.5
 #: A renal vein lies within this distance (mm) of the line from the IVC axis to its kidney's centre.
 RENAL_CORRIDOR_MM = 30.0
+#: Where no connected blood-like tube joins the IVC to a kidney (a thin or pinched vein whose partial
+#: volume drops below the blood band over a few millimetres), the vein is followed as the cheapest path
+#: from the IVC wall to the kidney through bright tissue: a voxel costs 1 + `PATH_DARK_COST` x (how far
+#: its HU lies below the blood band, as a share of the way down to fat)^2, so a millimetre of fat costs as
+#: much as `PATH_DARK_COST` millimetres of vein ...
+PATH_DARK_COST = 30.0
+#: ... fat (HU) is the bottom of that scale (retroperitoneal fat: -120 to -60) ...
+FAT_HU = -80.0
+#: ... and the path is a vein only when, beyond its partial-volume mouth at the IVC wall (or at a tumor
+#: filling the IVC), at most `PATH_MAX_DIM_MM` of it lie below the band's partial-volume floor (where the
+#: left vein is pinched between the aorta and the mesenteric artery, or a thick slice cuts it), at most
+#: `PATH_MAX_FAT_MM` of those as dark as fat (below `PATH_FAT_SHARE` of the way from fat to that floor: a
+#: vein never crosses fat), and it is at most `PATH_MAX_LENGTH_MM` long (renal veins are 2-8 cm, the left
+#: one the longer) ...
+PATH_MAX_DIM_MM = 15.0
+PATH_MAX_FAT_MM = 4.0
+PATH_FAT_SHARE = 0.5
+PATH_MAX_LENGTH_MM = 110.0
+#: ... and its voxels are kept within this radius (mm) of the path where they are blood-like.
+PATH_TUBE_MM = 4.5
+#: The kidney "core": the kidney mask opened by a ball of this radius (mm). A renal vein as bright as the
+#: cortex is often labelled kidney where it leaves the hilum; a tube thinner than the ball is not kidney.
+KIDNEY_CORE_MM = 7.0
 
 
 @dataclass(frozen=True)
@@ -83,11 +106,13 @@ def blood_band(lumen_hu: float, liver_hu: float | None) -> tuple[float, float]:
 def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
                       centres: dict[int, tuple[float, float]],
                       excluded: np.ndarray, liver: np.ndarray, kidneys: dict[str, np.ndarray],
-                      lumen_hu: float, liver_hu: float | None, junction_z: int | None) -> BranchVeins:
+                      lumen_hu: float, liver_hu: float | None, junction_z: int | None,
+                      renal_excluded: np.ndarray | None = None) -> BranchVeins:
     """Renal and hepatic veins connected to ``ivc`` (lumen + tumor + thrombus, working grid).
 
     ``centres``: slice -> IVC axis (y, x); ``excluded``: voxels that are never a branch vein (aorta,
-    bone, atrium, iliac veins).
+    bone, atrium, iliac veins); ``renal_excluded``: the same for the renal veins (default ``excluded``),
+    which may be brighter than a bone threshold: their upper limit is the blood band's.
     """
     spacing = np.asarray(spacing, dtype=float)
     axis = np.full((hu.shape[0], 2), np.nan)
@@ -104,7 +129,8 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
     hepatic_notes: list[str] = []
     # The renal and the hepatic veins are found independently: side by side.
     renal, hepatic = side_by_side(
-        (_renal_veins, (hu, spacing, ivc, axis, excluded, liver, kidneys, lo, hi, renal_notes)),
+        (_renal_veins, (hu, spacing, ivc, axis, excluded if renal_excluded is None else renal_excluded, liver,
+                        kidneys, lo, hi, renal_notes)),
         (_hepatic_veins, (hu, spacing, ivc, axis, excluded, liver, lo, hi, junction_z, hepatic_notes)))
     return BranchVeins(renal, hepatic, tuple(renal_notes + hepatic_notes))
 
@@ -131,6 +157,12 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     both = np.zeros_like(ivc)
     for m in present.values():
         both |= m
+    # A vein labelled kidney where it leaves the hilum is a tube, not kidney: only the kidneys' cores block.
+    cores = {side: _kidney_core(m, spacing) for side, m in present.items()}
+    present = {side: core for side, core in cores.items() if core.any()} or present
+    kidney = np.zeros_like(ivc)
+    for m in present.values():
+        kidney |= m
     # From the kidneys' lowest to their highest slice, as far as the IVC in plane.
     zk = np.nonzero(both.any(axis=(1, 2)))[0]
     region = both | ivc
@@ -144,14 +176,14 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     # Renal veins are thin (8-12 mm) and oblique: not opened, and a wider contact with the IVC. In the
     # retroperitoneal fat partial volume darkens them (thick slices cut them lengthwise): the blood band
     # is extended down by `RENAL_PARTIAL_VOLUME_HU` for voxels connected to ones within it (hysteresis).
-    blocked = excluded | ivc | both | liver | _ivc_hull(ivc)
+    blocked = excluded | ivc | kidney | liver | _ivc_hull(ivc)
     core = _candidates(hu, box, lo, hi, blocked, opened=False)
     wide = _candidates(hu, box, lo - RENAL_PARTIAL_VOLUME_HU, hi, blocked, opened=False)
     cand = ndimage.binary_propagation(core, mask=wide, structure=np.ones((3, 3, 3), bool))
     # Where the left vein is pinched between the aorta and the mesenteric artery (and touches the
     # aorta's mask) its lumen narrows to a few voxels: close small in-plane gaps.
     disc = ball(RENAL_GAP_CLOSING_MM, spacing, planar=True)
-    cand = ndimage.binary_closing(cand, structure=disc) & ~(ivc | both)[box]
+    cand = ndimage.binary_closing(cand, structure=disc) & ~(ivc | kidney)[box]
     near_ivc = ndimage.binary_dilation(ivc[box], structure=ball(RENAL_CONTACT_MM, spacing))
     corridors = {side: _corridor(m[box], centres[box[0]], box, spacing) for side, m in present.items()}
     out: dict[str, np.ndarray] = {}
@@ -165,23 +197,77 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
             if other != side:
                 inside &= corridors[side] <= dist
         comp, _ = ndimage.label(cand & inside, structure=structure)
-        near_k = ndimage.distance_transform_edt(~m[box], sampling=spacing) <= RENAL_KIDNEY_GAP_MM
+        dist_k = ndimage.distance_transform_edt(~m[box], sampling=spacing)
+        near_k = dist_k <= RENAL_KIDNEY_GAP_MM
         ids = set(np.unique(comp[near_ivc & (comp > 0)]).tolist()) & set(np.unique(comp[near_k & (comp > 0)]).tolist())
-        if not ids:
-            notes.append(f"{side} renal vein not found (no blood-like tube from the IVC to the {side} kidney)")
-            continue
-        vein = _tube(np.isin(comp, sorted(ids)), near_ivc, near_k, spacing)
-        if vein.sum() * voxel_mm3 < MIN_VEIN_MM3:
-            notes.append(f"{side} renal vein not found (only {vein.sum() * voxel_mm3:.0f} mm3 of blood-like tissue)")
-            continue
+        vein = _tube(np.isin(comp, sorted(ids)), near_ivc, near_k, spacing) if ids else None
+        if vein is None or vein.sum() * voxel_mm3 < MIN_VEIN_MM3:
+            # No connected tube: the cheapest bright path from the IVC wall to the kidney, if it is a vein.
+            vein, why = _path_vein(hu[box], spacing, lo, hi, blocked[box] | ~inside, near_ivc,
+                                   (dist_k > 0) & (dist_k <= CONTACT_MM))
+            if vein is None:
+                notes.append(f"{side} renal vein not found (no blood-like tube from the IVC to the {side} kidney: "
+                             f"{why})")
+                continue
         # The vein's mouth: the partial-volume rim between its lumen and the IVC (or the tumor filling
         # the IVC) belongs to the vein, so that the two touch as they do in the body.
         mouth = ndimage.binary_dilation(vein, structure=ball(RENAL_CONTACT_MM, spacing)) & near_ivc
-        vein |= mouth & ~(excluded | ivc | both)[box]
+        vein |= mouth & ~(excluded | ivc | kidney)[box]
         full = np.zeros_like(ivc)
         full[box] = vein
         out[side] = full
     return out
+
+
+def _kidney_core(kidney: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """The kidney without the tubes (renal vein, ureter) its label runs out into: opened in plane by a
+    disc of `KIDNEY_CORE_MM`, on its box."""
+    box = bbox(kidney, np.ceil(KIDNEY_CORE_MM / spacing).astype(int) + 1)
+    out = np.zeros_like(kidney)
+    if box is None:
+        return out
+    out[box] = ndimage.binary_opening(kidney[box], structure=ball(KIDNEY_CORE_MM, spacing, planar=True))
+    return out
+
+
+def _path_vein(hu: np.ndarray, spacing: np.ndarray, lo: float, hi: float, blocked: np.ndarray,
+               start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The vein along the cheapest path from ``start`` (the IVC wall) to ``end`` (the kidney's surface)
+    through blood-like tissue (`PATH_DARK_COST`), or (None, why not) when that path is no vein."""
+    from skimage.graph import MCP_Geometric
+
+    smooth = ndimage.gaussian_filter(hu.astype(np.float32), sigma=(0.0, 0.8, 0.8))
+    below = np.clip((lo - smooth) / (lo - FAT_HU), 0.0, 1.0)
+    above = np.clip((smooth - hi) / (hi - lo), 0.0, 1.0)  # brighter than blood: cortex, artery, bone
+    cost = 1.0 + PATH_DARK_COST * (below ** 2 + above ** 2)
+    cost[blocked] = np.inf
+    starts, ends = np.argwhere(start & ~blocked), np.argwhere(end & ~blocked)
+    if len(starts) == 0 or len(ends) == 0:
+        return None, "no free wall or kidney surface"
+    mcp = MCP_Geometric(cost, fully_connected=True, sampling=tuple(float(v) for v in spacing))
+    dist, _ = mcp.find_costs([tuple(p) for p in starts], [tuple(p) for p in ends])
+    reached = dist[tuple(ends.T)]
+    if not np.isfinite(reached).any():
+        return None, "no free path"
+    path = np.asarray(mcp.traceback(tuple(ends[int(np.argmin(reached))])))
+    steps = np.linalg.norm(np.diff(path, axis=0) * spacing, axis=1)
+    length = float(steps.sum())
+    floor = lo - RENAL_PARTIAL_VOLUME_HU
+    values = smooth[tuple(path.T)][1:]
+    beyond = ~start[tuple(path.T)][1:]  # the mouth's partial volume (IVC wall, tumor) does not count
+    dim_mm = float(np.sum(steps[beyond & (values < floor)]))
+    fat_mm = float(np.sum(steps[beyond & (values < FAT_HU + PATH_FAT_SHARE * (floor - FAT_HU))]))
+    if length > PATH_MAX_LENGTH_MM:
+        return None, f"the brightest path is {length:.0f} mm long"
+    if dim_mm > PATH_MAX_DIM_MM or fat_mm > PATH_MAX_FAT_MM:
+        return None, f"the brightest path runs {dim_mm:.0f} mm through non-blood tissue ({fat_mm:.0f} mm through fat)"
+    on_path = np.zeros(hu.shape, dtype=bool)
+    on_path[tuple(path.T)] = True
+    near = ndimage.distance_transform_edt(~on_path, sampling=spacing) <= PATH_TUBE_MM
+    vein = (near & (smooth >= floor) & (smooth <= hi) & ~blocked) | on_path
+    comp, _ = ndimage.label(vein, structure=np.ones((3, 3, 3), bool))
+    vein = np.isin(comp, np.unique(comp[on_path]))
+    return vein, ""
 
 
 def _ivc_hull(ivc: np.ndarray) -> np.ndarray:
