@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ivcplan.anatomy.frame import WorkFrame
-from ivcplan.anatomy.segment import OrganLabels, _place_branch_veins
+from ivcplan.anatomy.segment import OrganLabels, _place_branch_veins, _place_ends
 from ivcplan.anatomy.veins import find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult
 from ivcplan.anatomy.vessels_track import Track
@@ -146,3 +146,71 @@ def test_a_vein_interrupted_by_fat_is_no_vein(seed: int) -> None:
     assert "right" not in found.renal
     assert any("right renal vein not found" in n and "fat" in n for n in found.notes), found.notes
     assert "left" in found.renal
+
+
+# ---------------------------------------------------------------------------------------------
+# The iliac confluence when the infrarenal blood is brighter than the bone threshold (issue 18: IVC 80-200
+# HU with inflow from the renal veins; real iliac veins reach 180-200 HU in a late portal phase).
+# ---------------------------------------------------------------------------------------------
+CONFLUENCE_Z = 14  # working slice where the iliac veins' axes meet the IVC's
+
+
+def iliac_scene(blood_hu: float, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    shape = (40, 80, 120)
+    z, y, x = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, SPACING, strict=True)), indexing="ij")
+    hu = np.full(shape, -90.0)
+    zc = CONFLUENCE_Z * SPACING[0]
+    ivc_x, ivc_y = 60 * 1.5, 40 * 1.5
+    depth = np.clip(zc - z, 0.0, None)  # mm below the confluence
+    ivc = (z >= zc) & ((y - ivc_y) ** 2 + (x - ivc_x) ** 2 <= 8.0 ** 2)
+    right = (z < zc + 2) & ((y - ivc_y) ** 2 + (x - (ivc_x - np.tan(np.radians(20)) * depth)) ** 2 <= 7.0 ** 2)
+    left = (z < zc + 2) & ((y - ivc_y) ** 2 + (x - (ivc_x + np.tan(np.radians(45)) * depth)) ** 2 <= 7.0 ** 2)
+    spine = (y - 105) ** 2 + (x - 100) ** 2 <= 18.0 ** 2
+    hu[spine] = 230.0  # marrow: as bright as the blood, but vertebra
+    aorta = (z >= 20 * SPACING[0]) & ((y - 55) ** 2 + (x - 115) ** 2 <= 8.0 ** 2)
+    hu[aorta] = 300.0
+    hu[ivc | right | left] = blood_hu
+    hu = hu + rng.normal(0.0, 8.0, shape)
+    return {"hu": hu.astype(np.float32), "ivc": ivc, "right": right & ~ivc, "aorta": aorta, "spine": spine}
+
+
+@pytest.mark.parametrize("blood_hu", [150.0, 200.0])
+def test_iliac_confluence_is_found_in_bright_infrarenal_blood(blood_hu: float) -> None:
+    # At 200 HU the blood lies above the 180 HU bone threshold, which hid both iliac veins before (old code:
+    # "iliac confluence not found"); the vertebra next to them is excluded as vertebra, not by its HU.
+    s = iliac_scene(blood_hu)
+    shape = s["hu"].shape
+    volume = Volume.from_array(np.ascontiguousarray(s["hu"]).astype(np.int16), spacing=SPACING,
+                               direction=np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    frame = WorkFrame.of(volume, (1, 1, 1))
+    # The IVC track starts a few slices down the right iliac vein (as tracks do) and runs to the top.
+    vein = s["ivc"] | (s["right"] & (np.arange(shape[0]) >= CONFLUENCE_Z - 4)[:, None, None])
+    zs = np.flatnonzero(vein.any(axis=(1, 2)))
+    cy = np.array([ndimage_centre(vein[z])[0] for z in zs])
+    cx = np.array([ndimage_centre(vein[z])[1] for z in zs])
+    track = Track(z=zs, y=cy, x=cx, ry=np.full(zs.size, 8.0), rx=np.full(zs.size, 8.0), score=np.ones(zs.size),
+                  inside_hu=np.full(zs.size, blood_hu))
+    ivc = VesselResult(track=track, mask=vein, inside_hu=blood_hu, confidence=0.9)
+    za = np.flatnonzero(s["aorta"].any(axis=(1, 2)))
+    aorta_track = Track(z=za, y=np.full(za.size, 55 / 1.5), x=np.full(za.size, 115 / 1.5), ry=np.full(za.size, 8.0),
+                        rx=np.full(za.size, 8.0), score=np.ones(za.size), inside_hu=np.full(za.size, 300.0))
+    aorta = VesselResult(track=aorta_track, mask=s["aorta"], inside_hu=300.0, confidence=0.9)
+    labels = np.zeros(shape, np.uint8)
+    labels[s["aorta"]] = Label.AORTA
+    labels[vein] = Label.IVC_LUMEN
+    confidence: dict[str, float] = {}
+    details: dict = {}
+    warnings: list[str] = []
+    confluence, _ = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta, enhanced=True,
+                                liver=np.zeros(shape, bool), spine=s["spine"], bifurcation_z=int(za.min()))
+    assert confluence is not None, warnings
+    # The lumens part a few slices below the axes' junction (two 7 mm veins at 20 and 45 degrees: ~10 mm).
+    assert CONFLUENCE_Z - 6 <= confluence <= CONFLUENCE_Z + 1, confluence
+    for label in (Label.ILIAC_VEIN_RIGHT, Label.ILIAC_VEIN_LEFT):
+        assert np.any(labels == label), label
+
+
+def ndimage_centre(mask2d: np.ndarray) -> tuple[float, float]:
+    yy, xx = np.nonzero(mask2d)
+    return float(yy.mean()), float(xx.mean())
