@@ -4,7 +4,11 @@ Both are found on an enhanced scan, in the working frame, as blood-like tissue (
 liver, about as bright as the IVC lumen) connected to the IVC or its tumor:
 
 - a renal vein is a tube of blood that touches the IVC (or tumor) at one end and a kidney at the
-  other, between the kidneys' cranial and caudal poles; its side is the kidney it reaches;
+  other, between the kidneys' cranial and caudal poles; its side is the kidney it reaches. It may be
+  brighter than bone's threshold (it carries contrast back from the kidney) and labelled kidney where it
+  leaves the hilum (only the kidney's core, opened by a few millimetres, is kidney to it). Where partial
+  volume breaks the tube (a vein pinched in front of the aorta, thick slices), it is followed as the
+  cheapest path through bright tissue from the IVC wall to the kidney, if that path crosses no fat;
 - a hepatic vein is blood inside the liver that opens into the IVC (or tumor) in the last few
   centimetres below the cavoatrial junction (or below the liver dome); right, middle or left is
   told by the direction it leaves the IVC in (docs/clinical.md: right laterally, middle anteriorly, left
