@@ -163,7 +163,7 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
         both |= m
     # A vein labelled kidney where it leaves the hilum is a tube, not kidney: only the kidneys' cores block.
     cores = {side: _kidney_core(m, spacing) for side, m in present.items()}
-    present = {side: core for side, core in cores.items() if core.any()} or present
+    present = {side: core if core.any() else present[side] for side, core in cores.items()}  # a sliver stays
     kidney = np.zeros_like(ivc)
     for m in present.values():
         kidney |= m
