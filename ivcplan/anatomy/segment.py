@@ -475,7 +475,7 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
                               kidneys={"right": organ_work == Label.KIDNEY_RIGHT,
                                        "left": organ_work == Label.KIDNEY_LEFT},
                               lumen_hu=lumen_hu, liver_hu=organs.liver_hu, junction_z=junction_z,
-                              renal_excluded=renal_excluded)
+                              renal_excluded=renal_excluded, bone=frame.hu > BONE_HU)
     warnings.extend(found.notes)
     for group, table in ((found.renal, RENAL_VEIN_LABELS), (found.hepatic, HEPATIC_VEIN_LABELS)):
         for side, mask in group.items():

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.hepatic_trace import TracedVein, trace_hepatic_veins
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.parallel import side_by_side
 
@@ -41,6 +42,10 @@ CONTACT_MM = 3.0
 MIN_VEIN_MM3 = 150.0
 #: Hepatic veins open into the IVC within this distance (mm) below the cavoatrial junction ...
 HEPATIC_OSTIA_WINDOW_MM = 50.0
+#: ... and at most this far (mm) above the liver's top beside the IVC (the caval hiatus) ...
+HEPATIC_ABOVE_HIATUS_MM = 10.0
+#: ... measured in columns this far (mm) from the IVC axis (beside the IVC, within the bare area).
+HIATUS_RING_MM = (15.0, 35.0)
 #: ... and are followed into the liver down to this distance (mm) below it.
 HEPATIC_DEPTH_MM = 80.0
 #: A hepatic vein runs at least this far (mm) from the IVC into the liver (what stays closer is the
@@ -51,6 +56,8 @@ LIVER_MARGIN_MM = 6.0
 #: Azimuth (degrees; 0 = patient left, 90 = anterior, 180 = right) boundaries of the hepatic veins:
 #: left below the first, middle up to the second, right beyond (docs/clinical.md, hepatic vein anatomy).
 HEPATIC_AZIMUTH_DEG = (70.0, 135.0)
+#: Traced major hepatic veins leave the IVC at least this far apart (degrees; closer: one vein's branches).
+HEPATIC_SEPARATION_DEG = 30.0
 #: A renal vein ends at most this far (mm) from its kidney (it enters the renal sinus fat at the hilum,
 #: where the parenchyma mask stops).
 RENAL_KIDNEY_GAP_MM = 25.0
@@ -111,31 +118,41 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
                       centres: dict[int, tuple[float, float]],
                       excluded: np.ndarray, liver: np.ndarray, kidneys: dict[str, np.ndarray],
                       lumen_hu: float, liver_hu: float | None, junction_z: int | None,
-                      renal_excluded: np.ndarray | None = None) -> BranchVeins:
+                      renal_excluded: np.ndarray | None = None, bone: np.ndarray | None = None) -> BranchVeins:
     """Renal and hepatic veins connected to ``ivc`` (lumen + tumor + thrombus, working grid).
 
     ``centres``: slice -> IVC axis (y, x); ``excluded``: voxels that are never a branch vein (aorta,
     bone, atrium, iliac veins); ``renal_excluded``: the same for the renal veins (default ``excluded``),
-    which may be brighter than a bone threshold: their upper limit is the blood band's.
+    which may be brighter than a bone threshold: their upper limit is the blood band's. ``bone``: the
+    voxels as bright as bone within ``excluded``; inside and at the liver they are blood for the hepatic
+    vein tracer (a well enhanced hepatic vein reaches bone attenuation; no bone lies there).
     """
+    if bone is None:
+        bone = np.zeros_like(ivc)
+    # The hepatic veins' exclusions without the bone threshold (``_hepatic_veins`` applies it itself).
+    hepatic_excluded = (excluded & ~bone) if renal_excluded is None else renal_excluded
     spacing = np.asarray(spacing, dtype=float)
     axis = np.full((hu.shape[0], 2), np.nan)
     for z, c in centres.items():
         if 0 <= z < hu.shape[0]:
             axis[z] = c
     floor = liver_hu if liver_hu is not None else SOFT_TISSUE_HU
+    hepatic_notes: list[str] = []
     if not np.isfinite(lumen_hu) or lumen_hu - floor < MIN_CONTRAST_HU:
         level = f"{lumen_hu:.0f} HU" if np.isfinite(lumen_hu) else "not measured"
-        return BranchVeins(notes=(f"renal and hepatic veins not segmented: the IVC lumen ({level}) is not "
-                                  f"clearly brighter than the liver ({floor:.0f} HU)",))
+        # The lumen measured may be unenhanced infrarenal blood or a tumor's residual lumen: the hepatic
+        # veins are still traced against the liver itself (no blood band: it rests on the lumen).
+        hepatic = _hepatic_veins(hu, spacing, ivc, axis, hepatic_excluded, liver, np.inf, np.inf, junction_z,
+                                 hepatic_notes, bone)
+        return BranchVeins({}, hepatic, (f"renal veins not segmented: the IVC lumen ({level}) is not clearly "
+                                         f"brighter than the liver ({floor:.0f} HU)", *hepatic_notes))
     lo, hi = blood_band(lumen_hu, liver_hu)
     renal_notes: list[str] = []
-    hepatic_notes: list[str] = []
     # The renal and the hepatic veins are found independently: side by side.
     renal, hepatic = side_by_side(
         (_renal_veins, (hu, spacing, ivc, axis, excluded if renal_excluded is None else renal_excluded, liver,
                         kidneys, lo, hi, renal_notes)),
-        (_hepatic_veins, (hu, spacing, ivc, axis, excluded, liver, lo, hi, junction_z, hepatic_notes)))
+        (_hepatic_veins, (hu, spacing, ivc, axis, hepatic_excluded, liver, lo, hi, junction_z, hepatic_notes, bone)))
     return BranchVeins(renal, hepatic, tuple(renal_notes + hepatic_notes))
 
 
@@ -335,7 +352,7 @@ def _keep_touching(mask: np.ndarray, near: np.ndarray) -> np.ndarray:
 
 def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: np.ndarray,
                    excluded: np.ndarray, liver: np.ndarray, lo: float, hi: float, junction_z: int | None,
-                   notes: list[str]) -> dict[str, np.ndarray]:
+                   notes: list[str], bone: np.ndarray | None = None) -> dict[str, np.ndarray]:
     if not liver.any():
         notes.append("hepatic veins not segmented: no liver found")
         return {}
@@ -343,9 +360,14 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     zi = np.nonzero(ivc.any(axis=(1, 2)))[0]
     if zi.size == 0:
         return {}
-    # The ostia lie just below the junction; without one, just below the liver dome (or the IVC's top).
-    top = junction_z if junction_z is not None else min(int(zl.max()), int(zi.max()))
-    top = min(top, int(zi.max()))
+    # The ostia lie just below the junction and the diaphragm: below the junction and not far above the
+    # liver's top beside the IVC (the hiatus; the highest liver voxel overall may be a leak into the heart).
+    top = min(int(zl.max()), int(zi.max()))
+    dome = _liver_top_beside_ivc(liver, centres, spacing)
+    if dome is not None:
+        top = min(top, dome + int(np.ceil(HEPATIC_ABOVE_HIATUS_MM / spacing[0])))
+    if junction_z is not None:
+        top = min(top, junction_z)
     z_ostia = top - int(np.ceil(HEPATIC_OSTIA_WINDOW_MM / spacing[0]))
     z_deep = top - int(np.ceil(HEPATIC_DEPTH_MM / spacing[0]))
     if top < zl.min():
@@ -361,6 +383,8 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         region[wbox] = ndimage.distance_transform_edt(~liver[wbox], sampling=spacing) <= LIVER_MARGIN_MM
     region[: max(z_deep, 0)] = False
     region[top + 1:] = False
+    if bone is not None:
+        excluded = excluded | (bone & ~region)  # bright voxels in and at the liver are its veins
     margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)
     box = bbox(region, margin)
     if box is None:
@@ -372,24 +396,30 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     near_ivc = ndimage.binary_dilation(ivc_box, structure=ball(CONTACT_MM, spacing))
     veins = _keep_touching(cand, near_ivc)
     voxel_mm3 = float(np.prod(spacing))
-    if veins.sum() * voxel_mm3 < MIN_VEIN_MM3:
-        notes.append("hepatic veins not found: no blood-like vessel in the liver opens into the IVC")
+    parts: dict[str, np.ndarray] = {}
+    if veins.sum() * voxel_mm3 >= MIN_VEIN_MM3:
+        veins = _long_branches(veins, ndimage.distance_transform_edt(~ivc[box], sampling=spacing))
+        az = _azimuth(veins, centres, box)
+        for side in ("left", "middle", "right"):
+            part = np.zeros_like(veins)
+            part[veins] = _sector(az) == side
+            part = _keep_touching(part, near_ivc) if part.any() else part
+            if part.sum() * voxel_mm3 >= MIN_VEIN_MM3:
+                parts[side] = part
+    if len(parts) < 3:
+        # Veins only faintly brighter than the parenchyma (often so in the portal-venous phase) fall
+        # below the blood band measured on the IVC: traced from the IVC wall instead.
+        traced = trace_hepatic_veins(hu[box], spacing, ivc[box], centres[box[0]] - [box[1].start, box[2].start],
+                                     liver[box], region[box], excluded[box],
+                                     (z_ostia - box[0].start, top - box[0].start))
+        for side, part in _traced_by_side(traced).items():
+            if side not in parts and part.sum() * voxel_mm3 >= MIN_VEIN_MM3:
+                parts[side] = part
+    if not parts:
+        notes.append("hepatic veins not found: no vessel in the liver opens into the IVC")
         return {}
-    veins = _long_branches(veins, ndimage.distance_transform_edt(~ivc[box], sampling=spacing))
-    az = _azimuth(veins, centres, box)
-    left_max, middle_max = HEPATIC_AZIMUTH_DEG
-    # Azimuth from 0 (left) through 90 (anterior) to 180 (right); posterior directions (negative) are
-    # right-posterior (the right vein curving back) or left-posterior (the left one) by their sign of x.
-    sector = {"left": (az >= -90.0) & (az < left_max),
-              "middle": (az >= left_max) & (az < middle_max),
-              "right": (az >= middle_max) | (az < -90.0)}
     out: dict[str, np.ndarray] = {}
-    for side, sel in sector.items():
-        part = np.zeros_like(veins)
-        part[veins] = sel
-        part = _keep_touching(part, near_ivc) if part.any() else part
-        if part.sum() * voxel_mm3 < MIN_VEIN_MM3:
-            continue
+    for side, part in parts.items():
         # As for the renal veins: the partial-volume rim between the vein and the IVC or the tumor
         # filling its ostium belongs to the vein (they touch in the body).
         mouth = ndimage.binary_dilation(part, structure=ball(RENAL_CONTACT_MM, spacing)) & near_ivc
@@ -401,6 +431,64 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     if missing:
         notes.append("hepatic vein(s) not found: " + ", ".join(missing))
     return out
+
+
+def _liver_top_beside_ivc(liver: np.ndarray, centres: np.ndarray, spacing: np.ndarray) -> int | None:
+    """The median over the columns `HIATUS_RING_MM` around the IVC axis of the liver's highest voxel:
+    the diaphragm's under-surface at the IVC (measure/clamp_room's caval hiatus, here before the IVC's
+    labels are final). A median: a liver mask leaking into the heart in a few columns does not move it."""
+    zl = np.nonzero(liver.any(axis=(1, 2)))[0]
+    zs = [int(z) for z in zl if np.isfinite(centres[z, 0])]
+    if not zs:
+        return None
+    cy, cx = np.median(centres[zs[-max(1, len(zs) // 3):]], axis=0)  # the axis in the liver's upper third
+    yy, xx = np.mgrid[:liver.shape[1], :liver.shape[2]]
+    r = np.hypot((yy - cy) * spacing[1], (xx - cx) * spacing[2])
+    has = liver.any(axis=0)
+    ring = has & (r >= HIATUS_RING_MM[0]) & (r <= HIATUS_RING_MM[1])
+    if np.count_nonzero(ring) < 20:
+        return None
+    tops = liver.shape[0] - 1 - np.argmax(liver[::-1], axis=0)
+    return int(np.median(tops[ring]))
+
+
+def _sector(az: np.ndarray | float) -> np.ndarray:
+    """Right, middle or left hepatic vein by azimuth (degrees): from 0 (left) through 90 (anterior) to
+    180 (right); posterior directions (negative) are right-posterior (the right vein curving back) or
+    left-posterior (the left one) by their sign of x."""
+    left_max, middle_max = HEPATIC_AZIMUTH_DEG
+    az = np.asarray(az, dtype=float)
+    return np.where((az >= -90.0) & (az < left_max), "left",
+                    np.where((az >= left_max) & (az < middle_max), "middle", "right"))
+
+
+def _traced_by_side(traced: list[TracedVein]) -> dict[str, np.ndarray]:
+    """Right, middle and left among the traced veins: the (at most three) of the highest contrast at
+    least `HEPATIC_SEPARATION_DEG` apart around the IVC (the major veins are the widest: a thin caudate
+    vein, or a vessel above a liver mask's leak into the heart, loses contrast to partial volume), named
+    by their order around the IVC; fewer than three by their sectors (two in one sector: by their order)."""
+    chosen: list[TracedVein] = []
+    for vein in sorted(traced, key=lambda v: -v.contrast_hu):
+        if all(_angle_gap(vein.azimuth_deg, c.azimuth_deg) >= HEPATIC_SEPARATION_DEG for c in chosen):
+            chosen.append(vein)
+        if len(chosen) == 3:
+            break
+    # From the patient's left round the front to the right and the right-posterior (beyond 180 degrees).
+    chosen.sort(key=lambda v: v.azimuth_deg + 360.0 if v.azimuth_deg < -90.0 else v.azimuth_deg)
+    sides = [str(_sector(v.azimuth_deg)) for v in chosen]
+    if len(chosen) == 3:
+        sides = ["left", "middle", "right"]
+    elif len(chosen) == 2 and sides[0] == sides[1]:
+        sides = {"left": ["left", "middle"], "right": ["middle", "right"]}.get(sides[0])
+        if sides is None:  # both in the middle sector: the one further from its centre is its neighbour
+            a = [v.azimuth_deg + 360.0 if v.azimuth_deg < -90.0 else v.azimuth_deg for v in chosen]
+            mid = 0.5 * sum(HEPATIC_AZIMUTH_DEG)
+            sides = ["middle", "right"] if a[1] - mid > mid - a[0] else ["left", "middle"]
+    return {side: vein.mask for side, vein in zip(sides, chosen, strict=True)}
+
+
+def _angle_gap(a: float, b: float) -> float:
+    return float(abs((a - b + 180.0) % 360.0 - 180.0))
 
 
 def _long_branches(mask: np.ndarray, dist_ivc: np.ndarray) -> np.ndarray:

@@ -96,8 +96,12 @@ END_REACH_MM = 10.0
 #: range: on the random phantom's tune seeds single-method landmarks at 0.9 lay within 10 mm in only
 #: about half of the cases (BENCHMARKS.md, issue 18).
 CONFIDENCE_UNCONFIRMED_MAX = 0.7
-#: Only a hiatus at least this confident anchors the estimates and cross-checks.
+#: Only a hiatus at least this confident anchors the cross-checks (a contradiction lowers a landmark) ...
 MIN_ANCHOR_CONFIDENCE = 0.6
+#: ... and at least this confident, the estimates of a missing hepatic level or junction (at no more than
+#: the hiatus's own confidence). A hiatus the thorax above did not confirm (``clamp_room``: 0.44) is still
+#: the liver's top beside the IVC: a low-confidence estimate says more than a missing landmark.
+MIN_ESTIMATE_ANCHOR_CONFIDENCE = 0.4
 
 _IVC = tuple(int(v) for v in IVC_LABELS)
 
@@ -631,8 +635,9 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
         items["cavoatrial_junction"] = Landmark(
             caj.position_mm, caj.s_mm, min(caj.confidence, CONFIDENCE_INCONSISTENT),
             f"{caj.detail}; doubtful: {z_h - float(caj.position_mm[2]):.0f} mm below the caval hiatus")
-    if hiatus.confidence < MIN_ANCHOR_CONFIDENCE:
+    if hiatus.confidence < MIN_ESTIMATE_ANCHOR_CONFIDENCE:
         return _cap_hepatic_ostia(items)
+    checks = hiatus.confidence >= MIN_ANCHOR_CONFIDENCE
 
     def at_height(z: float, confidence: float, detail: str) -> Landmark:
         s = cl.s_at_height(z)
@@ -653,7 +658,7 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
             z_h - HEPATIC_BELOW_HIATUS_MM, min(CONFIDENCE_HEPATIC_FROM_HIATUS, hiatus.confidence),
             f"hepatic vein ostia not found ({hv.detail}): estimated {HEPATIC_BELOW_HIATUS_MM:g} mm below the caval "
             "hiatus (the major hepatic veins open just below the diaphragm); check on the images")
-    else:
+    elif checks:
         below = z_h - float(hv.position_mm[2])
         lo, hi = HEPATIC_BELOW_HIATUS_RANGE_MM
         if not lo <= below <= hi:
@@ -672,7 +677,7 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
                 z_h + CAJ_ABOVE_HIATUS_MM, min(CONFIDENCE_CAJ_FROM_HIATUS, hiatus.confidence),
                 f"junction not found ({caj.detail}): estimated {CAJ_ABOVE_HIATUS_MM:g} mm above the caval hiatus "
                 "(it lies 1-2 cm above it); check on the images")
-    else:
+    elif checks:
         above = float(caj.position_mm[2]) - z_h
         lo, hi = CAJ_ABOVE_HIATUS_RANGE_MM
         if not lo <= above <= hi:
