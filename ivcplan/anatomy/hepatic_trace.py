@@ -37,6 +37,9 @@ SMOOTH_MM = 1.5
 RAY_MM = 24.0
 #: Rays and the delineation skip this much (mm) next to the IVC: its blurred wall is bright.
 WALL_SKIP_MM = 4.5
+#: Beyond `MOUTH_MM` from its ostium a vein's label keeps this far (mm) from the IVC.
+MOUTH_MM = 6.0
+CLEAR_MM = 8.0
 #: Sample step along rays and paths (mm).
 STEP_MM = 1.5
 #: Azimuth step (degrees) of the rays.
@@ -103,7 +106,9 @@ def trace_hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, ce
         return []
     level = float(np.median(sm[parenchyma]))
     allowed = region & ~blocked
-    wall = ndimage.distance_transform_edt(~ivc, sampling=spacing) <= WALL_SKIP_MM
+    dist_ivc = ndimage.distance_transform_edt(~ivc, sampling=spacing)
+    wall = dist_ivc <= WALL_SKIP_MM
+    beside = dist_ivc <= CLEAR_MM
     rays = _ray_scores(sm, spacing, ivc, centres, allowed, liver, z0, z1)
     if rays is None:
         return []
@@ -135,7 +140,9 @@ def trace_hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, ce
         length = float(np.sum(np.linalg.norm(np.diff(path, axis=0) * spacing, axis=1))) if len(path) > 1 else 0.0
         if length < MIN_TRACE_MM or _reach(path, centres, spacing) < MIN_REACH_MM:
             continue
-        mask = _tube(sm, spacing, allowed & ~wall, path, level + TUBE_CONTRAST_SHARE * contrast)
+        # Only the vein's mouth lies against the IVC: elsewhere its label keeps `CLEAR_MM` off the wall
+        # (where it touches the IVC is where the ostium is measured, measure/landmarks).
+        mask = _tube(sm, spacing, allowed & ~wall, beside, path, level + TUBE_CONTRAST_SHARE * contrast)
         if not mask.any():
             continue
         az = float(j * AZIMUTH_STEP_DEG)
@@ -251,8 +258,10 @@ def _cone(d: np.ndarray, half: float) -> list[np.ndarray]:
     return out
 
 
-def _tube(sm: np.ndarray, spacing: np.ndarray, allowed: np.ndarray, path: np.ndarray, floor: float) -> np.ndarray:
-    """Voxels within `TUBE_MM` of the path, above ``floor``, connected to the path."""
+def _tube(sm: np.ndarray, spacing: np.ndarray, allowed: np.ndarray, beside: np.ndarray, path: np.ndarray,
+          floor: float) -> np.ndarray:
+    """Voxels within `TUBE_MM` of the path, above ``floor``, connected to the path; ``beside`` the IVC
+    only within `MOUTH_MM` of the path's start (the ostium)."""
     near = np.ones(sm.shape, dtype=bool)
     idx = np.clip(np.round(path).astype(int), 0, np.array(sm.shape) - 1)
     near[tuple(idx.T)] = False
@@ -260,7 +269,9 @@ def _tube(sm: np.ndarray, spacing: np.ndarray, allowed: np.ndarray, path: np.nda
     hi = np.minimum(idx.max(axis=0) + np.ceil(TUBE_MM / spacing).astype(int) + 2, sm.shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     dist = ndimage.distance_transform_edt(near[box], sampling=spacing)
-    cand = (dist <= TUBE_MM) & (sm[box] >= floor) & allowed[box]
+    axes = [(np.arange(sl.start, sl.stop) - path[0][k]) * spacing[k] for k, sl in enumerate(box)]
+    mouth = (axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2) <= MOUTH_MM**2
+    cand = (dist <= TUBE_MM) & (sm[box] >= floor) & allowed[box] & (mouth | ~beside[box])
     seeds = ~near[box] & cand
     grown = ndimage.binary_propagation(seeds, mask=cand) if seeds.any() else cand & False
     out = np.zeros(sm.shape, dtype=bool)

@@ -56,7 +56,13 @@ LIVER_MARGIN_MM = 6.0
 #: Azimuth (degrees; 0 = patient left, 90 = anterior, 180 = right) boundaries of the hepatic veins:
 #: left below the first, middle up to the second, right beyond (docs/clinical.md, hepatic vein anatomy).
 HEPATIC_AZIMUTH_DEG = (70.0, 135.0)
-#: Traced major hepatic veins leave the IVC at least this far apart (degrees; closer: one vein's branches).
+#: Traced major hepatic vein ostia lie at most this far (mm) below the liver's top beside the IVC (the
+#: hiatus; measure/landmarks checks the level against the same range) ...
+HEPATIC_BELOW_HIATUS_MM = 30.0
+#: ... within this distance (mm) of each other along the IVC (docs/clinical.md: the three major veins
+#: open together just below the diaphragm) ...
+HEPATIC_OSTIA_SPREAD_MM = 20.0
+#: ... and leave the IVC at least this far apart (degrees; closer: one vein's branches).
 HEPATIC_SEPARATION_DEG = 30.0
 #: A renal vein ends at most this far (mm) from its kidney (it enters the renal sinus fat at the hilum,
 #: where the parenchyma mask stops).
@@ -360,14 +366,9 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     zi = np.nonzero(ivc.any(axis=(1, 2)))[0]
     if zi.size == 0:
         return {}
-    # The ostia lie just below the junction and the diaphragm: below the junction and not far above the
-    # liver's top beside the IVC (the hiatus; the highest liver voxel overall may be a leak into the heart).
-    top = min(int(zl.max()), int(zi.max()))
-    dome = _liver_top_beside_ivc(liver, centres, spacing)
-    if dome is not None:
-        top = min(top, dome + int(np.ceil(HEPATIC_ABOVE_HIATUS_MM / spacing[0])))
-    if junction_z is not None:
-        top = min(top, junction_z)
+    # The ostia lie just below the junction; without one, just below the liver dome (or the IVC's top).
+    top = junction_z if junction_z is not None else min(int(zl.max()), int(zi.max()))
+    top = min(top, int(zi.max()))
     z_ostia = top - int(np.ceil(HEPATIC_OSTIA_WINDOW_MM / spacing[0]))
     z_deep = top - int(np.ceil(HEPATIC_DEPTH_MM / spacing[0]))
     if top < zl.min():
@@ -383,13 +384,14 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         region[wbox] = ndimage.distance_transform_edt(~liver[wbox], sampling=spacing) <= LIVER_MARGIN_MM
     region[: max(z_deep, 0)] = False
     region[top + 1:] = False
-    if bone is not None:
-        excluded = excluded | (bone & ~region)  # bright voxels in and at the liver are its veins
+    # Bone-bright voxels: never blood for the band (a portal vein brighter than the lumen would join it),
+    # but veins for the tracer inside and at the liver (a well enhanced hepatic vein; no bone lies there).
+    bright = bone if bone is not None else np.zeros_like(liver)
     margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)
     box = bbox(region, margin)
     if box is None:
         return {}
-    cand = _candidates(hu, box, lo, hi, excluded | ivc | ~region)
+    cand = _candidates(hu, box, lo, hi, excluded | bright | ivc | ~region)
     ivc_box = ivc[box].copy()
     zz = np.arange(box[0].start, box[0].stop)
     ivc_box[(zz < z_ostia) | (zz > top)] = False  # contacts only in the ostia window
@@ -409,10 +411,21 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     if len(parts) < 3:
         # Veins only faintly brighter than the parenchyma (often so in the portal-venous phase) fall
         # below the blood band measured on the IVC: traced from the IVC wall instead.
+        # Traced ostia only where the major ones open: below the junction, not far above the liver's top
+        # beside the IVC (the hiatus; the highest liver voxel overall may be a leak into the heart) and
+        # at most `HEPATIC_BELOW_HIATUS_MM` below it.
+        z_low, z_high = z_ostia, top
+        dome = _liver_top_beside_ivc(liver, centres, spacing)
+        if dome is not None:
+            z_high = min(top, dome + int(np.ceil(HEPATIC_ABOVE_HIATUS_MM / spacing[0])))
+            z_low = max(z_high - int(np.ceil(HEPATIC_OSTIA_WINDOW_MM / spacing[0])),
+                        dome - int(np.ceil(HEPATIC_BELOW_HIATUS_MM / spacing[0])))
+        within = region[box].copy()
+        within[z_high - box[0].start + 1:] = False  # nor does a vein run on above the hiatus
         traced = trace_hepatic_veins(hu[box], spacing, ivc[box], centres[box[0]] - [box[1].start, box[2].start],
-                                     liver[box], region[box], excluded[box],
-                                     (z_ostia - box[0].start, top - box[0].start))
-        for side, part in _traced_by_side(traced).items():
+                                     liver[box], within, (excluded | (bright & ~region))[box],
+                                     (z_low - box[0].start, z_high - box[0].start))
+        for side, part in _traced_by_side(traced, float(spacing[0])).items():
             if side not in parts and part.sum() * voxel_mm3 >= MIN_VEIN_MM3:
                 parts[side] = part
     if not parts:
@@ -462,13 +475,16 @@ def _sector(az: np.ndarray | float) -> np.ndarray:
                     np.where((az >= left_max) & (az < middle_max), "middle", "right"))
 
 
-def _traced_by_side(traced: list[TracedVein]) -> dict[str, np.ndarray]:
+def _traced_by_side(traced: list[TracedVein], dz_mm: float) -> dict[str, np.ndarray]:
     """Right, middle and left among the traced veins: the (at most three) of the highest contrast at
     least `HEPATIC_SEPARATION_DEG` apart around the IVC (the major veins are the widest: a thin caudate
     vein, or a vessel above a liver mask's leak into the heart, loses contrast to partial volume), named
     by their order around the IVC; fewer than three by their sectors (two in one sector: by their order)."""
     chosen: list[TracedVein] = []
     for vein in sorted(traced, key=lambda v: -v.contrast_hu):
+        # The major ostia lie close together along the IVC (`HEPATIC_OSTIA_SPREAD_MM`).
+        if chosen and abs(vein.ostium[0] - chosen[0].ostium[0]) * dz_mm > HEPATIC_OSTIA_SPREAD_MM:
+            continue
         if all(_angle_gap(vein.azimuth_deg, c.azimuth_deg) >= HEPATIC_SEPARATION_DEG for c in chosen):
             chosen.append(vein)
         if len(chosen) == 3:
