@@ -21,7 +21,7 @@ from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.trunk import BONE_HU, Column, SpineAnchor, find_column, spine_anchor
-from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc, stability_confidence, tumor_stability
+from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc, stability_cap, tumor_stability
 from ivcplan.anatomy.veins import blood_band, find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, continue_aorta, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_branches import find_ends
@@ -227,7 +227,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
         for part, lab in ((parts.tumor, Label.IVC_TUMOR), (parts.thrombus, Label.IVC_THROMBUS)):
             confidence[lab.key] = round(ivc.confidence * (0.5 if phase.phase == "non_contrast" else 0.9), 3) \
                 if part.any() else 0.0
-        confidence[Label.IVC_TUMOR.key] = round(confidence[Label.IVC_TUMOR.key] * stability_confidence(stability), 3)
+        confidence[Label.IVC_TUMOR.key] = min(confidence[Label.IVC_TUMOR.key], stability_cap(stability))
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
         if enhanced:

@@ -61,11 +61,12 @@ OUTLINE_PASSES = 3
 #: the scale of a tumor's texture and of the smoothed noise, well under the tumor-lumen contrast.
 STABILITY_SHIFT_HU = 10.0
 #: A tumor whose outline moves less than this (Dice with the shifted splits) is measured by the image
-#: (template phantoms' tumors: 0.90-0.94, tune seeds 0-19); ...
+#: (template phantoms' tumors: 0.92-0.94; random tune seeds 0-19 with tumor Dice < 0.65: 0.0-0.81) ...
 STABILITY_FULL = 0.9
-#: ... one that moves this much (Dice 0.5) or more is a guess (random tune seeds 0-19 with tumor
-#: Dice < 0.65: 0.0-0.81).
-STABILITY_NONE = 0.5
+#: ... else its confidence is capped here (HU-threshold-bound outline or tumor/thrombus call: above the
+#: planner's R9 limit of 0.5, under the 0.8 that issue 18 calls trusted). The cap, not a fall to zero:
+#: a correct tumor (tune seed 27, Dice 0.93) may sit on the tumor/thrombus expansion limit.
+UNSTABLE_CAP = 0.7
 
 
 #: The residual lumen beside a tumor lies within this distance (mm) of it ...
@@ -94,8 +95,8 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     takes only inside its mass's outline, next to it (beside the vertebral body); ``centres``: IVC
     centre (y, x) per slice, bounding how far a tumor may reach; ``upper_hu``: tumor is darker than this (e.g. the
     enhanced liver); ``enclosed``: where thin tumor extensions are kept (inside the liver a dark tube is
-    a hepatic vein filled by tumor, not a leak into a neighbour); ``shift_hu``: moves every upper
-    bound of the tumor's attenuation by this much (HU; `tumor_stability`).
+    a hepatic vein filled by tumor, not a leak into a neighbour); ``shift_hu``: moves the upper bound
+    of the tumor's attenuation by this much (HU; `tumor_stability`), never above ``upper_hu``.
     """
     empty = np.zeros_like(ivc)
     vox_ml = float(np.prod(spacing)) / 1000.0
@@ -122,6 +123,8 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
             tumor[z_lo:z_hi + 1] |= ivc[z_lo:z_hi + 1]
         return IvcParts(ivc & ~tumor, tumor, empty, lumen_hu, "tumor from seeds only (no enhancement)")
     upper = min(lumen_hu - DEFECT_MARGIN_HU, DEFECT_HU_RANGE[1] if upper_hu is None else upper_hu) + shift_hu
+    if upper_hu is not None:  # the liver's bound is measured against the liver itself: never beyond it
+        upper = min(upper, upper_hu)
     # Away from the wall (partial volume with the surrounding fat or muscle looks like a defect).
     inner = ndimage.binary_erosion(ivc, structure=np.ones((1, 3, 3), bool))
     inner_area = inner.reshape(inner.shape[0], -1).sum(axis=1)
@@ -185,10 +188,11 @@ def tumor_stability(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, tumor:
     return float(worst)
 
 
-def stability_confidence(stability: float) -> float:
-    """The tumor's confidence factor (0-1) from its `tumor_stability`: 1 at `STABILITY_FULL` or
-    more, 0 at `STABILITY_NONE` or less, linear between."""
-    return float(np.clip((stability - STABILITY_NONE) / (STABILITY_FULL - STABILITY_NONE), 0.0, 1.0))
+def stability_cap(stability: float) -> float:
+    """The highest confidence (0-1) a tumor of this `tumor_stability` may be reported at: no cap at
+    `STABILITY_FULL` or more, else `UNSTABLE_CAP` (a guess is never trusted; the planner still uses it,
+    as it uses a landmark no independent method confirms)."""
+    return 1.0 if stability >= STABILITY_FULL else UNSTABLE_CAP
 
 
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
