@@ -21,7 +21,7 @@ from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.trunk import BONE_HU, Column, SpineAnchor, find_column, spine_anchor
-from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc
+from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc, stability_cap, tumor_stability
 from ivcplan.anatomy.veins import blood_band, find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, continue_aorta, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_branches import find_ends
@@ -207,10 +207,15 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
         forbidden, paravertebral = _tumor_forbidden(frame, spine, aorta)
         _place_bridges(labels, ivc, frame, forbidden, confluence_z, junction_z)
         kept_thin = _thin_extensions_kept(organ_work, frame, labels == Label.IVC_LUMEN)
-        parts = split_ivc(frame.hu, labels == Label.IVC_LUMEN, frame.spacing,
-                          contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
+        split_args = dict(contrast=phase.phase not in ("non_contrast", "unknown"), tumor_seeds=tumor_vox,
                           forbidden=forbidden, within_mass=paravertebral, centres=ivc.track.centres(),
                           upper_hu=defect_max, enclosed=kept_thin)
+        vein = labels == Label.IVC_LUMEN
+        parts = split_ivc(frame.hu, vein, frame.spacing, **split_args)
+        # How far the image determines the tumor's outline (seeded tumors: the user's word).
+        stability = tumor_stability(frame.hu, vein, frame.spacing, parts.tumor, **split_args) \
+            if enhanced and tumor_vox is None else 1.0
+        details["tumor_stability"] = round(stability, 3)
         labels[parts.tumor] = Label.IVC_TUMOR
         labels[parts.thrombus] = Label.IVC_THROMBUS
         details["ivc_lumen_hu"] = round(parts.lumen_hu, 1)
@@ -222,6 +227,7 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
         for part, lab in ((parts.tumor, Label.IVC_TUMOR), (parts.thrombus, Label.IVC_THROMBUS)):
             confidence[lab.key] = round(ivc.confidence * (0.5 if phase.phase == "non_contrast" else 0.9), 3) \
                 if part.any() else 0.0
+        confidence[Label.IVC_TUMOR.key] = min(confidence[Label.IVC_TUMOR.key], stability_cap(stability))
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
         if enhanced:
