@@ -33,6 +33,10 @@ CONFIDENCE_KIDNEY_HILUM = 0.35
 CONFIDENCE_AREA_JUMP = 0.4
 #: The I/II boundary from the right renal vein alone (the left kidney in view, its vein not found).
 CONFIDENCE_ONE_RENAL_VEIN = 0.55
+#: The renal level is the cranial edge of the highest renal vein inflow: at most this far (mm) above the
+#: middle of its contact with the IVC (a renal vein is 8-14 mm wide: half of it plus a voxel of partial
+#: volume). A contact running further up is the vein label lying along a tumor or the IVC wall, not the inflow.
+RENAL_EDGE_ABOVE_OSTIUM_MAX_MM = 8.0
 LEFT_RENAL_ABOVE_RIGHT_MM = 15.0
 #: Sudden area jump (cavoatrial junction without an atrium label): ratio to the median area of the
 #: reference window below (mm), lasting from the jump to the cranial end of the centerline (the
@@ -96,6 +100,10 @@ END_REACH_MM = 10.0
 #: range: on the random phantom's tune seeds single-method landmarks at 0.9 lay within 10 mm in only
 #: about half of the cases (BENCHMARKS.md, issue 18).
 CONFIDENCE_UNCONFIRMED_MAX = 0.7
+#: An ostium traced back from a vein label that starts beyond the IVC wall (a tumor plug in the vein) is an
+#: inference, not a contact: on the random phantom's tune seeds 0-15 and 20-27 such ostia (then 0.81) lay within
+#: 10 mm in about half of the cases, and so did the renal level taken from them. Kept under the trusted range.
+CONFIDENCE_TRACED_OSTIUM_MAX = CONFIDENCE_UNCONFIRMED_MAX
 #: Only a hiatus at least this confident anchors the cross-checks (a contradiction lowers a landmark) ...
 MIN_ANCHOR_CONFIDENCE = 0.6
 #: ... and at least this confident, the estimates of a missing hepatic level or junction (at no more than
@@ -350,7 +358,8 @@ def _ostium(ctx: _Context, label: int, contact: _Contact) -> tuple[Landmark, flo
     s_ost = float(cl.project(point))
     detail = (f"vein label starts {depth:.0f} mm beyond the normal IVC wall (tumor or widened IVC labels at its "
               "mouth): ostium traced back to the wall")
-    return Landmark(point, s_ost, contact.confidence * 0.9, detail), s_ost - s_contact
+    confidence = min(contact.confidence * 0.9, CONFIDENCE_TRACED_OSTIUM_MAX)
+    return Landmark(point, s_ost, confidence, detail), s_ost - s_contact
 
 
 def _prolonged_vein(ctx: _Context, label: int, centre: np.ndarray, radius: float) -> np.ndarray | None:
@@ -419,7 +428,7 @@ def _renal(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]
             if mine.found and mine.s_mm is not None:
                 # The inflow's cranial edge keeps its automatic offset from the ostium (the contact's
                 # highest voxel above its middle, as below) when the vein meets the IVC in the labelmap.
-                offset = half_voxel + (0.0 if c is None else float(c.s.max() - np.median(c.s)))
+                offset = half_voxel + (0.0 if c is None else _edge_above_middle(c))
                 edges.append((mine.s_mm + offset, mine.confidence))
             continue
         if c is None:
@@ -430,7 +439,7 @@ def _renal(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]
         lm, shift = _ostium(ctx, label, c)
         out[f"renal_vein_{side}"] = lm
         # Cranial edge of the inflow: highest contact voxel centre + half a voxel (moved with the ostium).
-        edges.append((float(c.s.max()) + shift + half_voxel, lm.confidence))
+        edges.append((float(np.median(c.s)) + _edge_above_middle(c) + shift + half_voxel, lm.confidence))
     left_kidney = ctx.has(Label.KIDNEY_LEFT)
     if "renal_veins" in placed:
         return out
@@ -466,6 +475,12 @@ def _renal(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]
     out["renal_veins"] = ctx.on_centerline(s, CONFIDENCE_KIDNEY_HILUM,
                                            "estimated at the highest kidney hilum (renal veins not labelled)")
     return out
+
+
+def _edge_above_middle(contact: _Contact) -> float:
+    """How far (mm) the inflow's cranial edge lies above the middle of its IVC contact (capped:
+    `RENAL_EDGE_ABOVE_OSTIUM_MAX_MM`)."""
+    return min(float(contact.s.max() - np.median(contact.s)), RENAL_EDGE_ABOVE_OSTIUM_MAX_MM)
 
 
 def _check_renal(ctx: _Context, level: Landmark, out: Mapping[str, Landmark]) -> Landmark:

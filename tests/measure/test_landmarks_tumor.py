@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from measure_synth import CONFLUENCE_Z, HEPATIC, JUNCTION_Z, RENAL, Tumor, abdomen, make_grid
+from measure_synth import CONFLUENCE_Z, HEPATIC, IVC_R, IVC_X, IVC_Y, JUNCTION_Z, RENAL, Tumor, abdomen, make_grid
 
 from ivcplan.labels import Label
 from ivcplan.measure import SegmentMap, classify_segments, find_landmarks, trace_centerline, tumor_measurements
@@ -133,6 +133,36 @@ def test_hepatic_invasion_is_unknown_when_no_hepatic_vein_is_segmented():
     assert tm.hepatic_veins_invaded is None and tm.hepatic_veins_abutting is None
     d = tm.to_dict()
     assert d["hepatic_veins_invaded"] is None and d["hepatic_veins_abutting"] is None
+
+
+def test_an_ostium_traced_back_through_a_tumor_plug_stays_under_the_trusted_range():
+    # The right hepatic vein's label starts beyond the IVC wall (the tumor fills its mouth): its ostium is
+    # inferred, and kept below 0.8 (on the random phantom such ostia lay within 10 mm in about half of the
+    # cases); a vein that touches the IVC keeps the contact's confidence.
+    lms = _analyse(abdomen(tumor=HIGH))[1]
+    traced, touching = lms["hepatic_vein_right"], lms["hepatic_vein_middle"]
+    assert "traced back to the wall" in traced.detail and traced.confidence == pytest.approx(0.7)
+    assert "touches the IVC" in touching.detail and touching.confidence == pytest.approx(0.9)
+
+
+def test_a_renal_vein_label_running_up_the_ivc_wall_does_not_raise_the_renal_level():
+    # The left renal vein's label continued 30 mm up along the IVC wall (as a vein label lying along a
+    # tumor or the wall does): the inflow's cranial edge stays within a vein's half-width of its ostium.
+    case = abdomen()
+    grid = case.labelmap.grid
+    arr = case.labelmap.array.copy()
+    idx = np.argwhere(np.ones(arr.shape, bool))
+    lps = grid.index_to_lps(idx)
+    z_left = RENAL["left"][0]
+    wall = np.hypot(lps[:, 0] - IVC_X - (IVC_R + 1.5), lps[:, 1] - IVC_Y) <= 2.0
+    strip = wall & (lps[:, 2] >= z_left) & (lps[:, 2] <= z_left + 30.0)
+    hit = idx[strip]
+    arr[hit[:, 0], hit[:, 1], hit[:, 2]] = Label.RENAL_VEIN_LEFT
+    lm = case.labelmap.with_array(arr)
+    lms = find_landmarks(lm, trace_centerline(lm))
+    level, ostium = lms["renal_veins"].position_mm[2], lms["renal_vein_left"].position_mm[2]
+    assert level - ostium <= 8.0 + grid.spacing.max(), (level, ostium)
+    assert level == pytest.approx(case.truth["renal_veins_z"], abs=10.0)
 
 
 def test_tumor_filling_the_ivc_at_a_renal_vein():
