@@ -147,7 +147,7 @@ def real_cases(organs_only: bool, overlays: Path | None) -> list[dict]:
 
 def ircadb_case(overlays: Path | None) -> dict:
     """3D-IRCADb patient 17 through the whole pipeline against its expert masks (issue 17's targets)."""
-    from realdata import VENOUS_LABELS, ircadb_reference
+    from realdata import ircadb_reference
 
     from ivcplan import pipeline
     from ivcplan.io import load
@@ -158,27 +158,7 @@ def ircadb_case(overlays: Path | None) -> dict:
     analysis = pipeline.run(volume)
     seconds = time.perf_counter() - t0
     pred = np.asarray(analysis.segmentation.labelmap.array)
-    sp = volume.spacing
-    pairs = {"venous": (np.isin(pred, VENOUS_LABELS), ref["venoussystem"]),
-             "aorta": (pred == Label.AORTA, ref["artery"]), "liver": (pred == Label.LIVER, ref["liver"]),
-             "portal_vein": (pred == Label.PORTAL_VEIN, ref["portalvein"])}
-    metrics = {name: {"dice": round(dice(a, b), 4), "hd95_mm": round(hausdorff95(a, b, sp), 2)}
-               for name, (a, b) in pairs.items()}
-    aorta = pred == Label.AORTA
-    inside = float(np.count_nonzero(aorta & ref["artery"])) / max(int(np.count_nonzero(aorta)), 1)
-    metrics["aorta_in_artery"] = {"dice": round(inside, 4), "hd95_mm": float("nan")}
-    report = analysis.report
-    voxel_ml = float(np.prod(sp)) / 1000.0
-    facts = {"kidney_right_ml": round(float(np.count_nonzero(pred == Label.KIDNEY_RIGHT)) * voxel_ml, 1),
-             "kidney_left_ml": round(float(np.count_nonzero(pred == Label.KIDNEY_LEFT)) * voxel_ml, 1),
-             "tumor_reported": bool(report["tumor"]["present"]),
-             "warnings": list(analysis.warnings)}
-    for key in ("renal_vein_right", "renal_vein_left", "iliac_confluence", "cavoatrial_junction", "hepatic_veins"):
-        facts[key] = report["landmarks"][key]["position_mm"]
-    facts["met"] = {"kidneys": min(facts["kidney_right_ml"], facts["kidney_left_ml"]) >= MIN_KIDNEY_ML,
-                    "renal_ostia": facts["renal_vein_right"] is not None and facts["renal_vein_left"] is not None,
-                    "no_tumor": not facts["tumor_reported"],
-                    "no_iliac_confluence": facts["iliac_confluence"] is None}
+    metrics, facts = score_ircadb(analysis.report, pred, ref, volume.spacing, list(analysis.warnings))
     if overlays is not None:
         ours = pred.copy()
         refs = {"venous": ref["venoussystem"], "aorta": ref["artery"], "liver": ref["liver"],
@@ -186,6 +166,35 @@ def ircadb_case(overlays: Path | None) -> dict:
         save_overlays(overlays / "ircadb", volume, ours, refs, focus=ref["venoussystem"])
     return {"case": "ircadb_17 (portal venous)", "kind": "ircadb", "phase": analysis.segmentation.phase,
             "seconds": round(seconds, 2), "metrics": metrics, "facts": facts}
+
+
+def score_ircadb(report: dict, pred: np.ndarray, ref: dict[str, np.ndarray], spacing: np.ndarray,
+                 warnings: list[str] | None = None) -> tuple[dict, dict]:
+    """Metrics (Dice, HD95 per structure; aorta voxels inside the expert artery mask) and facts (kidney
+    volumes, renal ostia, tumor, landmarks outside the scan) of an analysis of 3D-IRCADb patient 17, or of
+    a copy of it made another way (``evaluate_perturbed``), against its expert masks on the same grid."""
+    from realdata import VENOUS_LABELS
+
+    pairs = {"venous": (np.isin(pred, VENOUS_LABELS), ref["venoussystem"]),
+             "aorta": (pred == Label.AORTA, ref["artery"]), "liver": (pred == Label.LIVER, ref["liver"]),
+             "portal_vein": (pred == Label.PORTAL_VEIN, ref["portalvein"])}
+    metrics = {name: {"dice": round(dice(a, b), 4), "hd95_mm": round(hausdorff95(a, b, spacing), 2)}
+               for name, (a, b) in pairs.items()}
+    aorta = pred == Label.AORTA
+    inside = float(np.count_nonzero(aorta & ref["artery"])) / max(int(np.count_nonzero(aorta)), 1)
+    metrics["aorta_in_artery"] = {"dice": round(inside, 4), "hd95_mm": float("nan")}
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    facts = {"kidney_right_ml": round(float(np.count_nonzero(pred == Label.KIDNEY_RIGHT)) * voxel_ml, 1),
+             "kidney_left_ml": round(float(np.count_nonzero(pred == Label.KIDNEY_LEFT)) * voxel_ml, 1),
+             "tumor_reported": bool(report["tumor"]["present"]),
+             "warnings": list(warnings or [])}
+    for key in ("renal_vein_right", "renal_vein_left", "iliac_confluence", "cavoatrial_junction", "hepatic_veins"):
+        facts[key] = report["landmarks"][key]["position_mm"]
+    facts["met"] = {"kidneys": min(facts["kidney_right_ml"], facts["kidney_left_ml"]) >= MIN_KIDNEY_ML,
+                    "renal_ostia": facts["renal_vein_right"] is not None and facts["renal_vein_left"] is not None,
+                    "no_tumor": not facts["tumor_reported"],
+                    "no_iliac_confluence": facts["iliac_confluence"] is None}
+    return metrics, facts
 
 
 #: Overlay outline colours of the reference structures (matplotlib names).

@@ -68,13 +68,15 @@ MAKERS: dict[str, Callable[[Any, dict[str, np.ndarray]], tuple[Any, dict[str, np
 
 
 def run(case_dir: Path, names: tuple[str, ...] = VARIANTS) -> list[dict[str, Any]]:
-    """One row per variant (the unperturbed scan first): Dice and facts as for ircadb_17 itself."""
-    from realdata import VENOUS_LABELS, ircadb_reference
+    """One row per variant (the unperturbed scan first), scored as ircadb_17 itself
+    (``evaluate.score_ircadb``), plus the share of our IVC lumen inside the expert venous mask and the
+    hepatic veins labelled."""
+    from evaluate import score_ircadb
+    from realdata import ircadb_reference
 
     from ivcplan import pipeline
     from ivcplan.io import load
-    from ivcplan.labels import Label
-    from ivcplan.metrics import dice
+    from ivcplan.labels import HEPATIC_VEIN_LABELS, Label
 
     volume = load(case_dir / "PATIENT_DICOM")
     refs = ircadb_reference(case_dir, volume)
@@ -88,26 +90,21 @@ def run(case_dir: Path, names: tuple[str, ...] = VARIANTS) -> list[dict[str, Any
             rows.append({"variant": name, "error": f"{type(exc).__name__}: {exc}"})
             continue
         pred = np.asarray(analysis.labelmap.array)
-        report = analysis.report
-        ml = float(np.prod(vol.spacing)) / 1000.0
-        aorta = pred == Label.AORTA
+        metrics, facts = score_ircadb(analysis.report, pred, ref, vol.spacing)
+        lumen = pred == Label.IVC_LUMEN
         rows.append({
             "variant": name, "slices": int(vol.shape[0]), "slice_mm": round(float(vol.spacing[0]), 2),
             "seconds": round(time.perf_counter() - t0, 1),
-            "venous": round(dice(np.isin(pred, VENOUS_LABELS), ref["venoussystem"]), 3),
-            "ivc_lumen_in_venous": round(float(np.count_nonzero((pred == Label.IVC_LUMEN) & ref["venoussystem"]))
-                                         / max(int(np.count_nonzero(pred == Label.IVC_LUMEN)), 1), 3),
-            "liver": round(dice(pred == Label.LIVER, ref["liver"]), 3),
-            "aorta_in_artery": round(float(np.count_nonzero(aorta & ref["artery"])) / max(int(aorta.sum()), 1), 3),
-            "kidney_right_ml": round(float(np.count_nonzero(pred == Label.KIDNEY_RIGHT)) * ml),
-            "kidney_left_ml": round(float(np.count_nonzero(pred == Label.KIDNEY_LEFT)) * ml),
-            "renal_ostia": sum(report["landmarks"][f"renal_vein_{s}"]["position_mm"] is not None
-                               for s in ("right", "left")),
-            "hepatic_veins": sum(bool(np.any(pred == int(lab))) for lab in (Label.HEPATIC_VEIN_RIGHT,
-                                                                          Label.HEPATIC_VEIN_MIDDLE,
-                                                                          Label.HEPATIC_VEIN_LEFT)),
-            "tumor_reported": bool(report["tumor"]["present"]),
-            "iliac_confluence_invented": report["landmarks"]["iliac_confluence"]["position_mm"] is not None,
+            "venous": round(metrics["venous"]["dice"], 3),
+            "ivc_lumen_in_venous": round(float(np.count_nonzero(lumen & ref["venoussystem"]))
+                                         / max(int(np.count_nonzero(lumen)), 1), 3),
+            "liver": round(metrics["liver"]["dice"], 3),
+            "aorta_in_artery": round(metrics["aorta_in_artery"]["dice"], 3),
+            "kidney_right_ml": round(facts["kidney_right_ml"]), "kidney_left_ml": round(facts["kidney_left_ml"]),
+            "renal_ostia": sum(facts[f"renal_vein_{s}"] is not None for s in ("right", "left")),
+            "hepatic_veins": sum(bool(np.any(pred == int(lab))) for lab in HEPATIC_VEIN_LABELS.values()),
+            "tumor_reported": facts["tumor_reported"],
+            "iliac_confluence_invented": not facts["met"]["no_iliac_confluence"],
         })
     return rows
 
