@@ -157,10 +157,15 @@ def analyze(
     except BaseException:
         STATE.log_path = stage.kept_log if hasattr(stage, "path") else None
         raise
+    _summary(analysis.report, _published(stage, final, written), skipped, stage.replaced)
+
+
+def _published(stage, final: Path, written: dict[str, Path]) -> dict[str, Path]:
+    """The outputs at their published place, the log among them (which the error boundary now names)."""
     STATE.log_path = final / LOG_NAME
-    written = {kind: stage.final_path(p) for kind, p in written.items()}
-    written["log"] = final / LOG_NAME
-    _summary(analysis.report, written, skipped, stage.replaced)
+    out = {kind: stage.final_path(p) for kind, p in written.items()}
+    out["log"] = final / LOG_NAME
+    return out
 
 
 def _log_to_file(path: Path) -> logging.FileHandler:

@@ -10,7 +10,7 @@ import typer
 
 from ivcplan.cli import app
 from ivcplan.cli._errors import EXIT_CODES_HELP, STATE, check_interrupted
-from ivcplan.cli.analyze import LOG_NAME, _detach, _log_to_file, _summary, existing
+from ivcplan.cli.analyze import LOG_NAME, _detach, _log_to_file, _published, _summary, existing
 
 log = logging.getLogger("ivcplan.cli")
 
@@ -163,9 +163,7 @@ def _run(analysis_dir: Path, output: Path, corrections: list, labels: Path | Non
     except BaseException:
         STATE.log_path = stage.kept_log if hasattr(stage, "path") else None
         raise
-    STATE.log_path = final / LOG_NAME
-    written = {kind: stage.final_path(p) for kind, p in written.items()}
-    written["log"] = final / LOG_NAME
+    written = _published(stage, final, written)
     _changes(result)
     _summary(result.analysis.report, written, skipped, stage.replaced)
     if reused:
