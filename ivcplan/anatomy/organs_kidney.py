@@ -40,10 +40,11 @@ KIDNEY_MAX_LENGTH_MM = 150.0
 MIN_CORE_ML = 6.0
 #: A kidney's eroded core is at least this fraction of a typical kidney for full size credit.
 CORE_FRACTION = 0.15
-#: Extra in-plane erosion steps of the window before components are taken (cuts contacts).
-CORE_EXTRA_PLANAR = 1
-#: The envelope shell starts this many voxels out (the erosion depth) and is 2 voxels thick.
-ENVELOPE_EXTRA = 1 + CORE_EXTRA_PLANAR
+#: Extra in-plane erosion steps of the window before components are taken (cuts contacts). Each
+#: depth gives its own candidates: a kidney pressed against the spleen or a bowel loop of its own
+#: attenuation (an upper pole under the spleen, a small kidney in a lean body) only separates from
+#: it one step deeper, while a thin kidney would vanish at the deeper step.
+CORE_EXTRA_PLANAR = (1, 2, 3)
 #: Attenuation ladder (HU): window centres from LADDER_HU[0] to LADDER_HU[1], +- LADDER_HALF_WIDTH_HU.
 LADDER_HU = (0.0, 260.0)
 LADDER_STEP_HU = 10.0
@@ -61,12 +62,14 @@ FAT_HU = -30.0
 #: (perirenal fat on real CT, any tissue of other attenuation); this fraction of the shell gives full credit.
 RIM_CONTRAST_HU = 30.0
 RIM_FULL = 0.5
-#: The spleen and liver lie against the ribs; a kidney is kept off them by fat and muscle: a candidate
-#: whose shell is more than RIB_CONTACT_MAX bone (denser than RIB_HU and its own mean + RIB_MARGIN_HU)
-#: is rejected.
+#: The spleen and liver lie against the ribs along their whole convexity; a kidney is kept off them
+#: by fat and muscle except at its upper pole, which lies on the lowest ribs: a candidate's score falls
+#: from 1 to 0 as the bone (denser than RIB_HU and its own mean + RIB_MARGIN_HU) in its shell grows from
+#: RIB_CONTACT_MAX to RIB_CONTACT_MAX + RIB_CONTACT_SOFT.
 RIB_HU = 200.0
 RIB_MARGIN_HU = 80.0
 RIB_CONTACT_MAX = 0.04
+RIB_CONTACT_SOFT = 0.08
 #: Kidneys lie inside the abdominal wall: candidate voxels at least this deep (mm) under the skin.
 WALL_DEPTH_MM = 15.0
 #: Growth of the chosen core: window half-width is max(GROW_SD * sd, GROW_MIN_HU); at most
@@ -84,10 +87,18 @@ ENHANCED_CEILING = 0.5
 #: Bonus for a left/right pair at overlapping levels with similar attenuation.
 PAIR_BONUS = 0.5
 PAIR_HU_TOLERANCE = 40.0
+#: Kidneys lie at overlapping levels (the left often a vertebra higher, so half of the shorter one
+#: may lie beyond the other): the lesser member of a pair loses its rank as the shared share falls
+#: from PAIR_APART_SHARE to 0. The spleen over the left kidney, or a bowel loop below it, is no
+#: partner of the right kidney.
+PAIR_APART_SHARE = 0.5
 #: Below this confidence the best candidate is not labelled (organs.FOUND_CONFIDENCE).
 NOT_FOUND_CONFIDENCE = 0.3
-#: Candidates kept per side for the pairing.
+#: Candidates kept per side for the pairing: the best of each distinct object (a candidate whose
+#: centroid lies within SAME_OBJECT_MM of a better one's, over levels half shared, is the same organ
+#: seen in another window; the spleen's many windows must not crowd the kidney out).
 TOP_PER_SIDE = 8
+SAME_OBJECT_MM = 15.0
 #: Ranking preferences (score units) for a core up to WHOLE_CORE_ML (an eroded whole kidney), and
 #: for a homogeneous window over a filled one.
 CORE_SIZE_PREFERENCE = 0.1
@@ -106,6 +117,8 @@ class _Candidate:
     z_range: tuple[int, int]
     core_ml: float = 0.0
     filled: bool = False  # from a filled cortex window, not a homogeneous one
+    lateral_mm: float = 0.0  # centroid from the vertebral-body centre (+ = left)
+    ap_mm: float = 0.0  # centroid from the vertebral-body centre (+ = posterior)
 
     @property
     def rank(self) -> float:
@@ -147,10 +160,10 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     erode[1, 1, :] = erode[1, :, 1] = erode[:, 1, 1] = True
     cands: list[_Candidate] = []
     label_arrays: list[np.ndarray] = []
-    for level, filled, window in _windows(sub, reg, fat, muscle):
+    for (level, filled, window), extra in ((w, e) for w in _windows(sub, reg, fat, muscle) for e in CORE_EXTRA_PLANAR):
         core = ndimage.binary_erosion(window, structure=erode)
-        if CORE_EXTRA_PLANAR > 0:
-            core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=CORE_EXTRA_PLANAR)
+        if extra > 0:
+            core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=extra)
         labels, n = ndimage.label(core)
         if n == 0:
             continue
@@ -177,14 +190,14 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
                 continue
             bone = sub > max(RIB_HU, hu[k] + RIB_MARGIN_HU)
             rim_frac, spine_frac, rib_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU,
-                                                       spine_sub, bone & ~spine_sub)
+                                                       spine_sub, bone & ~spine_sub, 1 + extra)
             score = (pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
-                     * max(0.0, 1.0 - rib_frac / RIB_CONTACT_MAX))
+                     * max(0.0, 1.0 - max(0.0, rib_frac - RIB_CONTACT_MAX) / RIB_CONTACT_SOFT))
             if score <= 0.05:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
                                     labels_id, float(hu[k]), (sl[0].start, sl[0].stop), float(counts[k] * voxel_ml),
-                                    filled))
+                                    filled, float(lat[k]), float(ap[k])))
     chosen = _pair(cands)
     taken = np.zeros(sub.shape, bool)
     for cand in sorted(chosen, key=lambda c: -c.rank):
@@ -266,15 +279,16 @@ def _muscle_hu(array: np.ndarray, body: np.ndarray, spine_zone: np.ndarray, dx: 
 
 
 def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarray, spine: np.ndarray,
-              bone: np.ndarray) -> tuple[float, float, float]:
-    """Fractions of the in-plane shell around component ``k`` (beyond its erosion): other / spine / bone."""
-    reach = 2 + ENVELOPE_EXTRA
+              bone: np.ndarray, depth: int) -> tuple[float, float, float]:
+    """Fractions of the in-plane shell around component ``k`` (2 voxels thick, beyond its erosion of
+    ``depth`` voxels): other / spine / bone."""
+    reach = 2 + depth
     grown = tuple(slice(max(0, s.start - 1), s.stop + 1) if a == 0 else slice(max(0, s.start - reach), s.stop + reach)
                   for a, s in enumerate(sl))
     comp = labels[grown] == k
     cross = np.zeros((1, 3, 3), bool)
     cross[0, 1, :] = cross[0, :, 1] = True
-    inner = ndimage.binary_dilation(comp, structure=cross, iterations=ENVELOPE_EXTRA) if ENVELOPE_EXTRA else comp
+    inner = ndimage.binary_dilation(comp, structure=cross, iterations=depth) if depth else comp
     shell = ndimage.binary_dilation(comp, structure=cross, iterations=reach) & ~inner
     n = max(1, int(np.count_nonzero(shell)))
     return tuple(float(np.count_nonzero(shell & m[grown])) / n for m in (other, spine, bone))  # type: ignore[return-value]
@@ -290,14 +304,30 @@ def _pair(cands: list[_Candidate]) -> list[_Candidate]:
             picked = [c for c in (r, left) if c is not None]
             total = sum(c.rank for c in picked)
             if r is not None and left is not None:
-                z0, z1 = max(r.z_range[0], left.z_range[0]), min(r.z_range[1], left.z_range[1])
-                shortest = min(r.z_range[1] - r.z_range[0], left.z_range[1] - left.z_range[0])
-                overlap = max(0, z1 - z0) / max(1, shortest)
+                overlap = _overlap(r, left)
                 similar = abs(r.mean_hu - left.mean_hu) <= PAIR_HU_TOLERANCE
                 total += PAIR_BONUS * min(r.score, left.score) * overlap * similar
+                total -= min(r.rank, left.rank) * max(0.0, 1.0 - overlap / PAIR_APART_SHARE)
             if total > best[0]:
                 best = (total, picked)
     return best[1]
+
+
+def _overlap(a: _Candidate, b: _Candidate) -> float:
+    """Share of the shorter candidate's slices that the other spans too."""
+    z0, z1 = max(a.z_range[0], b.z_range[0]), min(a.z_range[1], b.z_range[1])
+    shortest = min(a.z_range[1] - a.z_range[0], b.z_range[1] - b.z_range[0])
+    return max(0, z1 - z0) / max(1, shortest)
+
+
+def _distinct(ranked: list[_Candidate]) -> list[_Candidate]:
+    """The best-ranked candidate of each object (see SAME_OBJECT_MM)."""
+    kept: list[_Candidate] = []
+    for c in ranked:
+        if not any(abs(c.lateral_mm - k.lateral_mm) < SAME_OBJECT_MM and abs(c.ap_mm - k.ap_mm) < SAME_OBJECT_MM
+                   and _overlap(c, k) >= 0.5 for k in kept):
+            kept.append(c)
+    return kept
 
 
 def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarray, muscle: float,
