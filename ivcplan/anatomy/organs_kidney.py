@@ -18,7 +18,7 @@ Anatomy used (it holds on contrast and non-contrast CT alike):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -62,14 +62,16 @@ FAT_HU = -30.0
 #: (perirenal fat on real CT, any tissue of other attenuation); this fraction of the shell gives full credit.
 RIM_CONTRAST_HU = 30.0
 RIM_FULL = 0.5
-#: The spleen and liver lie against the ribs along their whole convexity; a kidney is kept off them
-#: by fat and muscle except at its upper pole, which lies on the lowest ribs: a candidate's score falls
-#: from 1 to 0 as the bone (denser than RIB_HU and its own mean + RIB_MARGIN_HU) in its shell grows from
-#: RIB_CONTACT_MAX to RIB_CONTACT_MAX + RIB_CONTACT_SOFT.
+#: The spleen and liver lie against the ribs; a kidney is mostly kept off them by fat and muscle: a
+#: candidate whose shell is more than RIB_CONTACT_MAX bone (denser than RIB_HU and its own mean +
+#: RIB_MARGIN_HU) is rejected. But a kidney's upper pole lies on the lowest ribs, closely in a lean
+#: body: a candidate with a partner kidney at shared levels (which the spleen has not: it lies above
+#: the left kidney) is only rejected from RIB_CONTACT_MAX + RIB_PAIRED_SOFT (measured: spleens 0.07-0.08
+#: of their shell, kidneys up to 0.05). Either way the score falls linearly up to that limit.
 RIB_HU = 200.0
 RIB_MARGIN_HU = 80.0
 RIB_CONTACT_MAX = 0.04
-RIB_CONTACT_SOFT = 0.08
+RIB_PAIRED_SOFT = 0.04
 #: Kidneys lie inside the abdominal wall: candidate voxels at least this deep (mm) under the skin.
 WALL_DEPTH_MM = 15.0
 #: Growth of the chosen core: window half-width is max(GROW_SD * sd, GROW_MIN_HU); at most
@@ -119,6 +121,8 @@ class _Candidate:
     filled: bool = False  # from a filled cortex window, not a homogeneous one
     lateral_mm: float = 0.0  # centroid from the vertebral-body centre (+ = left)
     ap_mm: float = 0.0  # centroid from the vertebral-body centre (+ = posterior)
+    paired_score: float = 0.0  # the score when a partner kidney lies at shared levels (rib contact tolerated)
+    depth: int = 1  # planar erosion steps beyond the first (CORE_EXTRA_PLANAR)
 
     @property
     def rank(self) -> float:
@@ -160,7 +164,8 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     erode[1, 1, :] = erode[1, :, 1] = erode[:, 1, 1] = True
     cands: list[_Candidate] = []
     label_arrays: list[np.ndarray] = []
-    for (level, filled, window), extra in ((w, e) for w in _windows(sub, reg, fat, muscle) for e in CORE_EXTRA_PLANAR):
+    for (level, filled, window), extra in ((w, e) for w in _windows(sub, reg, fat, muscle) for e in CORE_EXTRA_PLANAR
+                                           if w[1] or e == CORE_EXTRA_PLANAR[0]):
         core = ndimage.binary_erosion(window, structure=erode)
         if extra > 0:
             core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=extra)
@@ -191,13 +196,14 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
             bone = sub > max(RIB_HU, hu[k] + RIB_MARGIN_HU)
             rim_frac, spine_frac, rib_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU,
                                                        spine_sub, bone & ~spine_sub, 1 + extra)
-            score = (pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
-                     * max(0.0, 1.0 - max(0.0, rib_frac - RIB_CONTACT_MAX) / RIB_CONTACT_SOFT))
-            if score <= 0.05:
+            free = pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
+            score = free * max(0.0, 1.0 - rib_frac / RIB_CONTACT_MAX)
+            paired = free * max(0.0, 1.0 - rib_frac / (RIB_CONTACT_MAX + RIB_PAIRED_SOFT))
+            if paired <= 0.05:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
                                     labels_id, float(hu[k]), (sl[0].start, sl[0].stop), float(counts[k] * voxel_ml),
-                                    filled, float(lat[k]), float(ap[k])))
+                                    filled, float(lat[k]), float(ap[k]), float(paired), extra))
     chosen = _pair(cands)
     taken = np.zeros(sub.shape, bool)
     for cand in sorted(chosen, key=lambda c: -c.rank):
@@ -209,7 +215,9 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
         nearest = ndimage.distance_transform_edt(markers == 0, sampling=sp, return_distances=False,
                                                  return_indices=True)
         own = markers[tuple(nearest)] == cand.label
-        kid, window = _grow(labels == cand.label, sub, reg & ~taken & own, fat, muscle, sp)
+        # A deeper core grows back the further (each erosion step took a voxel off every side).
+        reach = GROW_MM + (cand.depth - CORE_EXTRA_PLANAR[0]) * float(sp[1:].min())
+        kid, window = _grow(labels == cand.label, sub, reg & ~taken & own, fat, muscle, sp, reach)
         taken |= ndimage.binary_dilation(kid)
         full = empty.copy()
         full[box] = kid
@@ -296,11 +304,15 @@ def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarr
 
 def _pair(cands: list[_Candidate]) -> list[_Candidate]:
     """Best kidney per side, favouring a left/right pair at overlapping levels and attenuation."""
-    per_side = {s: sorted((c for c in cands if c.side == s), key=lambda c: -c.rank)[:TOP_PER_SIDE]
-                for s in ("right", "left")}
+    per_side = {s: sorted((c for c in cands if c.side == s), key=lambda c: -replace(c, score=c.paired_score).rank)
+                [:TOP_PER_SIDE] for s in ("right", "left")}
     best: tuple[float, list[_Candidate]] = (0.0, [])
-    for r in [None, *per_side["right"]]:
-        for left in [None, *per_side["left"]]:
+    for right_c in [None, *per_side["right"]]:
+        for left_c in [None, *per_side["left"]]:
+            r, left = right_c, left_c
+            if r is not None and left is not None and _overlap(r, left) >= PAIR_APART_SHARE:
+                # Partners at shared levels: the rib contact of an upper pole is tolerated.
+                r, left = replace(r, score=r.paired_score), replace(left, score=left.paired_score)
             picked = [c for c in (r, left) if c is not None]
             total = sum(c.rank for c in picked)
             if r is not None and left is not None:
@@ -331,8 +343,9 @@ def _distinct(ranked: list[_Candidate]) -> list[_Candidate]:
 
 
 def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarray, muscle: float,
-          sp: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """Grow ``core`` into voxels of its own attenuation (and medulla when enhanced), then tidy up."""
+          sp: np.ndarray, reach_mm: float = GROW_MM) -> tuple[np.ndarray, tuple[float, float]]:
+    """Grow ``core`` into voxels of its own attenuation (and medulla when enhanced) up to ``reach_mm``
+    from it, then tidy up."""
     values = sub[core]
     mean, sd = float(values.mean()), float(values.std())
     half = max(GROW_SD * sd, GROW_MIN_HU)
@@ -342,7 +355,7 @@ def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarra
         hi = max(hi, mean + ENHANCED_CEILING * (mean - muscle))
     window = allowed & ~fat & (sub >= lo) & (sub <= hi)
     grown = core
-    for _ in range(max(1, round(GROW_MM / float(sp[1:].min())))):
+    for _ in range(max(1, round(reach_mm / float(sp[1:].min())))):
         grown = ndimage.binary_dilation(grown, structure=_cross2d()) & window
         grown |= core
     grown = ndimage.binary_closing(grown, structure=np.ones((1, 3, 3), bool), border_value=0) & ~fat | grown
