@@ -11,6 +11,8 @@ Scores (tolerances from issue 18):
   truth but not in the report is a failure ("missing", error infinite); one in the report but not in
   the truth (outside the field of view) is "invented" and listed apart.
 - Renal veins found: the side's ostium reported within 10 mm of a true one.
+- Kidneys: Dice and volume (ml, ours and the truth's) per side; a kidney within tolerance has Dice >=
+  0.80 (a missed or wrong kidney is the main reason a renal vein is missed).
 - Tumor (truth tumor cases): found, Dice, volume error, both poles within 3 mm, segments exact,
   invaded hepatic veins exact, intracardiac exact. Plan exact (every case): approach, vascular control,
   IVC reconstruction, renal vein handling and liver resection as the truth's expected plan.
@@ -48,6 +50,8 @@ LANDMARK_MM = 10.0
 POLE_MM = 3.0
 VOLUME_PCT = 5.0
 TUMOR_DICE = 0.85
+#: A kidney is found when its Dice with the truth is at least this.
+KIDNEY_DICE = 0.80
 IVC_DICE = 0.90
 #: Confidence bins of the reliability table (lower edges; the last bin includes 1.0).
 CONF_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)
@@ -98,7 +102,7 @@ def run_case(spec: tuple[int, dict[str, Any], int, Path | None]) -> dict[str, An
         row["analyse_s"] = round(time.perf_counter() - t0, 1)
         stage = "score"
         row.update(score(analysis.report, case.truth_info, np.asarray(analysis.labelmap.array),
-                         np.asarray(case.truth.array)))
+                         np.asarray(case.truth.array), float(np.prod(case.volume.spacing)) / 1000.0))
     except Exception as exc:  # every failure is recorded as the case's row
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
@@ -152,6 +156,7 @@ def score_nothing(info: dict) -> dict[str, Any]:
                      hv_invaded_exact=False, intracardiac_exact=False)
     expected = (info.get("expected_plan") or {}).get("approach")
     return {"landmarks": lms, "warnings": [], "ivc": {"dice": 0.0, "confidence": None}, "tumor": tumor,
+            "kidneys": {side: {"dice": 0.0, "ml": 0.0, "truth_ml": None} for side in ("right", "left")},
             "plan": {"expected": expected, "got": None, "approach_exact": False, "exact": False}}
 
 
@@ -172,8 +177,8 @@ def _dist(a: Iterable[float] | None, b: Iterable[float] | None) -> float | None:
     return float(np.linalg.norm(np.subtract(a, b)))
 
 
-def score(report: dict, info: dict, pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """One case's report against its truth (see the module docstring)."""
+def score(report: dict, info: dict, pred: np.ndarray, truth: np.ndarray, voxel_ml: float = 0.0) -> dict[str, Any]:
+    """One case's report against its truth (see the module docstring); ``voxel_ml`` sizes the kidneys."""
     from ivcplan.labels import IVC_LABELS, Label
     from ivcplan.metrics import dice
 
@@ -202,6 +207,10 @@ def score(report: dict, info: dict, pred: np.ndarray, truth: np.ndarray) -> dict
     ivc_labels = [int(v) for v in IVC_LABELS]
     out["ivc"] = {"dice": round(dice(np.isin(pred, ivc_labels), np.isin(truth, ivc_labels)), 4),
                   "confidence": report["ivc"].get("confidence")}
+    out["kidneys"] = {side: {"dice": round(dice(pred == int(lab), truth == int(lab)), 4),
+                             "ml": round(float(np.count_nonzero(pred == int(lab))) * voxel_ml, 1),
+                             "truth_ml": round(float(np.count_nonzero(truth == int(lab))) * voxel_ml, 1)}
+                      for side, lab in (("right", Label.KIDNEY_RIGHT), ("left", Label.KIDNEY_LEFT))}
     ref_t, got_t = facts["tumor"], report["tumor"]
     tumor: dict[str, Any] = {"truth": bool(ref_t["present"]), "found": bool(got_t.get("present")),
                              "confidence": got_t.get("confidence")}
@@ -331,6 +340,11 @@ def summary_table(rows: list[dict]) -> str:
                                       for s in ("right", "left"))]
     both = sum(_found(r, "renal_vein_right") and _found(r, "renal_vein_left") for r in have)
     lines.append(f"| both renal veins found | {_pct(both, len(have))} | >= 95 % |")
+    for side in ("right", "left"):
+        have = [r["kidneys"][side] for r in ok_rows if "kidneys" in r and r["kidneys"][side]["truth_ml"]]
+        dices = np.array([k["dice"] for k in have], float)
+        lines.append(f"| {side} kidney Dice >= {KIDNEY_DICE} | {_pct(int(np.sum(dices >= KIDNEY_DICE)), len(have))} "
+                     f"(median {_num(float(np.median(dices))) if dices.size else ''}) | |")
     tum = [r for r in ok_rows if r["tumor"]["truth"]]
     free = [r for r in ok_rows if not r["tumor"]["truth"]]
     found = [r for r in tum if r["tumor"]["found"]]
@@ -401,7 +415,8 @@ def reliability_table(rows: list[dict]) -> str:
 
 def case_table(rows: list[dict]) -> str:
     heads = ["seed", "FOV", "lesion", "iliac dz", "renal dz", "hepatic dz", "junction dz", "liver edge dz",
-             "hiatus dz", "RRV", "LRV", "RHV", "MHV", "LHV", "tumor Dice", "vol %", "poles mm", "segments", "HV inv.",
+             "hiatus dz", "RRV", "LRV", "RHV", "MHV", "LHV", "kidney R", "kidney L",
+             "tumor Dice", "vol %", "poles mm", "segments", "HV inv.",
              "plan", "s"]
     lines = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
     for r in rows:
@@ -432,9 +447,19 @@ def case_table(rows: list[dict]) -> str:
         plan = "yes" if r["plan"]["exact"] else f"**{r['plan']['got']} vs {r['plan']['expected']}**"
         if "error" in r:
             plan += " (**crash**)"
+        kidneys = [_kidney_cell(r.get("kidneys", {}).get(side)) for side in ("right", "left")]
         lines.append(f"| {r['seed']} | {t['crop']} | {lesion} | " + " | ".join(cell(k) for k in LANDMARKS) + " | "
-                     + " | ".join(tumor_cells) + f" | {plan} | {r.get('generate_s', 0) + r.get('analyse_s', 0):.0f} |")
+                     + " | ".join(kidneys + tumor_cells)
+                     + f" | {plan} | {r.get('generate_s', 0) + r.get('analyse_s', 0):.0f} |")
     return "\n".join(lines)
+
+
+def _kidney_cell(k: dict | None) -> str:
+    """Dice (ours / truth ml) of one kidney; "-" when the truth has none in view."""
+    if not k or not k["truth_ml"]:
+        return "-" if not k or not k["ml"] else f"**{k['ml']:.0f} ml invented**"
+    text = f"{k['dice']:.2f} ({k['ml']:.0f}/{k['truth_ml']:.0f} ml)"
+    return text if k["dice"] >= KIDNEY_DICE else f"**{text}**"
 
 
 def crash_list(rows: list[dict]) -> str:
