@@ -7,9 +7,14 @@ Anatomy used (it holds on contrast and non-contrast CT alike):
   depth of the vertebral body (from 20 mm anterior to 30 mm posterior of its centre);
 * envelope: perirenal fat (or tissue of another attenuation) surrounds most of the kidney, while
   muscles and bowel loops touch neighbours of their own attenuation; the kidney touches neither the
-  spine nor the ribs (the spleen, which shares its position on the left, lies against the ribs);
+  spine nor, but for its upper pole, the ribs (the spleen, which shares its position on the left, lies
+  against the ribs, and above the left kidney);
 * size and shape: about 90-300 ml, 40-150 mm craniocaudally (less when cut by the field of view);
-* pairing: left and right kidneys lie at overlapping levels with similar attenuation;
+* pairing: left and right kidneys lie at overlapping levels with similar attenuation: a candidate
+  whose partner shares its levels may have its upper pole on the ribs, a pair at levels apart (the
+  spleen or a bowel loop with the other kidney) counts little more than its better member;
+* contacts: a kidney pressed against the spleen or a bowel loop of its own attenuation separates
+  from it one erosion step deeper than usual (each depth gives its own candidates);
 * attenuation is not assumed: non-contrast parenchyma is ~10-40 HU, enhanced cortex 150-250 HU.
   Candidates come from a ladder of attenuation windows and are judged by the anatomy above; the
   chosen core's own mean and spread then set the window it is grown in (medulla included when the
