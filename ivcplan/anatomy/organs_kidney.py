@@ -13,8 +13,8 @@ Anatomy used (it holds on contrast and non-contrast CT alike):
 * pairing: left and right kidneys lie at overlapping levels with similar attenuation: a candidate
   whose partner shares its levels may have its upper pole on the ribs, a pair at levels apart (the
   spleen or a bowel loop with the other kidney) counts little more than its better member;
-* contacts: a kidney pressed against the spleen or a bowel loop of its own attenuation separates
-  from it one erosion step deeper than usual (each depth gives its own candidates);
+* contacts: a kidney pressed against the spleen or a bowel loop separates from it one or two erosion
+  steps deeper than usual (each depth gives its own candidates);
 * attenuation is not assumed: non-contrast parenchyma is ~10-40 HU, enhanced cortex 150-250 HU.
   Candidates come from a ladder of attenuation windows and are judged by the anatomy above; the
   chosen core's own mean and spread then set the window it is grown in (medulla included when the
@@ -45,10 +45,11 @@ KIDNEY_MAX_LENGTH_MM = 150.0
 MIN_CORE_ML = 6.0
 #: A kidney's eroded core is at least this fraction of a typical kidney for full size credit.
 CORE_FRACTION = 0.15
-#: Extra in-plane erosion steps of the window before components are taken (cuts contacts). Each
-#: depth gives its own candidates: a kidney pressed against the spleen or a bowel loop of its own
-#: attenuation (an upper pole under the spleen, a small kidney in a lean body) only separates from
-#: it one step deeper, while a thin kidney would vanish at the deeper step.
+#: Extra in-plane erosion steps of the window before components are taken (cuts contacts). In the
+#: filled cortex windows each depth gives its own candidates: a kidney pressed against the spleen or
+#: a bowel loop (an upper pole under the spleen, a small kidney in a lean body) only separates from
+#: it one or two steps deeper, while a thin kidney would vanish there. The homogeneous windows keep
+#: the first depth (deeper, they only add pieces of muscle: the psoas pair).
 CORE_EXTRA_PLANAR = (1, 2, 3)
 #: Attenuation ladder (HU): window centres from LADDER_HU[0] to LADDER_HU[1], +- LADDER_HALF_WIDTH_HU.
 LADDER_HU = (0.0, 260.0)
@@ -101,11 +102,8 @@ PAIR_HU_TOLERANCE = 40.0
 PAIR_APART_SHARE = 0.5
 #: Below this confidence the best candidate is not labelled (organs.FOUND_CONFIDENCE).
 NOT_FOUND_CONFIDENCE = 0.3
-#: Candidates kept per side for the pairing: the best of each distinct object (a candidate whose
-#: centroid lies within SAME_OBJECT_MM of a better one's, over levels half shared, is the same organ
-#: seen in another window; the spleen's many windows must not crowd the kidney out).
+#: Candidates kept per side for the pairing.
 TOP_PER_SIDE = 8
-SAME_OBJECT_MM = 15.0
 #: Ranking preferences (score units) for a core up to WHOLE_CORE_ML (an eroded whole kidney), and
 #: for a homogeneous window over a filled one.
 CORE_SIZE_PREFERENCE = 0.1
@@ -124,10 +122,8 @@ class _Candidate:
     z_range: tuple[int, int]
     core_ml: float = 0.0
     filled: bool = False  # from a filled cortex window, not a homogeneous one
-    lateral_mm: float = 0.0  # centroid from the vertebral-body centre (+ = left)
-    ap_mm: float = 0.0  # centroid from the vertebral-body centre (+ = posterior)
     paired_score: float = 0.0  # the score when a partner kidney lies at shared levels (rib contact tolerated)
-    depth: int = 1  # planar erosion steps beyond the first (CORE_EXTRA_PLANAR)
+    depth: int = 1  # the extra planar erosion steps of its core (one of CORE_EXTRA_PLANAR)
 
     @property
     def rank(self) -> float:
@@ -208,7 +204,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
                                     labels_id, float(hu[k]), (sl[0].start, sl[0].stop), float(counts[k] * voxel_ml),
-                                    filled, float(lat[k]), float(ap[k]), float(paired), extra))
+                                    filled, float(paired), extra))
     chosen = _pair(cands)
     taken = np.zeros(sub.shape, bool)
     for cand in sorted(chosen, key=lambda c: -c.rank):
@@ -335,16 +331,6 @@ def _overlap(a: _Candidate, b: _Candidate) -> float:
     z0, z1 = max(a.z_range[0], b.z_range[0]), min(a.z_range[1], b.z_range[1])
     shortest = min(a.z_range[1] - a.z_range[0], b.z_range[1] - b.z_range[0])
     return max(0, z1 - z0) / max(1, shortest)
-
-
-def _distinct(ranked: list[_Candidate]) -> list[_Candidate]:
-    """The best-ranked candidate of each object (see SAME_OBJECT_MM)."""
-    kept: list[_Candidate] = []
-    for c in ranked:
-        if not any(abs(c.lateral_mm - k.lateral_mm) < SAME_OBJECT_MM and abs(c.ap_mm - k.ap_mm) < SAME_OBJECT_MM
-                   and _overlap(c, k) >= 0.5 for k in kept):
-            kept.append(c)
-    return kept
 
 
 def _grow(core: np.ndarray, sub: np.ndarray, allowed: np.ndarray, fat: np.ndarray, muscle: float,
