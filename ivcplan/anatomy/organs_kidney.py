@@ -73,11 +73,14 @@ RIM_FULL = 0.5
 #: RIB_MARGIN_HU) is rejected. But a kidney's upper pole lies on the lowest ribs, closely in a lean
 #: body: a candidate with a partner kidney at shared levels (which the spleen has not: it lies above
 #: the left kidney) is only rejected from RIB_CONTACT_MAX + RIB_PAIRED_SOFT (measured: spleens 0.07-0.08
-#: of their shell, kidneys up to 0.05). Either way the score falls linearly up to that limit.
+#: of their shell, kidneys up to 0.05), its score falling linearly to that limit from RIB_PAIRED_WEIGHT
+#: (at full weight the psoas pair, touching the transverse processes, outranked the kidneys on tune
+#: seed 15); the strict ramp still applies where it is the higher.
 RIB_HU = 200.0
 RIB_MARGIN_HU = 80.0
 RIB_CONTACT_MAX = 0.04
 RIB_PAIRED_SOFT = 0.04
+RIB_PAIRED_WEIGHT = 0.9
 #: Kidneys lie inside the abdominal wall: candidate voxels at least this deep (mm) under the skin.
 WALL_DEPTH_MM = 15.0
 #: Growth of the chosen core: window half-width is max(GROW_SD * sd, GROW_MIN_HU); at most
@@ -199,7 +202,8 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
                                                        spine_sub, bone & ~spine_sub, 1 + extra)
             free = pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
             score = free * max(0.0, 1.0 - rib_frac / RIB_CONTACT_MAX)
-            paired = free * max(0.0, 1.0 - rib_frac / (RIB_CONTACT_MAX + RIB_PAIRED_SOFT))
+            paired = free * max(1.0 - rib_frac / RIB_CONTACT_MAX,
+                                RIB_PAIRED_WEIGHT * (1.0 - rib_frac / (RIB_CONTACT_MAX + RIB_PAIRED_SOFT)))
             if paired <= 0.05:
                 continue
             cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
