@@ -213,10 +213,15 @@ def test_evaluate_random_on_two_seeds_makes_the_tables(tmp_path):
                  "renal_vein_right (3D)", "hepatic_vein_left (3D)"):
         assert f"| {name} | 2 |" in out, name
     assert "| both renal veins found |" in out and "| plan exact (approach" in out
+    assert "| right kidney Dice >= 0.8 |" in out and "| left kidney Dice >= 0.8 |" in out
     assert "| structure | conf 0.0-0.2 |" in out and "| tumor |" in out and "| ivc |" in out
     assert "\n| 14 | full | none |" in out and "\n| 15 | full | none |" in out
     saved = json.loads((tmp_path / "ev.json").read_text())
     assert [r["seed"] for r in saved["rows"]] == [14, 15] and all("landmarks" in r for r in saved["rows"])
+    for row in saved["rows"]:  # both kidneys are in every full view: sized from the truth, scored
+        for side in ("right", "left"):
+            kidney = row["kidneys"][side]
+            assert kidney["truth_ml"] > 30.0 and 0.0 <= kidney["dice"] <= 1.0, (row["seed"], side, kidney)
 
 
 def test_evaluate_random_records_crashes_as_rows(tmp_path):
