@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torso import ORIGIN, SPACING, trunk
 
 from ivcplan.anatomy.organs import segment_organs
 from ivcplan.labels import Label
@@ -38,7 +39,6 @@ def test_left_kidney_on_the_ribs_found_beside_its_partner(seed_47):
         assert dice(seg.kidneys[side].mask, truth == int(label)) >= SEED_47_FLOORS[side], side
 
 
-SPACING = (3.0, 2.0, 2.0)  # z, y, x mm
 #: The synthetic kidneys are ellipsoids of one attenuation: nearly exact (left 0.997, right 1.0 measured;
 #: before, the left kidney's upper pole on the ribs was cut off: 0.805).
 KIDNEY_DICE_MIN = 0.9
@@ -48,18 +48,8 @@ def _torso_with_ribs(seed: int = 0) -> tuple[Volume, dict[str, np.ndarray]]:
     """A fat torso with a vertebra, muscle wall, liver and two enhancing kidneys, the left one higher
     with its upper pole on ribs."""
     rng = np.random.default_rng(seed)
-    nz, ny, nx = 60, 130, 160
-    z, y, x = np.meshgrid(np.arange(nz) * SPACING[0], (np.arange(ny) - ny / 2) * SPACING[1],
-                          (np.arange(nx) - nx / 2) * SPACING[2], indexing="ij")
-    img = np.full((nz, ny, nx), -1000.0)
-    body = (x / 140.0) ** 2 + (y / 100.0) ** 2 <= 1.0
-    img[body] = -100.0
-    img[body & ((x / 130.0) ** 2 + (y / 90.0) ** 2 > 1.0)] = 45.0
-    vy = 45.0
-    vert = ((y - vy) ** 2 + x ** 2) <= 18.0 ** 2
-    img[vert] = 160.0
-    img[vert & (((y - vy) ** 2 + x ** 2) >= 15.0 ** 2)] = 600.0
-    img[(np.abs(x) < 4) & (y > vy + 18) & (y < vy + 45)] = 600.0
+    t = trunk(60)
+    nz, z, y, x, img, body, vert = t.img.shape[0], t.z, t.y, t.x, t.img, t.body, t.vertebra
     liver = ((x + 65.0) / 60.0) ** 2 + ((y + 15.0) / 55.0) ** 2 + ((z - 150.0) / 70.0) ** 2 <= 1.0
     img[liver & body & ~vert] = 105.0
     organs: dict[str, np.ndarray] = {}
@@ -78,7 +68,7 @@ def _torso_with_ribs(seed: int = 0) -> tuple[Volume, dict[str, np.ndarray]]:
     behind = bands & near & ~target
     img[behind & body] = 500.0
     img = img + rng.normal(0.0, 10.0, img.shape)
-    return Volume.from_array(img.astype(np.int16), spacing=SPACING, origin=(-200.0, -130.0, -100.0)), organs
+    return Volume.from_array(img.astype(np.int16), spacing=SPACING, origin=ORIGIN), organs
 
 
 def test_kidney_upper_pole_on_the_ribs_is_found():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torso import ORIGIN, SPACING, VERTEBRA_YX, trunk
 
 from ivcplan.anatomy.organs import FOUND_CONFIDENCE, body_mask, liver_mask, segment_organs, spine_centres, spine_mask
 from ivcplan.errors import InputError
 from ivcplan.metrics import dice
 from ivcplan.volume import Volume
 
-SPACING = (3.0, 2.0, 2.0)  # z, y, x mm
 LIVER_DICE_MIN = 0.85
 KIDNEY_DICE_MIN = 0.80
 SPINE_CENTRE_TOL_MM = 6.0
@@ -19,20 +19,10 @@ SPINE_CENTRE_TOL_MM = 6.0
 def _torso(liver_hu: float, kidney_hu: float, *, with_liver: bool = True, seed: int = 0):
     """(z, y, x) = (S, P, L) torso 60 x 150 x 200 mm-ish with a table; returns volume and truth masks."""
     rng = np.random.default_rng(seed)
-    nz, ny, nx = 50, 130, 160
-    z, y, x = np.meshgrid(np.arange(nz) * SPACING[0], (np.arange(ny) - ny / 2) * SPACING[1],
-                          (np.arange(nx) - nx / 2) * SPACING[2], indexing="ij")
-    img = np.full((nz, ny, nx), -1000.0)
-    body = (x / 140.0) ** 2 + (y / 100.0) ** 2 <= 1.0
-    img[body] = -100.0                                   # fat
-    img[body & ((x / 130.0) ** 2 + (y / 90.0) ** 2 > 1.0)] = 45.0  # muscle wall
+    t = trunk(50)
+    z, y, x, img, body, vert = t.z, t.y, t.x, t.img, t.body, t.vertebra
     img[(y > 108) & (y < 114) & (np.abs(x) < 150)] = 300.0          # table, separate from the body
-    vy, vx = 45.0, 0.0                                   # vertebral body centre (posterior midline)
-    vert = ((y - vy) ** 2 + (x - vx) ** 2) <= 18.0 ** 2
-    img[vert] = 160.0
-    img[vert & (((y - vy) ** 2 + (x - vx) ** 2) >= 15.0 ** 2)] = 600.0
-    proc = (np.abs(x - vx) < 4) & (y > vy + 18) & (y < vy + 45)
-    img[proc] = 600.0
+    vy, vx = VERTEBRA_YX                                 # vertebral body centre (posterior midline)
     liver = ((x + 65.0) / 60.0) ** 2 + ((y + 15.0) / 55.0) ** 2 + ((z - 100.0) / 90.0) ** 2 <= 1.0
     liver &= body & ~vert
     if with_liver:
@@ -47,7 +37,7 @@ def _torso(liver_hu: float, kidney_hu: float, *, with_liver: bool = True, seed: 
         img[k] = kidney_hu
         kidneys[side] = k
     img = img + rng.normal(0.0, 10.0, img.shape)
-    vol = Volume.from_array(img.astype(np.int16), spacing=SPACING, origin=(-200.0, -130.0, -100.0))
+    vol = Volume.from_array(img.astype(np.int16), spacing=SPACING, origin=ORIGIN)
     return vol, body, liver, kidneys, (vy, vx)
 
 
