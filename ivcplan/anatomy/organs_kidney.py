@@ -23,6 +23,7 @@ Anatomy used (it holds on contrast and non-contrast CT alike):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -168,47 +169,44 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
     erode[1, 1, :] = erode[1, :, 1] = erode[:, 1, 1] = True
     cands: list[_Candidate] = []
     label_arrays: list[np.ndarray] = []
-    for (level, filled, window), extra in ((w, e) for w in _windows(sub, reg, fat, muscle) for e in CORE_EXTRA_PLANAR
-                                           if w[1] or e == CORE_EXTRA_PLANAR[0]):
-        core = ndimage.binary_erosion(window, structure=erode)
-        if extra > 0:
-            core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=extra)
-        labels, n = ndimage.label(core)
-        if n == 0:
-            continue
-        idx = np.arange(1, n + 1)
-        counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        keep = counts * voxel_ml >= MIN_CORE_ML
-        if not keep.any():
-            continue
-        lat = np.asarray(ndimage.mean(sdx, labels, idx))
-        ap = np.asarray(ndimage.mean(sdy, labels, idx))
-        hu = np.asarray(ndimage.mean(sub, labels, idx))
-        objs = ndimage.find_objects(labels)
-        labels_id = len(label_arrays)
-        label_arrays.append(labels)
-        for k in np.nonzero(keep)[0]:
-            pos = _ramp(abs(lat[k]), *KIDNEY_LATERAL_MM, POSITION_SOFT_MM) * _ramp(ap[k], *KIDNEY_AP_MM,
-                                                                                  POSITION_SOFT_MM)
-            if pos <= 0.0:
+    for level, filled, window in _windows(sub, reg, fat, muscle):
+        for extra, core in _cores(window, filled, erode):
+            labels, n = ndimage.label(core)
+            if n == 0:
                 continue
-            sl = objs[k]
-            length = (sl[0].stop - sl[0].start) * sp[0]
-            shape_score = _size_score(counts[k] * voxel_ml) * _ramp(length, 0.0, KIDNEY_MAX_LENGTH_MM, 60.0)
-            if shape_score <= 0.0:
+            idx = np.arange(1, n + 1)
+            counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+            keep = counts * voxel_ml >= MIN_CORE_ML
+            if not keep.any():
                 continue
-            bone = sub > max(RIB_HU, hu[k] + RIB_MARGIN_HU)
-            rim_frac, spine_frac, rib_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU,
-                                                       spine_sub, bone & ~spine_sub, 1 + extra)
-            free = pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
-            score = free * max(0.0, 1.0 - rib_frac / RIB_CONTACT_MAX)
-            paired = free * max(1.0 - rib_frac / RIB_CONTACT_MAX,
-                                RIB_PAIRED_WEIGHT * (1.0 - rib_frac / (RIB_CONTACT_MAX + RIB_PAIRED_SOFT)))
-            if paired <= 0.05:
-                continue
-            cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
-                                    labels_id, float(hu[k]), (sl[0].start, sl[0].stop), float(counts[k] * voxel_ml),
-                                    filled, float(paired), extra))
+            lat = np.asarray(ndimage.mean(sdx, labels, idx))
+            ap = np.asarray(ndimage.mean(sdy, labels, idx))
+            hu = np.asarray(ndimage.mean(sub, labels, idx))
+            objs = ndimage.find_objects(labels)
+            labels_id = len(label_arrays)
+            label_arrays.append(labels)
+            for k in np.nonzero(keep)[0]:
+                pos = _ramp(abs(lat[k]), *KIDNEY_LATERAL_MM, POSITION_SOFT_MM) * _ramp(ap[k], *KIDNEY_AP_MM,
+                                                                                      POSITION_SOFT_MM)
+                if pos <= 0.0:
+                    continue
+                sl = objs[k]
+                length = (sl[0].stop - sl[0].start) * sp[0]
+                shape_score = _size_score(counts[k] * voxel_ml) * _ramp(length, 0.0, KIDNEY_MAX_LENGTH_MM, 60.0)
+                if shape_score <= 0.0:
+                    continue
+                bone = sub > max(RIB_HU, hu[k] + RIB_MARGIN_HU)
+                rim_frac, spine_frac, rib_frac = _envelope(labels, k + 1, sl, np.abs(sub - hu[k]) > RIM_CONTRAST_HU,
+                                                           spine_sub, bone & ~spine_sub, 1 + extra)
+                free = pos * shape_score * min(1.0, rim_frac / RIM_FULL) * max(0.0, 1.0 - 4.0 * spine_frac)
+                score = free * max(0.0, 1.0 - rib_frac / RIB_CONTACT_MAX)
+                paired = free * max(1.0 - rib_frac / RIB_CONTACT_MAX,
+                                    RIB_PAIRED_WEIGHT * (1.0 - rib_frac / (RIB_CONTACT_MAX + RIB_PAIRED_SOFT)))
+                if paired <= 0.05:
+                    continue
+                cands.append(_Candidate("left" if lat[k] > 0 else "right", float(score), float(level), k + 1,
+                                        labels_id, float(hu[k]), (sl[0].start, sl[0].stop), float(counts[k] * voxel_ml),
+                                        filled, float(paired), extra))
     chosen = _pair(cands)
     taken = np.zeros(sub.shape, bool)
     for cand in sorted(chosen, key=lambda c: -c.rank):
@@ -289,6 +287,18 @@ def _muscle_hu(array: np.ndarray, body: np.ndarray, spine_zone: np.ndarray, dx: 
     zone = body & ~spine_zone & (dy > 25.0) & (dy < 80.0) & (np.abs(dx) < 50.0)
     values = array[zone & (array > -10.0) & (array < 120.0)]
     return float(np.median(values)) if values.size > 50 else 45.0
+
+
+def _cores(window: np.ndarray, filled: bool, erode: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(extra steps, core) of ``window``: eroded once in 3D, then in plane by each depth of
+    `CORE_EXTRA_PLANAR` in turn (a homogeneous window only by the first), each from the one before."""
+    core = ndimage.binary_erosion(window, structure=erode)
+    done = 0
+    for extra in CORE_EXTRA_PLANAR if filled else CORE_EXTRA_PLANAR[:1]:
+        if extra > done:  # iterations=0 would erode until nothing changes
+            core = ndimage.binary_erosion(core, structure=erode[1:2], iterations=extra - done)
+        done = extra
+        yield extra, core
 
 
 def _envelope(labels: np.ndarray, k: int, sl: tuple[slice, ...], other: np.ndarray, spine: np.ndarray,
