@@ -37,7 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.labels import Label
-from ivcplan.volume import Labelmap, Volume
+from ivcplan.volume import Labelmap, Volume, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +122,14 @@ def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) ->
     ceiling = brightest + BLOOD_MAX_ABOVE_HU
     spine = labels == Label.SPINE
     has_spine = np.flatnonzero(spine.any(axis=(1, 2)))
-    trunks = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS),
+    trunks = label_mask(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS),
                               int(Label.AORTA)]).astype(np.uint8)
     reach = (2 * int(np.ceil(TRUNK_GAP_MM / dz)) + 1, 2 * int(np.ceil(TRUNK_MARGIN_MM / pixel[0])) + 1,
              2 * int(np.ceil(TRUNK_MARGIN_MM / pixel[1])) + 1)
     trunks = ndimage.maximum_filter(trunks, size=reach).astype(bool)
     # A slice is read only where the IVC itself is segmented nearby: else its own lumen would pass for a
     # collateral. Kidney tissue beside the spine passes for a vein unless the kidneys are labelled.
-    ivc_near = ndimage.maximum_filter1d(np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR),
+    ivc_near = ndimage.maximum_filter1d(label_mask(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR),
                                                          int(Label.IVC_THROMBUS)]).any(axis=(1, 2)).astype(np.uint8),
                                         size=reach[0]).astype(bool)
     kidneys = bool(np.any(labels == Label.KIDNEY_RIGHT) and np.any(labels == Label.KIDNEY_LEFT))
