@@ -417,8 +417,12 @@ class Volume:
 
         pts = np.asarray(points_lps, dtype=float)
         idx = self.lps_to_index(pts.reshape(-1, 3)).T
-        values = ndimage.map_coordinates(self.array.astype(np.float32, copy=False), idx, order=order,
-                                         mode="constant", cval=fill)
+        arr = self.array
+        # 8/16-bit integers are read as they are (float32 holds them exactly: the same values) instead of
+        # converting the whole CT first.
+        if not (arr.dtype.kind in "ui" and arr.dtype.itemsize <= 2):
+            arr = arr.astype(np.float32, copy=False)
+        values = ndimage.map_coordinates(arr, idx, order=order, mode="constant", cval=fill, output=np.float32)
         return values.reshape(pts.shape[:-1])
 
 

@@ -148,3 +148,17 @@ def test_labelmap_mask_and_present() -> None:
     assert lm.present() == [7, 200]
     assert int(lm.mask(7, 200).sum()) == 4 and not lm.mask(8).any()
     assert Labelmap.empty(grid).present() == []
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_sample_of_int16_ct_same_as_float32(order) -> None:
+    # Volume.sample reads a 16-bit CT as it is (no float copy of the whole CT): the values must be those
+    # of the float32 volume, to the bit.
+    rng = np.random.default_rng(5)
+    arr = rng.integers(-1024, 3000, (12, 14, 16)).astype(np.int16)
+    grid = Grid(arr.shape, (2.0, 0.7, 0.8), (5.0, -3.0, 1.0), _oblique_direction())
+    pts = grid.index_to_lps(rng.uniform(-2, 17, (500, 3)))
+    got = Volume(arr, grid).sample(pts, order=order)
+    want = Volume(arr.astype(np.float32), grid).sample(pts, order=order)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
