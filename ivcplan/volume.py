@@ -456,8 +456,23 @@ def resample_array(array: np.ndarray, source: Grid, target: Grid, *, interpolati
 LABEL_TABLE_MAX = 1 << 20
 
 
-#: Elements counted at a time by `Labelmap.present` (a few slices of a CT: its int64 copy stays in cache).
+#: Elements counted at a time by `values_present` (a few slices of a CT: its int64 copy stays in cache).
 PRESENT_CHUNK = 1 << 20
+
+
+def values_present(array: np.ndarray) -> list[int]:
+    """The distinct values of an integer array, increasing (``np.unique``): 8/16-bit arrays are counted
+    in chunks (bincount makes an int64 copy of what it counts), a fraction of np.unique's time on a
+    CT-sized labelmap."""
+    arr = np.asarray(array)
+    if not (arr.dtype.kind == "u" and arr.dtype.itemsize <= 2):
+        return [int(v) for v in np.unique(arr)]
+    flat = arr.reshape(-1)
+    seen = np.zeros(int(np.iinfo(arr.dtype).max) + 1, dtype=bool)
+    for start in range(0, flat.size, PRESENT_CHUNK):
+        counts = np.bincount(flat[start:start + PRESENT_CHUNK])
+        seen[:len(counts)] |= counts > 0
+    return [int(v) for v in np.flatnonzero(seen)]
 
 
 def label_mask(array: np.ndarray, values: Any) -> np.ndarray:
@@ -523,17 +538,7 @@ class Labelmap:
 
     def present(self) -> list[int]:
         """Label values present in the map (background excluded)."""
-        arr = self.array
-        if arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:
-            # Counted in chunks (bincount makes an int64 copy of what it counts): a fraction of np.unique's
-            # time on a CT-sized map.
-            flat = arr.reshape(-1)
-            seen = np.zeros(int(np.iinfo(arr.dtype).max) + 1, dtype=bool)
-            for start in range(0, flat.size, PRESENT_CHUNK):
-                counts = np.bincount(flat[start:start + PRESENT_CHUNK])
-                seen[:len(counts)] |= counts > 0
-            return [int(v) for v in np.flatnonzero(seen) if v != 0]
-        return [int(v) for v in np.unique(arr) if v != 0]
+        return [v for v in values_present(self.array) if v != 0]
 
     def volume_ml(self, *labels: int) -> float:
         return float(np.count_nonzero(self.mask(*labels))) * self.grid.voxel_volume_mm3 / 1000.0

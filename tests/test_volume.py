@@ -9,7 +9,7 @@ import SimpleITK as sitk
 
 from ivcplan import Grid, Labelmap, Volume
 from ivcplan.errors import GeometryError
-from ivcplan.volume import label_mask
+from ivcplan.volume import label_mask, values_present
 
 
 def _oblique_direction() -> np.ndarray:
@@ -162,3 +162,14 @@ def test_sample_of_int16_ct_same_as_float32(order) -> None:
     want = Volume(arr.astype(np.float32), grid).sample(pts, order=order)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_values_present_is_unique(dtype) -> None:
+    rng = np.random.default_rng(7)
+    big = np.zeros((3, 700, 600), dtype=dtype)  # more than one counting chunk
+    big[2, 650, 10] = 13
+    big[0, 5, 5] = 250
+    small = rng.integers(0, 9, (4, 5, 6)).astype(dtype)
+    for arr in (big, small, small[:0], small.T):
+        assert values_present(arr) == [int(v) for v in np.unique(arr)]

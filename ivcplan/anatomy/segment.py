@@ -626,8 +626,12 @@ def _add_liver_lesions(organs: OrganLabels, coarse: WorkFrame, frame: WorkFrame,
     exclude = ndimage.binary_dilation(exclude, structure=ball(LESION_VESSEL_MARGIN_MM, coarse.spacing))
     added = organ_mod.fill_lesions(seg.liver_low, seg.lesion_candidates, coarse.spacing, exclude) & ~seg.liver_low
     if added.any():
-        composite = organs.labels
-        composite[coarse.to_scan(added, (True,)) & label_mask(composite, [0, int(Label.BODY)])] = Label.LIVER
+        grown = coarse.to_scan(added, (True,))
+        # Within the lesions' box only (a view: written into the composite).
+        box = ndimage.find_objects(grown.astype(np.uint8, copy=False), max_label=1)[0]
+        if box is not None:
+            part = organs.labels[box]
+            part[grown[box] & label_mask(part, [0, int(Label.BODY)])] = Label.LIVER
 
 
 def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:

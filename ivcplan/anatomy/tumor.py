@@ -199,18 +199,25 @@ def stability_cap(stability: float) -> float:
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
     """Pieces of tumor apart from the mass in 3D and smaller than `MIN_DEFECT_ML` are what its growth
     left of a leak, not tumor, unless they lie where thin extensions are vein invasion (``enclosed``:
-    a tumor-filled renal vein at the hilum may be parted from the mass by its ostium)."""
-    lab, n = ndimage.label(tumor, structure=np.ones((3, 3, 3), bool))
+    a tumor-filled renal vein at the hilum may be parted from the mass by its ostium).
+    The pieces are numbered on the tumor's bounding box (the same pieces, in the same order, as on the
+    whole frame, for a fraction of the work)."""
+    box = ndimage.find_objects(tumor.astype(np.uint8, copy=False), max_label=1)[0]
+    if box is None:
+        return tumor
+    lab, n = ndimage.label(tumor[box], structure=np.ones((3, 3, 3), bool))
     if n < 2:
         return tumor
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     sizes[0] = 0
     keep = (sizes * vox_ml >= MIN_DEFECT_ML) | (sizes == sizes.max())
     if enclosed is not None:
-        inside = np.bincount(lab.ravel(), weights=enclosed.ravel(), minlength=n + 1)
+        inside = np.bincount(lab.ravel(), weights=enclosed[box].ravel(), minlength=n + 1)
         keep |= inside > 0.5 * sizes
     keep[0] = False
-    return label_mask(lab, np.nonzero(keep)[0])
+    out = np.zeros_like(tumor)
+    out[box] = label_mask(lab, np.nonzero(keep)[0])
+    return out
 
 
 def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ivcplan.errors import InputError
 from ivcplan.labels import Label
-from ivcplan.volume import Labelmap
+from ivcplan.volume import Labelmap, values_present
 
 if TYPE_CHECKING:
     from pydicom.sr.coding import Code
@@ -339,7 +339,7 @@ def write_dicom_seg(labelmap: Labelmap, source_files: Sequence[str | Path], path
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             raise InputError(f"cannot read source DICOM file: {exc}", f) from exc
     frames = _frames_for_sources(labelmap, datasets)
-    present = sorted(int(v) for v in np.unique(frames) if v != 0)
+    present = [v for v in values_present(frames) if v != 0]
     if labels is not None:
         present = [v for v in present if v in {int(x) for x in labels}]
     if not present:
