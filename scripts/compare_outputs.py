@@ -1,8 +1,9 @@
 """Compare two `ivcplan analyze` output folders array by array and field by field.
 
 Used to show that a refactor changed no result: report.json field by field (run timings and
-provenance excepted), report.csv cell by cell (same exceptions), the NIfTI labelmap and the DICOM
-SEG voxel by voxel, every PNG pixel by pixel, every mesh vertex by vertex, the HTML text with its
+provenance excepted), report.csv cell by cell (same exceptions), the NIfTI labelmap, the Slicer
+.seg.nrrd (header fields and voxels: pynrrd stamps the writing time in a comment) and the DICOM SEG
+voxel by voxel, every PNG pixel by pixel, every mesh vertex by vertex, the HTML text with its
 embedded images, and the PDF's text and rasterised pages.
 
     python scripts/compare_outputs.py BEFORE_DIR AFTER_DIR [BEFORE_DIR2 AFTER_DIR2 ...]
@@ -93,6 +94,20 @@ def _compare_seg(a: Path, b: Path, out: list[str]) -> None:
         out.append(f"{a.name}: segments {labels[0]} -> {labels[1]}")
 
 
+def _compare_nrrd(a: Path, b: Path, out: list[str]) -> None:
+    # pynrrd writes the time of writing as a comment: the header fields and the voxels are compared.
+    import nrrd
+
+    (da, ha), (db, hb) = nrrd.read(str(a)), nrrd.read(str(b))
+    if not np.array_equal(da, db) or da.dtype != db.dtype:
+        out.append(f"{a.name}: voxels differ")
+    for key in sorted(set(ha) | set(hb)):
+        va, vb = ha.get(key), hb.get(key)
+        same = np.array_equal(va, vb) if isinstance(va, np.ndarray) or isinstance(vb, np.ndarray) else va == vb
+        if not same:
+            out.append(f"{a.name}: header {key} {va!r} -> {vb!r}")
+
+
 def _compare_png(a: Path, b: Path, out: list[str], skip_top: float = 0.0, tolerate: int = 0) -> None:
     import matplotlib.image as mpimg
 
@@ -164,6 +179,8 @@ def compare(before: Path, after: Path) -> list[str]:
             _diff_json(json.loads(a.read_text()), json.loads(b.read_text()), "report", out)
         elif rel.name.endswith(".nii.gz"):
             _compare_nifti(a, b, out)
+        elif rel.name.endswith(".seg.nrrd"):
+            _compare_nrrd(a, b, out)
         elif rel.name.endswith(".seg.dcm"):
             _compare_seg(a, b, out)
         elif rel.suffix in _BY_SUFFIX:

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ivcplan"
 #: Layer of each top-level module or package (docs/design.md); a module may import its own layer's
 #: peers only where listed in PEERS, and any lower layer.
 LAYERS: dict[str, int] = {
-    "errors": 0, "labels": 0, "vocabulary": 0, "progress": 0, "parallel": 0, "metrics": 0, "volume": 0,
+    "errors": 0, "labels": 0, "vocabulary": 0, "progress": 0, "parallel": 0, "memory": 0, "metrics": 0, "volume": 0,
     "io": 1, "sample_data": 1,
     "anatomy": 2,
     "measure": 3,

@@ -9,6 +9,7 @@ import SimpleITK as sitk
 
 from ivcplan import Grid, Labelmap, Volume
 from ivcplan.errors import GeometryError
+from ivcplan.volume import label_mask, values_present
 
 
 def _oblique_direction() -> np.ndarray:
@@ -121,3 +122,54 @@ def test_reorientation_rejects_bad_codes_by_name() -> None:
             grid.reorientation(bad)
     assert grid.reorientation("LPS").is_identity
     assert not grid.reorientation("SPL").is_identity
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.int64])
+def test_label_mask_is_isin(dtype) -> None:
+    # label_mask replaces np.isin on label arrays (a table lookup): the same mask for every integer type,
+    # negative values, values absent or out of the type's range, views and empty arrays.
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 40, (9, 11, 13)).astype(dtype)
+    if np.issubdtype(dtype, np.signedinteger):
+        arr = arr - 5
+    for values in ([], [0], [1, 5, 7], [0, 39], [3, 300, -2], np.array([2, 3], np.uint8), [True]):
+        for a in (arr, arr.T[::-1, :, ::2], arr[:0]):
+            got = label_mask(a, values)
+            assert got.dtype == bool and got.shape == a.shape
+            np.testing.assert_array_equal(got, np.isin(a, values))
+
+
+def test_labelmap_mask_and_present() -> None:
+    grid = Grid((4, 5, 6), (1.0, 1.0, 1.0), (0, 0, 0), np.eye(3))
+    arr = np.zeros(grid.shape, dtype=np.uint8)
+    arr[0, 0, :3] = 7
+    arr[2, 1, 1] = 200
+    lm = Labelmap(arr, grid)
+    assert lm.present() == [7, 200]
+    assert int(lm.mask(7, 200).sum()) == 4 and not lm.mask(8).any()
+    assert Labelmap.empty(grid).present() == []
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_sample_of_int16_ct_same_as_float32(order) -> None:
+    # Volume.sample reads a 16-bit CT as it is (no float copy of the whole CT): the values must be those
+    # of the float32 volume, to the bit.
+    rng = np.random.default_rng(5)
+    arr = rng.integers(-1024, 3000, (12, 14, 16)).astype(np.int16)
+    grid = Grid(arr.shape, (2.0, 0.7, 0.8), (5.0, -3.0, 1.0), _oblique_direction())
+    pts = grid.index_to_lps(rng.uniform(-2, 17, (500, 3)))
+    got = Volume(arr, grid).sample(pts, order=order)
+    want = Volume(arr.astype(np.float32), grid).sample(pts, order=order)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_values_present_is_unique(dtype) -> None:
+    rng = np.random.default_rng(7)
+    big = np.zeros((3, 700, 600), dtype=dtype)  # more than one counting chunk
+    big[2, 650, 10] = 13
+    big[0, 5, 5] = 250
+    small = rng.integers(0, 9, (4, 5, 6)).astype(dtype)
+    for arr in (big, small, small[:0], small.T):
+        assert values_present(arr) == [int(v) for v in np.unique(arr)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.volume import Grid, Reorientation, Volume
+from ivcplan.volume import Grid, Reorientation, Volume, label_mask
 
 #: Target spacing (mm; S, P, L) of the vessels' frame: coarse enough for speed, fine enough for a
 #: flattened 10 mm vein.
@@ -205,7 +205,7 @@ def refine_edges(volume: Volume, frame: WorkFrame, mask_low: np.ndarray, window:
     labels, n = ndimage.label(decided)
     if n > 1 and inner.any():
         keep = np.unique(labels[inner])
-        decided = np.isin(labels, keep[keep > 0])
+        decided = label_mask(labels, keep[keep > 0])
     out = np.zeros_like(full)
     out[box] = decided
     return out

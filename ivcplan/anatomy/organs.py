@@ -47,7 +47,7 @@ from ivcplan.anatomy.trunk import Column, body_outline, fill_slices, find_column
 from ivcplan.errors import InputError
 from ivcplan.parallel import side_by_side
 from ivcplan.progress import ProgressCallback
-from ivcplan.volume import Grid, Volume
+from ivcplan.volume import Grid, Volume, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ def _lesion_components(liver: np.ndarray, hypo: np.ndarray, tissue: np.ndarray, 
     keep = keep[keep > 0]
     if keep.size == 0:
         return liver
-    lesions = np.isin(labels, keep)
+    lesions = label_mask(labels, keep)
     # Back out to the blobs' own outline (the opening shaved it).
     lesions = ndimage.binary_dilation(lesions, structure=ball(LESION_OPENING_MM, spacing)) & hypo
     return liver | lesions

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.morphology import bbox
+from ivcplan.volume import label_mask
 
 #: Lateral (mm) range of a kidney centroid from the vertebral-body centre, and the soft margin.
 KIDNEY_LATERAL_MM = (58.0, 100.0)
@@ -214,7 +215,7 @@ def kidneys_low(array: np.ndarray, spacing: np.ndarray, body: np.ndarray, spine:
         # Voxels nearer another (real-sized) core of the same window belong to that neighbour.
         sizes = np.bincount(labels.ravel())
         big = np.nonzero(sizes * voxel_ml >= MIN_CORE_ML)[0]
-        markers = np.where(np.isin(labels, big[big > 0]), labels, 0)
+        markers = np.where(label_mask(labels, big[big > 0]), labels, 0)
         nearest = ndimage.distance_transform_edt(markers == 0, sampling=sp, return_distances=False,
                                                  return_indices=True)
         own = markers[tuple(nearest)] == cand.label

@@ -30,7 +30,7 @@ from ivcplan.errors import InputError
 from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.parallel import available_threads, run_beside
 from ivcplan.progress import ProgressCallback, no_progress
-from ivcplan.volume import Labelmap, Volume
+from ivcplan.volume import Labelmap, Volume, label_mask
 
 if TYPE_CHECKING:
     from ivcplan.anatomy.organs import OrganSegmentation
@@ -455,7 +455,8 @@ def _trim_branch_mouths(labels: np.ndarray, ivc: VesselResult, frame: WorkFrame)
     template (at least the vein's typical section, enlarged by `MOUTH_SECTION_MARGIN`) is left to
     the branch veins."""
     ry_typ, rx_typ = _typical_radii_px(ivc.track, frame.spacing, lumen_only=True)
-    filled = np.isin(labels, [int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)]).reshape(labels.shape[0], -1).any(axis=1)
+    filled = label_mask(labels, [int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)]).reshape(labels.shape[0], -1)
+    filled = filled.any(axis=1)
     for k, z in enumerate(ivc.track.z):
         if ivc.track.defect[k] or filled[z]:
             continue
@@ -469,7 +470,7 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
                         organs: OrganLabels, organ_work: np.ndarray, ivc: VesselResult, lumen_hu: float,
                         junction_z: int | None) -> None:
     """Renal and hepatic veins (``ivcplan.anatomy.veins``) where nothing else is labelled."""
-    vein = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
+    vein = label_mask(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)])
     # Vessels placed so far, and the vertebral marrow (it enhances like blood), are never a branch vein ...
     renal_excluded = ((labels > 0) & ~vein) | (organ_work == Label.SPINE)
     # ... nor, in the liver, anything brighter than bone's threshold. Renal veins may be brighter than that
@@ -620,13 +621,17 @@ def _add_liver_lesions(organs: OrganLabels, coarse: WorkFrame, frame: WorkFrame,
     seg = organs.segmentation
     if seg.liver_low is None or not seg.liver_low.any() or seg.lesion_candidates is None:
         return
-    vessels = np.isin(labels, [int(v) for v in (*IVC_LABELS, Label.AORTA, Label.RIGHT_ATRIUM)])
+    vessels = label_mask(labels, [int(v) for v in (*IVC_LABELS, Label.AORTA, Label.RIGHT_ATRIUM)])
     exclude = coarse.from_frame(frame, ndimage.binary_dilation(vessels, iterations=1))
     exclude = ndimage.binary_dilation(exclude, structure=ball(LESION_VESSEL_MARGIN_MM, coarse.spacing))
     added = organ_mod.fill_lesions(seg.liver_low, seg.lesion_candidates, coarse.spacing, exclude) & ~seg.liver_low
     if added.any():
-        composite = organs.labels
-        composite[coarse.to_scan(added, (True,)) & np.isin(composite, [0, int(Label.BODY)])] = Label.LIVER
+        grown = coarse.to_scan(added, (True,))
+        # Within the lesions' box only (a view: written into the composite).
+        box = ndimage.find_objects(grown.astype(np.uint8, copy=False), max_label=1)[0]
+        if box is not None:
+            part = organs.labels[box]
+            part[grown[box] & label_mask(part, [0, int(Label.BODY)])] = Label.LIVER
 
 
 def merge(segmentation: Segmentation, imported: ImportedLabels) -> Segmentation:

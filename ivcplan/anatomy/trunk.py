@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.morphology import ball
+from ivcplan.volume import label_mask
 
 #: Anything denser than this (HU) is patient or table, not air.
 BODY_THRESHOLD_HU = -400.0
@@ -142,7 +143,7 @@ def body_outline(frame: WorkFrame) -> np.ndarray:
         return np.zeros(frame.shape, bool)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    body = np.isin(labels, np.nonzero(sizes >= BODY_MIN_COMPONENT_FRACTION * sizes.max())[0])
+    body = label_mask(labels, np.nonzero(sizes >= BODY_MIN_COMPONENT_FRACTION * sizes.max())[0])
     # The opening shaves corners: take back the air-threshold voxels touching the opened body.
     body = ndimage.binary_dilation(body, structure=disc) & air
     return fill_slices(body)
@@ -230,7 +231,7 @@ def vertebral_column(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np
         if n == 0:
             continue
         near = np.unique(labels[(dy ** 2 + dx ** 2 <= (VERTEBRAL_BODY_RADIUS_MM + 10.0) ** 2) & (labels > 0)])
-        spine[z] = _fill_small_holes(np.isin(labels, near), hole_px)
+        spine[z] = _fill_small_holes(label_mask(labels, near), hole_px)
     return spine, centres
 
 
@@ -299,7 +300,7 @@ def _fill_small_holes(mask2d: np.ndarray, max_px: float) -> np.ndarray:
     sizes = np.bincount(holes.ravel())
     small = np.nonzero(sizes <= max_px)[0]
     small = small[small > 0]
-    return mask2d | np.isin(holes, small)
+    return mask2d | label_mask(holes, small)
 
 
 # ---------------------------------------------------------------------------------------------

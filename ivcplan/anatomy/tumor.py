@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.morphology import ball, bbox
+from ivcplan.volume import label_mask
 
 #: A filling defect is at least this much darker (HU) than the enhanced lumen.
 DEFECT_MARGIN_HU = 45.0
@@ -198,18 +199,25 @@ def stability_cap(stability: float) -> float:
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
     """Pieces of tumor apart from the mass in 3D and smaller than `MIN_DEFECT_ML` are what its growth
     left of a leak, not tumor, unless they lie where thin extensions are vein invasion (``enclosed``:
-    a tumor-filled renal vein at the hilum may be parted from the mass by its ostium)."""
-    lab, n = ndimage.label(tumor, structure=np.ones((3, 3, 3), bool))
+    a tumor-filled renal vein at the hilum may be parted from the mass by its ostium).
+    The pieces are numbered on the tumor's bounding box (the same pieces, in the same order, as on the
+    whole frame, for a fraction of the work)."""
+    box = ndimage.find_objects(tumor.astype(np.uint8, copy=False), max_label=1)[0]
+    if box is None:
+        return tumor
+    lab, n = ndimage.label(tumor[box], structure=np.ones((3, 3, 3), bool))
     if n < 2:
         return tumor
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     sizes[0] = 0
     keep = (sizes * vox_ml >= MIN_DEFECT_ML) | (sizes == sizes.max())
     if enclosed is not None:
-        inside = np.bincount(lab.ravel(), weights=enclosed.ravel(), minlength=n + 1)
+        inside = np.bincount(lab.ravel(), weights=enclosed[box].ravel(), minlength=n + 1)
         keep |= inside > 0.5 * sizes
     keep[0] = False
-    return np.isin(lab, np.nonzero(keep)[0])
+    out = np.zeros_like(tumor)
+    out[box] = label_mask(lab, np.nonzero(keep)[0])
+    return out
 
 
 def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +229,7 @@ def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> 
     lab, n = ndimage.label(thrombus)
     sizes = np.bincount(lab.ravel(), minlength=n + 1) * vox_ml
     touching = np.unique(lab[ndimage.binary_dilation(tumor) & (lab > 0)])
-    remnant = np.isin(lab, [int(i) for i in touching if sizes[i] < MIN_DEFECT_ML])
+    remnant = label_mask(lab, [int(i) for i in touching if sizes[i] < MIN_DEFECT_ML])
     return tumor | remnant, thrombus & ~remnant
 
 
@@ -256,7 +264,7 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
     lab, _ = ndimage.label(core | seed[z0:z1])
     keep = np.unique(lab[seed[z0:z1]])
     keep = keep[keep > 0]
-    kept = np.isin(lab, keep)
+    kept = label_mask(lab, keep)
     kept = ndimage.binary_dilation(kept, structure=st) & (sub_allowed | seed[z0:z1])
     moments: list[tuple[np.ndarray, np.ndarray] | None] = []
     for z in range(kept.shape[0]):
@@ -294,7 +302,7 @@ def _drop_islands(tumor: np.ndarray, lumen: np.ndarray, enclosed: np.ndarray | N
         if enclosed is not None:
             plug = sizes * float(np.prod(spacing[1:])) <= np.pi * MAX_PLUG_RADIUS_MM**2
             keep.update(int(v) for v in np.unique(lab[enclosed[z] & (lab > 0)]) if plug[v - 1])
-        out[z] = np.isin(lab, sorted(keep))
+        out[z] = label_mask(lab, sorted(keep))
     return out
 
 
@@ -340,7 +348,7 @@ def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray
                 continue
             lab, _ = ndimage.label(more | kept[z])
             touch = np.unique(lab[kept[z]])
-            add = more & np.isin(lab, touch[touch > 0])
+            add = more & label_mask(lab, touch[touch > 0])
             kept[z] |= add
             grew |= bool(add.any())
         if not grew:

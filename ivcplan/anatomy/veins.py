@@ -27,6 +27,7 @@ from scipy import ndimage
 from ivcplan.anatomy.hepatic_trace import TracedVein, trace_hepatic_veins
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.parallel import side_by_side
+from ivcplan.volume import label_mask
 
 #: Blood is above this fraction of the way from the liver (or soft tissue) to the IVC lumen (below
 #: the midpoint: thin veins lose contrast to partial volume) ...
@@ -227,7 +228,7 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
         dist_k = ndimage.distance_transform_edt(~m[box], sampling=spacing)
         near_k = dist_k <= RENAL_KIDNEY_GAP_MM
         ids = set(np.unique(comp[near_ivc & (comp > 0)]).tolist()) & set(np.unique(comp[near_k & (comp > 0)]).tolist())
-        vein = _tube(np.isin(comp, sorted(ids)), near_ivc, near_k, spacing) if ids else None
+        vein = _tube(label_mask(comp, sorted(ids)), near_ivc, near_k, spacing) if ids else None
         if vein is None or vein.sum() * voxel_mm3 < MIN_VEIN_MM3:
             # No connected tube: the cheapest bright path from the IVC wall to the kidney, if it is a vein.
             vein, why = _path_vein(hu[box], spacing, lo, hi, blocked[box] | ~inside, near_ivc,
@@ -293,7 +294,7 @@ def _path_vein(hu: np.ndarray, spacing: np.ndarray, lo: float, hi: float, blocke
     near = ndimage.distance_transform_edt(~on_path, sampling=spacing) <= PATH_TUBE_MM
     vein = (near & (smooth >= floor) & (smooth <= hi) & ~blocked) | on_path
     comp, _ = ndimage.label(vein, structure=np.ones((3, 3, 3), bool))
-    vein = np.isin(comp, np.unique(comp[on_path]))
+    vein = label_mask(comp, np.unique(comp[on_path]))
     return vein, ""
 
 
@@ -353,7 +354,7 @@ def _keep_touching(mask: np.ndarray, near: np.ndarray) -> np.ndarray:
     if n == 0:
         return mask
     ids = np.unique(comp[near & (comp > 0)])
-    return np.isin(comp, ids[ids > 0])
+    return label_mask(comp, ids[ids > 0])
 
 
 def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: np.ndarray,
@@ -513,7 +514,7 @@ def _long_branches(mask: np.ndarray, dist_ivc: np.ndarray) -> np.ndarray:
     if n == 0:
         return mask
     reach = ndimage.maximum(dist_ivc, comp, index=np.arange(1, n + 1))
-    return np.isin(comp, 1 + np.nonzero(np.asarray(reach) >= HEPATIC_MIN_LENGTH_MM)[0])
+    return label_mask(comp, 1 + np.nonzero(np.asarray(reach) >= HEPATIC_MIN_LENGTH_MM)[0])
 
 
 def _azimuth(mask: np.ndarray, centres: np.ndarray, box: tuple[slice, ...]) -> np.ndarray:

@@ -22,6 +22,7 @@ from ivcplan.anatomy.vessels_track import (
     template_scores,
     template_scores_by_polarity,
 )
+from ivcplan.volume import label_mask
 
 #: Aorta cross-section templates (semi-axes ry, rx in mm).
 AORTA_TEMPLATES: tuple[tuple[float, float], ...] = ((6.0, 6.0), (8.0, 8.0), (10.0, 10.0), (12.5, 12.5), (15.0, 15.0))
@@ -506,7 +507,7 @@ def _delineate_slice(win: np.ndarray, cy: float, cx: float, ry: float, rx: float
     lab, _ = ndimage.label(cand)
     hits = np.unique(lab[core & cand])
     hits = hits[hits > 0]
-    region = np.isin(lab, hits) if hits.size else template
+    region = label_mask(lab, hits) if hits.size else template
     region = ndimage.binary_fill_holes(ndimage.binary_opening(region, iterations=1))
     if not region.any():
         return template

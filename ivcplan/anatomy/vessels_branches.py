@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.vessels_track import Track
+from ivcplan.volume import label_mask
 
 #: Voxels within this of the venous blood level (HU; or 2.5 noise SDs if larger) are blood.
 BLOOD_TOL_HU = 25.0
@@ -89,7 +90,7 @@ def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidde
     hit = hit[hit > 0]
     if hit.size == 0:
         return right, left, None
-    comp = np.isin(lab, hit)
+    comp = label_mask(lab, hit)
     min_px = MIN_BLOB_MM2 / (spacing[1] * spacing[2])
     counts = []
     blobs_per_slice = []
@@ -151,7 +152,7 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
     hit = hit[hit > 0]
     if hit.size == 0:
         return atrium, None
-    comp = np.isin(lab, hit)
+    comp = label_mask(lab, hit)
     # The junction: from this slice up, the blood blob at the vein is a chamber: large, and compact
     # (hepatic veins joining the IVC make it larger but branched) unless very large (an atrium
     # touching the other chambers through their walls' partial volume).
@@ -201,7 +202,7 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
     # Keep what connects to the junction.
     lab2, _ = ndimage.label(atrium)
     first = np.unique(lab2[z_j][atrium[z_j]])
-    atrium = np.isin(lab2, first[first > 0])
+    atrium = label_mask(lab2, first[first > 0])
     return atrium, z_j
 
 

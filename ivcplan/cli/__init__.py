@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from ivcplan.cli._errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, STATE, cli_exit_code, guarded
+from ivcplan.memory import keep_freed_memory
 
 #: -h as well as --help everywhere; help text wrapped to the terminal up to 100 columns.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -82,7 +83,9 @@ _guard_all(app)
 
 def main() -> None:
     """The console script: like ``app()``, but Ctrl-C anywhere (even while the options are parsed) ends
-    with status 130 instead of click's "Aborted!" and 1."""
+    with status 130 instead of click's "Aborted!" and 1. The process's allocator keeps freed memory
+    for the next large array (`ivcplan.memory`): a third less CPU time for an analysis of a large CT."""
+    keep_freed_memory()
     try:
         code = app(standalone_mode=False)
     except KeyboardInterrupt:

@@ -20,7 +20,7 @@ from scipy import ndimage
 from ivcplan.errors import AnalysisError
 from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, RENAL_VEIN_LABELS, Label
 from ivcplan.progress import ProgressCallback
-from ivcplan.volume import Labelmap
+from ivcplan.volume import Labelmap, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def trace_centerline(labelmap: Labelmap, *, progress: ProgressCallback | None = 
     Raises `AnalysisError` when the labelmap holds no IVC voxels.
     """
     grid = labelmap.grid
-    mask_full = np.isin(labelmap.array, _IVC)
+    mask_full = label_mask(labelmap.array, _IVC)
     if not mask_full.any():
         raise AnalysisError("labelmap has no IVC voxels (labels ivc_lumen=1, ivc_tumor=2, ivc_thrombus=17)")
     s_axis = grid.axis_of(2)
@@ -397,7 +397,7 @@ def _main_components(mask: np.ndarray) -> np.ndarray:
         return mask
     sizes = np.bincount(comps.ravel())[1:]
     keep = np.flatnonzero(sizes >= MIN_COMPONENT_FRACTION * sizes.max()) + 1
-    return np.isin(comps, keep)
+    return label_mask(comps, keep)
 
 
 def _resample(points: np.ndarray, step: float) -> np.ndarray:
@@ -521,7 +521,7 @@ def _central_region(ivc2d: np.ndarray, centre: int, gap_px: int = 0) -> np.ndarr
     region = comps == lab
     if n > 1 and gap_px > 0:
         near = np.unique(comps[ndimage.binary_dilation(region, iterations=gap_px) & (comps > 0)])
-        region = np.isin(comps, near)
+        region = label_mask(comps, near)
     return region
 
 

@@ -32,7 +32,7 @@ from scipy import ndimage
 from ivcplan.labels import CLAMP_LANDMARKS, HEPATIC_VEIN_LABELS, IVC_LABELS, Label
 from ivcplan.measure.centerline import Centerline
 from ivcplan.measure.landmarks import Landmark, Landmarks
-from ivcplan.volume import Labelmap, Volume
+from ivcplan.volume import Labelmap, Volume, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def find(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks,
          volume: Volume | None = None) -> dict[str, Landmark]:
     """``liver_caudal_edge`` and ``caval_hiatus`` (missing ones with ``position_mm`` None and why)."""
     frame = _Frame.of(labelmap, volume)
-    ivc = np.isin(frame.labels, _IVC)
-    liver = np.isin(frame.labels, _LIVER)
+    ivc = label_mask(frame.labels, _IVC)
+    liver = label_mask(frame.labels, _LIVER)
     out = {"liver_caudal_edge": _liver_edge(frame, ivc, liver, centerline, landmarks),
            "caval_hiatus": _hiatus(frame, ivc, liver, centerline, landmarks)}
     return out

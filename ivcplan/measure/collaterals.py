@@ -37,7 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.labels import Label
-from ivcplan.volume import Labelmap, Volume
+from ivcplan.volume import Labelmap, Volume, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,32 @@ def assess(volume: Volume | None, labelmap: Labelmap, *, renal_z: float | None, 
     return {**out, "collateral_return": None, "reason": f"{', '.join(missing)} not assessed; none enlarged where seen"}
 
 
+def _maximum_in_box(mask: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """``ndimage.maximum_filter(mask, size).astype(bool)`` computed on the mask's bounding box grown by
+    half the filter (the same result: beyond that box every window holds zeros only)."""
+    box = ndimage.find_objects(mask.astype(np.uint8, copy=False), max_label=1)[0]
+    out = np.zeros(mask.shape, dtype=bool)
+    if box is None:
+        return out
+    grown = tuple(slice(max(0, sl.start - n // 2), min(dim, sl.stop + n // 2))
+                  for sl, n, dim in zip(box, size, mask.shape, strict=True))
+    out[grown] = ndimage.maximum_filter(mask[grown], size=size).astype(bool)
+    return out
+
+
+def _band(spine: np.ndarray, rows_cols: np.ndarray, pixel: np.ndarray) -> np.ndarray:
+    """Pixels of one slice within `PARAVERTEBRAL_MM` of the spine (the spine excluded): the distance
+    transform runs on the spine's box grown by that distance, which holds every pixel that near."""
+    margin = np.ceil(PARAVERTEBRAL_MM / pixel).astype(int) + 1
+    lo = np.maximum(rows_cols.min(axis=0) - margin, 0)
+    hi = np.minimum(rows_cols.max(axis=0) + 1 + margin, spine.shape)
+    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]))
+    dist = ndimage.distance_transform_edt(~spine[box], sampling=pixel)
+    band = np.zeros(spine.shape, dtype=bool)
+    band[box] = (dist > 0) & (dist <= PARAVERTEBRAL_MM)
+    return band
+
+
 def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) -> dict[str, Any]:
     re = labelmap.grid.reorientation("SPL")
     labels = re.apply(labelmap.array)
@@ -122,14 +148,14 @@ def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) ->
     ceiling = brightest + BLOOD_MAX_ABOVE_HU
     spine = labels == Label.SPINE
     has_spine = np.flatnonzero(spine.any(axis=(1, 2)))
-    trunks = np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS),
+    trunks = label_mask(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS),
                               int(Label.AORTA)]).astype(np.uint8)
     reach = (2 * int(np.ceil(TRUNK_GAP_MM / dz)) + 1, 2 * int(np.ceil(TRUNK_MARGIN_MM / pixel[0])) + 1,
              2 * int(np.ceil(TRUNK_MARGIN_MM / pixel[1])) + 1)
-    trunks = ndimage.maximum_filter(trunks, size=reach).astype(bool)
+    trunks = _maximum_in_box(trunks, reach)
     # A slice is read only where the IVC itself is segmented nearby: else its own lumen would pass for a
     # collateral. Kidney tissue beside the spine passes for a vein unless the kidneys are labelled.
-    ivc_near = ndimage.maximum_filter1d(np.isin(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR),
+    ivc_near = ndimage.maximum_filter1d(label_mask(labels, [int(Label.IVC_LUMEN), int(Label.IVC_TUMOR),
                                                          int(Label.IVC_THROMBUS)]).any(axis=(1, 2)).astype(np.uint8),
                                         size=reach[0]).astype(bool)
     kidneys = bool(np.any(labels == Label.KIDNEY_RIGHT) and np.any(labels == Label.KIDNEY_LEFT))
@@ -149,8 +175,7 @@ def _paravertebral(volume: Volume, labelmap: Labelmap, renal_z: float | None) ->
         centre_row, centre_col = (float(v) for v in np.median(rows_cols, axis=0))
         near_mid = np.abs(rows_cols[:, 1] - centre_col) * pixel[1] <= MIDLINE_MM
         front_row = float(rows_cols[near_mid, 0].min()) if near_mid.any() else float(rows_cols[:, 0].min())
-        dist = ndimage.distance_transform_edt(~sp, sampling=pixel)
-        band = (dist > 0) & (dist <= PARAVERTEBRAL_MM)
+        band = _band(sp, rows_cols, pixel)
         band[int(np.ceil(centre_row)):, :] = False  # the front half: the veins lie beside and before the bodies
         band[:max(0, int(np.floor(front_row - AHEAD_OF_SPINE_MM / pixel[0]))), :] = False
         cols = np.arange(band.shape[1])

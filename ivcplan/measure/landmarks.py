@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, LANDMARKS, RENAL_VEIN_LABELS, Label
 from ivcplan.measure.centerline import Centerline
-from ivcplan.volume import Labelmap
+from ivcplan.volume import Labelmap, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class _Context:
         self.labelmap = labelmap
         self.centerline = centerline
         self.grid = labelmap.grid
-        self.ivc = np.isin(labelmap.array, _IVC)
+        self.ivc = label_mask(labelmap.array, _IVC)
         self._dist: np.ndarray | None = None
         # One pass for every label's box: the per-label lookups below scan that box, not the volume.
         arr = labelmap.array

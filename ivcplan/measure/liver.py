@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ivcplan.labels import HEPATIC_VEIN_LABELS, IVC_LABELS, Label
-from ivcplan.volume import Labelmap
+from ivcplan.volume import Labelmap, label_mask
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _ivc_axis(labelmap: Labelmap, box: tuple[slice, slice, slice]) -> tuple[np.n
     slab = [slice(None)] * 3
     slab[labelmap.grid.axis_of(2)] = box[labelmap.grid.axis_of(2)]
     slab_start = np.array([s.start or 0 for s in slab])
-    ivc_points = _points(labelmap, np.isin(labelmap.array[tuple(slab)], IVC_LABELS), slab_start)
+    ivc_points = _points(labelmap, label_mask(labelmap.array[tuple(slab)], IVC_LABELS), slab_start)
     if len(ivc_points) < MIN_VOXELS:
         return None
     corners = np.array([[b.start if pick else b.stop - 1 for b, pick in zip(box, bits, strict=True)]

@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from ivcplan.labels import IVC_LABELS, Label
 from ivcplan.measure.liver import LIVER_LABELS
-from ivcplan.volume import Labelmap
+from ivcplan.volume import Labelmap, label_mask
 
 #: The plane through the IVC and the middle hepatic vein is placed to within about this (mm).
 PLANE_SHIFT_MM = 5.0
@@ -100,7 +100,7 @@ def caudate(labelmap: Labelmap, volumes: dict[str, Any], *, low_z: float | None,
     if low_z is None or high_z is None or high_z <= low_z:
         return none("liver caudal edge or hepatic vein ostia not located")
     grid = labelmap.grid
-    ivc = np.isin(labelmap.array, [int(v) for v in IVC_LABELS])
+    ivc = label_mask(labelmap.array, [int(v) for v in IVC_LABELS])
     liver = labelmap.array == Label.LIVER
     if not ivc.any() or not liver.any():
         return none("IVC or liver not segmented")

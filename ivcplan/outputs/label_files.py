@@ -136,6 +136,7 @@ def write_seg_nrrd(labelmap: Labelmap, path: str | Path) -> Path:
         })
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nrrd.write(str(path), np.ascontiguousarray(np.transpose(array.astype(np.uint8, copy=False), (2, 1, 0))),
+    # A transposed view: written in Fortran order its bytes are the C-ordered map, one straight copy.
+    nrrd.write(str(path), np.transpose(array.astype(np.uint8, copy=False), (2, 1, 0)),
                header, index_order="F")
     return path
