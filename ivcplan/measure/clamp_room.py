@@ -128,8 +128,9 @@ def find(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks,
     frame = _Frame.of(labelmap, volume)
     ivc = np.isin(frame.labels, _IVC)
     liver = np.isin(frame.labels, _LIVER)
-    out = {"liver_caudal_edge": _liver_edge(frame, ivc, liver, centerline, landmarks),
-           "caval_hiatus": _hiatus(frame, ivc, liver, centerline, landmarks)}
+    wrap = _wrap_profile(frame, ivc, liver) if liver.any() else np.full(len(frame.heights), np.nan)
+    out = {"liver_caudal_edge": _liver_edge(frame, wrap, liver, centerline, landmarks),
+           "caval_hiatus": _hiatus(frame, wrap, ivc, liver, centerline, landmarks)}
     return out
 
 
@@ -153,17 +154,19 @@ def _wrap_profile(frame: _Frame, ivc: np.ndarray, liver: np.ndarray) -> np.ndarr
     return out
 
 
-def _liver_edge(frame: _Frame, ivc: np.ndarray, liver: np.ndarray, cl: Centerline,
+def _liver_edge(frame: _Frame, wrap: np.ndarray, liver: np.ndarray, cl: Centerline,
                 landmarks: Landmarks) -> Landmark:
     if not liver.any():
         return _missing("liver not segmented")
-    wrap = _wrap_profile(frame, ivc, liver)
     wrapped = np.nan_to_num(wrap, nan=0.0) >= LIVER_WRAP_MIN
     if not wrapped.any():
         return _missing(f"no level where the liver lies against the IVC (within {LIVER_RING_MM:g} mm over "
                         f"{LIVER_WRAP_MIN:.0%} of its outline)")
-    stretch, doubt = _retrohepatic_stretch(frame, wrapped, landmarks["hepatic_veins"])
+    stretch, ostia_off, rivals = _retrohepatic_stretch(frame, wrapped, landmarks["hepatic_veins"])
     lowest = stretch[0]
+    doubt = "; ".join(([] if not ostia_off else ["the hepatic vein ostia lie outside that stretch"])
+                      + ([] if rivals < 2 else [f"{rivals} separate stretches of liver against the IVC of "
+                                                "similar length"]))
     z = frame.heights[lowest] - 0.5 * frame.dz  # the lower surface of that slice
     at_fov = lowest == 0 or np.isnan(wrap[max(lowest - 1, 0)])
     detail = (f"lowest level of the retrohepatic IVC: liver within {LIVER_RING_MM:g} mm of the IVC over at least "
@@ -187,27 +190,25 @@ def _stretches(flags: np.ndarray, gap_slices: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
-def _retrohepatic_stretch(frame: _Frame, wrapped: np.ndarray, hv: Landmark) -> tuple[tuple[int, int], str]:
-    """The retrohepatic IVC: the longest stretch of slices with liver against the IVC (gaps up to
-    `LIVER_GAP_MM` bridged), and why it is doubtful ("" if not). Not simply the stretch at the hepatic
-    vein ostia: liver wrongly grown into the heart wraps the atrium above the dome, and the ostia may
-    be placed there; the retrohepatic IVC is the long stretch, several centimetres."""
-    runs = _stretches(wrapped, max(1, round(LIVER_GAP_MM / frame.dz)))
-    lengths = [b - a + 1 for a, b in runs]
+def _retrohepatic_stretch(frame: _Frame, wrapped: np.ndarray, hv: Landmark) -> tuple[tuple[int, int], bool, int]:
+    """The retrohepatic IVC: the longest stretch (first, last slice) with liver against the IVC (gaps up
+    to `LIVER_GAP_MM` bridged); whether the hepatic vein ostia (when found) lie off it; and how many
+    stretches are at least `RIVAL_STRETCH_SHARE` as long (itself included). Not simply the stretch at
+    the ostia: liver wrongly grown into the heart wraps the atrium above the dome, and the ostia may be
+    placed there; the retrohepatic IVC is the long stretch, several centimetres."""
+    gap = max(1, round(LIVER_GAP_MM / frame.dz))
+    runs = _stretches(wrapped, gap)
+    lengths = np.array([b - a + 1 for a, b in runs])
     best = runs[int(np.argmax(lengths))]
-    doubts = []
+    off = False
     if hv.found:
         k = frame.slice_at(hv.position_mm[2])
-        gap = max(1, round(LIVER_GAP_MM / frame.dz))
-        if not best[0] - gap <= k <= best[1] + gap:
-            doubts.append("the hepatic vein ostia lie outside that stretch")
-    rivals = sum(1 for n in lengths if n >= RIVAL_STRETCH_SHARE * max(lengths))
-    if rivals > 1:
-        doubts.append(f"{rivals} separate stretches of liver against the IVC of similar length")
-    return best, "; ".join(doubts)
+        off = not best[0] - gap <= k <= best[1] + gap
+    return best, off, int(np.count_nonzero(lengths >= RIVAL_STRETCH_SHARE * lengths.max()))
 
 
-def _hiatus(frame: _Frame, ivc: np.ndarray, liver: np.ndarray, cl: Centerline, landmarks: Landmarks) -> Landmark:
+def _hiatus(frame: _Frame, wrap: np.ndarray, ivc: np.ndarray, liver: np.ndarray, cl: Centerline,
+            landmarks: Landmarks) -> Landmark:
     caj = landmarks["cavoatrial_junction"]
     hv = landmarks["hepatic_veins"]
 
@@ -220,12 +221,13 @@ def _hiatus(frame: _Frame, ivc: np.ndarray, liver: np.ndarray, cl: Centerline, l
 
     if not liver.any():
         return from_caj("liver not segmented")
-    wrapped = np.nan_to_num(_wrap_profile(frame, ivc, liver), nan=0.0) >= LIVER_WRAP_MIN
-    if hv.found and not (wrapped.any() and _retrohepatic_stretch(frame, wrapped, hv)[1]):
+    wrapped = np.nan_to_num(wrap, nan=0.0) >= LIVER_WRAP_MIN
+    stretch, ostia_off, _ = _retrohepatic_stretch(frame, wrapped, hv) if wrapped.any() else (None, False, 0)
+    if hv.found and not ostia_off:
         ref = frame.slice_at(hv.position_mm[2])
-    elif wrapped.any():
+    elif stretch is not None:
         # The top of the retrohepatic stretch (the ostia are missing, or lie off that stretch).
-        ref = _retrohepatic_stretch(frame, wrapped, hv)[0][1]
+        ref = stretch[1]
     else:
         return from_caj("hepatic vein ostia not found and no liver against the IVC")
     if not ivc[ref].any():
