@@ -210,14 +210,17 @@ def find_ends(hu: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarr
               *, enhanced: bool, iliac_top: int | None = None, iliac_forbidden: np.ndarray | None = None) -> Ends:
     """Iliac veins and the right atrium; the confluence is looked for at or below ``iliac_top``
     (working slice), and not at all when it is None (the aorta does not divide within the scan).
-    ``iliac_forbidden``: voxels that are never an iliac vein (default ``forbidden``)."""
+    ``iliac_forbidden``: voxels that are never an iliac vein nor the atrium (default ``forbidden``):
+    their blood is taken in a narrow band around the vein's own level, which may lie above the bone
+    threshold (bright inflow; the atrium's mixed blood at 200+ HU), so there only what is known not to
+    be blood (the vertebrae, the aorta) is excluded."""
     empty = np.zeros_like(ivc)
     if not enhanced or track.z.size < 3:
         return Ends(empty, empty, empty, None, None,
                     ("iliac veins and right atrium need an enhanced scan: not segmented",) if not enhanced else ())
     smooth = ndimage.gaussian_filter(hu, sigma=(0.0, 1.0, 1.0))
+    bright_forbidden = forbidden if iliac_forbidden is None else iliac_forbidden
     right, left, conf = (empty, empty, None) if iliac_top is None else \
-        find_iliac_veins(smooth, track, ivc, forbidden if iliac_forbidden is None else iliac_forbidden, spacing,
-                         top=iliac_top)
-    atrium, junction = find_atrium(smooth, track, ivc, forbidden, spacing)
+        find_iliac_veins(smooth, track, ivc, bright_forbidden, spacing, top=iliac_top)
+    atrium, junction = find_atrium(smooth, track, ivc, bright_forbidden, spacing)
     return Ends(right, left, atrium, conf, junction)

@@ -5,13 +5,15 @@ hiatus, the CT itself (the segmentation has no diaphragm or lung label). Heights
 landmarks are the IVC centerline points at those heights.
 
 **Liver caudal edge** (``liver_caudal_edge``): the lowest level of the retrohepatic IVC, i.e. of the
-stretch below the hepatic vein ostia along which liver lies within `LIVER_RING_MM` of the IVC
-outline over at least `LIVER_WRAP_MIN` of that ring. Below it the IVC can be clamped without
-mobilising the liver.
+longest stretch along which liver lies within `LIVER_RING_MM` of the IVC outline over at least
+`LIVER_WRAP_MIN` of that ring (short gaps bridged). Below it the IVC can be clamped without
+mobilising the liver. The confidence drops when the hepatic vein ostia lie off that stretch or a
+second stretch of similar length competes (liver grown into the heart wraps the atrium).
 
 **Caval hiatus** (``caval_hiatus``): where the IVC passes through the diaphragm, taken at the
 diaphragm's under-surface: the top of the liver's bare area beside the IVC. In every axial column
-of a ring `HIATUS_RING_MM` around the IVC at the level of the hepatic vein ostia that holds liver,
+of a ring `HIATUS_RING_MM` around the IVC at the level of the hepatic vein ostia (the top of the
+retrohepatic stretch when they are missing or lie off it) that holds liver,
 the liver is followed upwards (IVC and tumor voxels are crossed); the hiatus height is the median
 of the columns' liver tops, its spread (interquartile range) the uncertainty. With the CT, the
 columns are checked for thoracic content (lung air, mediastinal/pericardial fat, the right atrium)
@@ -63,6 +65,10 @@ CONFIDENCE_LIVER_ONLY = 0.55
 CONFIDENCE_FROM_CAJ = 0.3
 CONFIDENCE_EDGE = 0.8
 CONFIDENCE_EDGE_AT_FOV = 0.4
+#: The edge when its stretch is in doubt (ostia elsewhere, or a rival stretch).
+CONFIDENCE_EDGE_DOUBT = 0.5
+#: A second stretch of liver against the IVC at least this share of the longest one's length is a rival.
+RIVAL_STRETCH_SHARE = 0.5
 
 _IVC = tuple(int(v) for v in IVC_LABELS)
 _LIVER = (int(Label.LIVER), *(int(v) for v in HEPATIC_VEIN_LABELS.values()))
@@ -122,8 +128,9 @@ def find(labelmap: Labelmap, centerline: Centerline, landmarks: Landmarks,
     frame = _Frame.of(labelmap, volume)
     ivc = label_mask(frame.labels, _IVC)
     liver = label_mask(frame.labels, _LIVER)
-    out = {"liver_caudal_edge": _liver_edge(frame, ivc, liver, centerline, landmarks),
-           "caval_hiatus": _hiatus(frame, ivc, liver, centerline, landmarks)}
+    wrap = _wrap_profile(frame, ivc, liver) if liver.any() else np.full(len(frame.heights), np.nan)
+    out = {"liver_caudal_edge": _liver_edge(frame, wrap, liver, centerline, landmarks),
+           "caval_hiatus": _hiatus(frame, wrap, ivc, liver, centerline, landmarks)}
     return out
 
 
@@ -147,41 +154,61 @@ def _wrap_profile(frame: _Frame, ivc: np.ndarray, liver: np.ndarray) -> np.ndarr
     return out
 
 
-def _liver_edge(frame: _Frame, ivc: np.ndarray, liver: np.ndarray, cl: Centerline,
+def _liver_edge(frame: _Frame, wrap: np.ndarray, liver: np.ndarray, cl: Centerline,
                 landmarks: Landmarks) -> Landmark:
     if not liver.any():
         return _missing("liver not segmented")
-    wrap = _wrap_profile(frame, ivc, liver)
     wrapped = np.nan_to_num(wrap, nan=0.0) >= LIVER_WRAP_MIN
     if not wrapped.any():
         return _missing(f"no level where the liver lies against the IVC (within {LIVER_RING_MM:g} mm over "
                         f"{LIVER_WRAP_MIN:.0%} of its outline)")
-    hv = landmarks["hepatic_veins"]
-    start = frame.slice_at(hv.position_mm[2]) if hv.found else int(np.flatnonzero(wrapped)[-1])
-    # The retrohepatic stretch reaching (nearest to) the hepatic vein level, followed down.
-    candidates = np.flatnonzero(wrapped)
-    k = int(candidates[np.argmin(np.abs(candidates - start))])
-    gap_slices = max(1, round(LIVER_GAP_MM / frame.dz))
-    lowest, misses = k, 0
-    while k - 1 >= 0:
-        k -= 1
-        if wrapped[k]:
-            lowest, misses = k, 0
-        else:
-            misses += 1
-            if misses > gap_slices:
-                break
+    stretch, ostia_off, rivals = _retrohepatic_stretch(frame, wrapped, landmarks["hepatic_veins"])
+    lowest = stretch[0]
+    doubt = "; ".join(([] if not ostia_off else ["the hepatic vein ostia lie outside that stretch"])
+                      + ([] if rivals < 2 else [f"{rivals} separate stretches of liver against the IVC of "
+                                                "similar length"]))
     z = frame.heights[lowest] - 0.5 * frame.dz  # the lower surface of that slice
     at_fov = lowest == 0 or np.isnan(wrap[max(lowest - 1, 0)])
     detail = (f"lowest level of the retrohepatic IVC: liver within {LIVER_RING_MM:g} mm of the IVC over at least "
-              f"{LIVER_WRAP_MIN:.0%} of its outline (axial slices, followed down from the hepatic vein ostia)")
+              f"{LIVER_WRAP_MIN:.0%} of its outline (axial slices; the longest such stretch)")
     if at_fov:
         return _landmark_at(cl, z, CONFIDENCE_EDGE_AT_FOV, detail + "; the liver lies against the IVC down to the "
                                                                     "lowest slice with IVC: the edge may be lower")
+    if doubt:
+        return _landmark_at(cl, z, CONFIDENCE_EDGE_DOUBT, f"{detail}; {doubt}")
     return _landmark_at(cl, z, CONFIDENCE_EDGE, detail)
 
 
-def _hiatus(frame: _Frame, ivc: np.ndarray, liver: np.ndarray, cl: Centerline, landmarks: Landmarks) -> Landmark:
+def _stretches(flags: np.ndarray, gap_slices: int) -> list[tuple[int, int]]:
+    """(first, last) slice of every run of ``flags``, runs closer than ``gap_slices`` merged."""
+    idx = np.flatnonzero(flags)
+    if not len(idx):
+        return []
+    cuts = np.flatnonzero(np.diff(idx) > gap_slices + 1)
+    starts = np.r_[idx[0], idx[cuts + 1]]
+    ends = np.r_[idx[cuts], idx[-1]]
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _retrohepatic_stretch(frame: _Frame, wrapped: np.ndarray, hv: Landmark) -> tuple[tuple[int, int], bool, int]:
+    """The retrohepatic IVC: the longest stretch (first, last slice) with liver against the IVC (gaps up
+    to `LIVER_GAP_MM` bridged); whether the hepatic vein ostia (when found) lie off it; and how many
+    stretches are at least `RIVAL_STRETCH_SHARE` as long (itself included). Not simply the stretch at
+    the ostia: liver wrongly grown into the heart wraps the atrium above the dome, and the ostia may be
+    placed there; the retrohepatic IVC is the long stretch, several centimetres."""
+    gap = max(1, round(LIVER_GAP_MM / frame.dz))
+    runs = _stretches(wrapped, gap)
+    lengths = np.array([b - a + 1 for a, b in runs])
+    best = runs[int(np.argmax(lengths))]
+    off = False
+    if hv.found:
+        k = frame.slice_at(hv.position_mm[2])
+        off = not best[0] - gap <= k <= best[1] + gap
+    return best, off, int(np.count_nonzero(lengths >= RIVAL_STRETCH_SHARE * lengths.max()))
+
+
+def _hiatus(frame: _Frame, wrap: np.ndarray, ivc: np.ndarray, liver: np.ndarray, cl: Centerline,
+            landmarks: Landmarks) -> Landmark:
     caj = landmarks["cavoatrial_junction"]
     hv = landmarks["hepatic_veins"]
 
@@ -194,13 +221,15 @@ def _hiatus(frame: _Frame, ivc: np.ndarray, liver: np.ndarray, cl: Centerline, l
 
     if not liver.any():
         return from_caj("liver not segmented")
-    if hv.found:
+    wrapped = np.nan_to_num(wrap, nan=0.0) >= LIVER_WRAP_MIN
+    stretch, ostia_off, _ = _retrohepatic_stretch(frame, wrapped, hv) if wrapped.any() else (None, False, 0)
+    if hv.found and not ostia_off:
         ref = frame.slice_at(hv.position_mm[2])
+    elif stretch is not None:
+        # The top of the retrohepatic stretch (the ostia are missing, or lie off that stretch).
+        ref = stretch[1]
     else:
-        wrap = np.nan_to_num(_wrap_profile(frame, ivc, liver), nan=0.0)
-        if not np.any(wrap >= LIVER_WRAP_MIN):
-            return from_caj("hepatic vein ostia not found and no liver against the IVC")
-        ref = int(np.flatnonzero(wrap >= LIVER_WRAP_MIN)[-1])
+        return from_caj("hepatic vein ostia not found and no liver against the IVC")
     if not ivc[ref].any():
         return from_caj("no IVC at the level of the hepatic vein ostia")
     ring = _ring(ivc[ref], frame.pixel, *HIATUS_RING_MM)

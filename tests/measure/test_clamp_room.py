@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from ivcplan import io
 from ivcplan.labels import HEPATIC_VEIN_LABELS, Label
@@ -89,3 +90,52 @@ def test_hiatus_from_the_junction_when_the_liver_is_missing() -> None:
     caj = find_landmarks(labels, cl)["cavoatrial_junction"].position_mm[2]
     assert hiatus.position_mm[2] == pytest.approx(caj - clamp_room.HIATUS_BELOW_CAJ_MM, abs=1.0)
     assert not edge.found and edge.detail == "liver not segmented"
+
+
+def test_liver_grown_into_the_heart_does_not_move_the_edge_or_the_hiatus() -> None:
+    """On the random phantoms the liver mask can grow over the heart, wrapping the atrium (which the vein
+    step labels IVC) above the dome; without hepatic vein ostia the edge was followed down from the
+    highest wrapped slice and landed in the heart (tune seeds 4, 5: 114-120 mm off). The retrohepatic IVC
+    is the long stretch."""
+    volume, labels, truth = _sample("case_b_retrohepatic")
+    arr = labels.array.copy()
+    arr[np.isin(arr, [int(v) for v in HEPATIC_VEIN_LABELS.values()])] = Label.LIVER  # no ostia
+    grid = labels.grid
+    heights = grid.index_to_lps(np.stack([np.arange(grid.shape[0]), np.zeros(grid.shape[0]),
+                                          np.zeros(grid.shape[0])], axis=1))[:, 2]
+    caj = truth["facts"]["landmarks"]["cavoatrial_junction"]["position_mm"][2]
+    atrium = arr == Label.RIGHT_ATRIUM
+    assert atrium.any()
+    above = heights >= caj + 12.0
+    painted = 0
+    reach = int(np.ceil(12.0 / min(grid.spacing[1:])))  # 12 mm of heart muscle
+    for k in np.flatnonzero(above):
+        sl = atrium[k]
+        if not sl.any():
+            continue
+        # The atrium taken for IVC, and a sleeve of "liver" (heart muscle) around it.
+        sleeve = ndimage.binary_dilation(sl, iterations=reach) & np.isin(arr[k], [0, int(Label.BODY)])
+        arr[k][sl] = Label.IVC_LUMEN
+        arr[k][sleeve] = Label.LIVER
+        painted += 1
+    assert painted * grid.spacing[0] >= 15.0  # a stretch of at least 15 mm, shorter than the real one
+    found = _find(volume, Labelmap(arr, grid))
+    edge, ref = found["liver_caudal_edge"], truth["facts"]["landmarks"]["liver_caudal_edge"]["position_mm"]
+    assert edge.found and abs(edge.position_mm[2] - ref[2]) <= EDGE_Z_TOL_MM, edge.detail
+    assert edge.confidence == clamp_room.CONFIDENCE_EDGE  # the sleeve is short: no rival stretch
+    # The hiatus is taken where it is without the sleeve (from the top of the retrohepatic stretch).
+    unpainted = arr.copy()
+    unpainted[above] = labels.array[above]
+    unpainted[np.isin(unpainted, [int(v) for v in HEPATIC_VEIN_LABELS.values()])] = Label.LIVER
+    plain = _find(volume, Labelmap(unpainted, grid))["caval_hiatus"]
+    hiatus = found["caval_hiatus"]
+    assert hiatus.found and plain.found
+    assert hiatus.position_mm[2] == pytest.approx(plain.position_mm[2], abs=grid.spacing[0])
+
+
+def test_stretches_bridge_short_gaps_only() -> None:
+    flags = np.zeros(30, bool)
+    flags[[2, 3, 4, 6, 7, 15, 16, 17, 18, 19, 20]] = True
+    assert clamp_room._stretches(flags, 1) == [(2, 7), (15, 20)]
+    assert clamp_room._stretches(flags, 0) == [(2, 4), (6, 7), (15, 20)]
+    assert clamp_room._stretches(np.zeros(5, bool), 2) == []

@@ -8,6 +8,7 @@ from measure_synth import CONFLUENCE_Z, HEPATIC, IVC_R, IVC_X, IVC_Y, JUNCTION_Z
 
 from ivcplan.labels import Label
 from ivcplan.measure import SegmentMap, classify_segments, find_landmarks, trace_centerline, tumor_measurements
+from ivcplan.volume import Labelmap
 
 LANDMARK_Z_TOL_MM = 4.0  # acceptance: 10 mm
 POLE_TOL_MM = 3.0
@@ -254,3 +255,34 @@ def test_placed_landmarks_are_kept_and_move_the_levels_they_define():
     assert gone["hepatic_veins"].to_dict() == auto["hepatic_veins"].to_dict()
     with pytest.raises(KeyError, match="unknown landmark"):
         find_landmarks(case.labelmap, cl, {"renal": place_landmark(cl, None, "x")})
+
+
+@pytest.mark.parametrize("gap_mm", [8.0, 11.0])
+def test_a_hepatic_vein_label_stopping_short_of_the_ivc(gap_mm: float):
+    """The vein tracer keeps a hepatic vein's label 8 mm off the IVC wall beyond its mouth: a vein ending
+    within `HEPATIC_NEAR_MM` of the IVC still gives its ostium (at the near confidence), farther it does
+    not; a renal vein keeps the tighter `NEAR_MM`."""
+    from measure_synth import lps_points
+
+    from ivcplan.measure import landmarks as lmod
+
+    case = abdomen()
+    lab = case.labelmap.array.copy()
+    p = lps_points(case.labelmap.grid)
+    near_ivc = np.hypot(p[..., 0] - IVC_X, p[..., 1] - IVC_Y) <= IVC_R + gap_mm
+    cut = [int(v) for v in (Label.HEPATIC_VEIN_RIGHT, Label.HEPATIC_VEIN_MIDDLE, Label.HEPATIC_VEIN_LEFT,
+                            Label.RENAL_VEIN_RIGHT, Label.RENAL_VEIN_LEFT)]
+    lab[near_ivc & np.isin(lab, cut)] = 0
+    labels = Labelmap(lab, case.labelmap.grid)
+    lms = find_landmarks(labels, trace_centerline(labels))
+    reaches = gap_mm + 1.0 <= lmod.HEPATIC_NEAR_MM  # the label's last voxel lies about gap + 1 mm away
+    for side, (zh, _) in HEPATIC.items():
+        lm = lms[f"hepatic_vein_{side}"]
+        assert lm.found == reaches, (side, lm.detail)
+        if reaches:
+            assert lm.position_mm[2] == pytest.approx(zh, abs=LANDMARK_Z_TOL_MM)
+            assert 0.5 <= lm.confidence <= lmod.CONFIDENCE_NEAR  # near, capped by the level
+        else:
+            assert lm.detail == "hepatic vein does not reach the IVC"
+    for side in RENAL:
+        assert not lms[f"renal_vein_{side}"].found  # beyond NEAR_MM
