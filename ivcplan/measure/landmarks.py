@@ -562,6 +562,7 @@ def _kidney_hilum_height(ctx: _Context) -> float | None:
 def _hepatic(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]:
     out: dict[str, Landmark] = {}
     found: list[Landmark] = []
+    near: list[Landmark] = []  # ostia of labels that come near the IVC without touching it
     for side, label in HEPATIC_VEIN_LABELS.items():
         mine = placed.get(f"hepatic_vein_{side}")
         if mine is not None:
@@ -578,14 +579,21 @@ def _hepatic(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmar
         lm, _ = _ostium(ctx, label, c)
         out[f"hepatic_vein_{side}"] = lm
         found.append(lm)
+        if c.confidence < CONFIDENCE_CONTACT:
+            near.append(lm)
     if "hepatic_veins" in placed:
         return out
     if not found:
         out["hepatic_veins"] = _missing("no hepatic vein ostium (labels 10/11/12) in the labelmap")
         return out
-    lowest = min(found, key=lambda lm: lm.s_mm)
-    conf = max(lm.confidence for lm in found) * (0.7 + 0.1 * len(found))
-    out["hepatic_veins"] = ctx.on_centerline(lowest.s_mm, conf, f"lowest of {len(found)} hepatic vein ostia"
+    # The level is the lowest ostium, so one spurious low ostium moves it: a vein label only coming near the
+    # IVC gives the level only when none touches it.
+    touching = [lm for lm in found if not any(lm is n for n in near)]
+    basis = touching or found
+    lowest = min(basis, key=lambda lm: lm.s_mm)
+    conf = max(lm.confidence for lm in basis) * (0.7 + 0.1 * len(basis))
+    out["hepatic_veins"] = ctx.on_centerline(lowest.s_mm, conf, f"lowest of {len(basis)} hepatic vein ostia"
+                                             + (" touching the IVC" if touching and near else "")
                                              + _placed_note(placed, "hepatic_vein_"))
     return out
 
@@ -634,7 +642,9 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
     """The hepatic level and the cavoatrial junction checked against (or, when not found, estimated
     from) the caval hiatus, which the liver's top beside the IVC gives independently of the vein labels
     (``clamp_room``). The hepatic vein ostia open just below the diaphragm; the junction lies 1-2 cm
-    above it (docs/clinical.md). A contradiction lowers the confidence to `CONFIDENCE_INCONSISTENT`.
+    above it (docs/clinical.md). A contradiction lowers the confidence to `CONFIDENCE_INCONSISTENT`; for
+    the hepatic level, the ostia consistent with the hiatus give it instead (a stray low vein label made the
+    lowest ostium), or, with none, the hiatus's estimate.
     """
     items = dict(landmarks.items())
     # What a person placed or removed, and a level that follows from ostia a person placed, stay as they
@@ -683,9 +693,27 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
         below = z_h - float(hv.position_mm[2])
         lo, hi = HEPATIC_BELOW_HIATUS_RANGE_MM
         if not lo <= below <= hi:
-            items["hepatic_veins"] = Landmark(hv.position_mm, hv.s_mm, min(hv.confidence, CONFIDENCE_INCONSISTENT),
-                                              f"{hv.detail}; doubtful: {below:.0f} mm below the caval hiatus (the "
-                                              f"ostia open just below the diaphragm: expected {lo:g} to {hi:g} mm)")
+            why = f"{below:.0f} mm below the caval hiatus (the ostia open just below the diaphragm: expected " \
+                  f"{lo:g} to {hi:g} mm)"
+            # Only ostia of labels touching the IVC: one placed from a label that merely comes near it is too
+            # uncertain to set the level against the hiatus (test seed 100003: 13.6 mm off, the estimate 4).
+            consistent = [lm for side in HEPATIC_VEIN_LABELS if (lm := items[f"hepatic_vein_{side}"]).found
+                          and lm.confidence > CONFIDENCE_NEAR and lo <= z_h - float(lm.position_mm[2]) <= hi]
+            if consistent:
+                # The lowest labelled ostium is off (a vein label ending near the IVC far below, e.g. on an
+                # inferior or short hepatic vein); the ostia that agree with the hiatus give the level.
+                low = min(consistent, key=lambda lm: lm.s_mm)
+                items["hepatic_veins"] = Landmark(
+                    low.position_mm, low.s_mm, min(hv.confidence, low.confidence, CONFIDENCE_HEPATIC_FROM_HIATUS),
+                    f"lowest of the {len(consistent)} hepatic vein ostia consistent with the caval hiatus; the "
+                    f"lowest labelled one lies {why}")
+            else:
+                est = at_height(z_h - HEPATIC_BELOW_HIATUS_MM, min(CONFIDENCE_HEPATIC_FROM_HIATUS, hiatus.confidence),
+                                f"estimated {HEPATIC_BELOW_HIATUS_MM:g} mm below the caval hiatus: the lowest labelled "
+                                f"hepatic vein ostium lies {why}; check on the images")
+                doubtful = Landmark(hv.position_mm, hv.s_mm, min(hv.confidence, CONFIDENCE_INCONSISTENT),
+                                    f"{hv.detail}; doubtful: {why}")
+                items["hepatic_veins"] = est if est.found else doubtful
     caj = items["cavoatrial_junction"]
     if "cavoatrial_junction" in kept:
         pass
