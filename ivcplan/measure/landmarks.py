@@ -693,8 +693,9 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
         below = z_h - float(hv.position_mm[2])
         lo, hi = HEPATIC_BELOW_HIATUS_RANGE_MM
         if not lo <= below <= hi:
-            why = f"{below:.0f} mm below the caval hiatus (the ostia open just below the diaphragm: expected " \
-                  f"{lo:g} to {hi:g} mm)"
+            side = "below" if below >= 0 else "above"
+            why = f"{abs(below):.0f} mm {side} the caval hiatus (the ostia open just below the diaphragm: expected " \
+                  f"{lo:g} to {hi:g} mm below it)"
             # Only ostia of labels touching the IVC: one placed from a label that merely comes near it is too
             # uncertain to set the level against the hiatus (test seed 100003: 13.6 mm off, the estimate 4).
             consistent = [lm for side in HEPATIC_VEIN_LABELS if (lm := items[f"hepatic_vein_{side}"]).found
