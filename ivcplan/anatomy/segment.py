@@ -301,16 +301,17 @@ def _place_ends(labels: np.ndarray, confidence: dict[str, float], details: dict[
     The iliac veins join below the aorta's bifurcation: where the aorta runs undivided to the scan's
     lower end, the confluence is not in view (no pair of lumens above it is one)."""
     forbidden = frame.hu > BONE_HU
-    # The iliac veins are blood within a narrow band around the infrarenal blood's level, which may lie
-    # above the bone threshold (bright inflow): there only the vessels and the vertebrae are excluded.
-    iliac_forbidden = spine.copy()
+    # The iliac veins and the atrium are blood within a narrow band around the vein's own level, which may
+    # lie above the bone threshold (bright inflow, mixed atrial blood): there only the aorta and the
+    # vertebrae are excluded.
+    blood_forbidden = spine.copy()
     if aorta is not None:
         forbidden |= aorta.mask
-        iliac_forbidden |= aorta.mask
+        blood_forbidden |= aorta.mask
     iliac_top = None if bifurcation_z is None else \
         bifurcation_z + int(np.ceil(CONFLUENCE_ABOVE_BIFURCATION_MM / frame.spacing[0]))
     ends = find_ends(frame.hu, ivc.track, ivc.mask, forbidden, frame.spacing, enhanced=enhanced, iliac_top=iliac_top,
-                     iliac_forbidden=iliac_forbidden)
+                     blood_forbidden=blood_forbidden)
     warnings.extend(ends.notes)
     vein = labels == Label.IVC_LUMEN
     confluence, right, left, certainty = ends.confluence_z, ends.iliac_right, ends.iliac_left, 0.8

@@ -207,10 +207,10 @@ def find_atrium(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np
 
 
 def find_ends(hu: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray, spacing: np.ndarray,
-              *, enhanced: bool, iliac_top: int | None = None, iliac_forbidden: np.ndarray | None = None) -> Ends:
+              *, enhanced: bool, iliac_top: int | None = None, blood_forbidden: np.ndarray | None = None) -> Ends:
     """Iliac veins and the right atrium; the confluence is looked for at or below ``iliac_top``
     (working slice), and not at all when it is None (the aorta does not divide within the scan).
-    ``iliac_forbidden``: voxels that are never an iliac vein nor the atrium (default ``forbidden``):
+    ``blood_forbidden``: voxels that are never an iliac vein nor the atrium (default ``forbidden``):
     their blood is taken in a narrow band around the vein's own level, which may lie above the bone
     threshold (bright inflow; the atrium's mixed blood at 200+ HU), so there only what is known not to
     be blood (the vertebrae, the aorta) is excluded."""
@@ -219,7 +219,7 @@ def find_ends(hu: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarr
         return Ends(empty, empty, empty, None, None,
                     ("iliac veins and right atrium need an enhanced scan: not segmented",) if not enhanced else ())
     smooth = ndimage.gaussian_filter(hu, sigma=(0.0, 1.0, 1.0))
-    bright_forbidden = forbidden if iliac_forbidden is None else iliac_forbidden
+    bright_forbidden = forbidden if blood_forbidden is None else blood_forbidden
     right, left, conf = (empty, empty, None) if iliac_top is None else \
         find_iliac_veins(smooth, track, ivc, bright_forbidden, spacing, top=iliac_top)
     atrium, junction = find_atrium(smooth, track, ivc, bright_forbidden, spacing)

@@ -164,9 +164,12 @@ def _liver_edge(frame: _Frame, wrap: np.ndarray, liver: np.ndarray, cl: Centerli
                         f"{LIVER_WRAP_MIN:.0%} of its outline)")
     stretch, ostia_off, rivals = _retrohepatic_stretch(frame, wrapped, landmarks["hepatic_veins"])
     lowest = stretch[0]
-    doubt = "; ".join(([] if not ostia_off else ["the hepatic vein ostia lie outside that stretch"])
-                      + ([] if rivals < 2 else [f"{rivals} separate stretches of liver against the IVC of "
-                                                "similar length"]))
+    doubts = []
+    if ostia_off:
+        doubts.append("the hepatic vein ostia lie outside that stretch")
+    if rivals > 1:
+        doubts.append(f"{rivals} separate stretches of liver against the IVC of similar length")
+    doubt = "; ".join(doubts)
     z = frame.heights[lowest] - 0.5 * frame.dz  # the lower surface of that slice
     at_fov = lowest == 0 or np.isnan(wrap[max(lowest - 1, 0)])
     detail = (f"lowest level of the retrohepatic IVC: liver within {LIVER_RING_MM:g} mm of the IVC over at least "

@@ -562,13 +562,14 @@ def _kidney_hilum_height(ctx: _Context) -> float | None:
 def _hepatic(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]:
     out: dict[str, Landmark] = {}
     found: list[Landmark] = []
-    near: list[Landmark] = []  # ostia of labels that come near the IVC without touching it
+    touching: list[Landmark] = []  # placed ostia and those of labels touching the IVC (not only near it)
     for side, label in HEPATIC_VEIN_LABELS.items():
         mine = placed.get(f"hepatic_vein_{side}")
         if mine is not None:
             out[f"hepatic_vein_{side}"] = mine
             if mine.found and mine.s_mm is not None:
                 found.append(mine)
+                touching.append(mine)
             continue
         c = ctx.contact(label, HEPATIC_NEAR_MM)
         if c is None:
@@ -579,8 +580,8 @@ def _hepatic(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmar
         lm, _ = _ostium(ctx, label, c)
         out[f"hepatic_vein_{side}"] = lm
         found.append(lm)
-        if c.confidence < CONFIDENCE_CONTACT:
-            near.append(lm)
+        if c.confidence >= CONFIDENCE_CONTACT:
+            touching.append(lm)
     if "hepatic_veins" in placed:
         return out
     if not found:
@@ -588,12 +589,11 @@ def _hepatic(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmar
         return out
     # The level is the lowest ostium, so one spurious low ostium moves it: a vein label only coming near the
     # IVC gives the level only when none touches it.
-    touching = [lm for lm in found if not any(lm is n for n in near)]
     basis = touching or found
     lowest = min(basis, key=lambda lm: lm.s_mm)
     conf = max(lm.confidence for lm in basis) * (0.7 + 0.1 * len(basis))
     out["hepatic_veins"] = ctx.on_centerline(lowest.s_mm, conf, f"lowest of {len(basis)} hepatic vein ostia"
-                                             + (" touching the IVC" if touching and near else "")
+                                             + (" touching the IVC" if touching and len(touching) < len(found) else "")
                                              + _placed_note(placed, "hepatic_vein_"))
     return out
 
@@ -696,8 +696,8 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
             side = "below" if below >= 0 else "above"
             why = f"{abs(below):.0f} mm {side} the caval hiatus (the ostia open just below the diaphragm: expected " \
                   f"{lo:g} to {hi:g} mm below it)"
-            # Only ostia of labels touching the IVC: one placed from a label that merely comes near it is too
-            # uncertain to set the level against the hiatus (test seed 100003: 13.6 mm off, the estimate 4).
+            # Only ostia of labels touching the IVC (their confidence is above the near one): an ostium placed
+            # from a label that merely comes near the IVC is too uncertain to set the level against the hiatus.
             consistent = [lm for side in HEPATIC_VEIN_LABELS if (lm := items[f"hepatic_vein_{side}"]).found
                           and lm.confidence > CONFIDENCE_NEAR and lo <= z_h - float(lm.position_mm[2]) <= hi]
             if consistent:

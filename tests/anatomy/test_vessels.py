@@ -410,7 +410,7 @@ def test_atrium_of_blood_brighter_than_the_bone_threshold_is_found() -> None:
     ivc = vein.copy()
     ivc[40:44] = r_ivc[40:44] <= 10.0
     forbidden = hu > BONE_HU  # what the orchestrator passes: bone by threshold (and the aorta)
-    ends = find_ends(hu, track, ivc, forbidden, sp, enhanced=True, iliac_top=None, iliac_forbidden=spine)
+    ends = find_ends(hu, track, ivc, forbidden, sp, enhanced=True, iliac_top=None, blood_forbidden=spine)
     assert ends.junction_z is not None and abs(ends.junction_z - 40) <= 2
     found = ends.atrium & chamber
     assert found.sum() >= 0.8 * (chamber & (zz >= 40)).sum()
