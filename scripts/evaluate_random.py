@@ -229,7 +229,9 @@ def score(report: dict, info: dict, pred: np.ndarray, truth: np.ndarray, voxel_m
     expected, plan = info.get("expected_plan") or {}, report.get("plan") or {}
     out["plan"] = {"expected": expected.get("approach"), "got": plan.get("approach"),
                    "approach_exact": plan.get("approach") == expected.get("approach"),
-                   "exact": all(plan.get(k) == expected.get(k) for k in PLAN_KEYS)}
+                   "exact": all(plan.get(k) == expected.get(k) for k in PLAN_KEYS),
+                   # which decisions differ, as (got, expected): the tables count them per decision
+                   "wrong": {k: [plan.get(k), expected.get(k)] for k in PLAN_KEYS if plan.get(k) != expected.get(k)}}
     return out
 
 
@@ -371,6 +373,10 @@ def summary_table(rows: list[dict]) -> str:
     lines.append(f"| plan approach exact | {_pct(sum(r['plan']['approach_exact'] for r in ok_rows), n)} | |")
     lines.append(f"| plan exact (approach, control, reconstruction, renal veins, liver) | "
                  f"{_pct(sum(r['plan']['exact'] for r in ok_rows), n)} | >= 95 % |")
+    for key in PLAN_KEYS[1:]:
+        right = [r for r in ok_rows if r["plan"]["approach_exact"] and "wrong" in r["plan"]]
+        lines.append(f"| {key.replace('_', ' ')} exact when the approach is | "
+                     f"{_pct(sum(key not in r['plan']['wrong'] for r in right), len(right))} | |")
     return "\n".join(lines)
 
 

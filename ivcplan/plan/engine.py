@@ -251,8 +251,9 @@ class _Planner:
     def withheld_decisions(self, doubts: Mapping[str, str], segments: frozenset[str]) -> dict[str, list[str]]:
         """Decision -> the doubtful landmarks it rests on.
 
-        - renal_veins (the I/II boundary): R4 (is the renal inflow involved?) and R2 (an infrarenal tumor
-          may be ligated): renal vein handling and IVC reconstruction. The approach only when the hepatic
+        - renal_veins (the I/II boundary): R4 (is the renal inflow involved?): the renal vein handling; R2 (an
+          infrarenal tumor may be ligated): the IVC reconstruction, unless the IVC is known not to be
+          completely occluded (R2 cannot apply whatever the segments). The approach only when the hepatic
           veins are not located either (an infrarenal tumor is then presumed below them).
         - hepatic_veins: R1 against R5/R6 (is the upper pole far enough below the ostia?): the approach and
           all that follows from it (control, reconstruction, liver resection); not the renal veins (R4).
@@ -267,7 +268,8 @@ class _Planner:
                 out.setdefault(decision, []).append(name)
 
         if "renal_veins" in doubts:
-            add("renal_veins", ("ivc_reconstruction", "renal_vein_handling"))
+            add("renal_veins", ("renal_vein_handling",) if self.occluded() is False
+                else ("ivc_reconstruction", "renal_vein_handling"))
             if f.d_upper_to_hepatic_mm is None and segments <= {"I", "II"}:
                 add("renal_veins", ("approach", *_FROM_APPROACH))
         if "hepatic_veins" in doubts:
@@ -510,6 +512,9 @@ class _Planner:
             why = f.diameter_reasons.get("above_tumor") or "not measured"
             self.flags.append(f"Graft sized on {_LEVEL_WORDS[level]} ({diameter:.1f} mm transverse): the IVC above the "
                               f"tumor is not measurable ({why}).")
+            if level == "renal_veins" and (doubt := self.landmark_problem("renal_veins")) is not None:
+                self.flags.append(f"The graft's diameter was measured at a doubtful renal vein level ({doubt}): "
+                                  "check the IVC's diameter on the images.")
         sizing = {"source": level, "source_text": _LEVEL_WORDS[level], "transverse_mm": _r(diameter),
                   "ratio": ratio, "raw_mm": _r(raw), "bounds_mm": [low, high], "clamped": raw < low or raw > high}
         return graft, sizing
@@ -524,12 +529,17 @@ class _Planner:
             length -= margin - f.d_upper_to_caj_mm  # the resection stops at the cavoatrial junction
         return _r(length)
 
+    def occluded(self) -> bool | None:
+        """Whether the IVC is completely occluded at the tumor over R2's length (None: not assessed)."""
+        f = self.facts
+        if f.occluded_length_mm is not None:
+            return f.occluded_length_mm >= self.rules.value("min_occluded_length_mm")
+        return f.complete_occlusion
+
     def ivc_management(self, approach: str, segments: frozenset[str]) -> tuple[str, float | None]:
         f = self.facts
         infrarenal = segments == {"I"}
-        min_occluded = self.rules.value("min_occluded_length_mm")
-        occluded = (f.occluded_length_mm >= min_occluded if f.occluded_length_mm is not None
-                    else f.complete_occlusion)
+        occluded = self.occluded()
         if approach == "elra":
             self.skip("R2", "ELRA replaces the retrohepatic IVC: reconstruction needed")
         elif not infrarenal:

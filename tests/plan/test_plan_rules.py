@@ -412,21 +412,51 @@ def test_r9_blocks_the_suggestion(change: dict, reason: str) -> None:
     assert any("multidisciplinary" in flag for flag in plan.flags)
 
 
-def test_r9_doubtful_renal_level_withholds_only_what_rests_on_it() -> None:
-    # Case (a), segments I-II, upper pole 45 mm below the hepatic veins: R1's conventional approach and its
-    # control do not depend on the I/II boundary; the renal vein handling (R4) and the reconstruction
-    # (R2: infrarenal ligation) do.
-    for lm in ({"position_mm": None, "confidence": 0.0}, {"position_mm": [0, 0, 0], "confidence": 0.35}):
-        plan = suggest(modified(case_a(), landmarks={"renal_veins": lm}))
-        assert (plan.approach, plan.vascular_control) == ("conventional", "infrahepatic_clamping")
-        assert plan.ivc_reconstruction is None and plan.graft_diameter_mm is None
-        assert plan.renal_vein_handling == {"right": None, "left": None}
-        assert set(plan.withheld) == {"ivc_reconstruction", "renal_vein_handling"}
-        assert "R1" in plan.fired_ids and "R9" in plan.fired_ids and "R4" not in plan.fired_ids
-        assert plan.not_fired["R4"] == "withheld by R9: renal vein handling rests on the renal veins"
-        flag = "R9: renal vein handling not suggested: it rests on the renal veins"
-        assert any(f.startswith(flag) for f in plan.flags)
-        assert plan.to_dict()["withheld"] == dict(plan.withheld)
+DOUBTFUL_RENAL = ({"position_mm": None, "confidence": 0.0}, {"position_mm": [0, 0, 0], "confidence": 0.35})
+
+
+@pytest.mark.parametrize("renal", DOUBTFUL_RENAL)
+def test_r9_doubtful_renal_level_withholds_only_what_rests_on_it(renal: dict) -> None:
+    # Case (a), segments I-II, upper pole 45 mm below the hepatic veins, IVC not completely occluded: R1's
+    # conventional approach, its control and the graft (R2's ligation cannot apply to a patent IVC) do not
+    # depend on the I/II boundary; the renal vein handling (R4) does.
+    plan = suggest(modified(case_a(), landmarks={"renal_veins": renal}))
+    reference = suggest(case_a())
+    assert (plan.approach, plan.vascular_control) == ("conventional", "infrahepatic_clamping")
+    assert (plan.ivc_reconstruction, plan.graft_diameter_mm) == ("graft", reference.graft_diameter_mm)
+    assert plan.graft_diameter_mm == 15.0
+    assert "R2" not in plan.fired_ids and "R3" in plan.fired_ids
+    assert plan.renal_vein_handling == {"right": None, "left": None}
+    assert set(plan.withheld) == {"renal_vein_handling"}
+    assert "R1" in plan.fired_ids and "R9" in plan.fired_ids and "R4" not in plan.fired_ids
+    assert plan.not_fired["R4"] == "withheld by R9: renal vein handling rests on the renal veins"
+    flag = "R9: renal vein handling not suggested: it rests on the renal veins"
+    assert any(f.startswith(flag) for f in plan.flags)
+    assert plan.to_dict()["withheld"] == dict(plan.withheld)
+
+
+@pytest.mark.parametrize("occlusion", [{"occluded_length_mm": 30.0, "complete_occlusion": True},
+                                       {"occluded_length_mm": None, "complete_occlusion": None}])
+@pytest.mark.parametrize("renal", DOUBTFUL_RENAL)
+def test_r9_doubtful_renal_level_withholds_the_reconstruction_of_an_occluded_ivc(occlusion: dict,
+                                                                                renal: dict) -> None:
+    # An occluded (or unassessed) IVC: whether R2's infrarenal ligation applies rests on the I/II boundary.
+    plan = suggest(modified(case_a(), tumor=occlusion, landmarks={"renal_veins": renal}))
+    assert plan.approach == "conventional"
+    assert plan.ivc_reconstruction is None and plan.graft_diameter_mm is None
+    assert set(plan.withheld) == {"ivc_reconstruction", "renal_vein_handling"}
+    assert plan.not_fired["R3"] == "withheld by R9: ivc reconstruction rests on the renal veins"
+
+
+def test_r9_graft_sized_at_a_doubtful_renal_level_says_so() -> None:
+    # Seed case (b) sizes its graft at the renal veins (no normal IVC above the tumor): a doubtful renal level
+    # keeps the size (a patent IVC's graft does not rest on the boundary) and flags where it was measured.
+    facts = modified(case_b(), landmarks={"renal_veins": {"position_mm": [0, 0, 0], "confidence": 0.35}})
+    plan = suggest(facts)
+    assert plan.graft_sizing["source"] == "renal_veins" and plan.graft_diameter_mm == 16.2
+    assert any(f.startswith("The graft's diameter was measured at a doubtful renal vein level (the renal veins "
+                            "found with confidence 0.35") for f in plan.flags)
+    assert not any("doubtful renal vein level" in f for f in suggest(case_b()).flags)
 
 
 def test_r9_doubtful_hepatic_level_still_gives_the_renal_vein_handling() -> None:
@@ -524,7 +554,8 @@ def test_report_rows_name_the_withheld_decisions_and_keep_the_given_ones() -> No
                                        "ostium found with confidence 0.49")
     assert rows["Right renal vein"] != "not assessed" and rows["Left renal vein"] != "not assessed"
     assert "Vascular control" not in rows
-    renal = suggest(modified(case_a(), landmarks={"renal_veins": {"position_mm": None, "confidence": 0.0}}))
+    renal = suggest(modified(case_a(), landmarks={"renal_veins": {"position_mm": None, "confidence": 0.0}},
+                             tumor={"complete_occlusion": True, "occluded_length_mm": 30.0}))
     rows = _plan_rows(renal)
     assert rows["Approach"] == "Conventional (in-situ) resection of the IVC tumor"
     assert rows["Vascular control"].startswith("IVC clamped below the hepatic veins")
