@@ -72,8 +72,10 @@ AUTOMATIC, EDITED = "automatic", "edited"
 
 #: Anatomical cross-checks (issue 18: rest on what does not vary; docs/clinical.md, landmark table).
 #: The iliac confluence (L4-L5) lies below the kidneys (lower poles at about L3): a confluence above the
-#: lower pole of the lower kidney is some other pair of vessels, and is not reported. A kidney label
-#: longer than this (mm; adult kidneys are 10-13 cm) has leaked and is no reference.
+#: lower poles of both kidneys is some other pair of vessels, and is not reported. Both, not the lower one:
+#: a ptotic kidney may reach below the confluence, and one kidney label leaked downwards (into the psoas)
+#: must not discard a right confluence. A kidney label longer than this (mm; adult kidneys are 10-13 cm)
+#: has leaked and is no reference.
 KIDNEY_MAX_LENGTH_MM = 170.0
 #: The renal veins leave the kidneys at their hila: an inflow outside the kidneys' craniocaudal extent,
 #: widened by this margin (mm), is doubtful.
@@ -311,13 +313,13 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
     kidneys = ctx.kidney_ranges()
     if not kidneys or lm.position_mm is None:
         return _unconfirmed(lm, "no kidney in view to check it against")
-    pole = min(lo for lo, _ in kidneys)
+    pole = max(lo for lo, _ in kidneys)
     if lm.position_mm[2] > pole:
         return _missing(f"the vessels labelled common iliac veins meet the IVC {lm.position_mm[2] - pole:.0f} mm "
-                        "above the lower pole of the lower kidney, where the iliac confluence (L4-L5, below the "
-                        "kidneys) cannot lie: not reported")
+                        f"above the lower pole{' of either kidney' if len(kidneys) > 1 else ' of the kidney'}, where "
+                        "the iliac confluence (L4-L5, below the kidneys) cannot lie: not reported")
     return Landmark(lm.position_mm, lm.s_mm, lm.confidence,
-                    f"{lm.detail}, {pole - lm.position_mm[2]:.0f} mm below the lower kidney's lower pole")
+                    f"{lm.detail}, {pole - lm.position_mm[2]:.0f} mm below the kidneys' lower poles")
 
 
 def _capped(ostium: Landmark, level: Landmark) -> Landmark:

@@ -23,11 +23,13 @@ def plain():
     return case, trace_centerline(case.labelmap)
 
 
-def _with_kidneys(case, z_lo: float, z_hi: float):
+def _with_kidneys(case, z_lo: float, z_hi: float, left_lo: float | None = None):
+    """Both kidneys over z_lo..z_hi mm (the left from ``left_lo`` when given)."""
     arr = case.labelmap.array.copy()
     p = lps_points(case.labelmap.grid)
-    centre_z, half = 0.5 * (z_lo + z_hi), 0.5 * (z_hi - z_lo)
-    for label, dx in ((Label.KIDNEY_RIGHT, -24.0), (Label.KIDNEY_LEFT, 22.0)):
+    for label, dx, lo in ((Label.KIDNEY_RIGHT, -24.0, z_lo), (Label.KIDNEY_LEFT, 22.0, z_lo if left_lo is None
+                                                                                       else left_lo)):
+        centre_z, half = 0.5 * (lo + z_hi), 0.5 * (z_hi - lo)
         kidney = np.linalg.norm((p - np.array([IVC_X + dx, IVC_Y, centre_z])) / np.array([6.0, 10.0, half]),
                                 axis=-1) <= 1
         arr[kidney & (arr == 0)] = label
@@ -39,7 +41,16 @@ def test_confluence_above_the_kidneys_lower_pole_is_not_reported(plain):
     below = find_landmarks(_with_kidneys(case, 60.0, 160.0), cl)["iliac_confluence"]
     assert below.found and below.position_mm[2] == pytest.approx(CONFLUENCE_Z, abs=4.0)
     above = find_landmarks(_with_kidneys(case, 4.0, 110.0), cl)["iliac_confluence"]
-    assert not above.found and "above the lower pole of the lower kidney" in above.detail
+    assert not above.found and "above the lower pole of either kidney" in above.detail
+
+
+def test_one_kidney_reaching_below_the_confluence_does_not_discard_it(plain):
+    # A ptotic kidney, or a kidney label leaked down into the psoas (still of a kidney's length), reaches below
+    # the confluence: the other kidney's lower pole, above it, confirms the confluence.
+    case, cl = plain
+    got = find_landmarks(_with_kidneys(case, 60.0, 160.0, left_lo=CONFLUENCE_Z - 20.0), cl)["iliac_confluence"]
+    assert got.found and got.position_mm[2] == pytest.approx(CONFLUENCE_Z, abs=4.0)
+    assert "below the kidneys' lower poles" in got.detail
 
 
 def test_renal_level_outside_the_kidneys_is_doubtful(plain):
