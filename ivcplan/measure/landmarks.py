@@ -72,10 +72,11 @@ AUTOMATIC, EDITED = "automatic", "edited"
 
 #: Anatomical cross-checks (issue 18: rest on what does not vary; docs/clinical.md, landmark table).
 #: The iliac confluence (L4-L5) lies below the kidneys (lower poles at about L3): a confluence above the
-#: lower poles of both kidneys is some other pair of vessels, and is not reported. Both, not the lower one:
-#: a ptotic kidney may reach below the confluence, and one kidney label leaked downwards (into the psoas)
-#: must not discard a right confluence. A kidney label longer than this (mm; adult kidneys are 10-13 cm)
-#: has leaked and is no reference.
+#: lower poles of both kidneys is some other pair of vessels, and is not reported. One between the two
+#: lower poles is reported without confirmation (`CONFIDENCE_INCONSISTENT`): a ptotic kidney, or a kidney
+#: label leaked downwards, may reach below a right confluence, and a wrong one may lie there too (tune
+#: seeds 0-59: one of each). A kidney label longer than this (mm; adult kidneys are 10-13 cm) has leaked
+#: and is no reference.
 KIDNEY_MAX_LENGTH_MM = 170.0
 #: The renal veins leave the kidneys at their hila: an inflow outside the kidneys' craniocaudal extent,
 #: widened by this margin (mm), is doubtful.
@@ -313,13 +314,17 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
     kidneys = ctx.kidney_ranges()
     if not kidneys or lm.position_mm is None:
         return _unconfirmed(lm, "no kidney in view to check it against")
-    pole = max(lo for lo, _ in kidneys)
-    if lm.position_mm[2] > pole:
-        return _missing(f"the vessels labelled common iliac veins meet the IVC {lm.position_mm[2] - pole:.0f} mm "
+    z, low, high = float(lm.position_mm[2]), min(lo for lo, _ in kidneys), max(lo for lo, _ in kidneys)
+    if z > high:
+        return _missing(f"the vessels labelled common iliac veins meet the IVC {z - high:.0f} mm "
                         f"above the lower pole{' of either kidney' if len(kidneys) > 1 else ' of the kidney'}, where "
                         "the iliac confluence (L4-L5, below the kidneys) cannot lie: not reported")
+    if z > low:
+        return Landmark(lm.position_mm, lm.s_mm, min(lm.confidence, CONFIDENCE_INCONSISTENT),
+                        f"{lm.detail}, {z - low:.0f} mm above the lower pole of one kidney and {high - z:.0f} mm "
+                        "below the other's: doubtful (a low kidney, or not the confluence)")
     return Landmark(lm.position_mm, lm.s_mm, lm.confidence,
-                    f"{lm.detail}, {pole - lm.position_mm[2]:.0f} mm below the kidneys' lower poles")
+                    f"{lm.detail}, {low - z:.0f} mm below the kidneys' lower poles")
 
 
 def _capped(ostium: Landmark, level: Landmark) -> Landmark:
