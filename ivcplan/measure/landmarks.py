@@ -84,6 +84,15 @@ RENAL_KIDNEY_EXTENT_MARGIN_MM = 10.0
 #: The left renal vein usually enters 1-2 cm above the right one; outside this range (mm, left minus
 #: right) one of the two is doubtful.
 LEFT_MINUS_RIGHT_MM = (-10.0, 40.0)
+#: ... except a left renal vein running behind the aorta (retroaortic or the posterior limb of a
+#: circumaortic one, 2-9 % of people), which may enter as low as L4-L5 (Radiopaedia, "Retroaortic left
+#: renal vein", type II): down to this far (mm) below the right one. Behind the aorta: at least
+#: `RETROAORTIC_MIN_MM3` of the label lies across the aorta's width (its centre +- `RETROAORTIC_HALF_WIDTH_MM`)
+#: and more than `RETROAORTIC_BEHIND_MM` behind its centre, on the aorta's slices.
+RETROAORTIC_LEFT_MIN_MM = -60.0
+RETROAORTIC_MIN_MM3 = 150.0
+RETROAORTIC_HALF_WIDTH_MM = 8.0
+RETROAORTIC_BEHIND_MM = 8.0
 #: The major hepatic veins open into the IVC just below the diaphragm: without hepatic vein labels their
 #: lowest ostium is estimated this far (mm) below the caval hiatus (the ostia span about 2 cm under it) ...
 HEPATIC_BELOW_HIATUS_MM = 12.0
@@ -510,14 +519,44 @@ def _check_renal(ctx: _Context, level: Landmark, out: Mapping[str, Landmark]) ->
     right, left = out.get("renal_vein_right"), out.get("renal_vein_left")
     if right is not None and left is not None and right.found and left.found:
         dz = float(left.position_mm[2] - right.position_mm[2])
-        if not LEFT_MINUS_RIGHT_MM[0] <= dz <= LEFT_MINUS_RIGHT_MM[1]:
-            problems.append(f"left renal vein inflow {dz:+.0f} mm from the right one's (usually 1-2 cm above it)")
+        retroaortic = dz < LEFT_MINUS_RIGHT_MM[0] and _behind_aorta(ctx, Label.RENAL_VEIN_LEFT)
+        low = RETROAORTIC_LEFT_MIN_MM if retroaortic else LEFT_MINUS_RIGHT_MM[0]
+        if not low <= dz <= LEFT_MINUS_RIGHT_MM[1]:
+            problems.append(f"left renal vein inflow {dz:+.0f} mm from the right one's (usually 1-2 cm above it"
+                            f"{'; a retroaortic one at most 6 cm below it' if retroaortic else ''})")
+        elif retroaortic and not problems:
+            # A low retroaortic inflow is no contradiction, but no confirmation of the right one either.
+            return _unconfirmed(level, f"the left renal vein runs behind the aorta and enters {-dz:.0f} mm below "
+                                       "the right one: the two do not check each other")
     if problems:
         return Landmark(level.position_mm, level.s_mm, min(level.confidence, CONFIDENCE_INCONSISTENT),
                         f"{level.detail}; doubtful: {'; '.join(problems)}")
     if right is None or left is None or not (right.found and left.found):
         return _unconfirmed(level, "one renal vein only")
     return level
+
+
+def _behind_aorta(ctx: _Context, label: int) -> bool:
+    """Whether the vein ``label`` crosses behind the aorta (see `RETROAORTIC_MIN_MM3`)."""
+    vein, aorta = ctx.voxels(label), ctx.voxels(Label.AORTA)
+    if len(vein) == 0 or len(aorta) == 0:
+        return False
+    axis = ctx.grid.axis_of(2)
+    aorta = aorta[np.isin(aorta[:, axis], np.unique(vein[:, axis]))]
+    if len(aorta) == 0:
+        return False
+    a_pts, v_pts = ctx.grid.index_to_lps(aorta), ctx.grid.index_to_lps(vein)
+    # The aorta's centre on each of the vein's slices.
+    slices, inverse = np.unique(aorta[:, axis], return_inverse=True)
+    counts = np.bincount(inverse)
+    cx = np.bincount(inverse, weights=a_pts[:, 0]) / counts
+    cy = np.bincount(inverse, weights=a_pts[:, 1]) / counts
+    at = np.searchsorted(slices, vein[:, axis])
+    on = (at < slices.size) & (slices[np.minimum(at, slices.size - 1)] == vein[:, axis])
+    at = np.minimum(at, slices.size - 1)
+    behind = on & (np.abs(v_pts[:, 0] - cx[at]) <= RETROAORTIC_HALF_WIDTH_MM) \
+        & (v_pts[:, 1] - cy[at] > RETROAORTIC_BEHIND_MM)  # LPS: +y is posterior
+    return float(np.count_nonzero(behind)) * ctx.grid.voxel_volume_mm3 >= RETROAORTIC_MIN_MM3
 
 
 def _kidney_hilum_height(ctx: _Context) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from measure_synth import CONFLUENCE_Z, HEPATIC, IVC_X, IVC_Y, JUNCTION_Z, abdomen, lps_points
+from measure_synth import CONFLUENCE_Z, HEPATIC, IVC_X, IVC_Y, JUNCTION_Z, _tube, abdomen, lps_points
 
 from ivcplan.labels import HEPATIC_VEIN_LABELS, Label
 from ivcplan.measure import cross_check_landmarks, find_landmarks, trace_centerline
@@ -64,6 +64,36 @@ def test_renal_level_outside_the_kidneys_is_doubtful(plain):
     assert outside.confidence == pytest.approx(lmod.CONFIDENCE_INCONSISTENT)
     assert "outside the kidneys' craniocaudal extent" in outside.detail
     assert outside.position_mm == pytest.approx(inside.position_mm)  # doubted, not moved
+
+
+def _low_left_renal_vein(labelmap, behind_aorta: bool, z: float = 75.0):
+    """The left renal vein entering at ``z`` (25 mm below the right one), round an aorta 26 mm to the IVC's
+    left: behind it (retroaortic) or in front of it."""
+    arr = labelmap.array.copy()
+    p = lps_points(labelmap.grid)
+    arr[arr == Label.RENAL_VEIN_LEFT] = 0
+    aorta = (np.hypot(p[..., 0] - (IVC_X + 26.0), p[..., 1] - IVC_Y) <= 8.0) & (p[..., 2] > 30.0) & (p[..., 2] < 170.0)
+    arr[aorta & (arr == 0)] = Label.AORTA
+    bend = np.array([IVC_X + 26.0, IVC_Y + (16.0 if behind_aorta else -16.0), z])
+    vein = _tube(p, np.array([IVC_X, IVC_Y, z]), bend, 4.0) | _tube(p, bend, np.array([IVC_X + 50.0, IVC_Y, z]), 4.0)
+    arr[vein & (arr == 0)] = Label.RENAL_VEIN_LEFT
+    return labelmap.with_array(arr)
+
+
+def test_a_low_retroaortic_left_renal_vein_is_no_contradiction(plain):
+    # A retroaortic left renal vein may enter the IVC as low as L4-L5: 25 mm below the right one it leaves the
+    # renal level unconfirmed (0.7, still trusted by the planner), while a preaortic one so low contradicts it.
+    case, cl = plain
+    kidneys = _with_kidneys(case, 60.0, 160.0)
+    behind = find_landmarks(_low_left_renal_vein(kidneys, behind_aorta=True), cl)
+    front = find_landmarks(_low_left_renal_vein(kidneys, behind_aorta=False), cl)
+    for got in (behind, front):
+        assert got["renal_vein_left"].position_mm[2] == pytest.approx(75.0, abs=3.0)
+    assert behind["renal_veins"].confidence == pytest.approx(lmod.CONFIDENCE_UNCONFIRMED_MAX)
+    assert "runs behind the aorta and enters 25 mm below the right one" in behind["renal_veins"].detail
+    assert front["renal_veins"].confidence == pytest.approx(lmod.CONFIDENCE_INCONSISTENT)
+    assert "left renal vein inflow -25 mm from the right one's" in front["renal_veins"].detail
+    assert behind["renal_veins"].position_mm == pytest.approx(front["renal_veins"].position_mm)
 
 
 def test_hepatic_level_estimated_from_the_hiatus_when_no_vein_is_labelled(plain):
