@@ -112,6 +112,14 @@ CONFIDENCE_HEPATIC_FROM_HIATUS = 0.55
 CONFIDENCE_CAJ_FROM_HIATUS = 0.4
 #: An estimate at most this far (mm) beyond an end of the centerline is put at that end.
 END_REACH_MM = 10.0
+#: A renal vein label meeting the IVC in places more than this far apart along it (mm; at least 1.5
+#: voxels) holds another vessel as well; the vein's inflow is the place whose label runs out sideways:
+#: voxels within `LATERAL_SLAB_MM` of its height (half a renal vein's width and a partial-volume voxel)
+#: lying more than `LATERAL_BEYOND_MM` farther from the IVC axis than the contact (tune seeds 0-39: renal
+#: ostia within 10 mm 37 -> 41 of 69; 3-8 mm gaps and 8-12 mm slabs gave 40-41).
+CONTACT_GAP_MM = 5.0
+LATERAL_SLAB_MM = 8.0
+LATERAL_BEYOND_MM = 5.0
 #: A landmark from one method that no independent one confirms (kidneys for the confluence and the renal
 #: level, the caval hiatus for the hepatic level and the junction) stays below the planner's "trusted"
 #: range: on the random phantom's tune seeds single-method landmarks at 0.9 lay within 10 mm in only
@@ -458,6 +466,7 @@ def _renal(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]
             out[f"renal_vein_{side}"] = _missing("renal vein does not reach the IVC" if present
                                                  else f"no {side} renal vein (label {int(label)}) in the labelmap")
             continue
+        c = _lateral_inflow(ctx, label, c)
         lm, shift = _ostium(ctx, label, c)
         out[f"renal_vein_{side}"] = lm
         # Cranial edge of the inflow: highest contact voxel centre + half a voxel (moved with the ostium).
@@ -497,6 +506,38 @@ def _renal(ctx: _Context, placed: Mapping[str, Landmark]) -> dict[str, Landmark]
     out["renal_veins"] = ctx.on_centerline(s, CONFIDENCE_KIDNEY_HILUM,
                                            "estimated at the highest kidney hilum (renal veins not labelled)")
     return out
+
+
+def _lateral_inflow(ctx: _Context, label: int, contact: _Contact) -> _Contact:
+    """The renal vein's inflow among the places its label meets the IVC.
+
+    A renal vein runs out sideways from the IVC to its kidney's hilum at about the height of its ostium, at
+    whatever height that is. A label that meets the IVC in several places apart along it (more than
+    `CONTACT_GAP_MM` or 1.5 voxels) also holds some other vessel lying along the IVC or joining it (a
+    gonadal or adrenal vein, hilar branches along the kidney, a vessel on a tumor's surface): its inflow
+    is the contact whose label, within `LATERAL_SLAB_MM` of the contact's height, reaches farthest out
+    (the most voxels more than `LATERAL_BEYOND_MM` farther from the IVC axis than the contact). The
+    choice among several contacts is an inference: kept under the trusted range.
+    """
+    order = np.argsort(contact.s)
+    gap = max(CONTACT_GAP_MM, 1.5 * float(ctx.grid.spacing.max()))
+    groups = np.split(order, np.flatnonzero(np.diff(contact.s[order]) > gap) + 1)
+    if len(groups) < 2:
+        return contact
+    vein = ctx.grid.index_to_lps(ctx.voxels(label))
+    reach = ctx.centerline.distance_to(vein)
+
+    def lateral(group: np.ndarray) -> int:
+        pts = contact.points[group]
+        slab = np.abs(vein[:, 2] - float(np.median(pts[:, 2]))) <= LATERAL_SLAB_MM
+        wall = float(ctx.centerline.distance_to(pts).max())
+        return int(np.count_nonzero(slab & (reach > wall + LATERAL_BEYOND_MM)))
+
+    best = max(groups, key=lateral)
+    detail = (f"{contact.detail}; the lateral branch of {len(groups)} places where the vein label meets the IVC "
+              "(the others lie along it)")
+    return _Contact(contact.points[best], contact.s[best], min(contact.confidence, CONFIDENCE_UNCONFIRMED_MAX),
+                    detail)
 
 
 def _edge_above_middle(contact: _Contact) -> float:
