@@ -37,6 +37,11 @@ SOFT_TISSUE_HU = 100.0
 BLOOD_ABOVE_LUMEN_HU = 80.0
 #: Veins are told from the parenchyma only when the IVC lumen is at least this much (HU) brighter.
 MIN_CONTRAST_HU = 30.0
+#: Where the lumen over the whole IVC is not clearly brighter than the liver (unenhanced infrarenal blood,
+#: a tumor's residual lumen), the renal veins' reference is this percentile of the IVC's voxels at the
+#: kidneys' levels: the renal inflow's bright blood, not the mean of mixed and unmixed blood (the same
+#: percentile the lumen itself is measured at, `tumor.split_ivc`).
+INFLOW_PERCENTILE = 90.0
 #: Voxels within this distance (mm) of the IVC / tumor / a kidney touch it.
 CONTACT_MM = 3.0
 #: A vein smaller than this (mm^3) is noise or a small unnamed tributary.
@@ -145,22 +150,46 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
             axis[z] = c
     floor = liver_hu if liver_hu is not None else SOFT_TISSUE_HU
     hepatic_notes: list[str] = []
-    if not np.isfinite(lumen_hu) or lumen_hu - floor < MIN_CONTRAST_HU:
-        level = f"{lumen_hu:.0f} HU" if np.isfinite(lumen_hu) else "not measured"
-        # The lumen measured may be unenhanced infrarenal blood or a tumor's residual lumen: the hepatic
-        # veins are still traced against the liver itself (no blood band: it rests on the lumen).
-        hepatic = _hepatic_veins(hu, spacing, ivc, axis, hepatic_excluded, liver, np.inf, np.inf, junction_z,
-                                 hepatic_notes, bone)
-        return BranchVeins({}, hepatic, (f"renal veins not segmented: the IVC lumen ({level}) is not clearly "
-                                         f"brighter than the liver ({floor:.0f} HU)", *hepatic_notes))
-    lo, hi = blood_band(lumen_hu, liver_hu)
     renal_notes: list[str] = []
+    lumen_clear = bool(np.isfinite(lumen_hu)) and lumen_hu - floor >= MIN_CONTRAST_HU
+    # The lumen measured over the whole IVC may be unenhanced infrarenal blood or a tumor's residual lumen;
+    # the renal veins carry contrast back from the kidneys into the IVC at the kidneys' levels, and their
+    # blood is judged against the blood there (`_inflow_hu`).
+    renal_ref = lumen_hu if lumen_clear else _inflow_hu(hu, ivc, kidneys)
+    renal_clear = bool(np.isfinite(renal_ref)) and renal_ref - floor >= MIN_CONTRAST_HU
+    if renal_clear and not lumen_clear:
+        renal_notes.append(f"renal veins: blood band from the IVC at the kidneys' levels ({renal_ref:.0f} HU), the "
+                           f"IVC lumen overall ({lumen_hu:.0f} HU) not being clearly brighter than the liver "
+                           f"({floor:.0f} HU)")
+    if not renal_clear:
+        level = f"{lumen_hu:.0f} HU" if np.isfinite(lumen_hu) else "not measured"
+        renal_notes.append(f"renal veins not segmented: the IVC lumen ({level}) is not clearly brighter than the "
+                           f"liver ({floor:.0f} HU)")
+    # Without a clearly brighter lumen the hepatic veins are still traced against the liver itself (no
+    # blood band: it rests on the lumen).
+    lo, hi = blood_band(lumen_hu, liver_hu) if lumen_clear else (np.inf, np.inf)
+    hepatic_task = (_hepatic_veins, (hu, spacing, ivc, axis, hepatic_excluded, liver, lo, hi, junction_z,
+                                     hepatic_notes, bone))
+    if not renal_clear:
+        return BranchVeins({}, hepatic_task[0](*hepatic_task[1]), tuple(renal_notes + hepatic_notes))
+    renal_lo, renal_hi = blood_band(renal_ref, liver_hu)
     # The renal and the hepatic veins are found independently: side by side.
     renal, hepatic = side_by_side(
         (_renal_veins, (hu, spacing, ivc, axis, excluded if renal_excluded is None else renal_excluded, liver,
-                        kidneys, lo, hi, renal_notes)),
-        (_hepatic_veins, (hu, spacing, ivc, axis, hepatic_excluded, liver, lo, hi, junction_z, hepatic_notes, bone)))
+                        kidneys, renal_lo, renal_hi, renal_notes)),
+        hepatic_task)
     return BranchVeins(renal, hepatic, tuple(renal_notes + hepatic_notes))
+
+
+def _inflow_hu(hu: np.ndarray, ivc: np.ndarray, kidneys: dict[str, np.ndarray]) -> float:
+    """The IVC's blood at the kidneys' levels (HU, `INFLOW_PERCENTILE` of its voxels there): where the
+    renal veins pour contrast-laden blood into a vein whose infrarenal blood is still unenhanced, this
+    is the renal blood's level; NaN without a kidney or IVC there."""
+    levels = np.zeros(hu.shape[0], dtype=bool)
+    for m in kidneys.values():
+        levels |= m.any(axis=(1, 2))
+    inside = ivc & levels[:, None, None]
+    return float(np.percentile(hu[inside], INFLOW_PERCENTILE)) if inside.any() else float("nan")
 
 
 def _candidates(hu: np.ndarray, box: tuple[slice, ...], lo: float, hi: float, blocked: np.ndarray,

@@ -214,3 +214,42 @@ def test_iliac_confluence_is_found_in_bright_infrarenal_blood(blood_hu: float) -
 def ndimage_centre(mask2d: np.ndarray) -> tuple[float, float]:
     yy, xx = np.nonzero(mask2d)
     return float(yy.mean()), float(xx.mean())
+
+
+def _unenhanced_below(s: dict, below_hu: float, above_hu: float) -> dict:
+    """The scene with the IVC's blood unenhanced (``below_hu``) below the renal inflow and mixed with the
+    renal veins' contrast (``above_hu``) from it up."""
+    hu = s["hu"].copy()
+    z = np.arange(SHAPE[0])[:, None, None]
+    noise = hu - 170.0
+    hu[s["ivc"] & (z < VEIN_Z)] = (below_hu + noise)[s["ivc"] & (z < VEIN_Z)]
+    hu[s["ivc"] & (z >= VEIN_Z)] = (above_hu + noise)[s["ivc"] & (z >= VEIN_Z)]
+    return {**s, "hu": hu}
+
+
+def test_renal_veins_are_found_where_the_infrarenal_blood_is_unenhanced() -> None:
+    # Unenhanced infrarenal blood (60 HU) below the inflow, 170 HU above it: the lumen over the whole IVC
+    # (125 HU) is not clearly brighter than the liver (110 HU), but the renal veins (200 HU) carry contrast
+    # into the IVC at the kidneys' levels. The old step segmented no renal vein at all.
+    s = _unenhanced_below(scene(vein_hu=200.0), 60.0, 170.0)
+    centres = {k: IVC_YX for k in range(SHAPE[0])}
+    found = find_branch_veins(s["hu"], SPACING, ivc=s["ivc"], centres=centres, excluded=s["aorta"],
+                              liver=np.zeros(SHAPE, bool), kidneys=s["kidneys"], lumen_hu=125.0, liver_hu=110.0,
+                              junction_z=None)
+    for side in ("right", "left"):
+        assert side in found.renal, found.notes
+        assert _ostium_error(found.renal[side], s["ivc"], s["truth"][side]) <= OSTIUM_MM, side
+    assert any("blood band from the IVC at the kidneys' levels" in n for n in found.notes), found.notes
+
+
+def test_no_renal_veins_where_no_blood_at_the_kidneys_is_brighter_than_the_liver() -> None:
+    # The same scene, but the IVC at the kidneys' levels is no brighter than the liver (a scan too early or
+    # too late for the veins): the veins are not told from the parenchyma, and the note says so.
+    s = _unenhanced_below(scene(vein_hu=120.0), 60.0, 115.0)
+    centres = {k: IVC_YX for k in range(SHAPE[0])}
+    found = find_branch_veins(s["hu"], SPACING, ivc=s["ivc"], centres=centres, excluded=s["aorta"],
+                              liver=np.zeros(SHAPE, bool), kidneys=s["kidneys"], lumen_hu=115.0, liver_hu=110.0,
+                              junction_z=None)
+    assert found.renal == {}
+    assert any(n.startswith("renal veins not segmented: the IVC lumen (115 HU) is not clearly brighter")
+               for n in found.notes), found.notes

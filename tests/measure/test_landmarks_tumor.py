@@ -286,3 +286,29 @@ def test_a_hepatic_vein_label_stopping_short_of_the_ivc(gap_mm: float):
             assert lm.detail == "hepatic vein does not reach the IVC"
     for side in RENAL:
         assert not lms[f"renal_vein_{side}"].found  # beyond NEAR_MM
+
+
+def test_the_renal_inflow_is_the_widest_contact_of_a_label_meeting_the_ivc_twice():
+    # The right renal vein's label also holds a thin vessel (3 mm) running along the IVC wall 15-40 mm
+    # below the vein (a gonadal vein, hilar branches along the kidney): the label meets the IVC in two
+    # places. The inflow is the widest contact (the renal vein is the largest tributary at its level),
+    # not the mean of both, and a choice among several contacts stays under the trusted range.
+    case = abdomen()
+    grid = case.labelmap.grid
+    arr = case.labelmap.array.copy()
+    idx = np.argwhere(np.ones(arr.shape, bool))
+    lps = grid.index_to_lps(idx)
+    z_right = RENAL["right"][0]
+    along = np.hypot(lps[:, 0] - (IVC_X - IVC_R - 1.5), lps[:, 1] - IVC_Y) <= 1.5
+    strip = along & (lps[:, 2] >= z_right - 40.0) & (lps[:, 2] <= z_right - 15.0) & (arr.reshape(-1) == 0)
+    hit = idx[strip]
+    arr[hit[:, 0], hit[:, 1], hit[:, 2]] = Label.RENAL_VEIN_RIGHT
+    lm = case.labelmap.with_array(arr)
+    lms = find_landmarks(lm, trace_centerline(lm))
+    right = lms["renal_vein_right"]
+    assert right.position_mm[2] == pytest.approx(z_right, abs=3.0), right
+    assert right.position_mm[0] < IVC_X - IVC_R + 3.0  # on the IVC's right wall
+    assert right.confidence <= 0.7 and "widest of 2 places" in right.detail, right
+    # The vein alone (one contact) is its own inflow.
+    plain = find_landmarks(case.labelmap, trace_centerline(case.labelmap))["renal_vein_right"]
+    assert plain.position_mm[2] == pytest.approx(z_right, abs=3.0) and "widest of" not in plain.detail
