@@ -357,8 +357,8 @@ def _taper_lower_pole(kept: np.ndarray, spacing: np.ndarray, enclosed: np.ndarra
 
 def _taper_beyond_defect(kept: np.ndarray, top: int) -> None:
     """Above the defect's highest section ``top`` the mass narrows to its upper pole: from the second
-    section on, each lies within the one below widened by one voxel (in place). Beyond `POLE_REACH_MM`,
-    and caudally beyond the defect's next section, `_follow_pole` decides."""
+    section on, each lies within the one below widened by one voxel (in place). Caudally the growth
+    stops one section beyond the defect (`_grow`)."""
     cross = ndimage.generate_binary_structure(2, 1)
     for z in range(top + 2, kept.shape[0]):
         kept[z] &= ndimage.binary_dilation(kept[z - 1], structure=cross)
