@@ -46,6 +46,11 @@ MIN_ECCENTRIC_SEED_ML = 0.5
 DEFECT_HU_RANGE = (-15.0, 110.0)
 #: A tumor reaches at most this far (mm) from the IVC centre line.
 MAX_TUMOR_RADIUS_MM = 45.0
+#: Once a defect is called tumor (by its growth within `MAX_TUMOR_RADIUS_MM`), its mass is grown
+#: again within this distance (mm) of the centre line: a 15 cm mass beside the vein reaches well
+#: beyond 45 mm. Not used for the call itself: the larger the reach, the more an unenhanced-blood or
+#: clot defect's growth into muscle beside the vein looks like an expansion.
+MAX_MASS_RADIUS_MM = 80.0
 #: Tissue bridges thinner than about twice this (mm) do not carry the tumor into neighbours.
 BRIDGE_MM = 3.0
 #: ... and sheets or tubes thinner than about twice this (mm), in 3D.
@@ -186,6 +191,8 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         # Expansion over a stretch of the vein, not on one slice (a leak into a neighbour at one level).
         wide = np.maximum(grown_area, area)[zs] > EXPANSION_FACTOR * normal_area
         expanded = int(np.count_nonzero(wide)) >= max(MIN_EXPANDED_SLICES, EXPANDED_FRACTION * len(zs))
+        if expanded and _cut_by_radius(grown, centres, spacing):  # a tumor: its whole mass
+            grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed, extra, radius_mm=MAX_MASS_RADIUS_MM)
         if expanded or i in seeded:
             tumor |= grown
         elif not eccentric:
@@ -222,6 +229,23 @@ def stability_cap(stability: float) -> float:
     `STABILITY_FULL` or more, else `UNSTABLE_CAP` (a guess is never trusted; the planner still uses it,
     as it uses a landmark no independent method confirms)."""
     return 1.0 if stability >= STABILITY_FULL else UNSTABLE_CAP
+
+
+def _cut_by_radius(grown: np.ndarray, centres: dict[int, tuple[float, float]] | None,
+                   spacing: np.ndarray) -> bool:
+    """Whether the mass grown within `MAX_TUMOR_RADIUS_MM` reaches that limit (within one voxel) on
+    `MIN_EXPANDED_SLICES` sections or more: it is larger than the limit, not bounded by its own edge."""
+    if not centres:
+        return False
+    hits = 0
+    for z in np.nonzero(grown.reshape(grown.shape[0], -1).any(axis=1))[0]:
+        c = centres.get(int(z))
+        if c is None:
+            continue
+        yy, xx = np.nonzero(grown[z])
+        reach = float(np.max(np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])))
+        hits += reach >= MAX_TUMOR_RADIUS_MM - float(spacing[1:].max())
+    return hits >= MIN_EXPANDED_SLICES
 
 
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
@@ -263,8 +287,9 @@ def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,
           centres: dict[int, tuple[float, float]] | None, enclosed: np.ndarray | None = None,
-          extra: np.ndarray | None = None) -> np.ndarray:
-    """Tumor-like voxels connected to ``seed`` through more than thin bridges, near the vein."""
+          extra: np.ndarray | None = None, radius_mm: float = MAX_TUMOR_RADIUS_MM) -> np.ndarray:
+    """Tumor-like voxels connected to ``seed`` through more than thin bridges, within ``radius_mm``
+    of the vein's centre."""
     follow = max(1, int(np.ceil(POLE_FOLLOW_MM / spacing[0])))
     reach = max(1, int(np.ceil(POLE_REACH_MM / spacing[0])))
     z0, z1 = max(int(zs.min()) - 1 - follow, 0), min(int(zs.max()) + 1 + reach + follow, seed.shape[0])
@@ -280,7 +305,7 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
                 sub_allowed[z - z0] &= ivc[z]
                 continue
             dist = np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])
-            sub_allowed_radius[z - z0] = dist <= MAX_TUMOR_RADIUS_MM
+            sub_allowed_radius[z - z0] = dist <= radius_mm
             sub_allowed[z - z0] &= sub_allowed_radius[z - z0]
     # Opening by reconstruction: erode to cut bridges into neighbouring muscle, keep what stays
     # connected to the defect, dilate back inside the allowed tissue. The erosion is 3D: a thin sheet
