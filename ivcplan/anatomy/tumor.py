@@ -46,11 +46,6 @@ MIN_ECCENTRIC_SEED_ML = 0.5
 DEFECT_HU_RANGE = (-15.0, 110.0)
 #: A tumor reaches at most this far (mm) from the IVC centre line.
 MAX_TUMOR_RADIUS_MM = 45.0
-#: Once a defect is called tumor (by its growth within `MAX_TUMOR_RADIUS_MM`), its mass is grown
-#: again within this distance (mm) of the centre line: a 15 cm mass beside the vein reaches well
-#: beyond 45 mm. Not used for the call itself: the larger the reach, the more an unenhanced-blood or
-#: clot defect's growth into muscle beside the vein looks like an expansion.
-MAX_MASS_RADIUS_MM = 80.0
 #: Tissue bridges thinner than about twice this (mm) do not carry the tumor into neighbours.
 BRIDGE_MM = 3.0
 #: ... and sheets or tubes thinner than about twice this (mm), in 3D.
@@ -70,18 +65,6 @@ POLE_TAPER_MM = 3.0
 #: beside the lumen the track follows there); beyond the defect's first section each section lies
 #: within the one below, widened by one voxel.
 POLE_REACH_MM = 15.0
-#: Beyond that reach (and caudally beyond the defect's next section) the mass is followed for up to
-#: this far (mm): the part of an eccentric mass above or below the stretch where it fills the
-#: delineated vein (the delineation follows the residual lumen beside it). Half the largest tumor
-#: (15 cm) beyond the defect.
-POLE_FOLLOW_MM = 75.0
-#: ... section by section, while it stays continuous with the vein wall (its piece lies within this
-#: distance, mm, of the delineated vein: the wall and partial volume between lumen and mass) and
-#: does not widen (each section within the previous one widened by one voxel): a mass narrows to
-#: its pole; a neighbour of its attenuation (psoas, crus, bowel) leaves the vein or widens.
-POLE_CONTACT_MM = 3.0
-#: ... and widens by at most this much (mm per mm along the vein) from section to section.
-POLE_SLOPE = 1.0
 #: Passes re-measuring the outline of a mass cut short where only the mass may extend.
 OUTLINE_PASSES = 3
 
@@ -191,8 +174,6 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         # Expansion over a stretch of the vein, not on one slice (a leak into a neighbour at one level).
         wide = np.maximum(grown_area, area)[zs] > EXPANSION_FACTOR * normal_area
         expanded = int(np.count_nonzero(wide)) >= max(MIN_EXPANDED_SLICES, EXPANDED_FRACTION * len(zs))
-        if expanded and _cut_by_radius(grown, centres, spacing):  # a tumor: its whole mass
-            grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed, extra, radius_mm=MAX_MASS_RADIUS_MM)
         if expanded or i in seeded:
             tumor |= grown
         elif not eccentric:
@@ -229,23 +210,6 @@ def stability_cap(stability: float) -> float:
     `STABILITY_FULL` or more, else `UNSTABLE_CAP` (a guess is never trusted; the planner still uses it,
     as it uses a landmark no independent method confirms)."""
     return 1.0 if stability >= STABILITY_FULL else UNSTABLE_CAP
-
-
-def _cut_by_radius(grown: np.ndarray, centres: dict[int, tuple[float, float]] | None,
-                   spacing: np.ndarray) -> bool:
-    """Whether the mass grown within `MAX_TUMOR_RADIUS_MM` reaches that limit (within one voxel) on
-    `MIN_EXPANDED_SLICES` sections or more: it is larger than the limit, not bounded by its own edge."""
-    if not centres:
-        return False
-    hits = 0
-    for z in np.nonzero(grown.reshape(grown.shape[0], -1).any(axis=1))[0]:
-        c = centres.get(int(z))
-        if c is None:
-            continue
-        yy, xx = np.nonzero(grown[z])
-        reach = float(np.max(np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])))
-        hits += reach >= MAX_TUMOR_RADIUS_MM - float(spacing[1:].max())
-    return hits >= MIN_EXPANDED_SLICES
 
 
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
@@ -287,12 +251,10 @@ def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,
           centres: dict[int, tuple[float, float]] | None, enclosed: np.ndarray | None = None,
-          extra: np.ndarray | None = None, radius_mm: float = MAX_TUMOR_RADIUS_MM) -> np.ndarray:
-    """Tumor-like voxels connected to ``seed`` through more than thin bridges, within ``radius_mm``
-    of the vein's centre."""
-    follow = max(1, int(np.ceil(POLE_FOLLOW_MM / spacing[0])))
+          extra: np.ndarray | None = None) -> np.ndarray:
+    """Tumor-like voxels connected to ``seed`` through more than thin bridges, near the vein."""
     reach = max(1, int(np.ceil(POLE_REACH_MM / spacing[0])))
-    z0, z1 = max(int(zs.min()) - 1 - follow, 0), min(int(zs.max()) + 1 + reach + follow, seed.shape[0])
+    z0, z1 = max(int(zs.min()) - 1, 0), min(int(zs.max()) + 1 + reach, seed.shape[0])
     region = np.zeros_like(seed)
     sub_allowed = allowed[z0:z1].copy()
     sub_allowed_radius = np.ones_like(sub_allowed)
@@ -305,7 +267,7 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
                 sub_allowed[z - z0] &= ivc[z]
                 continue
             dist = np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])
-            sub_allowed_radius[z - z0] = dist <= radius_mm
+            sub_allowed_radius[z - z0] = dist <= MAX_TUMOR_RADIUS_MM
             sub_allowed[z - z0] &= sub_allowed_radius[z - z0]
     # Opening by reconstruction: erode to cut bridges into neighbouring muscle, keep what stays
     # connected to the defect, dilate back inside the allowed tissue. The erosion is 3D: a thin sheet
@@ -333,8 +295,6 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
     if extra is not None:
         _extend_within_outline(kept, extra[z0:z1] & sub_allowed_radius, seed[z0:z1], spacing)
     _taper_beyond_defect(kept, int(zs.max()) - z0)
-    _follow_pole(kept, ivc[z0:z1], spacing, range(int(zs.max()) - z0 + 1 + reach + 1, kept.shape[0]), -1)
-    _follow_pole(kept, ivc[z0:z1], spacing, range(int(zs.min()) - z0 - 2, -1, -1), +1)
     _taper_lower_pole(kept, spacing, None if enclosed is None else enclosed[z0:z1])
     region[z0:z1] = kept
     return region | seed
@@ -387,26 +347,6 @@ def _taper_beyond_defect(kept: np.ndarray, top: int) -> None:
     cross = ndimage.generate_binary_structure(2, 1)
     for z in range(top + 2, kept.shape[0]):
         kept[z] &= ndimage.binary_dilation(kept[z - 1], structure=cross)
-
-
-def _follow_pole(kept: np.ndarray, vein: np.ndarray, spacing: np.ndarray, sections: range, step: int) -> None:
-    """Follow the mass (in place) through ``sections`` (away from the defect; ``step``: offset of the
-    section before each, towards the defect): each section keeps the pieces within the previous one
-    widened by one voxel that come within `POLE_CONTACT_MM` of the delineated ``vein``; the first
-    section without such a piece is the pole, and nothing beyond it is kept."""
-    widen = ball(max(POLE_SLOPE * float(spacing[0]), float(spacing[1:].max())), spacing[1:])
-    contact = ball(POLE_CONTACT_MM, spacing[1:])
-    ended = False
-    for z in sections:
-        if ended:
-            kept[z] = False
-            continue
-        kept[z] &= ndimage.binary_dilation(kept[z + step], structure=widen)
-        if kept[z].any():
-            lab, _ = ndimage.label(kept[z])
-            near = ndimage.binary_dilation(vein[z], structure=contact) if vein[z].any() else vein[z]
-            kept[z] = label_mask(lab, [int(v) for v in np.unique(lab[near & kept[z]]) if v > 0])
-        ended = not kept[z].any()
 
 
 def _extend_within_outline(kept: np.ndarray, extra: np.ndarray, seed: np.ndarray, spacing: np.ndarray) -> None:
