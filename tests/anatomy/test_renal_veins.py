@@ -227,15 +227,20 @@ def _unenhanced_below(s: dict, below_hu: float, above_hu: float) -> dict:
     return {**s, "hu": hu}
 
 
+def _branch_veins_without_liver(s: dict, lumen_hu: float):
+    """`find_branch_veins` on scene ``s`` (no liver label, a 110 HU liver level) with the lumen at ``lumen_hu``."""
+    centres = {k: IVC_YX for k in range(SHAPE[0])}
+    return find_branch_veins(s["hu"], SPACING, ivc=s["ivc"], centres=centres, excluded=s["aorta"],
+                             liver=np.zeros(SHAPE, bool), kidneys=s["kidneys"], lumen_hu=lumen_hu, liver_hu=110.0,
+                             junction_z=None)
+
+
 def test_renal_veins_are_found_where_the_infrarenal_blood_is_unenhanced() -> None:
     # Unenhanced infrarenal blood (60 HU) below the inflow, 170 HU above it: the lumen over the whole IVC
     # (125 HU) is not clearly brighter than the liver (110 HU), but the renal veins (200 HU) carry contrast
     # into the IVC at the kidneys' levels. The old step segmented no renal vein at all.
     s = _unenhanced_below(scene(vein_hu=200.0), 60.0, 170.0)
-    centres = {k: IVC_YX for k in range(SHAPE[0])}
-    found = find_branch_veins(s["hu"], SPACING, ivc=s["ivc"], centres=centres, excluded=s["aorta"],
-                              liver=np.zeros(SHAPE, bool), kidneys=s["kidneys"], lumen_hu=125.0, liver_hu=110.0,
-                              junction_z=None)
+    found = _branch_veins_without_liver(s, lumen_hu=125.0)
     for side in ("right", "left"):
         assert side in found.renal, found.notes
         assert _ostium_error(found.renal[side], s["ivc"], s["truth"][side]) <= OSTIUM_MM, side
@@ -246,10 +251,7 @@ def test_no_renal_veins_where_no_blood_at_the_kidneys_is_brighter_than_the_liver
     # The same scene, but the IVC at the kidneys' levels is no brighter than the liver (a scan too early or
     # too late for the veins): the veins are not told from the parenchyma, and the note says so.
     s = _unenhanced_below(scene(vein_hu=120.0), 60.0, 115.0)
-    centres = {k: IVC_YX for k in range(SHAPE[0])}
-    found = find_branch_veins(s["hu"], SPACING, ivc=s["ivc"], centres=centres, excluded=s["aorta"],
-                              liver=np.zeros(SHAPE, bool), kidneys=s["kidneys"], lumen_hu=115.0, liver_hu=110.0,
-                              junction_z=None)
+    found = _branch_veins_without_liver(s, lumen_hu=115.0)
     assert found.renal == {}
     assert any(n.startswith("renal veins not segmented: the IVC lumen (115 HU) is not clearly brighter")
                for n in found.notes), found.notes

@@ -146,20 +146,28 @@ def test_an_ostium_traced_back_through_a_tumor_plug_stays_under_the_trusted_rang
     assert "touches the IVC" in touching.detail and touching.confidence == pytest.approx(0.9)
 
 
+def _strip_on_wall(labelmap, label: Label, x: float, radius: float, z_lo: float, z_hi: float, *,
+                   only_empty: bool = False):
+    """``labelmap`` with a thin vertical strip of ``label`` (radius mm, centred at LPS x and the IVC's y) from
+    z_lo to z_hi mm: a vein label lying along the IVC wall (only over unlabelled voxels when ``only_empty``)."""
+    arr = labelmap.array.copy()
+    idx = np.argwhere(np.ones(arr.shape, bool))
+    lps = labelmap.grid.index_to_lps(idx)
+    strip = (np.hypot(lps[:, 0] - x, lps[:, 1] - IVC_Y) <= radius) & (lps[:, 2] >= z_lo) & (lps[:, 2] <= z_hi)
+    if only_empty:
+        strip &= arr.reshape(-1) == 0
+    hit = idx[strip]
+    arr[hit[:, 0], hit[:, 1], hit[:, 2]] = label
+    return labelmap.with_array(arr)
+
+
 def test_a_renal_vein_label_running_up_the_ivc_wall_does_not_raise_the_renal_level():
     # The left renal vein's label continued 30 mm up along the IVC wall (as a vein label lying along a
     # tumor or the wall does): the inflow's cranial edge stays within a vein's half-width of its ostium.
     case = abdomen()
     grid = case.labelmap.grid
-    arr = case.labelmap.array.copy()
-    idx = np.argwhere(np.ones(arr.shape, bool))
-    lps = grid.index_to_lps(idx)
     z_left = RENAL["left"][0]
-    wall = np.hypot(lps[:, 0] - IVC_X - (IVC_R + 1.5), lps[:, 1] - IVC_Y) <= 2.0
-    strip = wall & (lps[:, 2] >= z_left) & (lps[:, 2] <= z_left + 30.0)
-    hit = idx[strip]
-    arr[hit[:, 0], hit[:, 1], hit[:, 2]] = Label.RENAL_VEIN_LEFT
-    lm = case.labelmap.with_array(arr)
+    lm = _strip_on_wall(case.labelmap, Label.RENAL_VEIN_LEFT, IVC_X + IVC_R + 1.5, 2.0, z_left, z_left + 30.0)
     lms = find_landmarks(lm, trace_centerline(lm))
     level, ostium = lms["renal_veins"].position_mm[2], lms["renal_vein_left"].position_mm[2]
     assert level - ostium <= 8.0 + grid.spacing.max(), (level, ostium)
@@ -294,16 +302,9 @@ def test_the_renal_inflow_is_the_widest_contact_of_a_label_meeting_the_ivc_twice
     # places. The inflow is the widest contact (the renal vein is the largest tributary at its level),
     # not the mean of both, and a choice among several contacts stays under the trusted range.
     case = abdomen()
-    grid = case.labelmap.grid
-    arr = case.labelmap.array.copy()
-    idx = np.argwhere(np.ones(arr.shape, bool))
-    lps = grid.index_to_lps(idx)
     z_right = RENAL["right"][0]
-    along = np.hypot(lps[:, 0] - (IVC_X - IVC_R - 1.5), lps[:, 1] - IVC_Y) <= 1.5
-    strip = along & (lps[:, 2] >= z_right - 40.0) & (lps[:, 2] <= z_right - 15.0) & (arr.reshape(-1) == 0)
-    hit = idx[strip]
-    arr[hit[:, 0], hit[:, 1], hit[:, 2]] = Label.RENAL_VEIN_RIGHT
-    lm = case.labelmap.with_array(arr)
+    lm = _strip_on_wall(case.labelmap, Label.RENAL_VEIN_RIGHT, IVC_X - IVC_R - 1.5, 1.5, z_right - 40.0,
+                        z_right - 15.0, only_empty=True)
     lms = find_landmarks(lm, trace_centerline(lm))
     right = lms["renal_vein_right"]
     assert right.position_mm[2] == pytest.approx(z_right, abs=3.0), right
