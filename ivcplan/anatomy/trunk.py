@@ -77,6 +77,14 @@ FRONT_START_MM = 15.0
 #: ... through marrow at least this dense (HU; osteopenic marrow is about 70-140 HU, the ligament,
 #: crus and fat between the vertebra and the aorta less).
 MARROW_MIN_HU = 70.0
+#: A piece of "bone" whose density spreads less than this (HU, interquartile range) is a blood pool
+#: (image noise only: 10-35 HU SD); cortex and marrow spread by 100 HU and more.
+BLOOD_POOL_IQR_HU = 60.0
+#: ... and on the midline profile a pool is at least this long (mm): an aorta, not a cortex.
+BLOOD_POOL_MIN_MM = 8.0
+#: ... and the bone behind a pool is looked for up to this far (mm) behind the centre estimate (which
+#: the pool may have pulled into itself).
+BLOOD_POOL_BEHIND_MM = 30.0
 #: ... where the cortex is denser than this (HU; thin osteopenic cortex on 3 mm slices is about
 #: 150-250 HU).
 CORTEX_HU = 140.0
@@ -212,7 +220,7 @@ def vertebral_column(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np
         if bone_px[k] > 0:
             # Its bone only (the smoothed blob may have merged with the liver or the aorta beside it),
             # the front half: the vertebral body, not the posterior elements.
-            ys, xs = np.nonzero((labels == k + 1) & mid_bone)
+            ys, xs = _without_blood_pool(frame.hu[z], (labels == k + 1) & mid_bone)
             front = ys <= np.median(ys)
             found[z] = (ys[front].mean(), xs[front].mean())
     line = _smooth_line(_longest_chain(found, sp), sp, COLUMN_MEDIAN_MM, COLUMN_OUTLIER_MM, COLUMN_SMOOTH_MM,
@@ -233,6 +241,61 @@ def vertebral_column(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np
         near = np.unique(labels[(dy ** 2 + dx ** 2 <= (VERTEBRAL_BODY_RADIUS_MM + 10.0) ** 2) & (labels > 0)])
         spine[z] = _fill_small_holes(label_mask(labels, near), hole_px)
     return spine, centres
+
+
+def _behind_blood_pool(profile: np.ndarray, k: int, cortex_hu: float, dy_mm: float) -> int | None:
+    """The front row of bone behind a blood pool at the front of the dense run that starts at ``k`` on
+    the midline profile (an aorta lying on the vertebral body, or in front of a centre estimate it
+    pulled forwards): a stretch at least `BLOOD_POOL_MIN_MM` long as dense as cortex and homogeneous
+    (within `BLOOD_POOL_IQR_HU` of its median either way; bone has a cortex far denser than its
+    marrow), followed by bone denser than it, or by a gap below `MARROW_MIN_HU` and then bone."""
+    j = k + int(np.argmax(profile[k:] > cortex_hu)) if (profile[k:] > cortex_hu).any() else None
+    if j is None:
+        return None
+    m = j
+    while m + 1 < profile.size and profile[m + 1] > cortex_hu:
+        pool = profile[j + 1:m + 2]  # the first row is the pool's blurred edge
+        mid = float(np.median(pool))
+        if pool.max() - mid >= BLOOD_POOL_IQR_HU or mid - pool.min() >= BLOOD_POOL_IQR_HU:
+            break
+        m += 1
+    if (m - j + 1) * dy_mm < BLOOD_POOL_MIN_MM or m + 1 >= profile.size:
+        return None
+    level = float(np.median(profile[j + 1:m + 1]))
+    rest = profile[m + 1:]
+    denser = np.nonzero(rest > level + BLOOD_POOL_IQR_HU)[0]
+    bone = np.nonzero(rest > cortex_hu)[0]
+    gap = bone.size > 0 and (rest[:bone[0]] <= MARROW_MIN_HU).any()
+    if gap:
+        return m + 1 + int(bone[0])
+    if denser.size and denser[0] * dy_mm <= BLOOD_POOL_MIN_MM:
+        return m + 1 + int(denser[0])
+    return None
+
+
+def _without_blood_pool(hu2d: np.ndarray, bone2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (y, x) pixels of ``bone2d`` less its blood pools: an enhanced aorta (up to ~300 HU in the
+    portal-venous phase, more in the arterial) is as dense as bone, and where it lies on the vertebral
+    body the smoothed blob takes it in and pulls the body's centre forwards. A pool is a separate piece,
+    in front of the rest, of homogeneous density (interquartile range under `BLOOD_POOL_IQR_HU`;
+    bone mixes cortex and marrow). The most posterior piece is always kept."""
+    pieces, n = ndimage.label(bone2d, structure=np.ones((3, 3), bool))
+    if n < 2:
+        return np.nonzero(bone2d)
+    idx = np.arange(1, n + 1)
+    yy = np.nonzero(bone2d)[0]
+    mean_y = np.asarray(ndimage.mean(np.indices(bone2d.shape)[0], pieces, idx))
+    back = int(np.argmax(mean_y))
+    keep = np.ones(n, bool)
+    for i in range(n):
+        if i == back:
+            continue
+        vals = hu2d[pieces == i + 1]
+        q1, q3 = np.percentile(vals, [25, 75])
+        rest_y = yy[(pieces[bone2d] != i + 1)]
+        if q3 - q1 < BLOOD_POOL_IQR_HU and np.nonzero(pieces == i + 1)[0].max() < np.median(rest_y):
+            keep[i] = False
+    return np.nonzero(np.isin(pieces, idx[keep]))
 
 
 def _longest_chain(found: np.ndarray, sp: np.ndarray) -> np.ndarray:
@@ -360,9 +423,11 @@ def _front(fine: WorkFrame, cy: np.ndarray, cx: np.ndarray, cortex_hu: float) ->
     out = np.full(fine.shape[0], np.nan)
     half = max(1, int(np.rint(FRONT_STRIP_MM / sp[2])))
     ahead, behind = (int(np.rint(v / sp[1])) for v in FRONT_SEARCH_MM)
+    pool_behind = int(np.rint(BLOOD_POOL_BEHIND_MM / sp[1]))
     for z in np.nonzero(np.isfinite(cy))[0]:
         y0, x0 = int(np.rint(cy[z])), int(np.rint(cx[z]))
-        lo, hi = max(y0 - ahead, 0), min(y0 + behind + 1, fine.shape[1])
+        # The profile runs on behind the search range: bone behind a blood pool may lie there.
+        lo, hi = max(y0 - ahead, 0), min(y0 + max(behind, pool_behind) + 1, fine.shape[1])
         x_lo, x_hi = max(x0 - half, 0), min(x0 + half + 1, fine.shape[2])
         if hi <= lo or x_hi <= x_lo:
             continue
@@ -379,6 +444,10 @@ def _front(fine: WorkFrame, cy: np.ndarray, cx: np.ndarray, cortex_hu: float) ->
         k = start = int(bone_rows[-1])
         while k > 0 and profile[k - 1] > MARROW_MIN_HU:
             k -= 1
+        past_pool = _behind_blood_pool(profile, k, cortex_hu, sp[1])
+        if past_pool is not None:
+            out[z] = lo + past_pool
+            continue
         out[z] = lo + k + int(np.argmax(profile[k:start + 1] > cortex_hu))
     return out
 
