@@ -80,11 +80,19 @@ MARROW_MIN_HU = 70.0
 #: A piece of "bone" whose density spreads less than this (HU, interquartile range) is a blood pool
 #: (image noise only: 10-35 HU SD); cortex and marrow spread by 100 HU and more.
 BLOOD_POOL_IQR_HU = 60.0
+#: ... a solid section: at least this area (mm2; an aorta of 15 mm or more) filling this share of its
+#: bounding box (a disc fills 0.79).
+BLOOD_POOL_MIN_MM2 = 150.0
+BLOOD_POOL_FILL = 0.6
 #: ... and on the midline profile a pool is at least this long (mm): an aorta, not a cortex.
 BLOOD_POOL_MIN_MM = 8.0
 #: ... and the bone behind a pool is looked for up to this far (mm) behind the centre estimate (which
 #: the pool may have pulled into itself).
 BLOOD_POOL_BEHIND_MM = 30.0
+#: ... and is at most this share as wide (left-right) as the bone behind it; widths are measured at
+#: most WAIST_HALF_MM each side of the midline.
+POOL_WIDTH_SHARE = 0.8
+WAIST_HALF_MM = 40.0
 #: ... where the cortex is denser than this (HU; thin osteopenic cortex on 3 mm slices is about
 #: 150-250 HU).
 CORTEX_HU = 140.0
@@ -220,7 +228,7 @@ def vertebral_column(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np
         if bone_px[k] > 0:
             # Its bone only (the smoothed blob may have merged with the liver or the aorta beside it),
             # the front half: the vertebral body, not the posterior elements.
-            ys, xs = _without_blood_pool(frame.hu[z], (labels == k + 1) & mid_bone)
+            ys, xs = _without_blood_pool(frame.hu[z], (labels == k + 1) & mid_bone, sp)
             front = ys <= np.median(ys)
             found[z] = (ys[front].mean(), xs[front].mean())
     line = _smooth_line(_longest_chain(found, sp), sp, COLUMN_MEDIAN_MM, COLUMN_OUTLIER_MM, COLUMN_SMOOTH_MM,
@@ -273,12 +281,38 @@ def _behind_blood_pool(profile: np.ndarray, k: int, cortex_hu: float, dy_mm: flo
     return None
 
 
-def _without_blood_pool(hu2d: np.ndarray, bone2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _narrower_than_behind(hu2d: np.ndarray, y_pool: int, y_bone: int, x0: int, spacing: np.ndarray) -> bool:
+    """Whether the dense rows ``y_pool..y_bone`` (a blood pool's) are at most `POOL_WIDTH_SHARE` as
+    wide as the bone rows behind them (over `BLOOD_POOL_BEHIND_MM`): an aorta is narrower than the
+    vertebral body it lies on, while marrow in front of a basivertebral vein is as wide as the rest."""
+    half = int(np.rint(WAIST_HALF_MM / spacing[2]))
+    x_lo, x_hi = max(x0 - half, 0), min(x0 + half + 1, hu2d.shape[1])
+    depth = int(np.rint(BLOOD_POOL_BEHIND_MM / spacing[1]))
+    rows = ndimage.median_filter(hu2d[y_pool:min(y_bone + depth, hu2d.shape[0]), x_lo:x_hi], size=3) > MARROW_MIN_HU
+    c = x0 - x_lo
+
+    def width(row: np.ndarray) -> float:
+        if not row[c]:
+            return 0.0
+        left = c - int(np.argmin(row[c::-1])) if not row[:c + 1].all() else 0
+        right = c + int(np.argmin(row[c:])) if not row[c:].all() else row.size
+        return float(right - left) * spacing[2]
+
+    widths = np.array([width(r) for r in rows])
+    n_pool = y_bone - y_pool
+    if n_pool <= 0 or widths.size <= n_pool:
+        return False
+    return float(np.median(widths[:n_pool])) <= POOL_WIDTH_SHARE * float(widths[n_pool:].max())
+
+
+def _without_blood_pool(hu2d: np.ndarray, bone2d: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (y, x) pixels of ``bone2d`` less its blood pools: an enhanced aorta (up to ~300 HU in the
     portal-venous phase, more in the arterial) is as dense as bone, and where it lies on the vertebral
     body the smoothed blob takes it in and pulls the body's centre forwards. A pool is a separate piece,
     in front of the rest, of homogeneous density (interquartile range under `BLOOD_POOL_IQR_HU`;
-    bone mixes cortex and marrow). The most posterior piece is always kept."""
+    bone mixes cortex and marrow), solid (a vessel's section: at least `BLOOD_POOL_MIN_MM2`, filling
+    `BLOOD_POOL_FILL` of its bounding box; a cortical fragment is a thin arc). The most posterior
+    piece is always kept."""
     pieces, n = ndimage.label(bone2d, structure=np.ones((3, 3), bool))
     if n < 2:
         return np.nonzero(bone2d)
@@ -290,10 +324,15 @@ def _without_blood_pool(hu2d: np.ndarray, bone2d: np.ndarray) -> tuple[np.ndarra
     for i in range(n):
         if i == back:
             continue
-        vals = hu2d[pieces == i + 1]
+        piece = pieces == i + 1
+        py, px = np.nonzero(piece)
+        box = (np.ptp(py) + 1) * (np.ptp(px) + 1)
+        if py.size * spacing[1] * spacing[2] < BLOOD_POOL_MIN_MM2 or py.size < BLOOD_POOL_FILL * box:
+            continue
+        vals = hu2d[piece]
         q1, q3 = np.percentile(vals, [25, 75])
         rest_y = yy[(pieces[bone2d] != i + 1)]
-        if q3 - q1 < BLOOD_POOL_IQR_HU and np.nonzero(pieces == i + 1)[0].max() < np.median(rest_y):
+        if q3 - q1 < BLOOD_POOL_IQR_HU and py.max() < np.median(rest_y):
             keep[i] = False
     return np.nonzero(np.isin(pieces, idx[keep]))
 
@@ -445,7 +484,7 @@ def _front(fine: WorkFrame, cy: np.ndarray, cx: np.ndarray, cortex_hu: float) ->
         while k > 0 and profile[k - 1] > MARROW_MIN_HU:
             k -= 1
         past_pool = _behind_blood_pool(profile, k, cortex_hu, sp[1])
-        if past_pool is not None:
+        if past_pool is not None and _narrower_than_behind(fine.hu[z], lo + k, lo + past_pool, x0, sp):
             out[z] = lo + past_pool
             continue
         out[z] = lo + k + int(np.argmax(profile[k:start + 1] > cortex_hu))
