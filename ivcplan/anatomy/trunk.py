@@ -92,6 +92,9 @@ BLOOD_POOL_BEHIND_MM = 30.0
 #: ... and is at most this share as wide (left-right) as the bone behind it; widths are measured at
 #: most WAIST_HALF_MM each side of the midline.
 POOL_WIDTH_SHARE = 0.8
+#: ... a gap between pool and bone is tissue under MARROW_MIN_HU, or this far (HU) below the pool (the
+#: enhanced crus or caudate lobe, 100-130 HU, between an aorta and the vertebral body).
+POOL_GAP_BELOW_HU = 100.0
 WAIST_HALF_MM = 40.0
 #: ... where the cortex is denser than this (HU; thin osteopenic cortex on 3 mm slices is about
 #: 150-250 HU).
@@ -251,12 +254,15 @@ def vertebral_column(frame: WorkFrame, body: np.ndarray) -> tuple[np.ndarray, np
     return spine, centres
 
 
-def _behind_blood_pool(profile: np.ndarray, k: int, cortex_hu: float, dy_mm: float) -> int | None:
+def _behind_blood_pool(profile: np.ndarray, k: int, cortex_hu: float,
+                       dy_mm: float) -> tuple[int, int, int, float] | None:
     """The front row of bone behind a blood pool at the front of the dense run that starts at ``k`` on
     the midline profile (an aorta lying on the vertebral body, or in front of a centre estimate it
     pulled forwards): a stretch at least `BLOOD_POOL_MIN_MM` long as dense as cortex and homogeneous
     (within `BLOOD_POOL_IQR_HU` of its median either way; bone has a cortex far denser than its
-    marrow), followed by bone denser than it, or by a gap below `MARROW_MIN_HU` and then bone."""
+    marrow), followed by bone denser than it, or by a gap below `MARROW_MIN_HU` (or well below the
+    pool: an enhanced crus or caudate lobe between aorta and vertebra) and then bone. Returns the
+    pool's first and last rows, the bone's front row and the pool's level (HU)."""
     j = k + int(np.argmax(profile[k:] > cortex_hu)) if (profile[k:] > cortex_hu).any() else None
     if j is None:
         return None
@@ -273,22 +279,25 @@ def _behind_blood_pool(profile: np.ndarray, k: int, cortex_hu: float, dy_mm: flo
     rest = profile[m + 1:]
     denser = np.nonzero(rest > level + BLOOD_POOL_IQR_HU)[0]
     bone = np.nonzero(rest > cortex_hu)[0]
-    gap = bone.size > 0 and (rest[:bone[0]] <= MARROW_MIN_HU).any()
+    floor = max(MARROW_MIN_HU, level - POOL_GAP_BELOW_HU)
+    gap = bone.size > 0 and (rest[:bone[0]] <= floor).any()
     if gap:
-        return m + 1 + int(bone[0])
+        return j, m, m + 1 + int(bone[0]), level
     if denser.size and denser[0] * dy_mm <= BLOOD_POOL_MIN_MM:
-        return m + 1 + int(denser[0])
+        return j, m, m + 1 + int(denser[0]), level
     return None
 
 
-def _narrower_than_behind(hu2d: np.ndarray, y_pool: int, y_bone: int, x0: int, spacing: np.ndarray) -> bool:
-    """Whether the dense rows ``y_pool..y_bone`` (a blood pool's) are at most `POOL_WIDTH_SHARE` as
-    wide as the bone rows behind them (over `BLOOD_POOL_BEHIND_MM`): an aorta is narrower than the
-    vertebral body it lies on, while marrow in front of a basivertebral vein is as wide as the rest."""
+def _narrower_than_behind(hu2d: np.ndarray, pool_rows: tuple[int, int], y_bone: int, level: float, x0: int,
+                          spacing: np.ndarray) -> bool:
+    """Whether a blood pool (rows ``pool_rows``, attenuation ``level``) is at most `POOL_WIDTH_SHARE`
+    as wide as the bone rows behind it (from ``y_bone`` over `BLOOD_POOL_BEHIND_MM`): an aorta is
+    narrower than the vertebral body it lies on, while marrow in front of a basivertebral vein is as
+    wide as the rest. The pool is measured as blood (within `BLOOD_POOL_IQR_HU` of its level: the
+    enhanced liver or crus beside an aorta is not it), the bone as anything denser than marrow."""
     half = int(np.rint(WAIST_HALF_MM / spacing[2]))
     x_lo, x_hi = max(x0 - half, 0), min(x0 + half + 1, hu2d.shape[1])
     depth = int(np.rint(BLOOD_POOL_BEHIND_MM / spacing[1]))
-    rows = ndimage.median_filter(hu2d[y_pool:min(y_bone + depth, hu2d.shape[0]), x_lo:x_hi], size=3) > MARROW_MIN_HU
     c = x0 - x_lo
 
     def width(row: np.ndarray) -> float:
@@ -298,11 +307,14 @@ def _narrower_than_behind(hu2d: np.ndarray, y_pool: int, y_bone: int, x0: int, s
         right = c + int(np.argmin(row[c:])) if not row[c:].all() else row.size
         return float(right - left) * spacing[2]
 
-    widths = np.array([width(r) for r in rows])
-    n_pool = y_bone - y_pool
-    if n_pool <= 0 or widths.size <= n_pool:
+    y0, y1 = pool_rows
+    pool = np.abs(ndimage.median_filter(hu2d[y0:y1 + 1, x_lo:x_hi], size=3) - level) <= BLOOD_POOL_IQR_HU
+    bone = ndimage.median_filter(hu2d[y_bone:min(y_bone + depth, hu2d.shape[0]), x_lo:x_hi], size=3) > MARROW_MIN_HU
+    if not pool.size or not bone.size:
         return False
-    return float(np.median(widths[:n_pool])) <= POOL_WIDTH_SHARE * float(widths[n_pool:].max())
+    pool_w = np.array([width(r) for r in pool])
+    bone_w = np.array([width(r) for r in bone])
+    return float(np.median(pool_w)) <= POOL_WIDTH_SHARE * float(bone_w.max())
 
 
 def _without_blood_pool(hu2d: np.ndarray, bone2d: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -483,9 +495,10 @@ def _front(fine: WorkFrame, cy: np.ndarray, cx: np.ndarray, cortex_hu: float) ->
         k = start = int(bone_rows[-1])
         while k > 0 and profile[k - 1] > MARROW_MIN_HU:
             k -= 1
-        past_pool = _behind_blood_pool(profile, k, cortex_hu, sp[1])
-        if past_pool is not None and _narrower_than_behind(fine.hu[z], lo + k, lo + past_pool, x0, sp):
-            out[z] = lo + past_pool
+        pool = _behind_blood_pool(profile, k, cortex_hu, sp[1])
+        if pool is not None and _narrower_than_behind(fine.hu[z], (lo + pool[0], lo + pool[1]), lo + pool[2],
+                                                      pool[3], x0, sp):
+            out[z] = lo + pool[2]
             continue
         out[z] = lo + k + int(np.argmax(profile[k:start + 1] > cortex_hu))
     return out

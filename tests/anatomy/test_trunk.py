@@ -21,11 +21,12 @@ FRONT_TOL_MM = 3.0
 
 
 def _trunk(*, aorta_hu: float = 210.0, marrow_hu: float = 230.0, pubic: bool = False,
-           seed: int = 0, touching: bool = False) -> Volume:
+           seed: int = 0, touching: bool = False, crus_hu: float | None = None) -> Volume:
     """A trunk of 40 slices of 3 mm: fat, muscle wall, paraspinal muscles, a vertebral column
     (cortex, marrow, canal, arch) with 6 mm discs every 30 mm, and an enhanced aorta lying on the
     front of the vertebral bodies, separated from them by 4 mm of ligament and aortic wall (with
-    ``touching``, lying directly on them, as in thin patients and the random phantoms). With
+    ``touching``, lying directly on them, as in thin patients and the random phantoms; with
+    ``crus_hu``, the diaphragmatic crura, enhanced (100-130 HU), wrap it and lie between). With
     ``pubic``, the lowest 5 slices hold no vertebra but a pubic bone in the front midline."""
     rng = np.random.default_rng(seed)
     nz, ny, nx = 40, 170, 220
@@ -52,9 +53,11 @@ def _trunk(*, aorta_hu: float = 210.0, marrow_hu: float = 230.0, pubic: bool = F
     # The aorta on the front of the vertebral bodies, behind 4 mm of ligament and wall.
     gap = 0.0 if touching else 4.0
     ligament = (np.abs(x - VERT_X) <= 12.0) & (y > FRONT_Y - gap) & (y <= FRONT_Y)
-    hu[ligament] = 50.0
+    hu[ligament] = 50.0 if crus_hu is None else crus_hu
     aorta = ((x - VERT_X - 4.0) / 12) ** 2 + ((y - (FRONT_Y - 12.0 - gap)) / 12) ** 2 <= 1
     aorta &= ~body
+    if crus_hu is not None:
+        hu[(np.abs(x - VERT_X - 4.0) <= 30.0) & (y > FRONT_Y - 30.0) & (y <= FRONT_Y) & ~body] = crus_hu
     hu[aorta] = aorta_hu
     if pubic:
         hu[:5][(((x - 165) / 30) ** 2 + ((y - 50) / 10) ** 2 <= 1)[:5]] = 700.0
@@ -68,13 +71,17 @@ def _anchor(vol: Volume):
     return fine, column, spine_anchor(column, coarse, fine)
 
 
-@pytest.mark.parametrize(("aorta_hu", "touching"), [(210.0, False), (400.0, False), (290.0, True), (250.0, True)])
-def test_front_of_the_vertebral_body_not_the_aorta_lying_on_it(aorta_hu: float, touching: bool) -> None:
+@pytest.mark.parametrize(("aorta_hu", "touching", "crus_hu"),
+                         [(210.0, False, None), (400.0, False, None), (290.0, True, None), (250.0, True, None),
+                          (290.0, False, 115.0)])
+def test_front_of_the_vertebral_body_not_the_aorta_lying_on_it(aorta_hu: float, touching: bool,
+                                                                crus_hu: float | None) -> None:
     # An enhanced aorta (portal-venous, or arterial at 400 HU) lies on the vertebral bodies' front,
     # as dense as bone: the anchor's front stays on the vertebrae, across the discs too. Touching them
     # (no ligament between), the dense run goes on into the aorta: it is told apart as a homogeneous
-    # pool in front of denser cortex (the old front was the aorta's, 24 mm too far forwards).
-    vol = _trunk(aorta_hu=aorta_hu, touching=touching)
+    # pool in front of denser cortex (the old front was the aorta's, 24 mm too far forwards); so it
+    # is wrapped in enhanced crura (as dense as marrow, so not a gap; as wide as the vertebra).
+    vol = _trunk(aorta_hu=aorta_hu, touching=touching, crus_hu=crus_hu)
     fine, _column, anchor = _anchor(vol)
     assert anchor.usable.all()
     front_mm = fine.grid.origin[1] + anchor.y_anterior * fine.spacing[1]
