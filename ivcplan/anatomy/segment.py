@@ -76,6 +76,9 @@ MOUTH_SECTION_MARGIN = 1.2
 ATRIUM_MAX_LIVER_FRACTION = 0.3
 #: An IVC tumor enhances less than the liver by at least this (HU) on an enhanced scan.
 LIVER_MARGIN_HU = 12.0
+#: A slice with no liver within this distance (mm) of the aorta's centre is below the liver: there
+#: the IVC is retroperitoneal (the caudate lobe, 20-50 mm from the aorta, wraps the IVC above).
+LIVER_NEAR_AORTA_MM = 60.0
 #: A bulky tumor may reach this far (mm) behind the front of the vertebral bodies, beside them.
 PARAVERTEBRAL_BAND_MM = 20.0
 #: Radius (mm) of the closing that puts vessels inside the liver (and tumor filling them) into it.
@@ -179,8 +182,9 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
         seed_vox = tumor_vox if seed_vox is None else np.vstack([seed_vox, tumor_vox])
     # A tumor enhances less than the liver: a filling defect is darker than it.
     defect_max = organs.liver_hu - LIVER_MARGIN_HU if organs.liver_hu else None
+    organ_work = frame.labels_from_scan(organs.labels)
     ivc = find_ivc(frame, body, spine, aorta, exclude=aorta.mask if aorta else None, seeds_vox=seed_vox,
-                   defect_max_hu=defect_max)
+                   defect_max_hu=defect_max, retroperitoneal=_below_liver(organ_work == Label.LIVER, aorta, frame))
 
     attenuation = {"aorta": aorta.inside_hu if aorta else None, "ivc": ivc.inside_hu if ivc else None}
     attenuation.update(organs.kidney_hu)
@@ -198,7 +202,6 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
     _place_vessel(labels, confidence, ivc, Label.IVC_LUMEN, warnings, "IVC")
     if ivc is not None and ivc.mask.any():
         # The IVC proper runs from the iliac confluence to the cavoatrial junction.
-        organ_work = frame.labels_from_scan(organs.labels)
         if enhanced:
             _check_isodense(labels, organ_work, confidence, warnings)
         confluence_z, junction_z = _place_ends(labels, confidence, details, warnings, frame, ivc, aorta,
@@ -246,6 +249,21 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
     labelmap = Labelmap(final, volume.grid)
     report("segmentation: done", 1.0)
     return Segmentation(labelmap, confidence, phase.phase, tuple(warnings), details)
+
+
+def _below_liver(liver: np.ndarray, aorta: VesselResult | None, frame: WorkFrame) -> np.ndarray | None:
+    """Per working slice, whether no liver lies within `LIVER_NEAR_AORTA_MM` of the aorta's centre:
+    below the liver the IVC lies retroperitoneal, on the vertebral column beside the aorta (None: no
+    aorta to measure from)."""
+    if aorta is None:
+        return None
+    out = np.zeros(frame.shape[0], dtype=bool)
+    sp = frame.spacing
+    for k, z in enumerate(aorta.track.z):
+        ys, xs = np.nonzero(liver[z])
+        near = np.hypot((ys - aorta.track.y[k]) * sp[1], (xs - aorta.track.x[k]) * sp[2]) <= LIVER_NEAR_AORTA_MM
+        out[z] = not near.any()
+    return out
 
 
 def _place_vessel(labels: np.ndarray, confidence: dict[str, float], result: VesselResult | None, label: Label,

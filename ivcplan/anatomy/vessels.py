@@ -53,6 +53,10 @@ IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -10.0)
 #: right of the aorta at every level), loose front-back (near the diaphragm the IVC runs anterior
 #: to the retrocrural aorta). Keeps the portal vein, which lies in front of the aorta, unlikely.
 IVC_PRIOR_SIGMA_MM = (12.0, 25.0)
+#: ... below the liver, where the IVC lies retroperitoneal on the vertebral column and right psoas
+#: beside the aorta, front-back as tight as left-right: the superior mesenteric vein, 20-50 mm in
+#: front of the aorta in the mesentery, is not it (it may be brighter than unenhanced infrarenal blood).
+IVC_PRIOR_SIGMA_RETRO_MM = 12.0
 #: Blood above this (HU) is enhanced; the venous lumen is then expected near the aortic value
 #: minus an offset, within a spread; matching candidates get a bonus (score units).
 ENHANCED_BLOOD_HU = 100.0
@@ -243,8 +247,9 @@ def continue_aorta(aorta: VesselResult, frame: WorkFrame, body: np.ndarray,
 
 def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: VesselResult | None,
              exclude: np.ndarray | None = None, seeds_vox: np.ndarray | None = None,
-             defect_max_hu: float | None = None) -> VesselResult | None:
-    """Track the IVC; ``seeds_vox`` (N, 3) working-grid indices force the track through them.
+             defect_max_hu: float | None = None, retroperitoneal: np.ndarray | None = None) -> VesselResult | None:
+    """Track the IVC; ``seeds_vox`` (N, 3) working-grid indices force the track through them;
+    ``retroperitoneal`` (per working slice): below the liver, the tighter front-back prior.
 
     On an enhanced scan a second pass tracks the vein as either lumen (candidates as bright as the
     venous blood the first pass found) or filling defect (soft tissue darker than
@@ -271,7 +276,9 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             return -0.5 * (dx * dx + dy * dy) / PRIOR_SIGMA_MM**2
         dy = (y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
         dx = (x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
-        return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / IVC_PRIOR_SIGMA_MM[1]) ** 2)
+        sigma_y = IVC_PRIOR_SIGMA_RETRO_MM if retroperitoneal is not None and retroperitoneal[z] \
+            else IVC_PRIOR_SIGMA_MM[1]
+        return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / sigma_y) ** 2)
 
     # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
     # attenuation are favoured (tumor stretches are bridged by the path's continuity).
