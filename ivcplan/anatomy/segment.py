@@ -233,6 +233,11 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
         confidence[Label.IVC_TUMOR.key] = min(confidence[Label.IVC_TUMOR.key], stability_cap(stability))
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
+        if parts.unopacified_mm:
+            details["ivc_unopacified_mm"] = round(parts.unopacified_mm)
+            warnings.append(f"IVC: its lowest {parts.unopacified_mm:.0f} mm are less enhanced than the vein above "
+                            "(unopacified blood from the legs, read as lumen); a thrombus filling the vein "
+                            "there cannot be excluded on this phase")
         if enhanced:
             report("segmentation: renal and hepatic veins", 0.8)
             _trim_branch_mouths(labels, ivc, frame)

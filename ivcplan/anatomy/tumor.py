@@ -42,6 +42,17 @@ FILL_CALIBRE_FACTOR = 2.0
 #: (the delineation follows the residual lumen): it is tumor when its growth expands the vein, never
 #: reported as thrombus (too small for that, as before).
 MIN_ECCENTRIC_SEED_ML = 0.5
+#: A defect that begins within UNOPACIFIED_END_MM of the vein's lowest slice (the flare into the iliac
+#: veins lies between), fills at least UNOPACIFIED_FILL of its section (darker than halfway to the
+#: lumen) on UNOPACIFIED_SHARE of its slices, runs UNOPACIFIED_MIN_MM or more and does not widen the
+#: vein is unopacified blood from the legs (the infrarenal IVC enhances later than the renal veins'
+#: inflow above it), not thrombus: it is left to the lumen, and reported. A bland thrombus leaves
+#: blood beside it; one filling the vein from the iliac veins up is not told apart on this phase (the
+#: report says so).
+UNOPACIFIED_END_MM = 20.0
+UNOPACIFIED_FILL = 0.8
+UNOPACIFIED_SHARE = 0.75
+UNOPACIFIED_MIN_MM = 20.0
 #: Soft tissue never denser than this is a defect candidate; fat below the lower bound is excluded.
 DEFECT_HU_RANGE = (-15.0, 110.0)
 #: A tumor reaches at most this far (mm) from the IVC centre line.
@@ -94,6 +105,7 @@ class IvcParts:
     thrombus: np.ndarray
     lumen_hu: float
     note: str = ""
+    unopacified_mm: float = 0.0  # length of the lower end taken for unopacified blood, not a defect
 
 
 def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast: bool,
@@ -148,6 +160,8 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     lab, n = ndimage.label(defect)
     tumor = np.zeros_like(ivc)
     thrombus = np.zeros_like(ivc)
+    unopacified_mm = 0.0
+    vein_zs = np.nonzero(area > 0)[0]
     seeded = set()
     if tumor_seeds is not None:
         for s in np.asarray(tumor_seeds).reshape(-1, 3):
@@ -168,6 +182,13 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         eccentric = not substantial and fills and comp.sum() * vox_ml >= MIN_ECCENTRIC_SEED_ML
         if not substantial and not eccentric and i not in seeded:
             continue
+        # Its share of the section darker than halfway to the lumen (noise around a level just under the
+        # defect bound leaves the defect itself ragged).
+        mid = 0.5 * (float(np.median(smooth[comp])) + lumen_hu)
+        dark = (inner[zs] & (smooth[zs] < mid)).reshape(zs.size, -1).sum(axis=1) / np.maximum(inner_area[zs], 1)
+        if i not in seeded and _unopacified(zs, dark, area, normal_area, int(vein_zs[0]), spacing):
+            unopacified_mm = max(unopacified_mm, float(zs[-1] - vein_zs[0] + 1) * float(spacing[0]))
+            continue
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
         grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed, extra)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
@@ -184,7 +205,19 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     tumor = _drop_specks(tumor, vox_ml, enclosed)
     ivc_total = ivc | tumor
     lumen = ivc_total & ~tumor & ~thrombus
-    return IvcParts(lumen, tumor, thrombus, lumen_hu)
+    return IvcParts(lumen, tumor, thrombus, lumen_hu, unopacified_mm=unopacified_mm)
+
+
+def _unopacified(zs: np.ndarray, fill: np.ndarray, area: np.ndarray, normal_area: float, lowest: int,
+                 spacing: np.ndarray) -> bool:
+    """Whether a defect on slices ``zs`` (its share ``fill`` of the section on each) is the vein's
+    unopacified lower end (see `UNOPACIFIED_END_MM`)."""
+    if (zs[0] - lowest) * spacing[0] > UNOPACIFIED_END_MM or (zs[-1] - zs[0] + 1) * spacing[0] < UNOPACIFIED_MIN_MM:
+        return False
+    filling = np.count_nonzero(fill >= UNOPACIFIED_FILL) >= UNOPACIFIED_SHARE * zs.size
+    widened = np.count_nonzero(area[zs] > EXPANSION_FACTOR * normal_area) >= max(MIN_EXPANDED_SLICES,
+                                                                               EXPANDED_FRACTION * zs.size)
+    return bool(filling and not widened)
 
 
 def tumor_stability(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, tumor: np.ndarray,

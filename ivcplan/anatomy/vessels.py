@@ -71,6 +71,13 @@ LUMEN_PERCENTILE = 75.0
 DEFECT_START_HU = 30.0
 DEFECT_RAMP_HU = 40.0
 DEFECT_PENALTY = 3.0
+#: The venous level of the second pass is taken locally over +/- this (mm) of the first track, and
+#: never below this (HU: unenhanced blood); see `_venous_reference`.
+LOCAL_LEVEL_MM = 20.0
+#: ... and a candidate more than this (HU) brighter than that level is penalised like a defect (fully
+#: DEFECT_RAMP_HU further up): an artery. Renal inflow jets are at most ~60 HU brighter.
+ARTERIAL_EXCESS_HU = 80.0
+UNENHANCED_BLOOD_HU = 40.0
 MAX_BRIDGE_MM = 160.0
 #: Filling-defect candidates of the second pass: discs of this radius (mm) whose share of soft
 #: tissue (DEFECT_MIN_HU to DEFECT_BELOW_VENOUS_HU under the venous level, and darker than the
@@ -118,6 +125,10 @@ ROI_POSTERIOR_MM = 45.0
 CONTINUE_FIT_MM = 45.0
 CONTINUE_MAX_MM = 45.0
 CONTINUE_SOFT_HU = (-20.0, 110.0)
+
+
+#: A blood-likeness term of a candidate's inside attenuation (HU) on a working slice.
+BloodTerm = Callable[[np.ndarray, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -288,14 +299,14 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     scores = template_scores_by_polarity(sub, sp, IVC_TEMPLATES, (-30.0, 450.0),
                                          ("any", "bright") if enhanced else ("any",))
 
-    def candidates(polarity: str, blood: Callable[[np.ndarray], np.ndarray]) -> dict[int, list[Candidate]]:
+    def candidates(polarity: str, blood: BloodTerm) -> dict[int, list[Candidate]]:
         """Per slice, the local maxima of the whole gain (template score + blood + position)."""
         score, which, inside, ring = scores[polarity]
         cands: dict[int, list[Candidate]] = {}
         for i, z in enumerate(range(zs[0], zs[-1] + 1)):
             if z not in allowed:
                 continue
-            rank = score[i] + blood(inside[i]) + position_prior(z, grid_y, grid_x)
+            rank = score[i] + blood(inside[i], z) + position_prior(z, grid_y, grid_x)
             found = slice_candidates(score[i], which[i], inside[i], ring[i], IVC_TEMPLATES, allowed[z],
                                      (ys.start, xs.start), rank=rank)
             for s in seeds_by_z.get(z, []):
@@ -308,26 +319,32 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             cands[z] = found
         return cands
 
-    def bonus(venous_hu: float) -> Callable[[np.ndarray], np.ndarray]:
-        def term(inside: np.ndarray) -> np.ndarray:
+    def bonus(venous_hu: Callable[[int], float]) -> BloodTerm:
+        def term(inside: np.ndarray, z: int) -> np.ndarray:
             # One-sided: a lumen as bright as the reference or brighter is fully blood-like.
-            short = np.maximum(0.0, venous_hu - inside)
+            short = np.maximum(0.0, venous_hu(z) - inside)
             return BLOOD_BONUS * np.exp(-0.5 * (short / BLOOD_SIGMA_HU) ** 2)
         return term
 
-    def lumen_only(venous_hu: float) -> Callable[[np.ndarray], np.ndarray]:
+    def lumen_only(venous_hu: Callable[[int], float]) -> BloodTerm:
         plus = bonus(venous_hu)
 
-        def term(inside: np.ndarray) -> np.ndarray:
-            short = np.maximum(0.0, venous_hu - inside)
-            return plus(inside) - DEFECT_PENALTY * np.clip((short - DEFECT_START_HU) / DEFECT_RAMP_HU, 0.0, 1.0)
+        def term(inside: np.ndarray, z: int) -> np.ndarray:
+            ref = venous_hu(z)
+            short = np.maximum(0.0, ref - inside)
+            # Far brighter than the vein's blood at this level: an artery (an iliac artery beside
+            # unenhanced infrarenal blood), not the vein.
+            excess = np.maximum(0.0, inside - ref - ARTERIAL_EXCESS_HU)
+            return plus(inside, z) - DEFECT_PENALTY * (np.clip((short - DEFECT_START_HU) / DEFECT_RAMP_HU, 0.0, 1.0)
+                                                       + np.clip(excess / DEFECT_RAMP_HU, 0.0, 1.0))
         return term
 
-    def prior_of(blood: Callable[[np.ndarray], np.ndarray]) -> Callable[[int, Candidate], float]:
-        return lambda z, c: float(blood(np.asarray(c.inside_hu))) + float(position_prior(z, c.y, c.x))
+    def prior_of(blood: BloodTerm) -> Callable[[int, Candidate], float]:
+        return lambda z, c: float(blood(np.asarray(c.inside_hu), z)) + float(position_prior(z, c.y, c.x))
 
     z_range = range(zs[0], zs[-1] + 1)
-    first_blood = bonus(blood_hu - VENOUS_OFFSET_HU) if enhanced else (lambda inside: np.zeros_like(inside))
+    first_blood = bonus(lambda z: blood_hu - VENOUS_OFFSET_HU) if enhanced \
+        else (lambda inside, z: np.zeros_like(inside))
     track = dynamic_track(candidates("any", first_blood), sp, prior_of(first_blood), z_range,
                           size_weight=0.05, hu_weight=0.3)
     if enhanced and track.z.size:
@@ -335,7 +352,8 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         # blood-like (the aorta's level is only a first guess: venous blood enhances less).
         venous_hu = float(np.percentile(track.inside_hu, LUMEN_PERCENTILE))
         if venous_hu >= ENHANCED_BLOOD_HU:
-            blood = lumen_only(venous_hu)
+            reference = _venous_reference(track, venous_hu, sp)
+            blood = lumen_only(reference)
             cands = candidates("bright", blood)
             upper = venous_hu - DEFECT_BELOW_VENOUS_HU
             if defect_max_hu is not None:
@@ -345,7 +363,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
                 cands.setdefault(z, []).extend(extra)
 
             def prior2(z: int, c: Candidate) -> float:
-                lumen_term = 0.0 if c.defect else float(blood(np.asarray(c.inside_hu)))
+                lumen_term = 0.0 if c.defect else float(blood(np.asarray(c.inside_hu), z))
                 return lumen_term + float(position_prior(z, c.y, c.x))
 
             second = dynamic_track(cands, sp, prior2, z_range, size_weight=0.05, hu_weight=0.3,
@@ -358,6 +376,32 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     mask = delineate(frame.hu, _subset(track, ~track.defect), sp, body, exclude=exclude, peel=True)
     return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
                         _confidence(track))
+
+
+def _venous_reference(track: Track, venous_hu: float, spacing: np.ndarray) -> Callable[[int], float]:
+    """Per working slice, the attenuation the IVC's blood is expected to reach there: ``venous_hu``,
+    except on a stretch at the lower end of the track whose blood is less enhanced. Blood from the
+    legs returns later than the renal veins' (portal-venous phase) and mixes with them at their
+    inflow, so the infrarenal IVC may be 50-150 HU darker than above it; going up the vein its
+    enhancement only rises at each inflow. The reference is therefore the running maximum, from
+    the lowest slice up, of the first track's local level (its median over +/- `LOCAL_LEVEL_MM`,
+    capped at ``venous_hu``, so that a few slices on an iliac artery at the lower end do not set it;
+    at least `UNENHANCED_BLOOD_HU`): a filling defect with brighter blood below it stays a defect; a
+    darker stretch at the lower end does not."""
+    h = np.minimum(np.asarray(track.inside_hu, dtype=float), venous_hu)
+    half = max(1, int(np.rint(LOCAL_LEVEL_MM / spacing[0])))
+    order = np.argsort(track.z)
+    z_sorted, h_sorted = track.z[order], h[order]
+    local = np.array([np.median(h_sorted[(z_sorted >= z - half) & (z_sorted <= z + half)]) for z in z_sorted])
+    level = np.maximum(np.maximum.accumulate(local), UNENHANCED_BLOOD_HU)
+    z_lo, z_hi = int(z_sorted[0]), int(z_sorted[-1])
+
+    def at(z: int) -> float:
+        if z > z_hi:
+            return venous_hu
+        k = int(np.searchsorted(z_sorted, min(max(z, z_lo), z_hi), side="right")) - 1
+        return float(level[max(k, 0)])
+    return at
 
 
 def _subset(track: Track, keep: np.ndarray) -> Track:
