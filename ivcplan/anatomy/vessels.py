@@ -54,8 +54,9 @@ IVC_FROM_AORTA_TYPICAL_MM = (-32.0, -10.0)
 #: to the retrocrural aorta). Keeps the portal vein, which lies in front of the aorta, unlikely.
 IVC_PRIOR_SIGMA_MM = (12.0, 25.0)
 #: ... below the liver, where the IVC lies retroperitoneal on the vertebral column and right psoas
-#: beside the aorta, front-back as tight as left-right: the superior mesenteric vein, 20-50 mm in
-#: front of the aorta in the mesentery, is not it (it may be brighter than unenhanced infrarenal blood).
+#: beside the aorta, front-back as tight as left-right for its lumen: the superior mesenteric vein,
+#: 20-50 mm in front of the aorta in the mesentery, is not it (it may be brighter than unenhanced
+#: infrarenal blood). A filling mass keeps the loose spread (a tumor bulges the vein forwards).
 IVC_PRIOR_SIGMA_RETRO_MM = 12.0
 #: Blood above this (HU) is enhanced; the venous lumen is then expected near the aortic value
 #: minus an offset, within a spread; matching candidates get a bonus (score units).
@@ -279,7 +280,8 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             seeds_by_z.setdefault(int(np.rint(s[0])), []).append(s)
     grid_y, grid_x = np.mgrid[ys, xs].astype(float)
 
-    def position_prior(z: int, y: np.ndarray | float, x: np.ndarray | float) -> np.ndarray | float:
+    def position_prior(z: int, y: np.ndarray | float, x: np.ndarray | float,
+                       mass: bool = False) -> np.ndarray | float:
         a_idx = aorta.track.at(z) if aorta is not None else None
         if a_idx is None:
             dy = (y - spine.y_anterior[z]) * sp[1] + 10.0
@@ -287,7 +289,8 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             return -0.5 * (dx * dx + dy * dy) / PRIOR_SIGMA_MM**2
         dy = (y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
         dx = (x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
-        sigma_y = IVC_PRIOR_SIGMA_RETRO_MM if retroperitoneal is not None and retroperitoneal[z] \
+        # A filling mass (``mass``) may bulge the vein forwards at any level: the loose spread.
+        sigma_y = IVC_PRIOR_SIGMA_RETRO_MM if retroperitoneal is not None and retroperitoneal[z] and not mass \
             else IVC_PRIOR_SIGMA_MM[1]
         return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / sigma_y) ** 2)
 
@@ -358,13 +361,14 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             upper = venous_hu - DEFECT_BELOW_VENOUS_HU
             if defect_max_hu is not None:
                 upper = min(upper, defect_max_hu)
-            defects = _defect_candidates(sub, sp, allowed, zs, ys, xs, upper, position_prior)
+            defects = _defect_candidates(sub, sp, allowed, zs, ys, xs, upper,
+                                         lambda z, y, x: position_prior(z, y, x, mass=True))
             for z, extra in defects.items():
                 cands.setdefault(z, []).extend(extra)
 
             def prior2(z: int, c: Candidate) -> float:
                 lumen_term = 0.0 if c.defect else float(blood(np.asarray(c.inside_hu), z))
-                return lumen_term + float(position_prior(z, c.y, c.x))
+                return lumen_term + float(position_prior(z, c.y, c.x, mass=bool(c.defect)))
 
             second = dynamic_track(cands, sp, prior2, z_range, size_weight=0.05, hu_weight=0.3,
                                    max_gap=int(MAX_BRIDGE_MM / sp[0]))
