@@ -53,6 +53,11 @@ UNOPACIFIED_END_MM = 20.0
 UNOPACIFIED_FILL = 0.8
 UNOPACIFIED_SHARE = 0.75
 UNOPACIFIED_MIN_MM = 20.0
+#: ... widened by tissue within this (HU) of the defect's own attenuation only.
+UNOPACIFIED_SAME_HU = 25.0
+#: ... on no more than this share of its slices (partial volume at the flare into the iliac veins and at
+#: inflows widens a few; a tumor at the lower end bulges on more, tune seed 3: 13 %).
+UNOPACIFIED_WIDE_SHARE = 0.1
 #: Soft tissue never denser than this is a defect candidate; fat below the lower bound is excluded.
 DEFECT_HU_RANGE = (-15.0, 110.0)
 #: A tumor reaches at most this far (mm) from the IVC centre line.
@@ -182,13 +187,20 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         eccentric = not substantial and fills and comp.sum() * vox_ml >= MIN_ECCENTRIC_SEED_ML
         if not substantial and not eccentric and i not in seeded:
             continue
-        # Its share of the section darker than halfway to the lumen (noise around a level just under the
-        # defect bound leaves the defect itself ragged).
-        mid = 0.5 * (float(np.median(smooth[comp])) + lumen_hu)
-        dark = (inner[zs] & (smooth[zs] < mid)).reshape(zs.size, -1).sum(axis=1) / np.maximum(inner_area[zs], 1)
-        if i not in seeded and _unopacified(zs, dark, area, normal_area, int(vein_zs[0]), spacing):
-            unopacified_mm = max(unopacified_mm, float(zs[-1] - vein_zs[0] + 1) * float(spacing[0]))
-            continue
+        if i not in seeded and (zs[0] - vein_zs[0]) * spacing[0] <= UNOPACIFIED_END_MM:
+            # At the vein's lower end: unopacified blood? Its share of the section darker than halfway
+            # to the lumen (noise around a level just under the defect bound leaves the defect itself
+            # ragged), and the vein widened only by tissue of its own attenuation (a tumor bulging out
+            # is; the muscle or bowel beside unopacified blood is not).
+            level = float(np.median(smooth[comp]))
+            dark = (inner[zs] & (smooth[zs] < 0.5 * (level + lumen_hu))).reshape(zs.size, -1).sum(axis=1) \
+                / np.maximum(inner_area[zs], 1)
+            own = _grow(comp, allowed & (np.abs(smooth - level) <= UNOPACIFIED_SAME_HU), ivc, spacing, zs, centres,
+                        enclosed, extra)
+            own_area = np.maximum(own.reshape(own.shape[0], -1).sum(axis=1), area)
+            if _unopacified(zs, dark, own_area, normal_area, spacing):
+                unopacified_mm = max(unopacified_mm, float(zs[-1] - vein_zs[0] + 1) * float(spacing[0]))
+                continue
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
         grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed, extra)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
@@ -208,15 +220,15 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     return IvcParts(lumen, tumor, thrombus, lumen_hu, unopacified_mm=unopacified_mm)
 
 
-def _unopacified(zs: np.ndarray, fill: np.ndarray, area: np.ndarray, normal_area: float, lowest: int,
+def _unopacified(zs: np.ndarray, fill: np.ndarray, area: np.ndarray, normal_area: float,
                  spacing: np.ndarray) -> bool:
-    """Whether a defect on slices ``zs`` (its share ``fill`` of the section on each) is the vein's
-    unopacified lower end (see `UNOPACIFIED_END_MM`)."""
-    if (zs[0] - lowest) * spacing[0] > UNOPACIFIED_END_MM or (zs[-1] - zs[0] + 1) * spacing[0] < UNOPACIFIED_MIN_MM:
+    """Whether a defect at the vein's lower end, on slices ``zs`` (its share ``fill`` of the section on
+    each; the vein's section ``area`` per slice), is unopacified blood (see `UNOPACIFIED_END_MM`)."""
+    if (zs[-1] - zs[0] + 1) * spacing[0] < UNOPACIFIED_MIN_MM:
         return False
     filling = np.count_nonzero(fill >= UNOPACIFIED_FILL) >= UNOPACIFIED_SHARE * zs.size
-    widened = np.count_nonzero(area[zs] > EXPANSION_FACTOR * normal_area) >= max(MIN_EXPANDED_SLICES,
-                                                                               EXPANDED_FRACTION * zs.size)
+    widened = np.count_nonzero(area[zs] > EXPANSION_FACTOR * normal_area) >= max(MIN_EXPANDED_SLICES + 1,
+                                                                               UNOPACIFIED_WIDE_SHARE * zs.size)
     return bool(filling and not widened)
 
 
