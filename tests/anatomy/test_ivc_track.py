@@ -79,13 +79,20 @@ def _vein(lower_hu: float, lower_fill: float) -> tuple[np.ndarray, np.ndarray, n
     return hu + np.random.default_rng(1).normal(0.0, 8.0, hu.shape), vein, lower
 
 
-def test_unopacified_lower_end_is_lumen_but_a_thrombus_beside_blood_is_not() -> None:
+def test_unopacified_lower_end_is_lumen_but_a_tumor_or_a_thrombus_beside_blood_is_not() -> None:
     sp = np.array([2.0, 1.5, 1.5])
     # Less enhanced blood filling the vein's lowest 30 mm, not widening it: lumen, reported.
     hu, vein, _lower = _vein(lower_hu=110.0, lower_fill=1.0)
     parts = split_ivc(hu, vein, sp, contrast=True)
     assert not parts.thrombus.any() and not parts.tumor.any()
     assert parts.unopacified_mm == pytest.approx(30.0, abs=4.0)
+    # A tumor there (65 HU) bulging out of the vein on 6 of those slices: a tumor, not blood.
+    hu, vein, lower = _vein(lower_hu=65.0, lower_fill=1.0)
+    zz, yy, xx = np.mgrid[0:vein.shape[0], 0:vein.shape[1], 0:vein.shape[2]]
+    bulge = (np.hypot(yy - 40, xx - 40) <= 14.0) & (zz >= 4) & (zz < 10) & ~vein
+    hu[bulge] = 65.0 + np.random.default_rng(2).normal(0.0, 8.0, int(bulge.sum()))
+    parts = split_ivc(hu, vein, sp, contrast=True)
+    assert np.count_nonzero(parts.tumor & lower) >= 0.8 * lower.sum() and parts.unopacified_mm == 0.0
     # A bland thrombus filling 60 % of the section there, enhanced blood beside it: a thrombus.
     hu, vein, lower = _vein(lower_hu=45.0, lower_fill=0.6)
     parts = split_ivc(hu, vein, sp, contrast=True)
