@@ -18,7 +18,7 @@ from tests.helpers.torso import ORIGIN, SPACING, VERTEBRA_YX, trunk
 #: Section centres (y, x mm; x to the patient's left, y backwards) and radii (mm).
 AORTA = (15.0, 15.0, 11.0)
 IVC = (14.0, -22.0, 9.0)
-SMV = (-18.0, -10.0, 8.0)
+SMV = (-22.0, -10.0, 8.0)
 #: The track is on a vessel when its centre lies this close (mm) to the vessel's.
 ON_VESSEL_MM = 5.0
 
@@ -44,7 +44,7 @@ def _share_on(track, centres: np.ndarray, spacing: np.ndarray) -> float:
 
 @pytest.mark.parametrize(("retroperitoneal", "on_ivc"), [(True, True), (False, False)])
 def test_below_the_liver_the_track_stays_beside_the_aorta(retroperitoneal: bool, on_ivc: bool) -> None:
-    # Unenhanced infrarenal blood (55 HU) is darker than the superior mesenteric vein (200 HU) 33 mm in
+    # Unenhanced infrarenal blood (55 HU) is darker than the superior mesenteric vein (200 HU) 37 mm in
     # front of the aorta. Below the liver the IVC's front-back prior is tight: the track stays on the
     # IVC. With the loose prior (the retrohepatic IVC's), the brighter vein in front wins: the case the
     # tight prior is for.
