@@ -42,22 +42,18 @@ FILL_CALIBRE_FACTOR = 2.0
 #: (the delineation follows the residual lumen): it is tumor when its growth expands the vein, never
 #: reported as thrombus (too small for that, as before).
 MIN_ECCENTRIC_SEED_ML = 0.5
-#: A defect that begins within UNOPACIFIED_END_MM of the vein's lowest slice (the flare into the iliac
-#: veins lies between), fills at least UNOPACIFIED_FILL of its section (darker than halfway to the
-#: lumen) on UNOPACIFIED_SHARE of its slices, runs UNOPACIFIED_MIN_MM or more and does not widen the
-#: vein is unopacified blood from the legs (the infrarenal IVC enhances later than the renal veins'
-#: inflow above it), not thrombus: it is left to the lumen, and reported. A bland thrombus leaves
-#: blood beside it; one filling the vein from the iliac veins up is not told apart on this phase (the
-#: report says so).
+#: The lowest slices of a defect that begins within UNOPACIFIED_END_MM of the vein's lowest slice (the
+#: flare into the iliac veins lies between), each filling at least UNOPACIFIED_FILL of the section
+#: (darker than halfway to the lumen) without the vein widened there by tissue within
+#: UNOPACIFIED_SAME_HU of the slice's own level, over UNOPACIFIED_MIN_MM or more, are unopacified blood
+#: from the legs (the infrarenal IVC enhances later than the renal veins' inflow above it), not
+#: thrombus: they are left to the lumen, and reported; the defect above them, if any, is judged as
+#: any other. A bland thrombus leaves blood beside it; one filling the vein from the iliac veins up is
+#: not told apart on this phase (the report says so).
 UNOPACIFIED_END_MM = 20.0
 UNOPACIFIED_FILL = 0.8
-UNOPACIFIED_SHARE = 0.75
 UNOPACIFIED_MIN_MM = 20.0
-#: ... widened by tissue within this (HU) of the defect's own attenuation only.
 UNOPACIFIED_SAME_HU = 25.0
-#: ... on no more than this share of its slices (partial volume at the flare into the iliac veins and at
-#: inflows widens a few; a tumor at the lower end bulges on more, tune seed 3: 13 %).
-UNOPACIFIED_WIDE_SHARE = 0.1
 #: Soft tissue never denser than this is a defect candidate; fat below the lower bound is excluded.
 DEFECT_HU_RANGE = (-15.0, 110.0)
 #: A tumor reaches at most this far (mm) from the IVC centre line.
@@ -180,6 +176,16 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     for i in range(1, n + 1):
         comp = lab == i
         zs = np.nonzero(comp.reshape(comp.shape[0], -1).any(axis=1))[0]
+        if i not in seeded and (zs[0] - vein_zs[0]) * spacing[0] <= UNOPACIFIED_END_MM:
+            # At the vein's lower end its lowest slices may be unopacified blood: left to the lumen.
+            run = _unopacified_run(comp, zs, smooth, inner, inner_area, lumen_hu, allowed, normal_area, centres,
+                                   spacing)
+            if run:
+                unopacified_mm = max(unopacified_mm, float(zs[run - 1] - vein_zs[0] + 1) * float(spacing[0]))
+                comp[:zs[run - 1] + 1] = False
+                zs = zs[run:]
+                if zs.size == 0:
+                    continue
         fill = comp.reshape(comp.shape[0], -1).sum(axis=1)[zs] / np.maximum(inner_area[zs], 1)
         # A filling defect occupies a good part of the vein's cross-section on several slices.
         fills = np.count_nonzero(fill >= MIN_DEFECT_FILL) >= 2
@@ -187,20 +193,6 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         eccentric = not substantial and fills and comp.sum() * vox_ml >= MIN_ECCENTRIC_SEED_ML
         if not substantial and not eccentric and i not in seeded:
             continue
-        if i not in seeded and (zs[0] - vein_zs[0]) * spacing[0] <= UNOPACIFIED_END_MM:
-            # At the vein's lower end: unopacified blood? Its share of the section darker than halfway
-            # to the lumen (noise around a level just under the defect bound leaves the defect itself
-            # ragged), and the vein widened only by tissue of its own attenuation (a tumor bulging out
-            # is; the muscle or bowel beside unopacified blood is not).
-            level = float(np.median(smooth[comp]))
-            dark = (inner[zs] & (smooth[zs] < 0.5 * (level + lumen_hu))).reshape(zs.size, -1).sum(axis=1) \
-                / np.maximum(inner_area[zs], 1)
-            own = _grow(comp, allowed & (np.abs(smooth - level) <= UNOPACIFIED_SAME_HU), ivc, spacing, zs, centres,
-                        enclosed, extra)
-            own_area = np.maximum(own.reshape(own.shape[0], -1).sum(axis=1), area)
-            if _unopacified(zs, dark, own_area, normal_area, spacing):
-                unopacified_mm = max(unopacified_mm, float(zs[-1] - vein_zs[0] + 1) * float(spacing[0]))
-                continue
         # A tumor grows through the wall: follow tumor-like tissue out from the defect.
         grown = _grow(comp, allowed, ivc, spacing, zs, centres, enclosed, extra)
         grown_area = grown.reshape(grown.shape[0], -1).sum(axis=1)
@@ -220,16 +212,36 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
     return IvcParts(lumen, tumor, thrombus, lumen_hu, unopacified_mm=unopacified_mm)
 
 
-def _unopacified(zs: np.ndarray, fill: np.ndarray, area: np.ndarray, normal_area: float,
-                 spacing: np.ndarray) -> bool:
-    """Whether a defect at the vein's lower end, on slices ``zs`` (its share ``fill`` of the section on
-    each; the vein's section ``area`` per slice), is unopacified blood (see `UNOPACIFIED_END_MM`)."""
-    if (zs[-1] - zs[0] + 1) * spacing[0] < UNOPACIFIED_MIN_MM:
-        return False
-    filling = np.count_nonzero(fill >= UNOPACIFIED_FILL) >= UNOPACIFIED_SHARE * zs.size
-    widened = np.count_nonzero(area[zs] > EXPANSION_FACTOR * normal_area) >= max(MIN_EXPANDED_SLICES + 1,
-                                                                               UNOPACIFIED_WIDE_SHARE * zs.size)
-    return bool(filling and not widened)
+def _unopacified_run(comp: np.ndarray, zs: np.ndarray, smooth: np.ndarray, inner: np.ndarray,
+                     inner_area: np.ndarray, lumen_hu: float, allowed: np.ndarray, normal_area: float,
+                     centres: dict[int, tuple[float, float]] | None, spacing: np.ndarray) -> int:
+    """How many of the lowest slices ``zs`` of a defect at the vein's lower end are unopacified blood
+    (see `UNOPACIFIED_END_MM`; 0: none, or a run shorter than `UNOPACIFIED_MIN_MM`). Going up, a
+    slice is blood while the defect fills the section (its share darker than halfway between the
+    slice's own level and the lumen's: noise around a level just under the defect bound leaves the
+    defect itself ragged) and tissue of its own attenuation joined to it does not widen the vein (a
+    tumor bulging out does; the muscle or bowel beside the blood differs from it). The run ends at
+    the second bad slice in a row (partial volume at the flare into the iliac veins or at an inflow
+    spoils one)."""
+    ny, nx = comp.shape[1:]
+    yy, xx = np.ogrid[0:ny, 0:nx]
+    run = bad = 0
+    for k, z in enumerate(zs):
+        level = float(np.median(smooth[z][comp[z]]))
+        dark = np.count_nonzero(inner[z] & (smooth[z] < 0.5 * (level + lumen_hu))) / max(float(inner_area[z]), 1.0)
+        same = allowed[z] & (np.abs(smooth[z] - level) <= UNOPACIFIED_SAME_HU)
+        c = centres.get(int(z)) if centres else None
+        if c is not None:
+            same &= np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2]) <= MAX_TUMOR_RADIUS_MM
+        pieces, _ = ndimage.label(same | comp[z])
+        joined = np.isin(pieces, np.unique(pieces[comp[z]]))
+        if dark >= UNOPACIFIED_FILL and np.count_nonzero(joined) <= EXPANSION_FACTOR * normal_area:
+            run, bad = k + 1, 0
+        else:
+            bad += 1
+            if bad >= 2:
+                break
+    return run if run and (zs[run - 1] - zs[0] + 1) * spacing[0] >= UNOPACIFIED_MIN_MM else 0
 
 
 def tumor_stability(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, tumor: np.ndarray,
