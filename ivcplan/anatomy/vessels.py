@@ -76,10 +76,10 @@ DEFECT_PENALTY = 3.0
 #: The venous level of the second pass is taken locally over +/- this (mm) of the first track, and
 #: never below this (HU: unenhanced blood); see `_venous_reference`.
 LOCAL_LEVEL_MM = 20.0
+UNENHANCED_BLOOD_HU = 40.0
 #: ... and a candidate more than this (HU) brighter than that level is penalised like a defect (fully
 #: DEFECT_RAMP_HU further up): an artery. Renal inflow jets are at most ~60 HU brighter.
 ARTERIAL_EXCESS_HU = 80.0
-UNENHANCED_BLOOD_HU = 40.0
 MAX_BRIDGE_MM = 160.0
 #: Filling-defect candidates of the second pass: discs of this radius (mm) whose share of soft
 #: tissue (DEFECT_MIN_HU to DEFECT_BELOW_VENOUS_HU under the venous level, and darker than the
