@@ -92,10 +92,10 @@ BLOOD_POOL_BEHIND_MM = 30.0
 #: ... and is at most this share as wide (left-right) as the bone behind it; widths are measured at
 #: most WAIST_HALF_MM each side of the midline.
 POOL_WIDTH_SHARE = 0.8
+WAIST_HALF_MM = 40.0
 #: ... a gap between pool and bone is tissue under MARROW_MIN_HU, or this far (HU) below the pool (the
 #: enhanced crus or caudate lobe, 100-130 HU, between an aorta and the vertebral body).
 POOL_GAP_BELOW_HU = 100.0
-WAIST_HALF_MM = 40.0
 #: ... where the cortex is denser than this (HU; thin osteopenic cortex on 3 mm slices is about
 #: 150-250 HU).
 CORTEX_HU = 140.0
