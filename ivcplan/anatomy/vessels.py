@@ -389,17 +389,21 @@ def _venous_reference(track: Track, venous_hu: float, spacing: np.ndarray) -> Ca
     legs returns later than the renal veins' (portal-venous phase) and mixes with them at their
     inflow, so the infrarenal IVC may be 50-150 HU darker than above it; going up the vein its
     enhancement only rises at each inflow. The reference is therefore the running maximum, from
-    the lowest slice up, of the first track's local level (its median over +/- `LOCAL_LEVEL_MM`,
-    capped at ``venous_hu``, so that a few slices on an iliac artery at the lower end do not set it;
-    at least `UNENHANCED_BLOOD_HU`): a filling defect with brighter blood below it stays a defect; a
+    the lowest slice up, of the first track's local level (its median over +/- `LOCAL_LEVEL_MM`, a
+    whole window even at the lower end, capped at ``venous_hu``: a few slices of the first track on
+    an iliac artery or on bowel at the lower end do not set it; at least `UNENHANCED_BLOOD_HU`),
+    where that lies more than `DEFECT_START_HU` under ``venous_hu`` (closer, the plain level serves,
+    as it tolerates that much): a filling defect with brighter blood below it stays a defect; a
     darker stretch at the lower end does not."""
     h = np.minimum(np.asarray(track.inside_hu, dtype=float), venous_hu)
     half = max(1, int(np.rint(LOCAL_LEVEL_MM / spacing[0])))
     order = np.argsort(track.z)
     z_sorted, h_sorted = track.z[order], h[order]
-    local = np.array([np.median(h_sorted[(z_sorted >= z - half) & (z_sorted <= z + half)]) for z in z_sorted])
-    level = np.maximum(np.maximum.accumulate(local), UNENHANCED_BLOOD_HU)
     z_lo, z_hi = int(z_sorted[0]), int(z_sorted[-1])
+    centre = np.clip(z_sorted, min(z_lo + half, z_hi), None)
+    local = np.array([np.median(h_sorted[(z_sorted >= c - half) & (z_sorted <= c + half)]) for c in centre])
+    level = np.maximum(np.maximum.accumulate(local), UNENHANCED_BLOOD_HU)
+    level = np.where(level > venous_hu - DEFECT_START_HU, venous_hu, level)
 
     def at(z: int) -> float:
         if z > z_hi:
