@@ -59,6 +59,9 @@ IVC_PRIOR_SIGMA_MM = (12.0, 25.0)
 #: filling mass keeps the loose spread (a tumor bulges the vein forwards). 18 mm, not 12: at 12 the
 #: first track left bulky tumors bulging forwards on tune seeds 26 and 27.
 IVC_PRIOR_SIGMA_RETRO_MM = 18.0
+#: ... unless the first track so made is shorter than this share of the one made without it: then
+#: neither pass uses it.
+TIGHT_MIN_LENGTH_SHARE = 0.8
 #: Blood above this (HU) is enhanced; the venous lumen is then expected near the aortic value
 #: minus an offset, within a spread; matching candidates get a bonus (score units).
 ENHANCED_BLOOD_HU = 100.0
@@ -81,6 +84,8 @@ UNENHANCED_BLOOD_HU = 40.0
 #: DEFECT_RAMP_HU further up): an artery. Renal inflow jets are at most ~60 HU brighter.
 ARTERIAL_EXCESS_HU = 80.0
 MAX_BRIDGE_MM = 160.0
+#: A first track covering less than this share of the trunk's slices may have ended in a tumor.
+SHORT_TRACK_SHARE = 0.5
 #: Filling-defect candidates of the second pass: discs of this radius (mm) whose share of soft
 #: tissue (DEFECT_MIN_HU to DEFECT_BELOW_VENOUS_HU under the venous level, and darker than the
 #: liver) exceeds DEFECT_MIN_SHARE; score DEFECT_SCORE at a full share; template size DEFECT_SIZE_MM.
@@ -281,6 +286,8 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             seeds_by_z.setdefault(int(np.rint(s[0])), []).append(s)
     grid_y, grid_x = np.mgrid[ys, xs].astype(float)
 
+    tight = {"below": retroperitoneal}  # the slices where the tight front-back prior applies
+
     def position_prior(z: int, y: np.ndarray | float, x: np.ndarray | float,
                        mass: bool = False) -> np.ndarray | float:
         a_idx = aorta.track.at(z) if aorta is not None else None
@@ -291,8 +298,8 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         dy = (y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
         dx = (x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
         # A filling mass (``mass``) may bulge the vein forwards at any level: the loose spread.
-        sigma_y = IVC_PRIOR_SIGMA_RETRO_MM if retroperitoneal is not None and retroperitoneal[z] and not mass \
-            else IVC_PRIOR_SIGMA_MM[1]
+        below = tight["below"]
+        sigma_y = IVC_PRIOR_SIGMA_RETRO_MM if below is not None and below[z] and not mass else IVC_PRIOR_SIGMA_MM[1]
         return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / sigma_y) ** 2)
 
     # On an enhanced scan the IVC lumen carries contrast too: candidates near the blood-pool
@@ -351,10 +358,24 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         else (lambda inside, z: np.zeros_like(inside))
     track = dynamic_track(candidates("any", first_blood), sp, prior_of(first_blood), z_range,
                           size_weight=0.05, hu_weight=0.3)
+    if retroperitoneal is not None and retroperitoneal.any():
+        # The tight prior chooses between vessels that run side by side; it must not cut the vein
+        # short (a first track ending in a tumor it no longer bridges measures no venous level).
+        tight["below"] = None
+        loose = dynamic_track(candidates("any", first_blood), sp, prior_of(first_blood), z_range,
+                              size_weight=0.05, hu_weight=0.3)
+        if track.z.size >= TIGHT_MIN_LENGTH_SHARE * loose.z.size:
+            tight["below"] = retroperitoneal
+        else:
+            track = loose
     if enhanced and track.z.size:
         # Second pass: the venous blood level is what the first track found where it is most
         # blood-like (the aorta's level is only a first guess: venous blood enhances less).
         venous_hu = float(np.percentile(track.inside_hu, LUMEN_PERCENTILE))
+        if venous_hu < ENHANCED_BLOOD_HU and track.z.size < SHORT_TRACK_SHARE * len(z_range):
+            # A short first track on dark tissue ended in a tumor, not at the vein's end: its level is
+            # no venous level. The second pass still runs, from the lowest enhanced blood.
+            venous_hu = ENHANCED_BLOOD_HU
         if venous_hu >= ENHANCED_BLOOD_HU:
             reference = _venous_reference(track, venous_hu, sp)
             blood = lumen_only(reference)
