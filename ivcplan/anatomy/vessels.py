@@ -364,19 +364,15 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         tight["below"] = None
         loose = dynamic_track(candidates("any", first_blood), sp, prior_of(first_blood), z_range,
                               size_weight=0.05, hu_weight=0.3)
-        if track.z.size >= TIGHT_MIN_LENGTH_SHARE * loose.z.size:
+        if _tight_kept(track, loose):
             tight["below"] = retroperitoneal
         else:
             track = loose
     if enhanced and track.z.size:
         # Second pass: the venous blood level is what the first track found where it is most
         # blood-like (the aorta's level is only a first guess: venous blood enhances less).
-        venous_hu = float(np.percentile(track.inside_hu, LUMEN_PERCENTILE))
-        if venous_hu < ENHANCED_BLOOD_HU and track.z.size < SHORT_TRACK_SHARE * len(z_range):
-            # A short first track on dark tissue ended in a tumor, not at the vein's end: its level is
-            # no venous level. The second pass still runs, from the lowest enhanced blood.
-            venous_hu = ENHANCED_BLOOD_HU
-        if venous_hu >= ENHANCED_BLOOD_HU:
+        venous_hu = _venous_level(track, len(z_range))
+        if venous_hu is not None:
             reference = _venous_reference(track, venous_hu, sp)
             blood = lumen_only(reference)
             cands = candidates("bright", blood)
@@ -402,6 +398,25 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     mask = delineate(frame.hu, _subset(track, ~track.defect), sp, body, exclude=exclude, peel=True)
     return VesselResult(track, mask, float(np.median(frame.hu[mask])) if mask.any() else np.nan,
                         _confidence(track))
+
+
+def _tight_kept(tight: Track, loose: Track) -> bool:
+    """Whether the first track made with the tight prior below the liver is kept: unless it is shorter
+    than `TIGHT_MIN_LENGTH_SHARE` of the one made without it (the tight prior chooses between vessels
+    that run side by side; it must not cut the vein short, e.g. in a tumor it no longer bridges)."""
+    return bool(tight.z.size >= TIGHT_MIN_LENGTH_SHARE * loose.z.size)
+
+
+def _venous_level(first: Track, n_slices: int) -> float | None:
+    """The venous blood level (HU) the second pass is run at, from the first track over a trunk of
+    ``n_slices``: the first track's `LUMEN_PERCENTILE` where that is enhanced blood; None (no second
+    pass) where it is not, unless the track is shorter than `SHORT_TRACK_SHARE` of the trunk: a short
+    track on dark tissue ended in a tumor, not at the vein's end, and its level is no venous level;
+    the second pass then runs from the lowest enhanced blood."""
+    level = float(np.percentile(first.inside_hu, LUMEN_PERCENTILE))
+    if level >= ENHANCED_BLOOD_HU:
+        return level
+    return ENHANCED_BLOOD_HU if first.z.size < SHORT_TRACK_SHARE * n_slices else None
 
 
 def _venous_reference(track: Track, venous_hu: float, spacing: np.ndarray) -> Callable[[int], float]:

@@ -10,7 +10,14 @@ import pytest
 from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.trunk import find_column, spine_anchor
 from ivcplan.anatomy.tumor import split_ivc
-from ivcplan.anatomy.vessels import _venous_reference, find_aorta, find_ivc
+from ivcplan.anatomy.vessels import (
+    ENHANCED_BLOOD_HU,
+    _tight_kept,
+    _venous_level,
+    _venous_reference,
+    find_aorta,
+    find_ivc,
+)
 from ivcplan.anatomy.vessels_track import Track
 from ivcplan.volume import Volume
 from tests.helpers.torso import ORIGIN, SPACING, VERTEBRA_YX, trunk
@@ -108,8 +115,27 @@ def test_venous_level_is_lower_only_at_the_lower_end() -> None:
     inside[:20] = 110.0
     inside[:3] = 280.0
     inside[35:45] = 60.0
-    z = np.arange(n)
-    track = Track(z, np.zeros(n), np.zeros(n), np.full(n, 8.0), np.full(n, 8.0), np.ones(n), inside)
+    track = _track(n, 0.0)
+    track.inside_hu[:] = inside
     level = _venous_reference(track, 200.0, np.array([2.0, 1.5, 1.5]))
     assert level(0) == pytest.approx(110.0, abs=5.0) and level(10) == pytest.approx(110.0, abs=5.0)
     assert level(40) == 200.0 and level(60) == 200.0 and level(n + 5) == 200.0
+
+
+def _track(n: int, hu: float) -> Track:
+    z = np.arange(n)
+    return Track(z, np.zeros(n), np.zeros(n), np.full(n, 8.0), np.full(n, 8.0), np.ones(n), np.full(n, hu))
+
+
+def test_second_pass_level_from_a_short_dark_first_track() -> None:
+    # Enhanced blood: its level. A first track on dark tissue over most of the trunk (arterial phase:
+    # the veins are not yet enhanced): no second pass. A short one on dark tissue ended in a tumor: the
+    # second pass runs from the lowest enhanced blood (the vein was lost on tune seed 26).
+    assert _venous_level(_track(80, 160.0), 100) == pytest.approx(160.0)
+    assert _venous_level(_track(80, 50.0), 100) is None
+    assert _venous_level(_track(30, 50.0), 100) == ENHANCED_BLOOD_HU
+
+
+def test_tight_prior_kept_unless_it_cuts_the_first_track_short() -> None:
+    assert _tight_kept(_track(90, 150.0), _track(100, 150.0))
+    assert not _tight_kept(_track(30, 50.0), _track(100, 120.0))
