@@ -232,7 +232,7 @@ def _unopacified_run(comp: np.ndarray, zs: np.ndarray, smooth: np.ndarray, inner
         same = allowed[z] & (np.abs(smooth[z] - level) <= UNOPACIFIED_SAME_HU)
         c = centres.get(int(z)) if centres else None
         if c is not None:
-            same &= np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2]) <= MAX_TUMOR_RADIUS_MM
+            same &= _within_reach(yy, xx, c, spacing)
         pieces, _ = ndimage.label(same | comp[z])
         joined = np.isin(pieces, np.unique(pieces[comp[z]]))
         if dark >= UNOPACIFIED_FILL and np.count_nonzero(joined) <= EXPANSION_FACTOR * normal_area:
@@ -306,6 +306,12 @@ def _absorb_remnants(tumor: np.ndarray, thrombus: np.ndarray, vox_ml: float) -> 
     return tumor | remnant, thrombus & ~remnant
 
 
+def _within_reach(yy: np.ndarray, xx: np.ndarray, centre: tuple[float, float], spacing: np.ndarray) -> np.ndarray:
+    """On a slice (open grids ``yy``, ``xx``), where a tumor may reach from the IVC ``centre``:
+    within `MAX_TUMOR_RADIUS_MM`."""
+    return np.hypot((yy - centre[0]) * spacing[1], (xx - centre[1]) * spacing[2]) <= MAX_TUMOR_RADIUS_MM
+
+
 def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, zs: np.ndarray,
           centres: dict[int, tuple[float, float]] | None, enclosed: np.ndarray | None = None,
           extra: np.ndarray | None = None) -> np.ndarray:
@@ -323,8 +329,7 @@ def _grow(seed: np.ndarray, allowed: np.ndarray, ivc: np.ndarray, spacing: np.nd
             if c is None:
                 sub_allowed[z - z0] &= ivc[z]
                 continue
-            dist = np.hypot((yy - c[0]) * spacing[1], (xx - c[1]) * spacing[2])
-            sub_allowed_radius[z - z0] = dist <= MAX_TUMOR_RADIUS_MM
+            sub_allowed_radius[z - z0] = _within_reach(yy, xx, c, spacing)
             sub_allowed[z - z0] &= sub_allowed_radius[z - z0]
     # Opening by reconstruction: erode to cut bridges into neighbouring muscle, keep what stays
     # connected to the defect, dilate back inside the allowed tissue. The erosion is 3D: a thin sheet

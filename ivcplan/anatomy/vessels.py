@@ -286,7 +286,7 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
             seeds_by_z.setdefault(int(np.rint(s[0])), []).append(s)
     grid_y, grid_x = np.mgrid[ys, xs].astype(float)
 
-    tight = {"below": retroperitoneal}  # the slices where the tight front-back prior applies
+    below = retroperitoneal  # the slices where the tight front-back prior applies (read at each call)
 
     def position_prior(z: int, y: np.ndarray | float, x: np.ndarray | float,
                        mass: bool = False) -> np.ndarray | float:
@@ -298,7 +298,6 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
         dy = (y - aorta.track.y[a_idx]) * sp[1] - IVC_FROM_AORTA_TYPICAL_MM[1]
         dx = (x - aorta.track.x[a_idx]) * sp[2] - IVC_FROM_AORTA_TYPICAL_MM[0]
         # A filling mass (``mass``) may bulge the vein forwards at any level: the loose spread.
-        below = tight["below"]
         sigma_y = IVC_PRIOR_SIGMA_RETRO_MM if below is not None and below[z] and not mass else IVC_PRIOR_SIGMA_MM[1]
         return -0.5 * ((dx / IVC_PRIOR_SIGMA_MM[0]) ** 2 + (dy / sigma_y) ** 2)
 
@@ -361,11 +360,11 @@ def find_ivc(frame: WorkFrame, body: np.ndarray, spine: SpineAnchor, aorta: Vess
     if retroperitoneal is not None and retroperitoneal.any():
         # The tight prior chooses between vessels that run side by side; it must not cut the vein
         # short (a first track ending in a tumor it no longer bridges measures no venous level).
-        tight["below"] = None
+        below = None
         loose = dynamic_track(candidates("any", first_blood), sp, prior_of(first_blood), z_range,
                               size_weight=0.05, hu_weight=0.3)
         if _tight_kept(track, loose):
-            tight["below"] = retroperitoneal
+            below = retroperitoneal
         else:
             track = loose
     if enhanced and track.z.size:

@@ -115,16 +115,17 @@ def test_venous_level_is_lower_only_at_the_lower_end() -> None:
     inside[:20] = 110.0
     inside[:3] = 280.0
     inside[35:45] = 60.0
-    track = _track(n, 0.0)
-    track.inside_hu[:] = inside
+    track = _track(n, inside)
     level = _venous_reference(track, 200.0, np.array([2.0, 1.5, 1.5]))
     assert level(0) == pytest.approx(110.0, abs=5.0) and level(10) == pytest.approx(110.0, abs=5.0)
     assert level(40) == 200.0 and level(60) == 200.0 and level(n + 5) == 200.0
 
 
-def _track(n: int, hu: float) -> Track:
+def _track(n: int, hu: float | np.ndarray) -> Track:
+    """A straight track of ``n`` slices whose inside attenuation is ``hu`` (one value, or one per slice)."""
     z = np.arange(n)
-    return Track(z, np.zeros(n), np.zeros(n), np.full(n, 8.0), np.full(n, 8.0), np.ones(n), np.full(n, hu))
+    inside = np.broadcast_to(np.asarray(hu, dtype=float), (n,)).copy()
+    return Track(z, np.zeros(n), np.zeros(n), np.full(n, 8.0), np.full(n, 8.0), np.ones(n), inside)
 
 
 def test_second_pass_level_from_a_short_dark_first_track() -> None:
