@@ -23,6 +23,8 @@ ILIAC_SEARCH_MM = (70.0, 100.0)  # (to the right, to the left)
 #: below it (mm: the track may begin at the confluence).
 ILIAC_SEARCH_HEIGHT_MM = 90.0
 ILIAC_BELOW_TRACK_MM = 30.0
+#: The iliac veins' blood level is the track's over its lowest this many mm.
+ILIAC_LEVEL_MM = 30.0
 #: The two iliac vessels: sizes within this ratio, centres at most this far apart left-right (mm).
 PAIR_SIZE_RATIO = 3.0
 PAIR_MAX_GAP_MM = 80.0
@@ -77,7 +79,10 @@ def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidde
     if z_hi - z_start < 1:
         return right, left, None
     k_lo = [k for k, z in enumerate(track.z) if z <= z_hi]
-    level = float(np.median(track.inside_hu[k_lo]))
+    # The iliac veins carry the blood of the track's lower end: infrarenal blood is often less enhanced than
+    # the renal inflow above it, so the level over the whole search height may miss them by 50 HU or more.
+    k_end = [k for k, z in enumerate(track.z) if z <= min(z_hi, z_start + int(ILIAC_LEVEL_MM / spacing[0]))]
+    level = float(np.median(track.inside_hu[k_end or k_lo]))
     cy, cx = float(np.median(track.y[k_lo])), float(np.median(track.x[k_lo]))
     y0 = max(int(cy - 45 / spacing[1]), 0)
     y1 = min(int(cy + 45 / spacing[1]) + 1, ivc.shape[1])

@@ -155,7 +155,11 @@ def test_a_vein_interrupted_by_fat_is_no_vein(seed: int) -> None:
 CONFLUENCE_Z = 14  # working slice where the iliac veins' axes meet the IVC's
 
 
-def iliac_scene(blood_hu: float, seed: int = 0) -> dict:
+#: Working slice from which the IVC carries the renal veins' brighter blood in the unopacified case.
+INFLOW_Z = CONFLUENCE_Z + 6
+
+
+def iliac_scene(blood_hu: float, seed: int = 0, upper_hu: float | None = None) -> dict:
     rng = np.random.default_rng(seed)
     shape = (40, 80, 120)
     z, y, x = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, SPACING, strict=True)), indexing="ij")
@@ -171,15 +175,19 @@ def iliac_scene(blood_hu: float, seed: int = 0) -> dict:
     aorta = (z >= 20 * SPACING[0]) & ((y - 55) ** 2 + (x - 115) ** 2 <= 8.0 ** 2)
     hu[aorta] = 300.0
     hu[ivc | right | left] = blood_hu
+    if upper_hu is not None:  # unopacified blood from the legs below the renal veins' enhanced inflow
+        hu[ivc & (z >= INFLOW_Z * SPACING[0])] = upper_hu
     hu = hu + rng.normal(0.0, 8.0, shape)
     return {"hu": hu.astype(np.float32), "ivc": ivc, "right": right & ~ivc, "aorta": aorta, "spine": spine}
 
 
-@pytest.mark.parametrize("blood_hu", [150.0, 200.0])
-def test_iliac_confluence_is_found_in_bright_infrarenal_blood(blood_hu: float) -> None:
+@pytest.mark.parametrize(("blood_hu", "upper_hu"), [(150.0, None), (200.0, None), (110.0, 220.0)])
+def test_iliac_confluence_is_found_in_bright_infrarenal_blood(blood_hu: float, upper_hu: float | None) -> None:
     # At 200 HU the blood lies above the 180 HU bone threshold, which hid both iliac veins before (old code:
     # "iliac confluence not found"); the vertebra next to them is excluded as vertebra, not by its HU.
-    s = iliac_scene(blood_hu)
+    # At 110 HU under 220 HU blood from 12 mm above the confluence up, the iliac veins carry the blood of the
+    # track's lower end, not of the whole search height (old code: its median, 220 HU: not found).
+    s = iliac_scene(blood_hu, upper_hu=upper_hu)
     shape = s["hu"].shape
     volume = Volume.from_array(np.ascontiguousarray(s["hu"]).astype(np.int16), spacing=SPACING,
                                direction=np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
@@ -190,8 +198,8 @@ def test_iliac_confluence_is_found_in_bright_infrarenal_blood(blood_hu: float) -
     cy = np.array([ndimage_centre(vein[z])[0] for z in zs])
     cx = np.array([ndimage_centre(vein[z])[1] for z in zs])
     track = Track(z=zs, y=cy, x=cx, ry=np.full(zs.size, 8.0), rx=np.full(zs.size, 8.0), score=np.ones(zs.size),
-                  inside_hu=np.full(zs.size, blood_hu))
-    ivc = VesselResult(track=track, mask=vein, inside_hu=blood_hu, confidence=0.9)
+                  inside_hu=np.where(zs >= INFLOW_Z, upper_hu or blood_hu, blood_hu))
+    ivc = VesselResult(track=track, mask=vein, inside_hu=float(np.median(track.inside_hu)), confidence=0.9)
     za = np.flatnonzero(s["aorta"].any(axis=(1, 2)))
     aorta_track = Track(z=za, y=np.full(za.size, 55 / 1.5), x=np.full(za.size, 115 / 1.5), ry=np.full(za.size, 8.0),
                         rx=np.full(za.size, 8.0), score=np.ones(za.size), inside_hu=np.full(za.size, 300.0))
