@@ -23,7 +23,8 @@ ILIAC_SEARCH_MM = (70.0, 100.0)  # (to the right, to the left)
 #: below it (mm: the track may begin at the confluence).
 ILIAC_SEARCH_HEIGHT_MM = 90.0
 ILIAC_BELOW_TRACK_MM = 30.0
-#: The iliac veins' blood level is the track's over its lowest this many mm.
+#: The iliac veins' blood lies within BLOOD_TOL_HU of the track's levels over the search height and over
+#: its lowest this many mm (or between them).
 ILIAC_LEVEL_MM = 30.0
 #: The two iliac vessels: sizes within this ratio, centres at most this far apart left-right (mm).
 PAIR_SIZE_RATIO = 3.0
@@ -81,14 +82,17 @@ def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidde
     k_lo = [k for k, z in enumerate(track.z) if z <= z_hi]
     # The iliac veins carry the blood of the track's lower end: infrarenal blood is often less enhanced than
     # the renal inflow above it, so the level over the whole search height may miss them by 50 HU or more.
+    # Both levels are kept (blood between them too): over a few thick slices the lower end's level is noisy.
     k_end = [k for k, z in enumerate(track.z) if z <= min(z_hi, z_start + int(ILIAC_LEVEL_MM / spacing[0]))]
-    level = float(np.median(track.inside_hu[k_end or k_lo]))
+    levels = (float(np.median(track.inside_hu[k_lo])), float(np.median(track.inside_hu[k_end or k_lo])))
     cy, cx = float(np.median(track.y[k_lo])), float(np.median(track.x[k_lo]))
     y0 = max(int(cy - 45 / spacing[1]), 0)
     y1 = min(int(cy + 45 / spacing[1]) + 1, ivc.shape[1])
     x0 = max(int(cx - ILIAC_SEARCH_MM[0] / spacing[2]), 0)
     x1 = min(int(cx + ILIAC_SEARCH_MM[1] / spacing[2]) + 1, ivc.shape[2])
-    sub = _blood(smooth[z_lo:z_hi + 1, y0:y1, x0:x1], level) & ~forbidden[z_lo:z_hi + 1, y0:y1, x0:x1]
+    window = smooth[z_lo:z_hi + 1, y0:y1, x0:x1]
+    sub = (window >= min(levels) - BLOOD_TOL_HU) & (window <= max(levels) + BLOOD_TOL_HU)
+    sub &= ~forbidden[z_lo:z_hi + 1, y0:y1, x0:x1]
     sub |= ivc[z_lo:z_hi + 1, y0:y1, x0:x1]
     lab, _ = ndimage.label(sub)
     hit = np.unique(lab[ivc[z_lo:z_hi + 1, y0:y1, x0:x1]])
