@@ -78,6 +78,10 @@ AUTOMATIC, EDITED = "automatic", "edited"
 #: seeds 0-59: one of each). A kidney label longer than this (mm; adult kidneys are 10-13 cm) has leaked
 #: and is no reference.
 KIDNEY_MAX_LENGTH_MM = 170.0
+#: ... and a confluence less than this (mm) below both lower poles is not confirmed by them: the lower poles
+#: lie at about L3, the confluence one to two vertebrae lower (random phantom tune seeds 0-119: 6 of the 8
+#: confluences reported 2-13 mm below the poles lay 11-51 mm off, 2 of 45 right ones).
+CONFLUENCE_BELOW_POLES_MIN_MM = 15.0
 #: The iliac confluence: the mean over the sides of each common iliac vein's cranial end of contact with the
 #: IVC, taken at this percentile of its contact's arc lengths along the IVC (not the maximum: a stray voxel).
 #: The middle of all contact voxels lay a median 6 mm low on the random phantom's tune seeds 0-59 (BENCHMARKS.md).
@@ -344,8 +348,10 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
         return Landmark(lm.position_mm, lm.s_mm, min(lm.confidence, CONFIDENCE_INCONSISTENT),
                         f"{lm.detail}, {z - low:.0f} mm above the lower pole of one kidney and {high - z:.0f} mm "
                         "below the other's: doubtful (a low kidney, or not the confluence)")
-    return Landmark(lm.position_mm, lm.s_mm, lm.confidence,
-                    f"{lm.detail}, {low - z:.0f} mm below the kidneys' lower poles")
+    below = Landmark(lm.position_mm, lm.s_mm, lm.confidence, f"{lm.detail}, {low - z:.0f} mm below the kidneys' lower poles")
+    if low - z < CONFLUENCE_BELOW_POLES_MIN_MM:
+        return _unconfirmed(below, "the confluence (L4-L5) usually lies several cm below the lower poles (L3)")
+    return below
 
 
 def _capped(ostium: Landmark, level: Landmark) -> Landmark:

@@ -218,3 +218,15 @@ def test_hepatic_level_consistent_with_the_hiatus_only_within_the_range(plain):
     outside = cross_check_landmarks(lms, _hiatus(cl, z_hv + hi + 1.5), cl)["hepatic_veins"]
     assert outside.position_mm[2] > z_hv + 1.0 and outside.confidence <= lmod.CONFIDENCE_HEPATIC_FROM_HIATUS
     assert "consistent with the caval hiatus" in outside.detail
+
+
+def test_confluence_just_below_the_lower_poles_is_not_confirmed(plain):
+    # The lower poles lie at about L3, the confluence at L4-L5: one just under them may be some other pair of
+    # vessels (or a low kidney), and is kept below the trusted range; well below them it is confirmed.
+    case, cl = plain
+    lim = lmod.CONFLUENCE_BELOW_POLES_MIN_MM
+    near = find_landmarks(_with_kidneys(case, CONFLUENCE_Z + lim - 2.0, 160.0), cl)["iliac_confluence"]
+    assert near.found and near.confidence == pytest.approx(lmod.CONFIDENCE_UNCONFIRMED_MAX)
+    assert "several cm below the lower poles" in near.detail
+    far = find_landmarks(_with_kidneys(case, CONFLUENCE_Z + lim + 3.0, 160.0), cl)["iliac_confluence"]
+    assert far.found and far.confidence > 0.8
