@@ -348,7 +348,8 @@ def _iliac_confluence(ctx: _Context) -> Landmark:
         return Landmark(lm.position_mm, lm.s_mm, min(lm.confidence, CONFIDENCE_INCONSISTENT),
                         f"{lm.detail}, {z - low:.0f} mm above the lower pole of one kidney and {high - z:.0f} mm "
                         "below the other's: doubtful (a low kidney, or not the confluence)")
-    below = Landmark(lm.position_mm, lm.s_mm, lm.confidence, f"{lm.detail}, {low - z:.0f} mm below the kidneys' lower poles")
+    below = Landmark(lm.position_mm, lm.s_mm, lm.confidence,
+                     f"{lm.detail}, {low - z:.0f} mm below the kidneys' lower poles")
     if low - z < CONFLUENCE_BELOW_POLES_MIN_MM:
         return _unconfirmed(below, "the confluence (L4-L5) usually lies several cm below the lower poles (L3)")
     return below
