@@ -61,8 +61,9 @@ class Ends:
     notes: tuple[str, ...] = ()
 
 
-def _blood(hu: np.ndarray, level: float) -> np.ndarray:
-    return np.abs(hu - level) <= BLOOD_TOL_HU
+def _blood(hu: np.ndarray, *levels: float) -> np.ndarray:
+    """Voxels within `BLOOD_TOL_HU` of the levels (or between them)."""
+    return (hu >= min(levels) - BLOOD_TOL_HU) & (hu <= max(levels) + BLOOD_TOL_HU)
 
 
 def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidden: np.ndarray,
@@ -90,9 +91,7 @@ def find_iliac_veins(smooth: np.ndarray, track: Track, ivc: np.ndarray, forbidde
     y1 = min(int(cy + 45 / spacing[1]) + 1, ivc.shape[1])
     x0 = max(int(cx - ILIAC_SEARCH_MM[0] / spacing[2]), 0)
     x1 = min(int(cx + ILIAC_SEARCH_MM[1] / spacing[2]) + 1, ivc.shape[2])
-    window = smooth[z_lo:z_hi + 1, y0:y1, x0:x1]
-    sub = (window >= min(levels) - BLOOD_TOL_HU) & (window <= max(levels) + BLOOD_TOL_HU)
-    sub &= ~forbidden[z_lo:z_hi + 1, y0:y1, x0:x1]
+    sub = _blood(smooth[z_lo:z_hi + 1, y0:y1, x0:x1], *levels) & ~forbidden[z_lo:z_hi + 1, y0:y1, x0:x1]
     sub |= ivc[z_lo:z_hi + 1, y0:y1, x0:x1]
     lab, _ = ndimage.label(sub)
     hit = np.unique(lab[ivc[z_lo:z_hi + 1, y0:y1, x0:x1]])
