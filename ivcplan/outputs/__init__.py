@@ -5,7 +5,9 @@ several kinds need (the label surfaces; the images, which the HTML and the PDF e
 once per `write_outputs` call by `Shared`, only when a kind asks for it. Files that depend on the
 CT and the segmentation alone (the labelmap, meshes, DICOM SEG, 3D views, volume rendering and
 slices) are copied from ``reuse_from`` when that folder holds an analysis of the same CT with the
-same segmentation (a replan that changed landmarks or facts only).
+same segmentation (a replan that changed landmarks or facts only). The segmentation files (NIfTI, Slicer
+.seg.nrrd, DICOM SEG) need nothing that the scenes need: with two threads or more they are written in a
+helper thread while the images, documents and meshes are rendered.
 
 May import: `analysis`, `render`, `report`, `io`, `measure`, `labels`, `volume`, `errors`; never
 `pipeline`, `cli`, `batch` or `viewer` (the pipeline calls the outputs, not the other way round).
@@ -18,6 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from ivcplan.outputs.segmentation import write_labelmap, write_mesh_files, write
 from ivcplan.outputs.shared import IMAGES_DIR, Shared
 from ivcplan.outputs.state import STATE_FILE, same_segmentation, write_state
 from ivcplan.outputs.tables import write_csv, write_json
+from ivcplan.parallel import available_threads, run_beside
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ class OutputKind:
     #: Its files when they depend on the CT and the segmentation only (reused from an analysis with both
     #: the same); the first is the path the kind returns.
     reusable: tuple[str, ...] = ()
+    #: Written from the analysis alone (no `Shared` scene or image), beside the kinds that render.
+    beside: bool = False
 
 
 #: The output kinds, in the order they are written.
@@ -56,9 +62,10 @@ OUTPUT_KINDS: tuple[OutputKind, ...] = (
     OutputKind("csv", "report.csv (the report as one row)", lambda a, d, s: write_csv(a, d), core=True, cost=0.1),
     OutputKind("segmentation", "segmentation.nii.gz (labels on the CT grid) + label tables for Slicer (.ctbl) "
                "and ITK-SNAP (_labels.txt)", lambda a, d, s: write_labelmap(a, d), core=True, cost=0.3,
-               reusable=("segmentation.nii.gz", "segmentation.ctbl", "segmentation_labels.txt")),
+               reusable=("segmentation.nii.gz", "segmentation.ctbl", "segmentation_labels.txt"), beside=True),
     OutputKind("seg_nrrd", "segmentation.seg.nrrd (3D Slicer segmentation: named, coloured segments)",
-               lambda a, d, s: write_slicer_segmentation(a, d), cost=1.7, reusable=("segmentation.seg.nrrd",)),
+               lambda a, d, s: write_slicer_segmentation(a, d), cost=1.7, reusable=("segmentation.seg.nrrd",),
+               beside=True),
     OutputKind("state", f"{STATE_FILE}, centerline.npz, corrections.json (what ivcplan replan starts from)",
                lambda a, d, s: write_state(a, d), core=True, cost=0.2),
     OutputKind("images", "images/*.png (3D views, slices, CPR, profile)", lambda a, d, s: _write_images(s), cost=12.7),
@@ -67,7 +74,7 @@ OUTPUT_KINDS: tuple[OutputKind, ...] = (
     OutputKind("meshes", "meshes/ (STL, OBJ, GLB in LPS mm)", lambda a, d, s: write_mesh_files(a, d, s.surfaces),
                cost=3.0, reusable=("meshes",)),
     OutputKind("dicom_seg", "segmentation.seg.dcm (DICOM SEG of a DICOM input)", lambda a, d, s: write_seg(a, d),
-               cost=5.5, reusable=("segmentation.seg.dcm",)),
+               cost=5.5, reusable=("segmentation.seg.dcm",), beside=True),
 )
 ALL = "all"
 #: Output kinds every run writes; with ``kinds="all"`` a failure of any other kind is logged and skipped.
@@ -113,33 +120,54 @@ def write_outputs(analysis: Analysis, outdir: str | os.PathLike, kinds: Iterable
         source = None
     copied = reused if reused is not None else []
     shared = Shared(analysis, out, reuse_from=source, reused=copied)
-    written: dict[str, Path] = {}
     kinds_wanted = [_BY_NAME[name] for name in wanted]
     total = sum(k.cost for k in kinds_wanted) or 1.0
+    results: dict[str, Path | None] = {}
+
+    def write(kind: OutputKind) -> None:
+        results[kind.name] = _write_one(kind, analysis, out, shared, source, copied, skipped, everything)
+
+    beside = [k for k in kinds_wanted if k.beside]
+    if available_threads() < 2 or len(beside) == len(kinds_wanted):
+        beside = []
     done = 0.0
-    for kind in kinds_wanted:
-        if progress is not None:
-            progress(f"writing {kind.name}", done / total)
-        done += kind.cost
-        t0 = time.perf_counter()
-        try:
-            if source is not None and kind.reusable and all((source / p).exists() for p in kind.reusable):
-                written[kind.name] = _copy(source, out, kind.reusable, copied)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        helper = run_beside(pool, lambda: [write(k) for k in beside]) if beside else None
+        for kind in kinds_wanted:
+            if kind in beside:
                 continue
-            path = kind.write(analysis, out, shared)
-            log.info("output %s written in %.1f s", kind.name, time.perf_counter() - t0)
-        except NotApplicableError as exc:
-            _left_out(kind.name, exc, skipped)
-            continue
-        except Exception as exc:
-            if not everything or kind.core:
-                raise
-            _left_out(kind.name, exc, skipped)
-            continue
-        written[kind.name] = Path(path)
+            if progress is not None:
+                progress(f"writing {kind.name}", done / total)
+            done += kind.cost
+            write(kind)
+        if helper is not None:
+            if progress is not None:
+                progress(f"writing {', '.join(k.name for k in beside)}", done / total)
+            helper.result()  # a core kind's failure is raised here
+    written = {k.name: path for k in kinds_wanted if (path := results.get(k.name)) is not None}
     if progress is not None:
         progress("outputs written", 1.0)
     return written
+
+
+def _write_one(kind: OutputKind, analysis: Analysis, out: Path, shared: Shared, source: Path | None,
+               copied: list[str], skipped: dict[str, str] | None, everything: bool) -> Path | None:
+    """Write (or copy from ``source``) one kind; None when it is left out (not applicable, or an optional
+    kind that failed in an ``"all"`` run; logged and put in ``skipped``)."""
+    t0 = time.perf_counter()
+    try:
+        if source is not None and kind.reusable and all((source / p).exists() for p in kind.reusable):
+            return _copy(source, out, kind.reusable, copied)
+        path = kind.write(analysis, out, shared)
+        log.info("output %s written in %.1f s", kind.name, time.perf_counter() - t0)
+        return Path(path)
+    except NotApplicableError as exc:
+        _left_out(kind.name, exc, skipped)
+    except Exception as exc:
+        if not everything or kind.core:
+            raise
+        _left_out(kind.name, exc, skipped)
+    return None
 
 
 def _write_images(shared: Shared) -> Path:
