@@ -109,15 +109,10 @@ HEPATIC_BELOW_HIATUS_MM = 12.0
 #: confident hiatus, 18 mm too low, set the level at 0.9 on the random phantom's tune seed 58).
 HEPATIC_BELOW_HIATUS_RANGE_MM = (-5.0, 22.0)
 #: The cavoatrial junction lies 1-2 cm above the caval hiatus: the estimate without an atrium label
-#: (the same typical distance as `clamp_room.HIATUS_BELOW_CAJ_MM`), and the range (mm above a confident
-#: hiatus) within which a found junction is consistent with it. The IVC runs on above the diaphragm before
-#: it enters the atrium: at least 4 mm on the random phantom's tune seeds 0-119 (median 11.5); the lower
-#: limit leaves 2 mm for the hiatus's own error. (At -5 mm, 8 junctions from 3.6 mm below to 1.8 mm above
-#: a confident hiatus kept 0.9 on those seeds, 6 of them 11-29 mm too low: the atrium label began too low.)
+#: (the same typical distance as `clamp_room.HIATUS_BELOW_CAJ_MM`), and the range (mm above the
+#: hiatus) within which a found junction is consistent with it.
 CAJ_ABOVE_HIATUS_MM = 15.0
-CAJ_ABOVE_HIATUS_RANGE_MM = (2.0, 40.0)
-#: A junction more than this (mm) below the hiatus contradicts it, however confident the hiatus.
-CAJ_BELOW_HIATUS_MM = 5.0
+CAJ_ABOVE_HIATUS_RANGE_MM = (-5.0, 40.0)
 #: Confidences of the cross-checked and estimated landmarks (calibrated on tune seeds 0-31 of the random
 #: phantom, BENCHMARKS.md "random phantom (issue 18)"): a landmark that agrees with an independent one
 #: keeps its own; one that contradicts it falls to `CONFIDENCE_INCONSISTENT`.
@@ -752,7 +747,7 @@ def cross_check(landmarks: Landmarks, hiatus: Landmark | None, centerline: Cente
     z_h = float(hiatus.position_mm[2])
     cl = centerline
     caj = items["cavoatrial_junction"]
-    below_hiatus = caj.found and float(caj.position_mm[2]) - z_h < -CAJ_BELOW_HIATUS_MM
+    below_hiatus = caj.found and float(caj.position_mm[2]) - z_h < CAJ_ABOVE_HIATUS_RANGE_MM[0]
     if below_hiatus and "cavoatrial_junction" not in kept:
         # Junction below the hiatus: they contradict each other (clamp_room lowers the hiatus; the
         # junction is as doubtful).
