@@ -26,3 +26,14 @@ def bbox(mask: np.ndarray, margin: int | np.ndarray = 0) -> tuple[slice, ...] | 
     pad = np.broadcast_to(np.asarray(margin, dtype=int), (mask.ndim,))
     return tuple(slice(max(int(v.min()) - int(m), 0), min(int(v.max()) + int(m) + 1, n))
                  for v, m, n in zip(nz, pad, mask.shape, strict=True))
+
+
+def local_mean(values: np.ndarray, where: np.ndarray, sigma: np.ndarray, min_weight: float = 1e-3) -> np.ndarray:
+    """Gaussian-weighted mean (``sigma`` in voxels per axis) of ``values`` over the ``where`` voxels around
+    each voxel; NaN where their weight there is below ``min_weight`` (none of them near)."""
+    from scipy import ndimage
+
+    weight = ndimage.gaussian_filter(where.astype(np.float32), sigma)
+    total = ndimage.gaussian_filter(np.where(where, values, 0.0).astype(np.float32), sigma)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight >= min_weight, total / weight, np.nan).astype(np.float32)

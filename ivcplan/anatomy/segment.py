@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.boundary import refine_outline
 from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.anatomy.phase import detect_phase
@@ -44,6 +45,17 @@ FOUND_CONFIDENCE = 0.3
 MIN_TRUNK_SLICES = 3
 #: Labels whose boundaries are carried sub-voxel from the working grid to the scan grid.
 SMOOTH_LABELS = (Label.IVC_LUMEN, Label.IVC_TUMOR, Label.IVC_THROMBUS, Label.AORTA)
+#: Labels of blood whose outline is settled on the scan grid (`refine_outline`), and the labels whose
+#: union is the vessel they outline (a lumen voxel against tumor, thrombus, the atrium or a branch lies
+#: inside it). Not the hepatic veins: often only 10-30 HU above the liver, they would be cut into pieces
+#: where they open into the IVC (their ostia are landmarks). Not the aorta: references differ on whether
+#: its wall is included (TotalSegmentator includes it), and the plan measures nothing on its outline.
+BLOOD_LABELS = tuple(int(v) for v in (Label.IVC_LUMEN, *RENAL_VEIN_LABELS.values(), Label.ILIAC_VEIN_RIGHT,
+                                      Label.ILIAC_VEIN_LEFT))
+#: ... kept near the branch veins' mouths and near tumor or thrombus (`refine_outline`).
+BRANCH_LABELS = tuple(int(v) for v in (*RENAL_VEIN_LABELS.values(), *HEPATIC_VEIN_LABELS.values()))
+OUTLINED_LABELS = (*BLOOD_LABELS, *(int(v) for v in HEPATIC_VEIN_LABELS.values()), int(Label.AORTA),
+                   int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS), int(Label.RIGHT_ATRIUM))
 #: Below the bifurcation an iliac artery's cross-section is under this fraction of the aorta's over
 #: the BIFURCATION_REFERENCE_MM above it.
 BIFURCATION_AREA_FRACTION = 0.55
@@ -249,6 +261,9 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
     # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
     # labels override organ labels where they overlap.
     vessels = frame.to_scan(labels, tuple(int(v) for v in SMOOTH_LABELS))
+    # The blood's outline settled on the scan's own grid, at half its contrast with the surroundings.
+    vessels[refine_outline(volume.array, vessels, volume.spacing, BLOOD_LABELS, OUTLINED_LABELS, BRANCH_LABELS,
+                           (int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)))] = 0
     final = organs.labels
     final[vessels > 0] = vessels[vessels > 0]
     labelmap = Labelmap(final, volume.grid)
@@ -506,7 +521,8 @@ def _place_branch_veins(labels: np.ndarray, confidence: dict[str, float], warnin
                               kidneys={"right": organ_work == Label.KIDNEY_RIGHT,
                                        "left": organ_work == Label.KIDNEY_LEFT},
                               lumen_hu=lumen_hu, liver_hu=organs.liver_hu, junction_z=junction_z,
-                              renal_excluded=renal_excluded, bone=frame.hu > BONE_HU)
+                              renal_excluded=renal_excluded, bone=frame.hu > BONE_HU,
+                              tumor=label_mask(labels, [int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)]))
     warnings.extend(found.notes)
     for group, table in ((found.renal, RENAL_VEIN_LABELS), (found.hepatic, HEPATIC_VEIN_LABELS)):
         for side, mask in group.items():

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.hepatic_trace import TracedVein, trace_hepatic_veins
+from ivcplan.anatomy.hepatic_tree import CLEAR_MM, HILUM_REACH_MM, grow_hepatic_veins
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.parallel import side_by_side
 from ivcplan.volume import label_mask
@@ -130,8 +131,10 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
                       centres: dict[int, tuple[float, float]],
                       excluded: np.ndarray, liver: np.ndarray, kidneys: dict[str, np.ndarray],
                       lumen_hu: float, liver_hu: float | None, junction_z: int | None,
-                      renal_excluded: np.ndarray | None = None, bone: np.ndarray | None = None) -> BranchVeins:
-    """Renal and hepatic veins connected to ``ivc`` (lumen + tumor + thrombus, working grid).
+                      renal_excluded: np.ndarray | None = None, bone: np.ndarray | None = None,
+                      tumor: np.ndarray | None = None) -> BranchVeins:
+    """Renal and hepatic veins connected to ``ivc`` (lumen + tumor + thrombus, working grid; ``tumor``:
+    its tumor and thrombus, which the hepatic veins followed through the liver keep off).
 
     ``centres``: slice -> IVC axis (y, x); ``excluded``: voxels that are never a branch vein (aorta,
     bone, atrium, iliac veins); ``renal_excluded``: the same for the renal veins (default ``excluded``),
@@ -169,7 +172,7 @@ def find_branch_veins(hu: np.ndarray, spacing: np.ndarray, *, ivc: np.ndarray,
     # blood band: it rests on the lumen).
     lo, hi = blood_band(lumen_hu, liver_hu) if lumen_clear else (np.inf, np.inf)
     hepatic_task = (_hepatic_veins, (hu, spacing, ivc, axis, hepatic_excluded, liver, lo, hi, junction_z,
-                                     hepatic_notes, bone))
+                                     hepatic_notes, bone, tumor))
     if not renal_clear:
         return BranchVeins({}, hepatic_task[0](*hepatic_task[1]), tuple(renal_notes + hepatic_notes))
     renal_lo, renal_hi = blood_band(renal_ref, liver_hu)
@@ -388,7 +391,8 @@ def _keep_touching(mask: np.ndarray, near: np.ndarray) -> np.ndarray:
 
 def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: np.ndarray,
                    excluded: np.ndarray, liver: np.ndarray, lo: float, hi: float, junction_z: int | None,
-                   notes: list[str], bone: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   notes: list[str], bone: np.ndarray | None = None,
+                   tumor: np.ndarray | None = None) -> dict[str, np.ndarray]:
     if not liver.any():
         notes.append("hepatic veins not segmented: no liver found")
         return {}
@@ -438,18 +442,11 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
             part = _keep_touching(part, near_ivc) if part.any() else part
             if part.sum() * voxel_mm3 >= MIN_VEIN_MM3:
                 parts[side] = part
+    z_low, z_high = _major_ostia_window(liver, centres, spacing, z_ostia, top)
     if len(parts) < 3:
         # Veins only faintly brighter than the parenchyma (often so in the portal-venous phase) fall
         # below the blood band measured on the IVC: traced from the IVC wall instead.
-        # Traced ostia only where the major ones open: below the junction, not far above the liver's top
-        # beside the IVC (the hiatus; the highest liver voxel overall may be a leak into the heart) and
-        # at most `HEPATIC_BELOW_HIATUS_MM` below it.
-        z_low, z_high = z_ostia, top
-        dome = _liver_top_beside_ivc(liver, centres, spacing)
-        if dome is not None:
-            z_high = min(top, dome + int(np.ceil(HEPATIC_ABOVE_HIATUS_MM / spacing[0])))
-            z_low = max(z_high - int(np.ceil(HEPATIC_OSTIA_WINDOW_MM / spacing[0])),
-                        dome - int(np.ceil(HEPATIC_BELOW_HIATUS_MM / spacing[0])))
+        # Traced ostia only where the major ones open.
         within = region[box].copy()
         within[z_high - box[0].start + 1:] = False  # nor does a vein run on above the hiatus
         traced = trace_hepatic_veins(hu[box], spacing, ivc[box], centres[box[0]] - [box[1].start, box[2].start],
@@ -458,9 +455,6 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         for side, part in _traced_by_side(traced, float(spacing[0])).items():
             if side not in parts and part.sum() * voxel_mm3 >= MIN_VEIN_MM3:
                 parts[side] = part
-    if not parts:
-        notes.append("hepatic veins not found: no vessel in the liver opens into the IVC")
-        return {}
     out: dict[str, np.ndarray] = {}
     for side, part in parts.items():
         # As for the renal veins: the partial-volume rim between the vein and the IVC or the tumor
@@ -470,10 +464,78 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         full = np.zeros_like(ivc)
         full[box] = part
         out[side] = full
+    # Each vein followed through the liver, and those not found at the ostia sought from the liver's
+    # vessels that drain into their sector of the IVC.
+    shell = near_ivc.copy()
+    zz = np.arange(box[0].start, box[0].stop)
+    shell[(zz < z_low) | (zz > z_high)] = False
+    grown = _through_liver(hu, spacing, ivc, centres, liver, excluded | (bright & ~region), top, out, shell, box,
+                           tumor)
+    for side, tree in grown.items():
+        if side in out:
+            out[side] |= tree
+        elif tree.sum() * voxel_mm3 >= MIN_VEIN_MM3:
+            out[side] = tree
+    if not out:
+        notes.append("hepatic veins not found: no vessel in the liver opens into the IVC")
+        return {}
     missing = [s for s in ("right", "middle", "left") if s not in out]
     if missing:
         notes.append("hepatic vein(s) not found: " + ", ".join(missing))
     return out
+
+
+def _through_liver(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: np.ndarray, liver: np.ndarray,
+                   blocked: np.ndarray, top: int, found: dict[str, np.ndarray], near_ivc: np.ndarray,
+                   box: tuple[slice, ...], tumor: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The hepatic veins ``found`` (side -> mask) followed through the liver below slice ``top``
+    (`hepatic_tree`), and those not found sought from their sector of ``near_ivc`` (the major ostia's
+    shell around the IVC, on ``box``); they meet the IVC only on the shell's slices, and never ``tumor``.
+    Masks on the working grid."""
+    shell = np.zeros(liver.shape, dtype=bool)
+    shell[box] = near_ivc & ~ivc[box]
+    if not shell.any():
+        return {}
+    below = liver.copy()
+    below[top + 1:] = False
+    tbox = bbox(below | shell, np.ceil(np.full(3, HILUM_REACH_MM + 2.0) / spacing).astype(int))
+    if tbox is None:
+        return {}
+    where = np.nonzero(shell)
+    # Where a grown vein may touch the IVC: its lumen, on the slices of the major ostia.
+    mouths = np.zeros(liver.shape, dtype=bool)
+    mouths[where[0].min():where[0].max() + 1] = True
+    if tumor is not None:
+        mouths &= ~ndimage.binary_dilation(tumor, structure=ball(CLEAR_MM + 1.5, spacing))
+    sector = _sector(_azimuth(shell, centres, (slice(0, None),) * 3))
+    ostia = {}
+    for side in ("left", "middle", "right"):
+        if side not in found:
+            mask = np.zeros(liver.shape, dtype=bool)
+            mask[tuple(w[sector == side] for w in where)] = True
+            ostia[side] = mask[tbox]
+    grown = grow_hepatic_veins(hu[tbox], spacing, ivc[tbox], liver[tbox], blocked[tbox], top - tbox[0].start,
+                               {side: m[tbox] for side, m in found.items()}, ostia, mouths[tbox])
+    out = {}
+    for side, tree in grown.items():
+        full = np.zeros(liver.shape, dtype=bool)
+        full[tbox] = tree
+        out[side] = full
+    return out
+
+
+def _major_ostia_window(liver: np.ndarray, centres: np.ndarray, spacing: np.ndarray, z_ostia: int,
+                        top: int) -> tuple[int, int]:
+    """Slices (low, high) where the major hepatic veins open: below the junction ``top``, not far above the
+    liver's top beside the IVC (the hiatus; the highest liver voxel overall may be a leak into the heart)
+    and at most `HEPATIC_BELOW_HIATUS_MM` below it; without a hiatus, from ``z_ostia`` up to ``top``."""
+    dome = _liver_top_beside_ivc(liver, centres, spacing)
+    if dome is None:
+        return z_ostia, top
+    z_high = min(top, dome + int(np.ceil(HEPATIC_ABOVE_HIATUS_MM / spacing[0])))
+    z_low = max(z_high - int(np.ceil(HEPATIC_OSTIA_WINDOW_MM / spacing[0])),
+                dome - int(np.ceil(HEPATIC_BELOW_HIATUS_MM / spacing[0])))
+    return z_low, z_high
 
 
 def _liver_top_beside_ivc(liver: np.ndarray, centres: np.ndarray, spacing: np.ndarray) -> int | None:

