@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ivcplan.anatomy.morphology import ball, bbox, local_mean
+from ivcplan.anatomy.morphology import local_mean
 
 #: Only voxels within this distance (mm) of the outline are reconsidered (the working grid's half voxel
 #: and the blood band's rim; what lies deeper is the vessel's core).
@@ -53,21 +53,33 @@ def refine_outline(hu: np.ndarray, labels: np.ndarray, spacing: np.ndarray, bloo
     decides the plan). ``hu`` and ``labels`` share one grid of ``spacing`` (mm per axis)."""
     spacing = np.asarray(spacing, dtype=float)
     out = np.zeros(labels.shape, dtype=bool)
-    is_blood_lut = np.zeros(256, dtype=bool)
-    is_blood_lut[list(blood)] = True
-    is_vessel_lut = np.zeros(256, dtype=bool)
-    is_vessel_lut[list(vessel)] = True
     reach = np.ceil((BAND_MM + SHELL_MM + 3 * LOCAL_SIGMA_MM) / spacing).astype(int)
-    box = bbox(is_blood_lut[labels], reach)
-    if box is None:
-        return out
-    lab = labels[box]
-    inside = is_vessel_lut[lab]
-    is_blood = is_blood_lut[lab]
-    band = is_blood & ~ndimage.binary_erosion(inside, structure=ball(BAND_MM, spacing), border_value=1)
+    objects = ndimage.find_objects(labels)
+    # Each blood label on its own box (a long IVC and the renal veins leaving it sideways would make one
+    # box of mostly empty space); the vessel they outline is the union of every vessel label there.
+    for value in blood:
+        if value > len(objects) or objects[value - 1] is None:
+            continue
+        box = tuple(slice(max(sl.start - r, 0), min(sl.stop + r, n))
+                    for sl, r, n in zip(objects[value - 1], reach, labels.shape, strict=True))
+        out[box] |= _settle(hu[box], labels[box], spacing, value, vessel, branches, keep)
+    return out
+
+
+def _settle(hu: np.ndarray, lab: np.ndarray, spacing: np.ndarray, value: int, vessel: tuple[int, ...],
+            branches: tuple[int, ...], keep: tuple[int, ...]) -> np.ndarray:
+    """`refine_outline` for the voxels of one blood label ``value`` on one box."""
+    lut = np.zeros(256, dtype=bool)
+    lut[list(vessel)] = True
+    inside = lut[lab]
+    is_blood = lab == value
+    # Within `BAND_MM` of the outside (a box, not a ball: separable, and the band only bounds the search).
+    size = 2 * np.floor(BAND_MM / spacing + 1e-6).astype(int) + 1
+    band = is_blood & ~ndimage.minimum_filter(inside, size=tuple(size), mode="nearest")
+    drop = np.zeros(lab.shape, dtype=bool)
     if not band.any():
-        return out
-    values = hu[box].astype(np.float32)
+        return drop
+    values = hu.astype(np.float32)
     # The levels vary slowly: measured on blocks of about `LEVEL_GRID_MM`, read at the band's voxels.
     factors = np.maximum(1, np.round(LEVEL_GRID_MM / spacing)).astype(int)
     blood_level, around = _levels(_block_mean(values, factors), _block_mean(inside, factors) >= 0.5,
@@ -79,9 +91,9 @@ def refine_outline(hu: np.ndarray, labels: np.ndarray, spacing: np.ndarray, bloo
     smooth = ndimage.gaussian_filter(values, VOXEL_SIGMA_MM / spacing, truncate=2.0)[idx]
     contrast = level_in - level_out
     with np.errstate(invalid="ignore"):
-        drop = (contrast >= MIN_CONTRAST_HU) & (smooth < level_out + EDGE_SHARE * contrast)
+        gone = (contrast >= MIN_CONTRAST_HU) & (smooth < level_out + EDGE_SHARE * contrast)
     if branches or keep:
-        lut = np.zeros(256, dtype=bool)
+        lut[:] = False
         lut[list(branches)] = True
         branch = lut[lab]
         guarded = branch & ndimage.binary_dilation(inside & ~branch)  # the mouths
@@ -89,11 +101,9 @@ def refine_outline(hu: np.ndarray, labels: np.ndarray, spacing: np.ndarray, bloo
         lut[list(keep)] = True
         guarded |= lut[lab]
         if guarded.any():
-            drop &= ndimage.distance_transform_edt(~guarded, sampling=spacing)[idx] > KEEP_MM
-    sub = np.zeros(band.shape, dtype=bool)
-    sub[tuple(i[drop] for i in idx)] = True
-    out[box] = sub
-    return out
+            gone &= ndimage.distance_transform_edt(~guarded, sampling=spacing)[idx] > KEEP_MM
+    drop[tuple(i[gone] for i in idx)] = True
+    return drop
 
 
 def _levels(values: np.ndarray, inside: np.ndarray, blood: np.ndarray,

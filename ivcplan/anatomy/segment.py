@@ -257,13 +257,21 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
                                 junction_z)
 
     report("segmentation: resampling", 0.9)
-    _add_liver_lesions(organs, coarse, frame, labels)
-    # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
-    # labels override organ labels where they overlap.
-    vessels = frame.to_scan(labels, tuple(int(v) for v in SMOOTH_LABELS))
-    # The blood's outline settled on the scan's own grid, at half its contrast with the surroundings.
-    vessels[refine_outline(volume.array, vessels, volume.spacing, BLOOD_LABELS, OUTLINED_LABELS, BRANCH_LABELS,
-                           (int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)))] = 0
+    # The liver's lesions (into the organs' labels) and the vessels' outlines (on their own array) are
+    # independent: side by side when a second thread is free.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lesions = run_beside(pool, _add_liver_lesions, organs, coarse, frame, labels) \
+            if available_threads() > 1 else None
+        if lesions is None:
+            _add_liver_lesions(organs, coarse, frame, labels)
+        # Vessels are carried from the working grid; organs are already on the scan grid. Vessel
+        # labels override organ labels where they overlap.
+        vessels = frame.to_scan(labels, tuple(int(v) for v in SMOOTH_LABELS))
+        # The blood's outline settled on the scan's own grid, at half its contrast with the surroundings.
+        vessels[refine_outline(volume.array, vessels, volume.spacing, BLOOD_LABELS, OUTLINED_LABELS,
+                               BRANCH_LABELS, (int(Label.IVC_TUMOR), int(Label.IVC_THROMBUS)))] = 0
+        if lesions is not None:
+            lesions.result()
     final = organs.labels
     final[vessels > 0] = vessels[vessels > 0]
     labelmap = Labelmap(final, volume.grid)
