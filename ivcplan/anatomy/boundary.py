@@ -6,7 +6,9 @@ grid their outline can be up to a working voxel off; and the blood band they wer
 down into the partial-volume rim. On a 20-30 mm vein a rim of one scan pixel is 10-20 % of its volume.
 The edge of a blurred step lies where the attenuation is half way between its two sides: so, near the
 outline, a voxel of a blood label is kept only where its (lightly smoothed) attenuation is at least half
-way from the tissue just outside the vessel to the blood just inside it, both measured locally.
+way from the tissue just outside the vessel to the blood just inside it, both measured locally. (The
+organs' edges are re-decided on the scan grid too, `frame.refine_edges`, by one HU window per organ:
+a vessel's surroundings change along it, from fat to liver to kidney, so its edge needs local levels.)
 
 Only voxels are removed, never added (growing outwards would follow any bright neighbour), and only
 where the blood stands out from its surroundings by `MIN_CONTRAST_HU` (a vein isodense with the liver
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ivcplan.anatomy.frame import block_mean
 from ivcplan.anatomy.morphology import local_mean
 
 #: Only voxels within this distance (mm) of the outline are reconsidered (the working grid's half voxel
@@ -82,8 +85,8 @@ def _settle(hu: np.ndarray, lab: np.ndarray, spacing: np.ndarray, value: int, ve
     values = hu.astype(np.float32)
     # The levels vary slowly: measured on blocks of about `LEVEL_GRID_MM`, read at the band's voxels.
     factors = np.maximum(1, np.round(LEVEL_GRID_MM / spacing)).astype(int)
-    blood_level, around = _levels(_block_mean(values, factors), _block_mean(inside, factors) >= 0.5,
-                                  _block_mean(is_blood, factors) >= 0.5, spacing * factors)
+    blood_level, around = _levels(block_mean(values, tuple(factors)), block_mean(inside, tuple(factors)) >= 0.5,
+                                  block_mean(is_blood, tuple(factors)) >= 0.5, spacing * factors)
     idx = np.nonzero(band)
     at = [(i + 0.5) / f - 0.5 for i, f in zip(idx, factors, strict=True)]
     level_in = ndimage.map_coordinates(blood_level, at, order=1, mode="nearest")
@@ -120,21 +123,3 @@ def _levels(values: np.ndarray, inside: np.ndarray, blood: np.ndarray,
         core |= thin & (values >= np.median(values[thin]))
     sigma = LOCAL_SIGMA_MM / spacing
     return local_mean(values, core, sigma), local_mean(values, ring, sigma)
-
-
-def _block_mean(arr: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Mean over blocks of ``factors`` voxels (the last, partial block of an axis included)."""
-    out = arr.astype(np.float32)
-    for axis, f in enumerate(factors):
-        if f == 1:
-            continue
-        n = out.shape[axis]
-        pad = (-n) % f
-        if pad:
-            widths = [(0, 0)] * out.ndim
-            widths[axis] = (0, pad)
-            out = np.pad(out, widths, mode="edge")
-        shape = list(out.shape)
-        shape[axis:axis + 1] = [shape[axis] // f, f]
-        out = out.reshape(shape).mean(axis=axis + 1)
-    return out

@@ -69,7 +69,7 @@ class WorkFrame:
             scan_factors[axis] = int(factors[k])
             if turn.flips[k]:
                 arr = np.flip(arr, axis=axis)
-        low = np.ascontiguousarray(np.transpose(_block_mean(arr, tuple(scan_factors)), turn.axes))
+        low = np.ascontiguousarray(np.transpose(block_mean(arr, tuple(scan_factors)), turn.axes))
         full = turn.grid
         f = np.asarray(factors, dtype=float)
         grid = Grid(low.shape, full.spacing * f, full.index_to_lps((f - 1.0) / 2.0), full.direction)
@@ -129,7 +129,7 @@ class WorkFrame:
     def from_scan(self, mask: np.ndarray) -> np.ndarray:
         """A scan-grid mask on the frame: block majority."""
         arr = self.turn.apply(np.asarray(mask, dtype=np.float32))
-        return _block_mean(np.ascontiguousarray(arr), self.factors) >= 0.5
+        return block_mean(np.ascontiguousarray(arr), self.factors) >= 0.5
 
     def labels_from_scan(self, labels: np.ndarray) -> np.ndarray:
         """A scan-grid label array on the frame: each block takes its central voxel's label."""
@@ -158,7 +158,7 @@ def _box(mask: np.ndarray, margin: int) -> tuple[slice, ...] | None:
                  for v, n in zip(nz, mask.shape, strict=True))
 
 
-def _block_mean(arr: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
+def block_mean(arr: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
     """Mean over (fz, fy, fx) blocks; the array is edge-padded to a multiple of the block size."""
     if all(f == 1 for f in factors):
         return np.ascontiguousarray(arr, dtype=np.float32)

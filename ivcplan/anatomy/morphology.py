@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 
 def ball(radius_mm: float, spacing: np.ndarray, planar: bool = False) -> np.ndarray:
@@ -31,8 +32,6 @@ def bbox(mask: np.ndarray, margin: int | np.ndarray = 0) -> tuple[slice, ...] | 
 def local_mean(values: np.ndarray, where: np.ndarray, sigma: np.ndarray, min_weight: float = 1e-3) -> np.ndarray:
     """Gaussian-weighted mean (``sigma`` in voxels per axis) of ``values`` over the ``where`` voxels around
     each voxel; NaN where their weight there is below ``min_weight`` (none of them near)."""
-    from scipy import ndimage
-
     weight = ndimage.gaussian_filter(where.astype(np.float32), sigma)
     total = ndimage.gaussian_filter(np.where(where, values, 0.0).astype(np.float32), sigma)
     with np.errstate(invalid="ignore", divide="ignore"):
