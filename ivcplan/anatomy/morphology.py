@@ -36,3 +36,14 @@ def local_mean(values: np.ndarray, where: np.ndarray, sigma: np.ndarray, min_wei
     total = ndimage.gaussian_filter(np.where(where, values, 0.0).astype(np.float32), sigma)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weight >= min_weight, total / weight, np.nan).astype(np.float32)
+
+
+def slice_hulls(mask: np.ndarray) -> np.ndarray:
+    """Per slice (axis 0), the convex hull of ``mask`` (computed on each slice's box)."""
+    from skimage.morphology import convex_hull_image  # here: skimage takes a while to import
+
+    out = np.zeros_like(mask)
+    for z in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)):
+        box = bbox(mask[z], 1)
+        out[z][box] = convex_hull_image(mask[z][box])
+    return out

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import ndimage
 
 from ivcplan.anatomy.frame import WorkFrame, refine_edges
-from ivcplan.anatomy.morphology import ball
+from ivcplan.anatomy.morphology import ball, slice_hulls
 from ivcplan.anatomy.organs_kidney import _muscle_hu, kidneys_low
 from ivcplan.anatomy.trunk import Column, body_outline, fill_slices, find_column, vertebral_column
 from ivcplan.errors import InputError
@@ -405,7 +405,7 @@ def _lesion_components(liver: np.ndarray, hypo: np.ndarray, tissue: np.ndarray, 
     frac = on_liver / np.maximum(total, 1)
     # ... and within the liver's outline: each slice's convex hull of the liver bridges a lesion
     # biting into its surface, not the abdominal wall lying on its convex outside.
-    hull = _slice_hulls(liver)
+    hull = slice_hulls(liver)
     inside = np.bincount(labels.ravel(), weights=hull.ravel(), minlength=n + 1) / np.maximum(
         np.bincount(labels.ravel(), minlength=n + 1), 1)
     keep = np.nonzero((frac >= LESION_CONTACT) & (inside >= LESION_INSIDE_HULL))[0]
@@ -416,16 +416,6 @@ def _lesion_components(liver: np.ndarray, hypo: np.ndarray, tissue: np.ndarray, 
     # Back out to the blobs' own outline (the opening shaved it).
     lesions = ndimage.binary_dilation(lesions, structure=ball(LESION_OPENING_MM, spacing)) & hypo
     return liver | lesions
-
-
-def _slice_hulls(mask: np.ndarray) -> np.ndarray:
-    """Per slice (axis 0), the convex hull of the mask."""
-    from skimage.morphology import convex_hull_image
-
-    out = np.zeros_like(mask)
-    for z in np.nonzero(mask.any(axis=(1, 2)))[0]:
-        out[z] = convex_hull_image(mask[z])
-    return out
 
 
 def _local_stats(image: np.ndarray, mask: np.ndarray, spacing: np.ndarray,

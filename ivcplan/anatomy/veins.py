@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from ivcplan.anatomy.hepatic_trace import TracedVein, trace_hepatic_veins
 from ivcplan.anatomy.hepatic_tree import CLEAR_MM, HILUM_REACH_MM, grow_hepatic_veins
-from ivcplan.anatomy.morphology import ball, bbox
+from ivcplan.anatomy.morphology import ball, bbox, slice_hulls
 from ivcplan.parallel import side_by_side
 from ivcplan.volume import label_mask
 
@@ -196,11 +196,14 @@ def _inflow_hu(hu: np.ndarray, ivc: np.ndarray, kidneys: dict[str, np.ndarray]) 
 
 
 def _candidates(hu: np.ndarray, box: tuple[slice, ...], lo: float, hi: float, blocked: np.ndarray,
-                *, opened: bool = True) -> np.ndarray:
-    """Blood-like voxels in ``box``: smoothed HU in [lo, hi]; ``opened`` in-plane so that one-voxel
-    rims (partial volume around brighter structures) do not bridge unrelated vessels."""
+                *, opened: bool = True, capped: np.ndarray | None = None, cap: float = np.inf) -> np.ndarray:
+    """Blood-like voxels in ``box``: smoothed HU in [lo, hi], ``capped`` voxels only up to ``cap``;
+    ``opened`` in-plane so that one-voxel rims (partial volume around brighter structures) do not bridge
+    unrelated vessels."""
     sub = ndimage.gaussian_filter(hu[box].astype(np.float32), sigma=(0.0, 0.8, 0.8))
     cand = (sub >= lo) & (sub <= hi) & ~blocked[box]
+    if capped is not None:
+        cand &= ~(capped[box] & (sub > cap))
     if not opened:
         return cand
     cross = ndimage.generate_binary_structure(2, 1)[None]
@@ -236,7 +239,9 @@ def _renal_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres: 
     # Renal veins are thin (8-12 mm) and oblique: not opened, and a wider contact with the IVC. In the
     # retroperitoneal fat partial volume darkens them (thick slices cut them lengthwise): the blood band
     # is extended down by `RENAL_PARTIAL_VOLUME_HU` for voxels connected to ones within it (hysteresis).
-    blocked = excluded | ivc | kidney | liver | _ivc_hull(ivc)
+    # Within the IVC's per-slice hull lies a residual lumen crescent around a tumor that the IVC mask
+    # missed: never a branch vein creeping along the IVC.
+    blocked = excluded | ivc | kidney | liver | slice_hulls(ivc)
     core = _candidates(hu, box, lo, hi, blocked, opened=False)
     wide = _candidates(hu, box, lo - RENAL_PARTIAL_VOLUME_HU, hi, blocked, opened=False)
     cand = ndimage.binary_propagation(core, mask=wide, structure=np.ones((3, 3, 3), bool))
@@ -330,18 +335,6 @@ def _path_vein(hu: np.ndarray, spacing: np.ndarray, lo: float, hi: float, blocke
     return vein, ""
 
 
-def _ivc_hull(ivc: np.ndarray) -> np.ndarray:
-    """Per slice, the convex hull of the IVC (lumen + tumor): a residual lumen crescent around a tumor that
-    the IVC mask missed lies inside it, and is never a branch vein creeping along the IVC."""
-    from skimage.morphology import convex_hull_image
-
-    out = np.zeros_like(ivc)
-    for z in np.flatnonzero(ivc.any(axis=(1, 2))):
-        box = bbox(ivc[z], 1)
-        out[z][box] = convex_hull_image(ivc[z][box])
-    return out
-
-
 def _tube(mask: np.ndarray, start: np.ndarray, end: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """The voxels of ``mask`` on near-shortest paths (within `TUBE_SLACK_MM`) from ``start`` to ``end``:
     the vein from the IVC to the kidney without the side branches and neighbours it touches."""
@@ -418,14 +411,16 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         region[wbox] = ndimage.distance_transform_edt(~liver[wbox], sampling=spacing) <= LIVER_MARGIN_MM
     region[: max(z_deep, 0)] = False
     region[top + 1:] = False
-    # Bone-bright voxels: never blood for the band (a portal vein brighter than the lumen would join it),
-    # but veins for the tracer inside and at the liver (a well enhanced hepatic vein; no bone lies there).
+    # Bone-bright voxels are veins inside and at the liver (no bone lies there) up to the lumen's level: a
+    # well enhanced hepatic vein may be as bright as cortical bone (170-190 HU on the random phantoms:
+    # excluded, its voxels above the threshold broke it into fragments that never reached the IVC); a
+    # portal vein brighter than the lumen would join the veins.
     bright = bone if bone is not None else np.zeros_like(liver)
     margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)
     box = bbox(region, margin)
     if box is None:
         return {}
-    cand = _candidates(hu, box, lo, hi, excluded | bright | ivc | ~region)
+    cand = _candidates(hu, box, lo, hi, excluded | ivc | ~region, capped=bright, cap=hi - BLOOD_ABOVE_LUMEN_HU)
     ivc_box = ivc[box].copy()
     zz = np.arange(box[0].start, box[0].stop)
     ivc_box[(zz < z_ostia) | (zz > top)] = False  # contacts only in the ostia window
