@@ -196,14 +196,11 @@ def _inflow_hu(hu: np.ndarray, ivc: np.ndarray, kidneys: dict[str, np.ndarray]) 
 
 
 def _candidates(hu: np.ndarray, box: tuple[slice, ...], lo: float, hi: float, blocked: np.ndarray,
-                *, opened: bool = True, capped: np.ndarray | None = None, cap: float = np.inf) -> np.ndarray:
-    """Blood-like voxels in ``box``: smoothed HU in [lo, hi], ``capped`` voxels only up to ``cap``;
-    ``opened`` in-plane so that one-voxel rims (partial volume around brighter structures) do not bridge
-    unrelated vessels."""
+                *, opened: bool = True) -> np.ndarray:
+    """Blood-like voxels in ``box``: smoothed HU in [lo, hi]; ``opened`` in-plane so that one-voxel
+    rims (partial volume around brighter structures) do not bridge unrelated vessels."""
     sub = ndimage.gaussian_filter(hu[box].astype(np.float32), sigma=(0.0, 0.8, 0.8))
     cand = (sub >= lo) & (sub <= hi) & ~blocked[box]
-    if capped is not None:
-        cand &= ~(capped[box] & (sub > cap))
     if not opened:
         return cand
     cross = ndimage.generate_binary_structure(2, 1)[None]
@@ -411,16 +408,14 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
         region[wbox] = ndimage.distance_transform_edt(~liver[wbox], sampling=spacing) <= LIVER_MARGIN_MM
     region[: max(z_deep, 0)] = False
     region[top + 1:] = False
-    # Bone-bright voxels are veins inside and at the liver (no bone lies there) up to the lumen's level: a
-    # well enhanced hepatic vein may be as bright as cortical bone (170-190 HU on the random phantoms:
-    # excluded, its voxels above the threshold broke it into fragments that never reached the IVC); a
-    # portal vein brighter than the lumen would join the veins.
+    # Bone-bright voxels: never blood for the band (a portal vein brighter than the lumen would join it),
+    # but veins for the tracer inside and at the liver (a well enhanced hepatic vein; no bone lies there).
     bright = bone if bone is not None else np.zeros_like(liver)
     margin = np.ceil(np.full(3, CONTACT_MM + 2.0) / spacing).astype(int)
     box = bbox(region, margin)
     if box is None:
         return {}
-    cand = _candidates(hu, box, lo, hi, excluded | ivc | ~region, capped=bright, cap=hi - BLOOD_ABOVE_LUMEN_HU)
+    cand = _candidates(hu, box, lo, hi, excluded | bright | ivc | ~region)
     ivc_box = ivc[box].copy()
     zz = np.arange(box[0].start, box[0].stop)
     ivc_box[(zz < z_ostia) | (zz > top)] = False  # contacts only in the ostia window
