@@ -457,7 +457,6 @@ def _hepatic_veins(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     # Each vein followed through the liver, and those not found at the ostia sought from the liver's
     # vessels that drain into their sector of the IVC.
     shell = near_ivc.copy()
-    zz = np.arange(box[0].start, box[0].stop)
     shell[(zz < z_low) | (zz > z_high)] = False
     grown = _through_liver(hu, spacing, ivc, centres, liver, excluded | (bright & ~region), top, out, shell, box,
                            tumor)
@@ -492,11 +491,15 @@ def _through_liver(hu: np.ndarray, spacing: np.ndarray, ivc: np.ndarray, centres
     if tbox is None:
         return {}
     where = np.nonzero(shell)
-    # Where a grown vein may touch the IVC: its lumen, on the slices of the major ostia.
+    # Where a grown vein may touch the IVC: its lumen, on the slices of the major ostia, away from the tumor
+    # (dilated on the tree's box widened by the ball: over the whole volume that costs 2-3 s).
     mouths = np.zeros(liver.shape, dtype=bool)
     mouths[where[0].min():where[0].max() + 1] = True
-    if tumor is not None:
-        mouths &= ~ndimage.binary_dilation(tumor, structure=ball(CLEAR_MM + 1.5, spacing))
+    if tumor is not None and tumor.any():
+        reach = np.ceil((CLEAR_MM + 1.5) / spacing).astype(int)
+        wide = tuple(slice(max(sl.start - r, 0), min(sl.stop + r, n))
+                     for sl, r, n in zip(tbox, reach, liver.shape, strict=True))
+        mouths[wide] &= ~ndimage.binary_dilation(tumor[wide], structure=ball(CLEAR_MM + 1.5, spacing))
     sector = _sector(_azimuth(shell, centres, (slice(0, None),) * 3))
     ostia = {}
     for side in ("left", "middle", "right"):
