@@ -93,6 +93,15 @@ def test_unopacified_lower_end_is_lumen_but_a_tumor_or_a_thrombus_beside_blood_i
     parts = split_ivc(hu, vein, sp, contrast=True)
     assert not parts.thrombus.any() and not parts.tumor.any()
     assert parts.unopacified_mm == pytest.approx(30.0, abs=4.0)
+    # ... also where, on its two lowest slices, tissue of the blood's attenuation joins it (the flare
+    # into the iliac veins, a psoas beside it): before, those two slices ended the search and the
+    # blood became a thrombus.
+    zz, yy, xx = np.mgrid[0:vein.shape[0], 0:vein.shape[1], 0:vein.shape[2]]
+    flare = (np.hypot(yy - 40, xx - 56) <= 10.0) & (zz < 2) & ~vein
+    hu[flare] = 100.0
+    parts = split_ivc(hu, vein, sp, contrast=True)
+    assert not parts.thrombus.any() and not parts.tumor.any()
+    assert parts.unopacified_mm == pytest.approx(30.0, abs=4.0)
     # A tumor there (65 HU) bulging out of the vein on 6 of those slices: a tumor, not blood.
     hu, vein, lower = _vein(lower_hu=65.0, lower_fill=1.0)
     zz, yy, xx = np.mgrid[0:vein.shape[0], 0:vein.shape[1], 0:vein.shape[2]]

@@ -209,15 +209,15 @@ def test_tumor_leak_into_a_thick_neighbour_on_a_few_sections_is_cut() -> None:
     assert dice >= 0.85
 
 
-def test_upper_pole_beside_the_tracked_lumen_is_reached_but_not_the_lower() -> None:
-    # A mass (radius 16 mm, z 10-46) beside a vein (radius 6 mm) that it fills on slices 16-27 only;
+def test_poles_beside_the_tracked_lumen_are_reached_within_their_reach() -> None:
+    # A mass (radius 16 mm, z 4-46) beside a vein (radius 6 mm) that it fills on slices 16-27 only;
     # above (in the liver) and below, the vein's enhanced lumen runs beside it and the delineated
     # vein holds no defect.
     nz, n = 56, 100
     sp = np.array([2.0, 1.0, 1.0])
     zz, yy, xx = np.mgrid[0:nz, 0:n, 0:n].astype(float)
     vein = np.hypot(yy - 50, xx - 56) <= 6
-    mass = (np.hypot(yy - 50, xx - 40) <= 16) & (zz >= 10) & (zz < 46)
+    mass = (np.hypot(yy - 50, xx - 40) <= 16) & (zz >= 4) & (zz < 46)
     filled = (zz >= 16) & (zz < 28)
     hu = np.full((nz, n, n), -90.0)
     hu[(np.hypot(yy - 50, xx - 50) <= 42) & (zz >= 20)] = 115.0  # the liver
@@ -231,8 +231,10 @@ def test_upper_pole_beside_the_tracked_lumen_is_reached_but_not_the_lower() -> N
     # 40 mm): slices 28-44 (at 15 mm it stopped at slice 35).
     assert np.all(area[28:45] >= 0.8 * per_slice[28:45]) and not area[46:].any()
     assert np.all(area[16:28] >= 0.8 * per_slice[16:28])
-    # Caudally, where bowel and psoas of its attenuation lie, not beyond the defect's next section.
-    assert not area[:15].any()
+    # Caudally, where bowel and psoas of its attenuation lie, up to 20 mm below the defect's first
+    # section (POLE_REACH_BELOW_MM; before, one section: slice 15): slices 6-15, not the mass's last 4 mm.
+    assert np.all(area[6:16] >= 0.8 * per_slice[6:16])
+    assert per_slice[4:6].all() and not area[:6].any()
     assert np.count_nonzero(parts.tumor & ~tumor_truth) <= 0.05 * parts.tumor.sum()
 
 
