@@ -22,7 +22,14 @@ from ivcplan.anatomy.frame import WorkFrame
 from ivcplan.anatomy.morphology import ball, bbox
 from ivcplan.anatomy.phase import detect_phase
 from ivcplan.anatomy.trunk import BONE_HU, Column, SpineAnchor, find_column, spine_anchor
-from ivcplan.anatomy.tumor import MAX_TUMOR_RADIUS_MM, residual_lumen, split_ivc, stability_cap, tumor_stability
+from ivcplan.anatomy.tumor import (
+    MAX_TUMOR_RADIUS_MM,
+    lower_end_cap,
+    residual_lumen,
+    split_ivc,
+    stability_cap,
+    tumor_stability,
+)
 from ivcplan.anatomy.veins import blood_band, find_branch_veins
 from ivcplan.anatomy.vessels import VesselResult, continue_aorta, ellipse_mask, find_aorta, find_ivc
 from ivcplan.anatomy.vessels_branches import find_ends
@@ -243,6 +250,11 @@ def _segment(volume: Volume, seeds: Seeds | None, report: ProgressCallback, coar
             confidence[lab.key] = round(ivc.confidence * (0.5 if phase.phase == "non_contrast" else 0.9), 3) \
                 if part.any() else 0.0
         confidence[Label.IVC_TUMOR.key] = min(confidence[Label.IVC_TUMOR.key], stability_cap(stability))
+        at_lower_end = lower_end_cap(parts.tumor, vein, frame.spacing) if enhanced and tumor_vox is None else 1.0
+        if at_lower_end < 1.0:
+            confidence[Label.IVC_TUMOR.key] = min(confidence[Label.IVC_TUMOR.key], at_lower_end)
+            warnings.append("IVC tumor: it begins at the vein's lower end, where unopacified blood from the legs or "
+                            "a thrombus from the iliac veins looks the same on this phase: check it on the images")
         if parts.note and phase.phase != "non_contrast":
             warnings.append(f"IVC tumor: {parts.note}")
         if parts.unopacified_mm:

@@ -280,6 +280,21 @@ def stability_cap(stability: float) -> float:
     return 1.0 if stability >= STABILITY_FULL else UNSTABLE_CAP
 
 
+def lower_end_cap(tumor: np.ndarray, ivc: np.ndarray, spacing: np.ndarray) -> float:
+    """The highest confidence (0-1) of a ``tumor`` (working grid) given where it begins: `UNSTABLE_CAP`
+    when its lowest slice lies within `UNOPACIFIED_END_MM` of the lowest slice of the vein (``ivc``:
+    lumen, tumor and thrombus), else 1.0. There, below the renal veins' inflow, unopacified blood from
+    the legs (mixing), a thrombus from the iliac veins and the psoas or bowel beside them have a tumor's
+    attenuation, and nothing below the defect shows the vein's enhanced lumen: a defect there is the
+    classic pseudothrombus. On the random test seeds it took 5 of the 10 tumors reported at >= 0.8 under
+    it, all outside tolerance (three of them no tumor or Dice < 0.1)."""
+    if not tumor.any():
+        return 1.0
+    vein_z = np.nonzero((ivc | tumor).reshape(ivc.shape[0], -1).any(axis=1))[0]
+    tumor_z = np.nonzero(tumor.reshape(tumor.shape[0], -1).any(axis=1))[0]
+    return UNSTABLE_CAP if (tumor_z[0] - vein_z[0]) * float(spacing[0]) <= UNOPACIFIED_END_MM else 1.0
+
+
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
     """Pieces of tumor apart from the mass in 3D and smaller than `MIN_DEFECT_ML` are what its growth
     left of a leak, not tumor, unless they lie where thin extensions are vein invasion (``enclosed``:

@@ -83,3 +83,19 @@ def test_the_liver_bound_is_never_exceeded_by_the_shift() -> None:
 def test_no_tumor_is_nothing_to_doubt() -> None:
     hu, ivc, _ = _vein_with_mass(60.0)
     assert tumor_stability(hu, ivc, SPACING, np.zeros_like(ivc), contrast=True) == 1.0
+
+
+@pytest.mark.parametrize(("first_slice", "cap"), [(0, UNSTABLE_CAP), (10, UNSTABLE_CAP), (11, 1.0), (25, 1.0)])
+def test_a_tumor_beginning_at_the_vein_lower_end_is_not_trusted(first_slice: int, cap: float) -> None:
+    # The vein's lowest slice is 0 (2 mm slices): a tumor whose lowest slice lies within 20 mm of it
+    # (UNOPACIFIED_END_MM: slice 10) cannot be told from unopacified blood or an iliac thrombus; one
+    # beginning higher, with enhanced lumen below it, can.
+    from ivcplan.anatomy.tumor import UNOPACIFIED_END_MM, lower_end_cap
+
+    assert UNOPACIFIED_END_MM == 20.0
+    _, ivc, mass = _vein_with_mass(60.0)
+    tumor = np.zeros_like(mass)
+    tumor[first_slice:first_slice + 10] = mass[25:35]
+    assert lower_end_cap(tumor, ivc & ~tumor, SPACING) == cap
+    assert lower_end_cap(np.zeros_like(mass), ivc, SPACING) == 1.0
+
