@@ -183,7 +183,7 @@ def split_ivc(hu: np.ndarray, ivc: np.ndarray, spacing: np.ndarray, *, contrast:
         allowed &= ~forbidden
     for i in range(1, n + 1):
         comp = lab == i
-        zs = np.nonzero(comp.reshape(comp.shape[0], -1).any(axis=1))[0]
+        zs = _slices(comp)
         if i not in seeded and (zs[0] - vein_zs[0]) * spacing[0] <= UNOPACIFIED_END_MM:
             # At the vein's lower end its lowest slices may be unopacified blood: left to the lumen.
             run = _unopacified_run(comp, zs, smooth, inner, inner_area, lumen_hu, allowed, normal_area, centres,
@@ -290,9 +290,13 @@ def lower_end_cap(tumor: np.ndarray, ivc: np.ndarray, spacing: np.ndarray) -> fl
     it, all outside tolerance (three of them no tumor or Dice < 0.1)."""
     if not tumor.any():
         return 1.0
-    vein_z = np.nonzero((ivc | tumor).reshape(ivc.shape[0], -1).any(axis=1))[0]
-    tumor_z = np.nonzero(tumor.reshape(tumor.shape[0], -1).any(axis=1))[0]
-    return UNSTABLE_CAP if (tumor_z[0] - vein_z[0]) * float(spacing[0]) <= UNOPACIFIED_END_MM else 1.0
+    start = int(_slices(tumor)[0]) - int(_slices(ivc | tumor)[0])
+    return UNSTABLE_CAP if start * float(spacing[0]) <= UNOPACIFIED_END_MM else 1.0
+
+
+def _slices(mask: np.ndarray) -> np.ndarray:
+    """Indices of the slices (axis 0) where ``mask`` has any voxel, ascending."""
+    return np.nonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0]
 
 
 def _drop_specks(tumor: np.ndarray, vox_ml: float, enclosed: np.ndarray | None) -> np.ndarray:
@@ -396,7 +400,7 @@ def _drop_islands(tumor: np.ndarray, lumen: np.ndarray, enclosed: np.ndarray | N
     (the psoas or a bowel loop it touches on the next section). Islands of a branch vein's calibre in
     ``enclosed`` tissue (a tumor-filled hepatic vein in the liver, a renal vein at its hilum) are kept."""
     out = tumor.copy()
-    for z in np.nonzero(tumor.reshape(tumor.shape[0], -1).any(axis=1))[0]:
+    for z in _slices(tumor):
         lab, n = ndimage.label(tumor[z])
         if n < 2 and not lumen[z].any():
             continue

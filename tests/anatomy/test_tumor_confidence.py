@@ -8,7 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ivcplan.anatomy.tumor import STABILITY_FULL, UNSTABLE_CAP, split_ivc, stability_cap, tumor_stability
+from ivcplan.anatomy.tumor import (
+    STABILITY_FULL,
+    UNOPACIFIED_END_MM,
+    UNSTABLE_CAP,
+    lower_end_cap,
+    split_ivc,
+    stability_cap,
+    tumor_stability,
+)
 
 SPACING = np.array([2.0, 1.5, 1.5])
 
@@ -85,17 +93,19 @@ def test_no_tumor_is_nothing_to_doubt() -> None:
     assert tumor_stability(hu, ivc, SPACING, np.zeros_like(ivc), contrast=True) == 1.0
 
 
-@pytest.mark.parametrize(("first_slice", "cap"), [(0, UNSTABLE_CAP), (10, UNSTABLE_CAP), (11, 1.0), (25, 1.0)])
-def test_a_tumor_beginning_at_the_vein_lower_end_is_not_trusted(first_slice: int, cap: float) -> None:
-    # The vein's lowest slice is 0 (2 mm slices): a tumor whose lowest slice lies within 20 mm of it
-    # (UNOPACIFIED_END_MM: slice 10) cannot be told from unopacified blood or an iliac thrombus; one
-    # beginning higher, with enhanced lumen below it, can.
-    from ivcplan.anatomy.tumor import UNOPACIFIED_END_MM, lower_end_cap
 
-    assert UNOPACIFIED_END_MM == 20.0
+#: The vein's lowest slice is 0; the last slice within UNOPACIFIED_END_MM of it.
+_LAST_AT_END = int(UNOPACIFIED_END_MM / SPACING[0])
+
+
+@pytest.mark.parametrize(("first_slice", "cap"), [(0, UNSTABLE_CAP), (_LAST_AT_END, UNSTABLE_CAP),
+                                                  (_LAST_AT_END + 1, 1.0), (25, 1.0)])
+def test_a_tumor_beginning_at_the_vein_lower_end_is_not_trusted(first_slice: int, cap: float) -> None:
+    # A tumor whose lowest slice lies within UNOPACIFIED_END_MM (20 mm: slice 10 at 2 mm) of the vein's
+    # lowest slice cannot be told from unopacified blood or an iliac thrombus; one beginning higher, with
+    # enhanced lumen below it, can.
     _, ivc, mass = _vein_with_mass(60.0)
     tumor = np.zeros_like(mass)
     tumor[first_slice:first_slice + 10] = mass[25:35]
     assert lower_end_cap(tumor, ivc & ~tumor, SPACING) == cap
     assert lower_end_cap(np.zeros_like(mass), ivc, SPACING) == 1.0
-
